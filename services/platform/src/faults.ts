@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { Metrics } from './metrics.js';
+
+const percent = z.number().min(0).max(100);
+const routes = z.array(z.string().min(1)).optional();
+
+/**
+ * The fault document of docs/contracts.md: what `PUT /faults` and the `FAULTS` env accept.
+ * Strict, so a typo such as `latncy` is a 400, not a silently ignored key.
+ */
+export const faultDocumentSchema = z
+  .object({
+    latency: z
+      .object({
+        ms: z.number().int().min(0).max(60_000),
+        jitterMs: z.number().int().min(0).max(60_000).default(0),
+        percent: percent.default(100),
+        routes,
+      })
+      .strict()
+      .optional(),
+    errors: z
+      .object({ status: z.number().int().min(400).max(599).default(503), percent: percent.default(100), routes })
+      .strict()
+      .optional(),
+    keepAliveTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+    headersTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+    cpuBurnMs: z.number().int().min(0).max(10_000).optional(),
+    unready: z.boolean().optional(),
+    invalidationStrategy: z.enum(['index', 'scan']).optional(),
+    gracefulShutdown: z.boolean().optional(),
+    streamCleanup: z.boolean().optional(),
+    uploadLimits: z.boolean().optional(),
+  })
+  .strict();
+
+export type FaultDocument = z.infer<typeof faultDocumentSchema>;
+
+/** Kinds exported as `fault_active{kind}` and which document entries turn them on. */
+const kinds: Record<string, (doc: FaultDocument) => boolean> = {
+  latency: (d) => d.latency !== undefined,
+  errors: (d) => d.errors !== undefined,
+  keep_alive_timeout: (d) => d.keepAliveTimeoutMs !== undefined,
+  headers_timeout: (d) => d.headersTimeoutMs !== undefined,
+  cpu_burn: (d) => (d.cpuBurnMs ?? 0) > 0,
+  unready: (d) => d.unready === true,
+  invalidation_scan: (d) => d.invalidationStrategy === 'scan',
+  graceful_shutdown_off: (d) => d.gracefulShutdown === false,
+  stream_cleanup_off: (d) => d.streamCleanup === false,
+  upload_limits_off: (d) => d.uploadLimits === false,
+};
+
+export class FaultValidationError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super('invalid fault document: ' + issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; '));
+  }
+}
+
+export function parseFaultDocument(input: unknown): FaultDocument {
+  const result = faultDocumentSchema.safeParse(input);
+  if (!result.success) {
+    throw new FaultValidationError(
+      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return result.data;
+}
+
+/** What to do to one request, decided once at its start. */
+export interface RequestFault {
+  delayMs: number;
+  errorStatus?: number;
+  cpuBurnMs: number;
+}
+
+const appliesTo = (routeList: string[] | undefined, route: string) =>
+  !routeList || routeList.length === 0 || routeList.some((r) => route === r || route.startsWith(r));
+
+/**
+ * Holds the active faults of one process. Services subscribe to changes to apply the ones that
+ * live outside a request (server timeouts, readiness, invalidation strategy, shutdown mode).
+ */
+export class FaultRegistry {
+  private doc: FaultDocument = {};
+  private readonly listeners = new Set<(doc: FaultDocument) => void>();
+
+  constructor(
+    private readonly metrics?: Pick<Metrics, 'faultActive'>,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.export();
+  }
+
+  get(): FaultDocument {
+    return this.doc;
+  }
+  /** Validates, then replaces the whole document. Throws FaultValidationError and changes nothing on bad input. */
+  set(input: unknown): FaultDocument {
+    this.doc = parseFaultDocument(input);
+    this.changed();
+    return this.doc;
+  }
+  clear(): void {
+    this.doc = {};
+    this.changed();
+  }
+  onChange(listener: (doc: FaultDocument) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The per-request faults for a route (HTTP path or gRPC method name). */
+  decide(route: string): RequestFault {
+    const { latency, errors, cpuBurnMs = 0 } = this.doc;
+    const roll = (p: number) => this.random() * 100 < p;
+    let delayMs = 0;
+    if (latency && appliesTo(latency.routes, route) && roll(latency.percent)) {
+      delayMs = latency.ms + Math.round(this.random() * latency.jitterMs);
+    }
+    const errorStatus = errors && appliesTo(errors.routes, route) && roll(errors.percent) ? errors.status : undefined;
+    return errorStatus === undefined ? { delayMs, cpuBurnMs } : { delayMs, cpuBurnMs, errorStatus };
+  }
+
+  private changed(): void {
+    this.export();
+    for (const listener of this.listeners) listener(this.doc);
+  }
+  private export(): void {
+    if (!this.metrics) return;
+    for (const [kind, active] of Object.entries(kinds)) this.metrics.faultActive.set({ kind }, active(this.doc) ? 1 : 0);
+  }
+}
+
+/** Busy-waits on purpose: the CPU-burn fault must block the event loop like real synchronous work. */
+export function burnCpu(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    /* spin */
+  }
+}
+
+/** Apply a decided fault: burn, then sleep. Returns the injected error status, if any. */
+export async function applyRequestFault(fault: RequestFault): Promise<number | undefined> {
+  if (fault.cpuBurnMs > 0) burnCpu(fault.cpuBurnMs);
+  if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
+  return fault.errorStatus;
+}

