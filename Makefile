@@ -1,0 +1,35 @@
+# recipe-mesh — the commands a newcomer needs. `make help` lists them.
+SHELL := /bin/bash
+NODE_TS := node --conditions=source --import tsx
+
+.PHONY: help install build typecheck proto-check test run bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: ## Install npm packages exactly as locked (npm ci)
+	npm ci --no-audit --no-fund
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+build: node_modules/.package-lock.json ## Compile every workspace to dist/ (what images run)
+	npx tsc -b tsconfig.build.json
+
+typecheck: node_modules/.package-lock.json ## Type-check sources and tests (strict)
+	npx tsc -p tsconfig.json
+
+proto-check: node_modules/.package-lock.json ## Fail when generated gRPC types drifted from proto/
+	node scripts/gen-proto.mjs --check
+
+test: typecheck proto-check ## Everything that can be checked without a cluster
+	node scripts/run-tests.mjs
+
+run: node_modules/.package-lock.json ## Both services (+ a private Redis when redis-server exists and REDIS_URL is unset); Ctrl-C stops all
+	$(NODE_TS) scripts/run-local.ts
+
+clean: ## Remove build output
+	rm -rf services/*/dist lab/dist experiments/dist services/*/tsconfig.tsbuildinfo lab/tsconfig.tsbuildinfo experiments/tsconfig.tsbuildinfo
+
+# Lab (make up/down), Kubernetes (make deploy…), experiments and benchmarks live in their own fragments.
+-include make/*.mk
