@@ -6,6 +6,7 @@ import type { Health } from './health.js';
 import { FaultValidationError, type FaultRegistry } from './faults.js';
 import { errorBody } from './errors.js';
 import { listen, type ManagedServer, manageServer } from './http-server.js';
+import { markUntracedPort } from './telemetry-handle.js';
 
 export interface AdminServerOptions {
   host: string;
@@ -108,6 +109,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Man
       if (!res.headersSent) send(res, 500, errorBody('INTERNAL', 'admin request failed'));
     });
   });
-  await listen(server, options.port, options.host, 'admin');
+  markUntracedPort(await listen(server, options.port, options.host, 'admin'));
   return manageServer(server);
 }

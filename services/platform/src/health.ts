@@ -18,6 +18,7 @@ export class Health {
 
   markStarted(): void {
     this.started = true;
+    this.notify();
   }
   isStarted(): boolean {
     return this.started;

@@ -77,7 +77,7 @@ export function createMetrics(service: string) {
       registers: [registry],
     }),
     cacheLookups: new Counter({
-      name: 'cache_lookups_total',
+      name: 'cache_lookups', // exposed as cache_lookups_total (OpenMetrics adds the suffix)
       help: 'Cache lookups by result (hit, miss, error).',
       labelNames: ['result'] as const,
       registers: [registry],
@@ -88,7 +88,7 @@ export function createMetrics(service: string) {
       ['strategy'] as const,
     ),
     degradedResponses: new Counter({
-      name: 'degraded_responses_total',
+      name: 'degraded_responses', // exposed as degraded_responses_total
       help: 'Responses served without a dependency (e.g. from the store with Redis down), by reason.',
       labelNames: ['reason'] as const,
       registers: [registry],
@@ -118,9 +118,10 @@ export function observeDuration<L extends string>(
   seconds: number,
   exemplar: Record<string, string> | undefined,
 ): void {
-  // prom-client types exemplar labels like metric labels; `trace_id` is deliberately not one.
-  if (exemplar) histogram.observe({ labels, value: seconds, exemplarLabels: exemplar as LabelValues<L> });
-  else histogram.observe(labels, seconds);
+  // With enableExemplars, prom-client routes every observe through its exemplar path, which
+  // needs the object form (positional arguments throw). Exemplar labels are typed like metric
+  // labels; `trace_id` deliberately is not one.
+  histogram.observe({ labels, value: seconds, exemplarLabels: (exemplar ?? {}) as LabelValues<L> });
 }
 
 /** Start a timer; the returned function observes the elapsed seconds with the start's exemplar. */

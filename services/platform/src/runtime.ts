@@ -17,9 +17,7 @@ export const runtimeConfigShape = {
 export const adminPortKey = (fallback: number) =>
   env.port(fallback).describe('Admin listener: /metrics, /livez, /readyz, /startupz, /faults. Never routed by the ingress.');
 
-type RuntimeConfig = { [K in keyof typeof runtimeConfigShape]: z.infer<(typeof runtimeConfigShape)[K]> } & {
-  ADMIN_PORT: number;
-};
+type RuntimeConfig = z.infer<z.ZodObject<typeof runtimeConfigShape>> & { ADMIN_PORT: number };
 
 export interface Runtime {
   service: string;

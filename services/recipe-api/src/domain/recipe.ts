@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/** The catalogue's record: the proto's `recipes.v1.Recipe` with a numeric id (ids stay below 2^31). */
+export interface Ingredient {
+  name: string;
+  quantity: number;
+  unit: string;
+}
+
+export interface Recipe {
+  id: number;
+  name: string;
+  cuisine: string;
+  steps: string[];
+  ingredients: Ingredient[];
+  ownerId: string;
+  /** RFC 3339. */
+  updatedAt: string;
+  servings: number;
+}
+
+/** What one user sees on top of a recipe (absent for anonymous calls or while Redis is down). */
+export interface UserView {
+  favourite: boolean;
+  preferredServings: number | null;
+}
+
+export interface RecipeView {
+  recipe: Recipe;
+  userView: UserView | null;
+}
+
+/**
+ * User ids come from `x-user-id` and end up inside Redis keys and SCAN MATCH patterns, so the
+ * character set excludes glob specials (`* ? [ ] \`) and `:` (our key separator).
+ */
+export const userIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+
+export const recipeIdSchema = z.coerce.number().int().positive().max(2 ** 31 - 1);
+
+const ingredientSchema = z
+  .object({
+    name: z.string().trim().min(1).max(80),
+    quantity: z.number().positive().max(100_000),
+    unit: z.string().trim().max(20).default(''),
+  })
+  .strict();
+
+/** A new recipe as every protocol accepts it (REST body, GraphQL input, gRPC message). */
+export const newRecipeSchema = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    cuisine: z.string().trim().toLowerCase().min(1).max(40),
+    steps: z.array(z.string().trim().min(1).max(500)).min(1).max(50),
+    ingredients: z.array(ingredientSchema).min(1).max(50),
+    ownerId: userIdSchema,
+    servings: z.number().int().min(1).max(100).default(4),
+  })
+  .strict();
+
+export type NewRecipe = z.infer<typeof newRecipeSchema>;
+
+/** `PUT /users/:id/preferences`: a replacement of the user's preferences and favourites. */
+export const preferencesSchema = z
+  .object({
+    preferredServings: z.number().int().min(1).max(100).nullable().default(null),
+    favourites: z.array(recipeIdSchema).max(1000).default([]),
+  })
+  .strict();
+
+export type Preferences = z.infer<typeof preferencesSchema>;
+
+export const listLimits = { default: 20, max: 100 } as const;

@@ -1,0 +1,79 @@
+import express, { type Express } from 'express';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { AppError, parseInput } from '@recipe-mesh/platform/errors';
+import type { FaultRegistry } from '@recipe-mesh/platform/faults';
+import type { Metrics } from '@recipe-mesh/platform/metrics';
+import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
+import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
+import { recipeIdSchema } from '../../domain/recipe.js';
+import { createGraphqlHandler } from '../graphql/yoga.js';
+import { producerPid } from '../request-input.js';
+import { ExportTracker, exportHandler } from './export.js';
+import { receivePhoto } from './photo-upload.js';
+import { recipesRouter } from './recipes-router.js';
+
+export interface HttpAppOptions {
+  catalogue: RecipeCatalogue;
+  faults: FaultRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  jsonBodyLimitBytes: number;
+  uploadMaxBytes: number;
+  graphqlMaxDepth: number;
+  graphqlMaxCost: number;
+  exports?: ExportTracker;
+}
+
+/**
+ * The traffic port: REST and /graphql. Order matters: observability first (so injected faults and
+ * 404s are measured), then faults, then routes, then the JSON 404 and error mapping.
+ */
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { catalogue, faults, metrics, logger } = options;
+  const exports = options.exports ?? new ExportTracker();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    requestObservability({
+      metrics,
+      logger,
+      fields: (_req, res) => (res.locals.degraded ? { degraded: res.locals.degraded } : {}),
+    }),
+  );
+  // Every answer names its producer, errors and streams included (bodies carry producer_pid too).
+  app.use((_req, res, next) => {
+    res.set('x-producer-pid', String(producerPid));
+    next();
+  });
+  app.use(faultInjection(faults));
+
+  const graphql = createGraphqlHandler({
+    catalogue,
+    metrics,
+    logger,
+    maxDepth: options.graphqlMaxDepth,
+    maxCost: options.graphqlMaxCost,
+  });
+  app.use(graphql.graphqlEndpoint, (req, res) => graphql(req, res, { req, res }));
+
+  // Before the router's /recipes/:id, which would otherwise take "export" as an id.
+  app.get('/recipes/export', exportHandler(catalogue, faults, exports, logger));
+
+  app.post('/recipes/:id/photo', async (req, res) => {
+    const id = parseInput(z.object({ id: recipeIdSchema }), req.params, 'path').id;
+    await catalogue.requireRecipe(id);
+    if (!req.is('multipart/form-data')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'upload must be multipart/form-data');
+    // Read per request so flipping the `uploadLimits` fault takes effect on the next upload.
+    const limit = faults.get().uploadLimits === false ? undefined : options.uploadMaxBytes;
+    const photo = await catalogue.savePhoto(await receivePhoto(req, limit), id);
+    res.status(201).json({ producer_pid: producerPid, photo });
+  });
+
+  app.use(recipesRouter(catalogue, { jsonBodyLimitBytes: options.jsonBodyLimitBytes }));
+  app.use(notFound());
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,54 @@
+import { pino } from 'pino';
+import { createMetrics } from '@recipe-mesh/platform/metrics';
+import { FaultRegistry } from '@recipe-mesh/platform/faults';
+import { InMemoryRecipeStore } from '../src/domain/recipe-store.js';
+import { RecipeCatalogue } from '../src/domain/recipe-catalogue.js';
+import { DisabledViewCache } from '../src/data-access/view-cache.js';
+import { NoopInvalidator } from '../src/data-access/invalidation.js';
+import { InMemoryUserData } from '../src/data-access/user-data.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** A catalogue without Redis (REDIS_URL=none wiring), for tests of the entry points. */
+export function memoryCatalogue(options: { seedCount?: number; latencyMs?: number } = {}) {
+  const metrics = createMetrics('recipe-api');
+  const faults = new FaultRegistry(metrics);
+  const store = new InMemoryRecipeStore({ seedCount: options.seedCount ?? 500, latencyMs: options.latencyMs ?? 0 });
+  const catalogue = new RecipeCatalogue({
+    store,
+    cache: new DisabledViewCache(),
+    invalidator: new NoopInvalidator(() => 'index'),
+    userData: new InMemoryUserData(),
+    metrics,
+    logger: silentLogger,
+    idempotencyTtlMs: 60_000,
+  });
+  return { metrics, faults, store, catalogue };
+}
+
+/**
+ * Sum of the samples of `name` whose labels include `labels`. Reads the whole exposition, and accepts
+ * `<name>_total` too: prom-client appends `_total` to counters in OpenMetrics output.
+ */
+export async function metricValue(metrics: { registry: { metrics(): Promise<string> } }, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await metrics.registry.metrics();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
+    if (!sample || (sample !== name && sample !== `${name}_total`) || !wanted.every((w) => line.includes(w))) continue;
+    // The value follows the label set (first `}`; an OpenMetrics exemplar may follow the value).
+    const afterLabels = line.includes('{') ? line.slice(line.indexOf('}') + 1) : line.slice(sample.length);
+    sum += Number(afterLabels.trim().split(' ')[0]);
+  }
+  return sum;
+}
+
+export const validRecipe = {
+  name: 'Dal Tadka',
+  cuisine: 'indian',
+  steps: ['Boil the lentils.', 'Temper the spices in ghee.'],
+  ingredients: [{ name: 'lentils', quantity: 200, unit: 'g' }],
+  ownerId: 'chef-7',
+  servings: 2,
+};
