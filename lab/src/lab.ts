@@ -1,0 +1,281 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { findBinary, installHint } from '@recipe-mesh/platform/testing/binaries';
+import { portIsOpen } from '@recipe-mesh/platform/testing/net';
+import { launchSpecs, type AppCommand } from './components/launch-specs.js';
+import { LabError } from './errors.js';
+import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
+import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
+import { labPaths, proxyFiles, type LabPaths } from './paths.js';
+import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
+import { findTaggedProcesses, isRunning, launch, processGroup, processStartTicks, stopAll } from './process/processes.js';
+import { readyCheck, waitReady } from './process/readiness.js';
+import { readState, removeState, writeState, type LabEndpoints, type LabState, type ProcessRecord } from './process/state.js';
+
+export type { AppCommand } from './components/launch-specs.js';
+
+export interface LabOptions {
+  /** Repository root; defaults to the one holding this file. */
+  root?: string;
+  /** State, logs, configs, traces; defaults to $LAB_STATE_DIR, else `<root>/.lab`. */
+  stateDir?: string;
+  /** Port overrides (tests pass free ports); LAB_PORT_* env variables apply first. */
+  ports?: Partial<LabPorts>;
+  istioVersion?: IstioVersion;
+  /** The mesh to start with; defaults to defaultMesh(ports, istioVersion). */
+  mesh?: MeshDescription;
+  /** Set a part to false to leave it out even when installed (e.g. to test direct mode). */
+  use?: { envoy?: boolean; redis?: boolean; prometheus?: boolean };
+  /** Replace how an app starts (tests use stand-in servers); env stays the lab's. */
+  apps?: { webApi?: AppCommand; recipeApi?: AppCommand };
+  /** Extra env for both apps (e.g. KEEP_ALIVE_TIMEOUT_MS, FAULTS), after the lab's own. */
+  appEnv?: Record<string, string>;
+  scrapeIntervalSeconds?: number;
+  readyTimeoutMs?: number;
+  /** Where progress lines go (the CLI prints them; tests silence them). */
+  log?: (line: string) => void;
+}
+
+export { LabError } from './errors.js';
+export { labPaths, proxyFiles, type LabPaths } from './paths.js';
+
+function describeProcesses(records: ProcessRecord[]): string {
+  return records.map((r) => `${r.name} (pid ${r.pid})`).join(', ');
+}
+
+function refuseIfUp(paths: LabPaths): void {
+  const state = readState(paths.stateDir);
+  const running = state?.processes.filter(isRunning) ?? [];
+  if (running.length > 0) {
+    throw new LabError(
+      `the lab is already up (started ${state!.startedAt}, ${state!.phase}): ${describeProcesses(running)}. ` +
+        'Run `npm run lab -- down` (or `make down`) first.',
+    );
+  }
+  const orphans = findTaggedProcesses(paths.stateDir);
+  if (orphans.length > 0) {
+    throw new LabError(`lab processes from an earlier run are still alive (pids ${orphans.join(', ')}); run \`npm run lab -- down\` first.`);
+  }
+}
+
+/**
+ * Starts the whole platform: trace sink, Redis, both services, the Envoy sidecars and ingress,
+ * Prometheus — each optional part only when its binary is found — waits for readiness and
+ * returns the state (also in `<stateDir>/state.json`). Processes keep running after the caller
+ * exits; stopLab stops them. Refuses when a lab from this state dir is up.
+ */
+export async function startLab(options: LabOptions = {}): Promise<LabState> {
+  const log = options.log ?? (() => undefined);
+  const paths = labPaths(options);
+  refuseIfUp(paths);
+  if (readState(paths.stateDir)) {
+    log('removing state of an earlier lab whose processes are gone (crashed or killed)');
+    removeState(paths.stateDir);
+  }
+
+  const ports: LabPorts = { ...defaultPorts, ...portsFromEnv(), ...options.ports };
+  const use = { envoy: true, redis: true, prometheus: true, ...options.use };
+  const binaries = {
+    envoy: use.envoy ? findBinary('envoy') : null,
+    redis: use.redis ? findBinary('redis-server') : null,
+    prometheus: use.prometheus ? findBinary('prometheus') : null,
+  };
+  const missing: string[] = [];
+  const note = (part: keyof typeof binaries, binary: string, without: string) => {
+    if (binaries[part]) return;
+    missing.push(use[part] ? `${binary} not found: ${without} (${installHint[binary] ?? 'install it'})` : `${binary} left out by option: ${without}`);
+  };
+  note('envoy', 'envoy', 'no ingress or sidecars, services called directly');
+  note('redis', 'redis-server', 'recipe-api runs without its cache (REDIS_URL=none)');
+  note('prometheus', 'prometheus', 'no metrics store; scrape the admin ports directly');
+  const mode: LabState['mode'] = binaries.envoy ? 'mesh' : 'direct';
+  if (!binaries.envoy && !binaries.redis && !binaries.prometheus) {
+    log('envoy, redis-server and prometheus are not available: running web-api and recipe-api directly (no cache, no mesh); `make lab-deps` installs them.');
+  }
+
+  const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
+
+  const wanted: { name: string; port: number }[] = [
+    { name: 'trace sink', port: ports.traceSink },
+    { name: 'web-api', port: ports.webApi },
+    { name: 'web-api admin', port: ports.webApiAdmin },
+    { name: 'recipe-api', port: ports.recipeApi },
+    { name: 'recipe-api gRPC', port: ports.recipeApiGrpc },
+    { name: 'recipe-api admin', port: ports.recipeApiAdmin },
+  ];
+  if (binaries.redis) wanted.push({ name: 'redis', port: ports.redis });
+  if (binaries.prometheus) wanted.push({ name: 'prometheus', port: ports.prometheus });
+  if (binaries.envoy) {
+    for (const proxy of mesh.proxies) {
+      wanted.push({ name: `${proxy.name} admin`, port: proxy.adminPort });
+      for (const l of proxy.listeners) wanted.push({ name: `${proxy.name} ${l.name}`, port: l.port });
+    }
+  }
+  await assertPortsFree(wanted);
+
+  // A fresh run: logs, configs and traces of the previous one are replaced.
+  for (const dir of [paths.logs, paths.envoy, paths.traces, paths.prometheus, paths.redis]) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
+
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const accessLogs: Record<string, string> = {};
+  const envoyAdminUrls: Record<string, string> = {};
+  if (binaries.envoy) {
+    for (const proxy of mesh.proxies) {
+      accessLogs[proxy.name] = proxyFiles(paths, proxy.name).accessLog;
+      envoyAdminUrls[proxy.name] = url(proxy.adminPort);
+    }
+  }
+  const endpoints: LabEndpoints = {
+    publicUrl: binaries.envoy ? url(ports.ingress) : url(ports.webApi),
+    webApiAdminUrl: url(ports.webApiAdmin),
+    recipeApiAdminUrl: url(ports.recipeApiAdmin),
+    prometheusUrl: binaries.prometheus ? url(ports.prometheus) : null,
+    traceSinkUrl: url(ports.traceSink),
+    spansFile: paths.spansFile,
+    accessLogs,
+    envoyAdminUrls,
+    meshFile: binaries.envoy ? paths.meshFile : null,
+  };
+  const state: LabState = {
+    version: 1,
+    labId: paths.stateDir,
+    startedAt: new Date().toISOString(),
+    mode,
+    phase: 'starting',
+    ports,
+    processes: [],
+    missing,
+    endpoints,
+  };
+  writeState(state);
+
+  const specs = launchSpecs({ paths, ports, mesh, binaries, log, apps: options.apps, appEnv: options.appEnv, scrapeIntervalSeconds: options.scrapeIntervalSeconds });
+
+  try {
+    for (const spec of specs) {
+      state.processes.push(launch(spec, paths.stateDir));
+      writeState(state);
+    }
+    const timeoutMs = options.readyTimeoutMs ?? 90_000;
+    await Promise.all(state.processes.map((record) => waitReady(record, timeoutMs)));
+  } catch (error) {
+    log(`startup failed, stopping what was started: ${String((error as Error).message).split('\n')[0]}`);
+    await stopAll(state.processes, 5_000);
+    removeState(paths.stateDir);
+    throw error;
+  }
+  state.phase = 'up';
+  writeState(state);
+  return state;
+}
+
+export interface StopReport {
+  stopped: string[];
+  /** Names that ignored SIGTERM within the grace period and were killed. */
+  killed: string[];
+  /** Ports of the lab still bound after everything stopped (should be empty). */
+  portsStillBound: { name: string; port: number }[];
+  wasUp: boolean;
+}
+
+/**
+ * Stops every lab process: those in state.json and any other process tagged with this lab's
+ * id (so a crashed `up` or a lost state file leaves nothing behind), then checks the ports.
+ */
+export async function stopLab(options: Pick<LabOptions, 'root' | 'stateDir'> & { graceMs?: number } = {}): Promise<StopReport> {
+  const paths = labPaths(options);
+  const state = readState(paths.stateDir);
+  const records: Pick<ProcessRecord, 'name' | 'pid' | 'startTicks'>[] = [...(state?.processes ?? [])];
+  // Children of recorded processes (e.g. tsx's esbuild service) share their group and stop with it.
+  const groups = new Set(records.map((r) => r.pid));
+  for (const pid of findTaggedProcesses(paths.stateDir)) {
+    if (records.some((r) => r.pid === pid) || groups.has(processGroup(pid) ?? -1)) continue;
+    records.push({ name: `untracked lab process ${pid}`, pid, startTicks: processStartTicks(pid) });
+  }
+  const running = records.filter(isRunning);
+  // Stop in dependency order: apps first (they drain through the still-running Envoys, flush
+  // spans to the still-running sink and close Redis), then the Envoys, then everything else.
+  // Stopped all at once, an app's final span export would wait out its OTLP timeout.
+  const kindOf = (pid: number) => state?.processes.find((p) => p.pid === pid)?.kind;
+  const stages = [
+    running.filter((r) => kindOf(r.pid) === 'app'),
+    running.filter((r) => kindOf(r.pid) === 'envoy'),
+    running.filter((r) => kindOf(r.pid) !== 'app' && kindOf(r.pid) !== 'envoy'),
+  ];
+  const killed: string[] = [];
+  for (const stage of stages) killed.push(...(await stopAll(stage, options.graceMs ?? 15_000)));
+  const ports = state?.processes.flatMap((p) => p.ports.map((port) => ({ name: `${p.name} ${port.name}`, port: port.port }))) ?? [];
+  const deadline = Date.now() + 3_000;
+  let bound = ports;
+  do {
+    const open = await Promise.all(ports.map((p) => portIsOpen(p.port)));
+    bound = ports.filter((_, i) => open[i]);
+    if (bound.length === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  } while (Date.now() < deadline);
+  removeState(paths.stateDir);
+  return { stopped: running.map((r) => r.name), killed, portsStillBound: bound, wasUp: running.length > 0 };
+}
+
+export interface ProcessStatus {
+  name: string;
+  pid: number;
+  running: boolean;
+  ready: boolean;
+  url: string | null;
+  log: string;
+  ports: { name: string; port: number }[];
+}
+
+export interface StatusReport {
+  up: boolean;
+  state: LabState | null;
+  processes: ProcessStatus[];
+}
+
+export async function labStatus(options: Pick<LabOptions, 'root' | 'stateDir'> = {}): Promise<StatusReport> {
+  const state = readState(labPaths(options).stateDir);
+  if (!state) return { up: false, state: null, processes: [] };
+  const processes = await Promise.all(
+    state.processes.map(async (p) => {
+      const running = isRunning(p);
+      return { name: p.name, pid: p.pid, running, ready: running && (await readyCheck(p)), url: p.url, log: p.log, ports: p.ports };
+    }),
+  );
+  return { up: processes.some((p) => p.running), state, processes };
+}
+
+/** The MeshDescription the running lab's Envoys were last given. */
+export function currentMesh(options: Pick<LabOptions, 'root' | 'stateDir'> = {}): MeshDescription {
+  const paths = labPaths(options);
+  try {
+    return JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
+  } catch {
+    throw new LabError('no mesh description: the lab is not up in mesh mode (is envoy installed?)');
+  }
+}
+
+/**
+ * Applies a changed mesh to the running Envoys by xDS hot reload (see mesh/apply.ts for why
+ * not a restart) and records it as the current mesh. Ports must stay those of `lab up`.
+ */
+export async function applyMeshConfig(mesh: MeshDescription, options: Pick<LabOptions, 'root' | 'stateDir'> = {}): Promise<ApplyResult> {
+  const paths = labPaths(options);
+  const state = readState(paths.stateDir);
+  if (!state || state.mode !== 'mesh') throw new LabError('applyMeshConfig needs a lab up in mesh mode (npm run lab -- up with envoy installed)');
+  const targets: ProxyTarget[] = mesh.proxies.map((proxy) => {
+    const record = state.processes.find((p) => p.name === proxy.name);
+    if (!record) throw new LabError(`the running lab has no ${proxy.name}`);
+    const admin = record.ports.find((p) => p.name === 'admin')!.port;
+    if (admin !== proxy.adminPort) throw new LabError(`${proxy.name}: admin port ${proxy.adminPort} differs from the running ${admin}; ports cannot change while up`);
+    return { name: proxy.name, adminPort: admin, files: proxyFiles(paths, proxy.name), log: record.log };
+  });
+  const result = await applyToProxies(mesh, targets);
+  writeFileSync(paths.meshFile, JSON.stringify(mesh, null, 2) + '\n');
+  return result;
+}
+
+export type { LabState, LabEndpoints, ProcessRecord } from './process/state.js';
+export type { MeshDescription } from './mesh/description.js';

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ProxyName } from './mesh/description.js';
+import type { ProxyFiles } from './mesh/envoy-config.js';
+
+/** True when running from TypeScript sources (tsx), false from dist. */
+export const sourceMode = import.meta.url.endsWith('.ts');
+const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface LabPaths {
+  root: string;
+  stateDir: string;
+  logs: string;
+  envoy: string;
+  traces: string;
+  spansFile: string;
+  prometheus: string;
+  redis: string;
+  meshFile: string;
+}
+
+export function labPaths(options: { root?: string; stateDir?: string } = {}): LabPaths {
+  const root = path.resolve(options.root ?? defaultRoot);
+  const stateDir = path.resolve(options.stateDir ?? process.env.LAB_STATE_DIR ?? path.join(root, '.lab'));
+  return {
+    root,
+    stateDir,
+    logs: path.join(stateDir, 'logs'),
+    envoy: path.join(stateDir, 'envoy'),
+    traces: path.join(stateDir, 'traces'),
+    spansFile: path.join(stateDir, 'traces', 'spans.ndjson'),
+    prometheus: path.join(stateDir, 'prometheus'),
+    redis: path.join(stateDir, 'redis'),
+    meshFile: path.join(stateDir, 'mesh.json'),
+  };
+}
+
+export function proxyFiles(paths: LabPaths, proxy: ProxyName): ProxyFiles {
+  return { configDir: path.join(paths.envoy, proxy), accessLog: path.join(paths.logs, `${proxy}.access.log`) };
+}
+

@@ -1,0 +1,80 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LabPorts } from '../ports.js';
+
+export type ProcessKind = 'app' | 'envoy' | 'redis' | 'prometheus' | 'trace-sink';
+
+export interface ProcessRecord {
+  name: string;
+  kind: ProcessKind;
+  pid: number;
+  /** /proc/<pid>/stat start time, so a recycled pid is never mistaken for ours. */
+  startTicks: string | null;
+  command: string[];
+  log: string;
+  ports: { name: string; port: number }[];
+  /** What a person opens or calls (traffic URL, UI). */
+  url: string | null;
+  /** Where readiness is checked. */
+  readyUrl: string | null;
+}
+
+export interface LabState {
+  version: 1;
+  /** Absolute state directory; also put in each child's env to find orphans after a crash. */
+  labId: string;
+  startedAt: string;
+  mode: 'mesh' | 'direct';
+  /** `starting` until every process is ready; a crashed `up` leaves it so, and `down` still cleans up. */
+  phase: 'starting' | 'up';
+  ports: LabPorts;
+  processes: ProcessRecord[];
+  /** One line per optional part that was not started, saying how to get it. */
+  missing: string[];
+  endpoints: LabEndpoints;
+}
+
+/** Where things are, for people (status table) and for the experiments runner. */
+export interface LabEndpoints {
+  /** Public entry: the ingress in mesh mode, web-api itself in direct mode. */
+  publicUrl: string;
+  webApiAdminUrl: string;
+  recipeApiAdminUrl: string;
+  prometheusUrl: string | null;
+  traceSinkUrl: string;
+  spansFile: string;
+  /** Access log per Envoy (Istio text format), empty in direct mode. */
+  accessLogs: Record<string, string>;
+  /** Admin URL per Envoy (stats at /stats/prometheus). */
+  envoyAdminUrls: Record<string, string>;
+  /** The applied MeshDescription (JSON), mesh mode only. */
+  meshFile: string | null;
+}
+
+export const labIdEnv = 'RECIPE_MESH_LAB_ID';
+
+export function statePath(stateDir: string): string {
+  return path.join(stateDir, 'state.json');
+}
+
+export function readState(stateDir: string): LabState | null {
+  try {
+    return JSON.parse(readFileSync(statePath(stateDir), 'utf8')) as LabState;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`${statePath(stateDir)} is unreadable (${String(error)}); remove it after checking no lab process runs`);
+  }
+}
+
+/** Written after every spawn (temp file + rename), so a crash mid-`up` still leaves every pid on disk. */
+export function writeState(state: LabState): void {
+  mkdirSync(state.labId, { recursive: true });
+  const file = statePath(state.labId);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+export function removeState(stateDir: string): void {
+  rmSync(statePath(stateDir), { force: true });
+}

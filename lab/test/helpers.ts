@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@recipe-mesh/platform/testing/net';
+import type { AppCommand } from '../src/lab.js';
+import { defaultPorts, type LabPorts } from '../src/ports.js';
+
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stand-in-app.ts');
+
+/** Starts a stand-in app (fixtures/stand-in-app.ts) in place of a real service. */
+export function standIn(role: 'web-api' | 'recipe-api'): AppCommand {
+  return { command: process.execPath, args: ['--import', 'tsx', fixture, role] };
+}
+
+/** Every lab port on a free port, so tests never collide with a developer's `make up`. */
+export async function freeLabPorts(): Promise<LabPorts> {
+  const ports = { ...defaultPorts };
+  for (const key of Object.keys(ports) as (keyof LabPorts)[]) ports[key] = await freePort();
+  return ports;
+}
+
+export function tempStateDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Pids still alive among `pids` (signal 0 probes without touching them). */
+export function alivePids(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

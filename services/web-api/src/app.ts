@@ -1,0 +1,48 @@
+import express, { type Express } from 'express';
+import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
+import type { Runtime } from '@recipe-mesh/platform/runtime';
+import type { Upstreams } from './clients/upstreams.js';
+import { exportRouter } from './routes/export.js';
+import { menuRouter } from './routes/menu.js';
+import { preferencesRouter } from './routes/preferences.js';
+import { recipesRouter } from './routes/recipes.js';
+import { upstreamErrorHandler } from './routes/upstream-error-handler.js';
+
+/** Recipes are small; a larger body is a mistake or an attack (413). */
+export const jsonBodyLimit = '64kb';
+
+export interface AppDependencies {
+  runtime: Pick<Runtime, 'logger' | 'metrics' | 'faults'>;
+  upstreams: Upstreams;
+  menuConcurrency: number;
+}
+
+/** web-api's public REST app on the traffic port (the probes and /faults live on the admin port). */
+export function createApp({ runtime, upstreams, menuConcurrency }: AppDependencies): Express {
+  const { logger, metrics, faults } = runtime;
+  const app = express();
+  app.disable('x-powered-by');
+
+  // The access line carries `via` (docs/contracts.md, Logs), set by each route once it knows it.
+  app.use(
+    requestObservability({
+      metrics,
+      logger,
+      fields: (_req, res) => (typeof res.locals.via === 'string' ? { via: res.locals.via } : {}),
+    }),
+  );
+  const injectFaults = faultInjection(faults);
+  app.use((req, res, next) => (req.path.startsWith('/api/') ? injectFaults(req, res, next) : next()));
+  app.use(express.json({ limit: jsonBodyLimit }));
+
+  // export before `/api/recipes/:id`, which would otherwise take "export" as an id.
+  app.use(exportRouter(upstreams, faults, logger));
+  app.use(recipesRouter(upstreams));
+  app.use(menuRouter(upstreams, menuConcurrency));
+  app.use(preferencesRouter(upstreams));
+
+  app.use(notFound());
+  app.use(upstreamErrorHandler(logger));
+  app.use(errorHandler(logger));
+  return app;
+}

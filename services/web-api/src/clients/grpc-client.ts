@@ -1,0 +1,106 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  loadRecipesProto,
+  type CreateRecipeResponse__Output,
+  type GetRecipeResponse__Output,
+  type RecipeServiceClient,
+} from '@recipe-mesh/platform/proto/recipes';
+import { z } from 'zod';
+import { parseInput } from '@recipe-mesh/platform/errors';
+import { startDurationTimer, type Metrics } from '@recipe-mesh/platform/metrics';
+import type { UpstreamCaller } from '../upstream/call.js';
+import { fromGrpcError } from '../upstream/errors.js';
+import { readProducerCreated, readProducerRecipe } from './producer-answer.js';
+import type { CallContext, CreateContext, RecipeUpstream } from './types.js';
+
+const via = 'grpc' as const;
+
+/**
+ * One channel (one grpc-js client) to recipe-api for the whole process: HTTP/2 multiplexes every
+ * call over it. grpc-js reconnects with exponential backoff starting at 1 s and growing to 120 s
+ * (gRPC connection-backoff spec); the maximum is lowered so web-api finds a restarted recipe-api
+ * within seconds instead of minutes.
+ */
+export function createRecipeServiceChannel(target: string): RecipeServiceClient {
+  const proto = loadRecipesProto();
+  return new proto.recipes.v1.RecipeService(target, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  });
+}
+
+type GrpcMethod = 'GetRecipe' | 'CreateRecipe';
+
+/**
+ * The JSON body of `POST /api/recipes` as a CreateRecipeRequest. Only types are checked here:
+ * protobuf.js would silently coerce a wrong type (`"four"` servings → 0), so that is a 400 at
+ * web-api; whether the values make a valid recipe is recipe-api's call (INVALID_ARGUMENT → 400).
+ */
+const createRecipeRequest = z.object({
+  name: z.string().optional(),
+  cuisine: z.string().optional(),
+  steps: z.array(z.string()).optional(),
+  ingredients: z
+    .array(z.object({ name: z.string().optional(), quantity: z.number().optional(), unit: z.string().optional() }))
+    .optional(),
+  ownerId: z.string().optional(),
+  servings: z.number().int().optional(),
+});
+
+/** recipe-api's `recipes.v1.RecipeService` (proto/recipes/v1/recipes.proto). */
+export class GrpcRecipeClient implements RecipeUpstream {
+  readonly via = via;
+
+  constructor(
+    private readonly client: RecipeServiceClient,
+    private readonly caller: UpstreamCaller,
+    private readonly clientDuration: Metrics['grpcClientDuration'],
+  ) {}
+
+  getRecipe(id: number, context: CallContext) {
+    return this.caller.call({ via, operation: 'getRecipe', idempotent: true }, async ({ deadline }) => {
+      const response = await this.unary<GetRecipeResponse__Output>('GetRecipe', context.userId, (metadata, callback) =>
+        this.client.GetRecipe({ id: String(id) }, metadata, { deadline }, callback),
+      );
+      return readProducerRecipe({ producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView }, via);
+    });
+  }
+
+  createRecipe(input: Record<string, unknown>, context: CreateContext) {
+    const idempotent = context.idempotencyKey !== undefined;
+    // Checked before the call: a bad body is the caller's 400, not an upstream failure.
+    const request = { ...parseInput(createRecipeRequest, input, 'recipe'), idempotencyKey: context.idempotencyKey ?? '' };
+    return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadline }) => {
+      const response = await this.unary<CreateRecipeResponse__Output>('CreateRecipe', context.userId, (metadata, callback) =>
+        this.client.CreateRecipe(request, metadata, { deadline }, callback),
+      );
+      return readProducerCreated({ producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed }, via);
+    });
+  }
+
+  /** One unary call as a promise, timed into grpc_client_handling_seconds; failures mapped. */
+  private unary<T>(
+    method: GrpcMethod,
+    userId: string | undefined,
+    start: (metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, value?: T) => void) => unknown,
+  ): Promise<T> {
+    const metadata = new grpc.Metadata();
+    if (userId !== undefined) metadata.set('x-user-id', userId);
+    const done = startDurationTimer(this.clientDuration);
+    return new Promise<T>((resolve, reject) => {
+      try {
+        start(metadata, (error, value) => {
+          const code = error ? (grpc.status[error.code] ?? String(error.code)) : 'OK';
+          done({ grpc_method: method, grpc_code: code });
+          if (error) reject(fromGrpcError(error, via));
+          else if (value === undefined) reject(fromGrpcError({ code: grpc.status.INTERNAL, details: 'empty response' }, via));
+          else resolve(value);
+        });
+      } catch (error) {
+        // grpc-js throws synchronously when the request does not serialize (a wrong field type).
+        done({ grpc_method: method, grpc_code: 'INVALID_ARGUMENT' });
+        reject(fromGrpcError({ code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message }, via));
+      }
+    });
+  }
+}

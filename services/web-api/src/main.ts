@@ -1,0 +1,31 @@
+import http from 'node:http';
+import { createRuntime, exitOnStartupError } from '@recipe-mesh/platform/runtime';
+import { createApp } from './app.js';
+import { createUpstreams } from './clients/upstreams.js';
+import { loadWebApiConfig } from './config.js';
+
+const service = 'web-api';
+
+try {
+  const config = loadWebApiConfig();
+  // Optional keys spelled out: createRuntime's config type wants them present (possibly undefined).
+  const runtime = await createRuntime(service, { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN, FAULTS: config.FAULTS });
+
+  const upstreams = createUpstreams(config, runtime.metrics);
+  // Closed after the listeners have stopped, so in-flight requests can still reach recipe-api.
+  runtime.addDependencyClose('recipe-api http pool', upstreams.closeHttpPool);
+  runtime.addDependencyClose('recipe-api grpc channel', upstreams.closeGrpcChannel);
+
+  // Readiness deliberately has no recipe-api check. Every web-api replica shares the same
+  // recipe-api: if readiness followed it, one slow or restarting recipe-api would take every
+  // web-api replica out of the load balancer at once, and clients would get connection errors from
+  // the ingress instead of web-api's own 503/504 JSON answers. web-api stays ready and reports the
+  // dependency per request (status, `upstream_request_duration_seconds{outcome}`).
+  const app = createApp({ runtime, upstreams, menuConcurrency: config.MENU_CONCURRENCY });
+  await runtime.serveHttp(http.createServer(app), config.PORT, 'http');
+
+  runtime.health.markStarted();
+  runtime.enableShutdown();
+} catch (error) {
+  exitOnStartupError(service, error);
+}

@@ -1,0 +1,38 @@
+import { Router } from 'express';
+import { parseInput } from '@recipe-mesh/platform/errors';
+import { z } from 'zod';
+import type { Upstreams } from '../clients/upstreams.js';
+import { idempotencyKeyOf, jsonObjectBody, recipeIdText, userIdOf, viaOf } from './request-input.js';
+
+const idParams = z.object({ id: recipeIdText });
+
+/**
+ * `GET /api/recipes/:id?via=` — the book's consumer: `{ consumer_pid, via, producer }`, with the
+ * per-user view when `x-user-id` is sent. `POST /api/recipes?via=` — creates through any protocol,
+ * forwarding `Idempotency-Key`.
+ */
+export function recipesRouter(upstreams: Upstreams): Router {
+  const router = Router();
+
+  router.get('/api/recipes/:id', async (req, res) => {
+    const via = viaOf(req);
+    res.locals.via = via;
+    const { id } = parseInput(idParams, req.params, 'path');
+    const producer = await upstreams.byVia[via].getRecipe(id, { userId: userIdOf(req) });
+    res.json({ consumer_pid: process.pid, via, producer });
+  });
+
+  router.post('/api/recipes', async (req, res) => {
+    const via = viaOf(req);
+    res.locals.via = via;
+    const body = jsonObjectBody(req);
+    const producer = await upstreams.byVia[via].createRecipe(body, {
+      idempotencyKey: idempotencyKeyOf(req),
+      userId: userIdOf(req),
+    });
+    // A replay answers what the first request created, which is not a new resource.
+    res.status(producer.replayed ? 200 : 201).json({ consumer_pid: process.pid, via, producer });
+  });
+
+  return router;
+}
