@@ -205,6 +205,10 @@ test('GraphQL: queries, connection paging, idempotent mutation, and error codes'
   assert.equal(codeOf(await gql(base, create, { input: { ...input, idempotencyKey: undefined, steps: [] } })), 'VALIDATION_FAILED');
   assert.equal(codeOf(await gql(base, create, { input: { ...input, name: 'Other' } })), 'UNPROCESSABLE');
   assert.equal(codeOf(await gql(base, '{ recipe(id: 1) { nope } }')), 'GRAPHQL_VALIDATION_FAILED');
+  // Variables that do not coerce to their declared types are the caller's fault, not a 500.
+  const { cuisine: _dropped, ...withoutCuisine } = input;
+  const missingVariable = await gql(base, create, { input: withoutCuisine });
+  assert.equal(codeOf(missingVariable), 'BAD_REQUEST', JSON.stringify(missingVariable.body));
   assert.equal(codeOf(await gql(base, '{ recipes { edges { node { ingredients { name } } } } }')), 'QUERY_TOO_DEEP');
   const twoPages = ['a', 'b'].map((a) => `${a}: recipes(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } }`);
   assert.equal(codeOf(await gql(base, `query Many($after: String) { ${twoPages.join(' ')} }`)), 'QUERY_TOO_COMPLEX');

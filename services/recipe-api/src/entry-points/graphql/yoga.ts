@@ -112,7 +112,9 @@ export function createGraphqlHandler(options: GraphqlOptions) {
             extensions: { code: original.code, ...(original.details === undefined ? {} : { details: original.details }) },
           });
         }
-        if (error instanceof GraphQLError && !error.originalError) {
+        // graphql-js reports variables that do not coerce as a GraphQLError wrapping another
+        // GraphQLError: still the caller's fault, so it keeps a client code instead of INTERNAL.
+        if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
           return error.extensions.code ? error : withCode(error, 'BAD_REQUEST');
         }
         logger.error({ err: original }, 'graphql resolver failed');
