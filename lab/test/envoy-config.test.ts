@@ -24,12 +24,12 @@ test('inbound clusters speak HTTP/1.1 to the app with Istio’s 1 h idle timeout
   assert.deepEqual(grpc.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config, { http2_protocol_options: {} });
 });
 
-test('outbound routes carry Istio’s default retry policy; inbound routes retry reset-before-request only from 1.24', () => {
+test('outbound routes carry Istio’s default retry policy (503 only before 1.24); inbound routes retry reset-before-request only from 1.24', () => {
   const outbound = routeConfiguration(mesh, findListener(mesh, 'web-api-sidecar', 'outbound-recipe-api-http')) as AnyJson;
   const retry = outbound.virtual_hosts[0].routes[0].route.retry_policy;
-  assert.equal(retry.retry_on, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
+  assert.equal(retry.retry_on, 'connect-failure,refused-stream,unavailable,cancelled');
   assert.equal(retry.num_retries, 2);
-  assert.deepEqual(retry.retriable_status_codes, [503]);
+  assert.equal(retry.retriable_status_codes ?? undefined, undefined);
   assert.equal(retry.host_selection_retry_max_attempts, 5);
   assert.equal(outbound.virtual_hosts[0].routes[0].route.timeout, '0s');
 
@@ -42,9 +42,11 @@ test('outbound routes carry Istio’s default retry policy; inbound routes retry
   const old = withIstioVersion(mesh, '1.23');
   const inbound123 = routeConfiguration(old, findListener(old, 'recipe-api-sidecar', 'inbound-http')) as AnyJson;
   assert.equal(inbound123.virtual_hosts[0].routes[0].route.retry_policy, undefined);
-  // Outbound defaults do not change with the version.
+  // Before 1.24 outbound routes also retried 503 (istio/istio#52111 removed it).
   const outbound123 = routeConfiguration(old, findListener(old, 'web-api-sidecar', 'outbound-recipe-api-http')) as AnyJson;
-  assert.deepEqual(outbound123.virtual_hosts[0].routes[0].route.retry_policy, retry);
+  const retry123 = outbound123.virtual_hosts[0].routes[0].route.retry_policy;
+  assert.equal(retry123.retry_on, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
+  assert.deepEqual(retry123.retriable_status_codes, [503]);
 });
 
 test('knobs: faults on the route, circuit breakers and outlier detection on the cluster; patches leave the original alone', () => {

@@ -24,7 +24,10 @@ export function parseIstioVersion(text: string): IstioVersion {
   return `1.${Number(m[1])}`;
 }
 
-/** Istio 1.24 and later retry `reset-before-request` on inbound routes by default. */
+/**
+ * Istio 1.24 changed both retry defaults: inbound routes retry `reset-before-request`
+ * (istio/istio#52055) and outbound routes stop retrying 503 (istio/istio#52111).
+ */
 export function hasInboundResetRetry(version: IstioVersion): boolean {
   return Number(version.split('.')[1]) >= 24;
 }
@@ -125,16 +128,19 @@ export const istioDefaultCircuitBreakers: CircuitBreakers = {
 };
 
 /**
- * Istio's default outbound retry policy (pilot/pkg/networking/core/route/retry/retry.go,
- * quoted in istio/istio#50506): 2 retries on connect-failure, refused-stream, unavailable,
- * cancelled, and status 503. `reset` is not in it (istio/istio#35774), which is why a 503 UC
- * from a closed keep-alive connection reaches the caller.
+ * Istio's default outbound retry policy (pilot/pkg/networking/core/route/retry/retry.go, quoted
+ * in istio/istio#50506): 2 retries on connect-failure, refused-stream, unavailable, cancelled;
+ * before 1.24 also on status 503 (`retriable-status-codes`), which istio/istio#52111 removed as
+ * unsafe for non-idempotent requests (shipped in 1.24 behind compatibility versions). `reset` is
+ * in neither (istio/istio#35774), which is why a 503 UC from a closed keep-alive connection
+ * reaches the caller.
  */
-export function istioOutboundRetryPolicy(): RetryPolicy {
+export function istioOutboundRetryPolicy(version: IstioVersion = defaultIstioVersion): RetryPolicy {
+  const retries503 = !hasInboundResetRetry(version);
   return {
-    retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+    retryOn: `connect-failure,refused-stream,unavailable,cancelled${retries503 ? ',retriable-status-codes' : ''}`,
     numRetries: 2,
-    retriableStatusCodes: [503],
+    retriableStatusCodes: retries503 ? [503] : [],
     perTryTimeoutMs: 0,
   };
 }
@@ -164,8 +170,8 @@ function upstream(cluster: string, port: number, protocol: 'http1' | 'http2'): U
   };
 }
 
-function outboundRoute(operation: string): RouteDescription {
-  return { operation, timeoutMs: 0, retries: istioOutboundRetryPolicy(), fault: null };
+function outboundRoute(operation: string, version: IstioVersion): RouteDescription {
+  return { operation, timeoutMs: 0, retries: istioOutboundRetryPolicy(version), fault: null };
 }
 
 function inboundRoute(operation: string, version: IstioVersion): RouteDescription {
@@ -196,7 +202,7 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
             direction: 'gateway',
             port: ports.ingress,
             // Gateway routes get the same default retry policy as sidecar outbound routes.
-            route: outboundRoute(`${web}:3000/*`),
+            route: outboundRoute(`${web}:3000/*`, istioVersion),
             upstream: upstream(`outbound|3000||${web}`, ports.webApiSidecarInbound, 'http1'),
           },
         ],
@@ -217,14 +223,14 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
             name: 'outbound-recipe-api-http',
             direction: 'outbound',
             port: ports.webApiSidecarOutboundHttp,
-            route: outboundRoute(`${recipe}:4000/*`),
+            route: outboundRoute(`${recipe}:4000/*`, istioVersion),
             upstream: upstream(`outbound|4000||${recipe}`, ports.recipeApiSidecarInboundHttp, 'http1'),
           },
           {
             name: 'outbound-recipe-api-grpc',
             direction: 'outbound',
             port: ports.webApiSidecarOutboundGrpc,
-            route: outboundRoute(`${recipe}:4001/*`),
+            route: outboundRoute(`${recipe}:4001/*`, istioVersion),
             upstream: upstream(`outbound|4001||${recipe}`, ports.recipeApiSidecarInboundGrpc, 'http2'),
           },
         ],
@@ -260,7 +266,8 @@ export function withIstioVersion(mesh: MeshDescription, version: IstioVersion): 
   next.istioVersion = version;
   for (const proxy of next.proxies) {
     for (const listener of proxy.listeners) {
-      if (listener.direction === 'inbound') listener.route.retries = istioInboundRetryPolicy(version);
+      listener.route.retries =
+        listener.direction === 'inbound' ? istioInboundRetryPolicy(version) : istioOutboundRetryPolicy(version);
     }
   }
   return next;
