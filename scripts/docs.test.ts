@@ -1,0 +1,28 @@
+// README is the newcomer's manual: its configuration tables must list every key each service
+// reads, with the default the schema really applies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { configTable } from '@recipe-mesh/platform/config';
+import { recipeApiConfigSchema } from '../services/recipe-api/src/config.js';
+import { webApiConfigSchema } from '../services/web-api/src/config.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+for (const [service, schema] of [
+  ['recipe-api', recipeApiConfigSchema],
+  ['web-api', webApiConfigSchema],
+] as const) {
+  test(`README's configuration table for ${service} matches its schema`, () => {
+    const section = readme.split(`### ${service} configuration`)[1]?.split('\n## ')[0]?.split('\n### ')[0] ?? '';
+    assert.ok(section, `README has no "### ${service} configuration" section`);
+    for (const row of configTable(schema).split('\n').slice(2)) {
+      assert.ok(section.includes(row), `README ${service} table lacks or misstates:\n${row}`);
+    }
+  });
+}
+
+test('README shows the two commands a newcomer needs', () => {
+  assert.match(readme, /make up/);
+  assert.match(readme, /make test/);
+});
