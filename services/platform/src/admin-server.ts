@@ -7,6 +7,9 @@ import { FaultValidationError, type FaultRegistry } from './faults.js';
 import { errorBody } from './errors.js';
 import { listen, type ManagedServer, manageServer } from './http-server.js';
 import { markUntracedPort } from './telemetry-handle.js';
+import { openMetricsToPrometheusText } from './metrics.js';
+
+const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface AdminServerOptions {
   host: string;
@@ -61,9 +64,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Man
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     switch (`${req.method} ${path}`) {
-      case 'GET /metrics':
-        res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      case 'GET /metrics': {
+        // OpenMetrics (with exemplars) only when asked, as Prometheus does; else the text format.
+        const openMetrics = await registry.metrics();
+        if (/application\/openmetrics-text/.test(req.headers.accept ?? '')) {
+          res.writeHead(200, { 'content-type': registry.contentType }).end(openMetrics);
+        } else {
+          res.writeHead(200, { 'content-type': prometheusContentType }).end(openMetricsToPrometheusText(openMetrics));
+        }
         return;
+      }
       case 'GET /livez':
         send(res, 200, { status: 'ok' });
         return;

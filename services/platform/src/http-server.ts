@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export class PortInUseError extends Error {
@@ -38,6 +38,14 @@ export function manageServer(server: Server): ManagedServer {
     close(timeoutMs = 10_000) {
       if (!server.listening) return Promise.resolve();
       return new Promise<void>((resolve) => {
+        // A busy keep-alive socket is never idle when a sweep runs: its client sends the next
+        // request as soon as an answer arrives, and Node keeps serving it after `server.close()`,
+        // so shutdown would wait for the client to leave or cut requests at the timeout. Answer
+        // every request that still arrives with `Connection: close` (Node then ends the socket after
+        // the response; RFC 9112 §9.6), so each connection ends after at most one more answer.
+        server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+          if (!res.headersSent) res.setHeader('connection', 'close');
+        });
         const sweep = setInterval(() => server.closeIdleConnections(), 100);
         const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
         server.close(() => {

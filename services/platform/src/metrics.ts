@@ -104,6 +104,44 @@ export function createMetrics(service: string) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * The Prometheus text format (0.0.4) of an OpenMetrics exposition, for scrapers and tools that do
+ * not ask for OpenMetrics (curl, `promtool check metrics`), as docs/contracts.md promises. Not a
+ * second registry: prom-client renames counters in place when rendering OpenMetrics
+ * (`cache_lookups_total` → family `cache_lookups`), so one registry cannot render both formats.
+ * Drops exemplars and `# EOF`, and gives counter descriptors back their `_total` sample name.
+ */
+export function openMetricsToPrometheusText(openMetrics: string): string {
+  const counters = new Set<string>();
+  for (const match of openMetrics.matchAll(/^# TYPE (\S+) counter$/gm)) counters.add(match[1]!);
+  const lines: string[] = [];
+  for (const line of openMetrics.split('\n')) {
+    if (line === '# EOF' || line === '') continue;
+    const descriptor = /^# (HELP|TYPE) (\S+)( .*)?$/.exec(line);
+    if (descriptor) {
+      const [, kind, name, rest = ''] = descriptor;
+      lines.push(`# ${kind} ${counters.has(name!) ? `${name}_total` : name}${rest}`);
+      continue;
+    }
+    if (line.startsWith('# UNIT')) continue;
+    // A sample: `name{labels} value [timestamp] [# {exemplar} value timestamp]`. Label values are
+    // quoted, so the exemplar starts at the first ` # {` outside quotes.
+    let quoted = false;
+    let end = line.length;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (c === '\\') i++;
+      else if (c === '"') quoted = !quoted;
+      else if (!quoted && c === '#' && line[i - 1] === ' ') {
+        end = i - 1;
+        break;
+      }
+    }
+    lines.push(line.slice(0, end));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** The exemplar for an observation: the active trace, when there is one. */
 export function traceExemplar(): Record<string, string> | undefined {
   const span = trace.getActiveSpan();
