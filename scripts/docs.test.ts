@@ -26,3 +26,11 @@ test('README shows the two commands a newcomer needs', () => {
   assert.match(readme, /make up/);
   assert.match(readme, /make test/);
 });
+
+test('README lists every metric family of docs/contracts.md', () => {
+  const contracts = readFileSync(new URL('../docs/contracts.md', import.meta.url), 'utf8');
+  const table = contracts.split('| name | type | labels | who |')[1]?.split('\n\n')[0] ?? '';
+  const names = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
+  assert.ok(names.length >= 10, 'contracts metric table not found');
+  for (const name of names) assert.ok(readme.includes(`\`${name}\``), `README does not document ${name}`);
+});
