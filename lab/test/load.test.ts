@@ -54,7 +54,10 @@ test('concurrency load: one record per answered request with status, latency and
 test('rate load stays near the asked rate', async (t) => {
   const target = await server(t, 1);
   const { summary } = await runLoad({ baseUrl: target.url, path: '/x', mode: { kind: 'rate', requestsPerSecond: 20, connections: 2 }, durationMs: 2000 });
-  assert.ok(summary.requests >= 30 && summary.requests <= 50, `${summary.requests} requests in 2 s at 20/s`);
+  // autocannon spends each second's budget at the start of that second, and the window that opens
+  // at the 2 s mark can start before the run stops: up to three windows (60). Unthrottled, this
+  // 1 ms server would answer thousands, so the bound still proves the rate is held.
+  assert.ok(summary.requests >= 30 && summary.requests <= 60, `${summary.requests} requests in 2 s at 20/s`);
 });
 
 test('bursts with idle gaps: records carry their burst, gaps have no traffic', async (t) => {
