@@ -1,0 +1,93 @@
+import { parseArgs } from 'node:util';
+
+export const usage = `usage: npm run experiment -- --list
+       npm run experiment -- --all [--duration <s>]    (every experiment without and with each fix; make experiments)
+       npm run experiment -- <name> [--fix] [--fix-variant <name>] [--target lab|k8s] [--duration <s>] [--json]
+options:
+  --fix                 run with the experiment's fix (default fix unless --fix-variant)
+  --fix-variant <name>  one of the experiment's fixes (see --list); implies --fix
+  --target lab|k8s      lab (default): the local lab, started when not up; k8s: minikube with Istio
+  --duration <s>        seconds of load under fault (e.g. 20 or 20s)
+  --json                print the JSON report instead of the text one
+  --keep-lab            leave a lab this run started running afterwards
+  --dry-run             k8s only: print the commands and queries without running them
+  --namespace <ns>      k8s only (default: default)
+exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
+
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'list' }
+  | { kind: 'all'; durationS: number | undefined; keepLab: boolean }
+  | {
+      kind: 'run';
+      name: string;
+      fix: boolean;
+      fixVariant: string | undefined;
+      target: 'lab' | 'k8s';
+      durationS: number | undefined;
+      json: boolean;
+      keepLab: boolean;
+      dryRun: boolean;
+      namespace: string;
+    };
+
+export class UsageError extends Error {}
+
+/** `20`, `20s`, `2.5` → seconds. */
+export function parseDuration(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*s?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--duration ${raw}: expected seconds, e.g. 20 or 20s`);
+  const seconds = Number(m[1]);
+  if (!(seconds > 0)) throw new UsageError('--duration must be positive');
+  return seconds;
+}
+
+export function parseCli(argv: string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        list: { type: 'boolean' },
+        all: { type: 'boolean' },
+        fix: { type: 'boolean' },
+        'fix-variant': { type: 'string' },
+        target: { type: 'string', default: 'lab' },
+        duration: { type: 'string' },
+        json: { type: 'boolean' },
+        'keep-lab': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        namespace: { type: 'string', default: 'default' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.list) return { kind: 'list' };
+  if (values.all) {
+    if (positionals.length || values.fix || values['fix-variant'] || values.target !== 'lab') throw new UsageError('--all runs every experiment and fix on the lab; it takes only --duration and --keep-lab');
+    return { kind: 'all', durationS: parseDuration(values.duration), keepLab: values['keep-lab'] ?? false };
+  }
+  const name = positionals[0];
+  if (!name) throw new UsageError('name an experiment (see --list)');
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
+  if (values.target !== 'lab' && values.target !== 'k8s') throw new UsageError(`--target ${values.target}: expected lab or k8s`);
+  if (values['dry-run'] && values.target !== 'k8s') throw new UsageError('--dry-run applies to --target k8s');
+  return {
+    kind: 'run',
+    name,
+    fix: Boolean(values.fix || values['fix-variant']),
+    fixVariant: values['fix-variant'],
+    target: values.target,
+    durationS: parseDuration(values.duration),
+    json: values.json ?? false,
+    keepLab: values['keep-lab'] ?? false,
+    dryRun: values['dry-run'] ?? false,
+    namespace: values.namespace ?? 'default',
+  };
+}

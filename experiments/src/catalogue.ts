@@ -1,0 +1,17 @@
+import type { Experiment } from './definition.js';
+import { uc503 } from './incidents/503-uc.js';
+import { redisScanLatency } from './incidents/redis-scan-latency.js';
+import { clientAbortLeak } from './incidents/client-abort-leak.js';
+import { uploadOom } from './incidents/upload-oom.js';
+
+/** Every experiment, in the order `--list` shows and `make experiments` runs them. */
+export const catalogue: Experiment<any>[] = [uc503, redisScanLatency, clientAbortLeak, uploadOom];
+
+export function findExperiment(name: string): Experiment<unknown> | undefined {
+  return catalogue.find((e) => e.name === name);
+}
+
+/** App env for a lab the runner starts: what every experiment needs at startup, merged. */
+export function labAppEnv(): Record<string, string> {
+  return Object.assign({}, ...catalogue.map((e) => e.labAppEnv ?? {}));
+}

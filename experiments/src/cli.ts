@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCli, usage, UsageError } from './args.js';
+import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
+import type { Experiment } from './definition.js';
+import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
+import { renderReport } from './report.js';
+import { chooseFix, runOnLab } from './runner.js';
+import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
+
+/** `npm run experiment -- …` (package.json): list, run on the lab, or run/print the k8s plan. */
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function list(): string {
+  const lines = ['experiments:'];
+  for (const e of catalogue as Experiment<unknown>[]) {
+    lines.push(`  ${e.name.padEnd(20)} ${e.title}`);
+    lines.push(`  ${''.padEnd(20)} from: ${e.incident.title}`);
+    lines.push(`  ${''.padEnd(20)} fixes: ${e.fixes.map((f, i) => `${f.name}${i === 0 ? ' (default)' : ''}`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCli(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${list()}\n\n${usage}`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  if (command.kind === 'list') {
+    console.log(list());
+    return 0;
+  }
+  if (command.kind === 'all') return runAll(command.durationS, command.keepLab);
+  const experiment = findExperiment(command.name);
+  if (!experiment) {
+    console.error(`unknown experiment "${command.name}"\n\n${list()}`);
+    return 2;
+  }
+  let fix;
+  try {
+    fix = command.fix ? chooseFix(experiment, command.fixVariant) : null;
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const log = (line: string) => console.error(`[${experiment.name}] ${line}`);
+  const durationS = command.durationS ?? experiment.load.defaultDurationS;
+
+  if (command.target === 'k8s') {
+    const plan = k8sPlan(experiment, { fix, namespace: command.namespace, durationS });
+    if (command.dryRun) {
+      console.log(renderPlan(plan));
+      return 0;
+    }
+    return (await runPlan(plan, experiment, { log })).code;
+  }
+
+  const { report, file } = await runOnLab({
+    experiment,
+    fix,
+    durationS,
+    lab: { root, start: true, keep: command.keepLab, log, appEnv: labAppEnv() },
+    reportsDir: path.join(root, 'reports'),
+    log,
+    handleSignals: true,
+  });
+  console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
+  log(`report written to ${path.relative(process.cwd(), file)}`);
+  return report.expectationHeld ? 0 : 1;
+}
+
+/** Every experiment without and with each fix, on one lab (started once if down), then a summary. */
+async function runAll(durationS: number | undefined, keepLab: boolean): Promise<number> {
+  const log = (line: string) => console.error(line);
+  const wasUp = (await labStatus({ root })).up;
+  const results: string[] = [];
+  let failed = 0;
+  try {
+    for (const experiment of catalogue as Experiment<unknown>[]) {
+      for (const fix of [null, ...experiment.fixes]) {
+        const label = `${experiment.name} ${fix ? `--fix-variant ${fix.name}` : '(incident)'}`;
+        try {
+          const { report, file } = await runOnLab({
+            experiment,
+            fix,
+            ...(durationS !== undefined ? { durationS } : {}),
+            lab: { root, start: true, keep: true, log: (l) => log(`[lab] ${l}`), appEnv: labAppEnv() },
+            reportsDir: path.join(root, 'reports'),
+            log: (l) => log(`[${experiment.name}] ${l}`),
+            handleSignals: true,
+          });
+          console.log(renderReport(report));
+          if (!report.expectationHeld) failed++;
+          results.push(`${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)})`);
+        } catch (error) {
+          failed++;
+          results.push(`ERROR     ${label}: ${(error as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+  } finally {
+    if (!wasUp && !keepLab) await stopLab({ root });
+  }
+  console.log(['', 'experiments:', ...results.map((r) => `  ${r}`), `${results.length - failed} passed, ${failed} failed`].join('\n'));
+  return failed === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,179 @@
+import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import type { ListenerPatch, MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
+import type { AccessLogEntry } from './evidence/access-log.js';
+import type { LatencySummary } from './evidence/latency.js';
+import type { MetricDelta, Scrape } from './evidence/metrics.js';
+import type { TraceSpan } from './evidence/trace.js';
+
+/**
+ * What an experiment module declares (ARCHITECTURE.md "Experiment contract"): the incident it
+ * comes from, the hypothesis, the setup that injects it, the load, the signals, the verdict rule
+ * and the fix as the exact change a user makes in production. The runner owns everything else:
+ * starting the lab, applying and restoring setups, reports and exit codes.
+ */
+
+export type ServiceName = 'web-api' | 'recipe-api';
+
+/** One knob of the lab's mesh description, changed for the run and restored afterwards. */
+export interface MeshChange {
+  proxy: ProxyName;
+  listener: string;
+  patch: ListenerPatch;
+}
+
+/** The Istio resource that makes the same change on Kubernetes (applied with kubectl). */
+export interface IstioResource {
+  kind: 'DestinationRule' | 'VirtualService' | 'EnvoyFilter';
+  name: string;
+  /** YAML of the whole resource, as a user would commit it. */
+  yaml: string;
+}
+
+export interface Setup {
+  /** Human lines for the report's "what was injected". */
+  describe: string[];
+  appFaults: Partial<Record<ServiceName, FaultDocument>>;
+  mesh: MeshChange[];
+  istio: IstioResource[];
+  /** Redis CONFIG values set for the run (restored afterwards), e.g. slowlog-log-slower-than. */
+  redisConfig?: Record<string, string>;
+}
+
+export interface ProductionChange {
+  kind: 'node-setting' | 'istio-resource' | 'code-pattern';
+  title: string;
+  /** The exact snippet: TypeScript, YAML… */
+  snippet: string;
+  /** Where this repo applies it. */
+  repoFile: string;
+}
+
+export interface Fix {
+  /** Selected with `--fix-variant <name>`; the first fix is the default of `--fix`. */
+  name: string;
+  summary: string;
+  setup: Setup;
+  production: ProductionChange[];
+}
+
+export interface SignalDescription {
+  name: string;
+  /** Where the number comes from on the lab target. */
+  lab: string;
+  /** How to answer the same question on the k8s target, in words (PromQL, kubectl, Tempo). */
+  k8s: string;
+  /**
+   * The PromQL `--target k8s` runs for this signal; `$namespace` and `$window` (the run's length)
+   * are filled in. Absent when the signal is not in Prometheus.
+   */
+  promql?: string;
+}
+
+export type Outcome = 'incident' | 'healthy' | 'inconclusive';
+
+export interface Verdict {
+  outcome: Outcome;
+  /** The numbers and comparisons that decided it, one per line. */
+  reasons: string[];
+}
+
+export interface PhaseLoad {
+  phase: string;
+  requests: number;
+  /** Counts by `status flags` as the client saw them (flags from the ingress' response-flags header). */
+  byStatusFlag: Record<string, number>;
+  latencyMs: LatencySummary;
+}
+
+export interface SignalReading {
+  name: string;
+  baseline: number | null;
+  observed: number | null;
+  unit: string;
+}
+
+/** What the report shows of an experiment's evidence (the JSON report carries the evidence too). */
+export interface Presentation {
+  load: PhaseLoad[];
+  signals: SignalReading[];
+  metricDeltas: MetricDelta[];
+  /** Access-log entries matching the signal, with the proxy that wrote them. */
+  accessLog: { proxy: string; entry: AccessLogEntry }[];
+  /** Counts by `status flags` per proxy listener, from the access logs. */
+  accessLogCounts: Record<string, Record<string, number>>;
+  trace: { spans: TraceSpan[]; why: string } | null;
+  /** Extra findings, e.g. what Istio's default retries did. */
+  findings: string[];
+}
+
+export interface LoadProfile {
+  describe: string;
+  /** Seconds of load under fault by default; `--duration` overrides. */
+  defaultDurationS: number;
+}
+
+/** What the runner hands an experiment's `run`. */
+export interface RunContext {
+  target: LabTarget;
+  /** The setup chosen for this run (incident or one fix). */
+  setup: Setup;
+  fix: boolean;
+  durationS: number;
+  /** Applies `setup` (app faults, mesh, Redis config); everything is restored by the runner. */
+  applySetup(): Promise<void>;
+  /** Registers an undo for something the experiment itself changed (e.g. keys it seeded). */
+  onRestore(label: string, undo: () => Promise<void>): void;
+  log(message: string): void;
+}
+
+export interface Experiment<E = unknown> {
+  name: string;
+  title: string;
+  incident: { title: string; source: string };
+  hypothesis: string;
+  incidentSetup: Setup;
+  fixes: Fix[];
+  load: LoadProfile;
+  signals: SignalDescription[];
+  /** The rule `judge` applies, in words, for the report and docs. */
+  verdictRule: string;
+  run(ctx: RunContext): Promise<E>;
+  /** Pure: decides from evidence alone. Unit-tested against evidence with and without the incident. */
+  judge(evidence: E): Verdict;
+  present(evidence: E): Presentation;
+  /**
+   * App env the lab must start with for this experiment (only startup settings, e.g. recipe-api's
+   * SCAN_COUNT); the runner passes it when it starts the lab itself.
+   */
+  labAppEnv?: Record<string, string>;
+  /** Load to drive on Kubernetes (through the ingress gateway port-forward) and the window of queries. */
+  k8sLoad: { path: string; describe: string; via: 'ingress' | 'recipe-api' };
+  /** The k8s verdict from the PromQL results by signal name (same rule as `judge`, on Prometheus' numbers). */
+  k8sJudge(values: Record<string, number | null>): Verdict;
+}
+
+/** Access to a running lab, as experiments use it. Implemented by targets/lab.ts. */
+export interface LabTarget {
+  urls: {
+    ingress: string;
+    webApi: string;
+    recipeApi: string;
+    /** recipe-api's sidecar inbound HTTP listener: the mesh hop in front of recipe-api. */
+    recipeApiSidecar: string;
+    admin: Record<ServiceName, string>;
+    redis: string | null;
+  };
+  responseFlagsHeader: string;
+  scrape(service: ServiceName): Promise<Scrape>;
+  /** A mark in every proxy's access log; `accessLogSince(mark)` reads what was written after it. */
+  accessLogMark(): Promise<AccessLogMark>;
+  accessLogSince(mark: AccessLogMark): Promise<Record<string, AccessLogEntry[]>>;
+  /** The mesh description the lab's Envoys run with now. */
+  mesh(): MeshDescription;
+  /** Counters of one Envoy (admin `/stats`), filtered by a regex, e.g. `upstream_rq_retry`. */
+  envoyStats(proxy: ProxyName, filter: string): Promise<Record<string, number>>;
+  /** Spans of recent traces, newest first (flushed by the services and Envoy to the sink). */
+  traces(options?: { sinceMs?: number }): Promise<TraceSpan[][]>;
+}
+
+export type AccessLogMark = Record<string, number>;

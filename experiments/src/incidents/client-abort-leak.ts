@@ -1,0 +1,239 @@
+import type { Experiment, PhaseLoad, ServiceName, Setup, Verdict } from '../definition.js';
+import { countByStatusAndFlag, type AccessLogEntry } from '../evidence/access-log.js';
+import { describeDelta, sumOf, type MetricDelta, type Scrape } from '../evidence/metrics.js';
+import { sendRequest, type RequestRecord } from '../load/http.js';
+import { phaseFromRecords } from '../load/phase.js';
+
+/**
+ * GitHub's "Nodeload2": clients that abort a download halfway left the proxied upstream stream
+ * open — `pipe()` does not handle the request's `close` — so sockets and file descriptors piled up
+ * on the proxy and on the file servers. Here web-api streams recipe-api's NDJSON export through;
+ * with the `streamCleanup:false` fault both keep the bare-pipe behaviour.
+ */
+
+export const abortedClients = 16;
+const concurrency = 8;
+/**
+ * How long sockets may take to go after a clean abort: web-api's pool keeps idle sockets for its
+ * undici keepAliveTimeout (4 s, clients/http-transport.ts), so readings poll up to this long and
+ * stop as soon as both services are back near their baseline.
+ */
+const settleMaxMs = 6000;
+
+export interface ResourceReading {
+  fds: number | null;
+  handles: number | null;
+}
+
+export interface LeakEvidence {
+  exportBytes: number;
+  abortAfterBytes: number;
+  baseline: PhaseLoad;
+  aborted: PhaseLoad;
+  before: Record<ServiceName, ResourceReading>;
+  /** ~0.5 s after the last abort: what the abort left at once. */
+  first: Record<ServiceName, ResourceReading>;
+  /** The last reading (back near baseline, or settleMaxMs after the last abort). */
+  after: Record<ServiceName, ResourceReading>;
+  metricDeltas: MetricDelta[];
+  /** Ingress lines of the aborted downloads (Envoy marks them DC: downstream connection termination). */
+  ingressExports: AccessLogEntry[];
+  /** recipe-api sidecar lines of the same exports (how the hop in front of recipe-api ended them). */
+  sidecarExports: AccessLogEntry[];
+  /** When the last reading was taken, ms after the last abort. */
+  settledAfterMs: number;
+}
+
+/** fds that may stay around without being a leak. */
+export const toleranceFor = (aborted: number) => Math.max(2, Math.ceil(aborted / 10));
+
+const read = (s: Scrape): ResourceReading => ({ fds: sumOf(s, 'process_open_fds'), handles: sumOf(s, 'nodejs_active_handles_total') });
+const grew = (e: LeakEvidence, service: ServiceName, when: 'first' | 'after' = 'after') => {
+  const b = e.before[service].fds;
+  const a = e[when][service].fds;
+  return a === null || b === null ? null : a - b;
+};
+const signed = (v: number | null) => (v === null ? '–' : `${v >= 0 ? '+' : ''}${v}`);
+
+/**
+ * A leak: web-api still holds at least one fd per two aborted downloads when the readings end, and
+ * recipe-api's fds climbed with them right after the aborts (its side is released later by the
+ * mesh, see the sidecar lines). Healthy: both back within a small tolerance of their baseline.
+ */
+export function judgeLeak(e: LeakEvidence): Verdict {
+  const n = e.aborted.requests;
+  const web = grew(e, 'web-api');
+  const recipeFirst = grew(e, 'recipe-api', 'first');
+  const recipe = grew(e, 'recipe-api');
+  const reasons = [
+    `${n} downloads of /api/recipes/export aborted after ${e.abortAfterBytes} of ${e.exportBytes} bytes`,
+    `process_open_fds right after the aborts: web-api ${signed(grew(e, 'web-api', 'first'))}, recipe-api ${signed(recipeFirst)}`,
+    `process_open_fds ${e.settledAfterMs} ms after the last abort: web-api ${signed(web)}, recipe-api ${signed(recipe)}`,
+  ];
+  if (web === null || recipe === null || recipeFirst === null || n < abortedClients / 2 || e.exportBytes === 0) {
+    return { outcome: 'inconclusive', reasons: [...reasons, 'missing fd readings, or too few aborted downloads'] };
+  }
+  if (web >= n / 2 && recipeFirst >= n / 4) return { outcome: 'incident', reasons };
+  const tolerance = toleranceFor(n);
+  if (web <= tolerance && recipe <= tolerance && recipeFirst <= tolerance) return { outcome: 'healthy', reasons };
+  return { outcome: 'inconclusive', reasons: [...reasons, `neither a leak (web-api ≥${n / 2} at the end, recipe-api ≥${n / 4} at first) nor back to baseline (≤${tolerance})`] };
+}
+
+const setup = (cleanup: boolean, describe: string): Setup => ({
+  describe: [describe],
+  appFaults: cleanup ? { 'web-api': {}, 'recipe-api': {} } : { 'web-api': { streamCleanup: false }, 'recipe-api': { streamCleanup: false } },
+  mesh: [],
+  istio: [],
+});
+
+function leakFindings(e: LeakEvidence): string[] {
+  const findings = [
+    `the ingress logged ${e.ingressExports.filter((x) => x.responseFlags.includes('DC')).length} of ${e.ingressExports.length} exports with flag DC (downstream connection termination): the mesh saw every client leave; whether the apps let go is what the fds show`,
+  ];
+  const complete = e.sidecarExports.filter((x) => x.bytesSent >= e.exportBytes).length;
+  if (complete > 0) {
+    findings.push(
+      `recipe-api's sidecar sent the whole export (${e.exportBytes} bytes) for ${complete} of ${e.sidecarExports.length} aborted downloads: the mesh's buffers took what web-api never read, so recipe-api finished and released its side; web-api's paused upstream body keeps its socket (Nodeload's proxy-side leak). An export larger than those buffers would pin recipe-api's side as well.`,
+    );
+  }
+  return findings;
+}
+
+export const clientAbortLeak: Experiment<LeakEvidence> = {
+  name: 'client-abort-leak',
+  title: 'Aborted downloads leak sockets and fds when streams are not cleaned up',
+  incident: { title: 'Nodeload2: Download Engine - Reboot (GitHub)', source: 'shared/seeds/004' },
+  hypothesis:
+    "A client that goes away mid-download closes its side only. If web-api pipes recipe-api's export with a bare pipe() and ignores the close, the upstream response stays paused on backpressure forever: web-api keeps its socket to recipe-api, recipe-api keeps the export and its socket. Every aborted download leaves file descriptors on both.",
+  incidentSetup: setup(false, 'web-api and recipe-api stream the export with a bare pipe() and no close handling (PUT /faults {"streamCleanup":false} on both)'),
+  fixes: [
+    {
+      name: 'stream-pipeline',
+      summary: "Stream with stream.pipeline (or destroy the upstream on the client's close): an aborted client destroys the whole chain, down to recipe-api's source.",
+      setup: setup(true, 'web-api and recipe-api stream with stream.pipeline and abort the upstream on client close (faults cleared)'),
+      production: [
+        {
+          kind: 'code-pattern',
+          title: 'Proxy a stream so that a client going away tears the chain down',
+          snippet: [
+            "import { pipeline } from 'node:stream/promises';",
+            'const gone = new AbortController();',
+            "res.once('close', () => { if (!res.writableFinished) gone.abort(); });",
+            'const upstream = await fetchExport({ signal: gone.signal });',
+            'await pipeline(upstream.body, res); // destroys both ends on error or close',
+          ].join('\n'),
+          repoFile: 'services/web-api/src/routes/export.ts and services/recipe-api/src/entry-points/rest/export.ts',
+        },
+      ],
+    },
+  ],
+  load: {
+    describe: `One full GET /api/recipes/export through the ingress (baseline, sets the size), then ${abortedClients} downloads, ${concurrency} at a time, each reading half the export and closing its connection. fds and handles are read until they are back near baseline, at most ${settleMaxMs / 1000} s later.`,
+    defaultDurationS: 5,
+  },
+  signals: [
+    {
+      name: 'open fds of web-api',
+      lab: 'admin /metrics process_open_fds before/after',
+      k8s: 'process_open_fds{service="web-api"}, now vs. before the run',
+      promql: 'max(process_open_fds{namespace="$namespace",service="web-api"}) - max(process_open_fds{namespace="$namespace",service="web-api"} offset $window)',
+    },
+    { name: 'active handles', lab: 'admin /metrics nodejs_active_handles_total', k8s: 'max by (service) (nodejs_active_handles_total{service=~"web-api|recipe-api"})' },
+    {
+      name: 'aborted downloads at the ingress',
+      lab: '.lab/logs/ingress.access.log, flag DC',
+      k8s: 'istio_requests_total{source_workload="istio-ingressgateway",response_flags="DC"}',
+      promql: 'sum(increase(istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload_namespace="$namespace",response_flags="DC"}[$window]))',
+    },
+  ],
+  verdictRule: 'incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api\'s fds climbed by ≥1 per 4 right after them; healthy when both are within max(2, 10 %) of their baseline, right after and at the end',
+  k8sLoad: { path: '/api/recipes/export', describe: 'GET /api/recipes/export through the ingress gateway (abort them with curl --max-time for the leak)', via: 'ingress' },
+  k8sJudge(values) {
+    const fds = values['open fds of web-api'] ?? null;
+    const aborted = values['aborted downloads at the ingress'] ?? 0;
+    const reasons = [`Prometheus: web-api fds ${fds === null ? '–' : `${fds >= 0 ? '+' : ''}${fds}`} over the run, ${aborted.toFixed(0)} aborted downloads (DC)`];
+    if (fds === null || aborted < 1) return { outcome: 'inconclusive', reasons };
+    if (fds >= aborted / 2) return { outcome: 'incident', reasons };
+    return fds <= toleranceFor(aborted) ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
+  },
+
+  async run(ctx) {
+    const { target } = ctx;
+    const url = `${target.urls.ingress}/api/recipes/export`;
+    const full = await sendRequest({ url, flagsHeader: target.responseFlagsHeader, timeoutMs: 30_000 });
+    if (full.status !== 200 || full.bytes === 0) throw new Error(`baseline export failed: status ${full.status} ${full.error ?? ''}`);
+    const half = Math.floor(full.bytes / 2);
+    // One aborted download before measuring, with cleanup on: the first abort loads code and
+    // opens files that are not a leak (seen as +6 fds without new handles on a fresh lab).
+    await sendRequest({ url, abortAfterBytes: half, timeoutMs: 30_000 });
+
+    await ctx.applySetup();
+    await new Promise((r) => setTimeout(r, 300));
+    const s0 = { 'web-api': await target.scrape('web-api'), 'recipe-api': await target.scrape('recipe-api') };
+    const mark = await target.accessLogMark();
+    ctx.log(`${abortedClients} downloads aborted after ${half} of ${full.bytes} bytes, ${concurrency} at a time`);
+    const records: RequestRecord[] = [];
+    for (let i = 0; i < abortedClients; i += concurrency) {
+      const batch = Array.from({ length: Math.min(concurrency, abortedClients - i) }, () =>
+        sendRequest({ url, flagsHeader: target.responseFlagsHeader, abortAfterBytes: half, timeoutMs: 30_000 }),
+      );
+      records.push(...(await Promise.all(batch)));
+    }
+    const tolerance = toleranceFor(records.length);
+    const settleStarted = Date.now();
+    let s1: Record<ServiceName, Scrape>;
+    let first: Record<ServiceName, Scrape> | undefined;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      s1 = { 'web-api': await target.scrape('web-api'), 'recipe-api': await target.scrape('recipe-api') };
+      first ??= s1;
+      const back = (['web-api', 'recipe-api'] as const).every((svc) => (sumOf(s1[svc], 'process_open_fds') ?? Infinity) - (sumOf(s0[svc], 'process_open_fds') ?? 0) <= tolerance);
+      if (back || Date.now() - settleStarted >= settleMaxMs) break;
+    }
+    const settledAfterMs = Date.now() - settleStarted;
+    await new Promise((r) => setTimeout(r, 1100)); // access-log flush
+    const logs = await target.accessLogSince(mark);
+    const sidecarExports = (logs['recipe-api-sidecar'] ?? []).filter((e) => e.path.startsWith('/recipes/export'));
+    const ingressExports = (logs.ingress ?? []).filter((e) => e.path.startsWith('/api/recipes/export'));
+    return {
+      exportBytes: full.bytes,
+      abortAfterBytes: half,
+      baseline: phaseFromRecords('full download', [full]),
+      aborted: phaseFromRecords(ctx.fix ? 'aborted, with fix' : 'aborted', records),
+      before: { 'web-api': read(s0['web-api']), 'recipe-api': read(s0['recipe-api']) },
+      first: { 'web-api': read(first['web-api']), 'recipe-api': read(first['recipe-api']) },
+      after: { 'web-api': read(s1['web-api']), 'recipe-api': read(s1['recipe-api']) },
+      metricDeltas: (['web-api', 'recipe-api'] as const).flatMap((svc) => [
+        describeDelta(svc, s0[svc], s1[svc], 'process_open_fds'),
+        describeDelta(svc, s0[svc], s1[svc], 'nodejs_active_handles_total'),
+      ]),
+      ingressExports,
+      sidecarExports,
+      settledAfterMs,
+    };
+  },
+
+  judge: judgeLeak,
+
+  present(e) {
+    return {
+      load: [e.baseline, e.aborted],
+      signals: (['web-api', 'recipe-api'] as const).flatMap((svc) => [
+        { name: `${svc} process_open_fds, right after the aborts`, baseline: e.before[svc].fds, observed: e.first[svc].fds, unit: 'fds' },
+        { name: `${svc} process_open_fds, at the end`, baseline: e.before[svc].fds, observed: e.after[svc].fds, unit: 'fds' },
+        { name: `${svc} nodejs_active_handles_total`, baseline: e.before[svc].handles, observed: e.after[svc].handles, unit: 'handles' },
+      ]),
+      metricDeltas: e.metricDeltas,
+      accessLog: [
+        ...e.ingressExports.slice(0, 3).map((entry) => ({ proxy: 'ingress', entry })),
+        ...e.sidecarExports.slice(0, 2).map((entry) => ({ proxy: 'recipe-api-sidecar', entry })),
+      ],
+      accessLogCounts: {
+        'ingress: /api/recipes/export': countByStatusAndFlag(e.ingressExports),
+        'recipe-api-sidecar: /recipes/export': countByStatusAndFlag(e.sidecarExports),
+      },
+      trace: null,
+      findings: leakFindings(e),
+    };
+  },
+};

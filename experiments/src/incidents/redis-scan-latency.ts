@@ -1,0 +1,333 @@
+import { Redis } from 'ioredis';
+import { redisKeys } from '@recipe-mesh/recipe-api/data-access/keys';
+import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
+import { percentile, ratio } from '../evidence/latency.js';
+import { delta, describeDelta, histogramCount, histogramDelta, histogramQuantile, type MetricDelta, type Scrape } from '../evidence/metrics.js';
+import type { RequestRecord } from '../load/http.js';
+import { pacedLoad } from '../load/paced.js';
+import { phaseFromRecords } from '../load/phase.js';
+
+/**
+ * "Debugging Redis Latency": per-user cache invalidation with SCAN MATCH walks the whole keyspace
+ * on Redis' single thread; with 200,000 cached views every GET queued behind those SCANs waits,
+ * and p99 of cache reads climbs by an order of magnitude while each SCAN looks cheap on its own.
+ * The fix keeps a per-user index SET, so invalidation is SMEMBERS + UNLINK of that user's keys.
+ */
+
+export const seededUsers = 2_000;
+export const viewsPerUser = 100;
+/** Lowered from Redis' default 10 ms for the run: one SCAN step is well under it (ARCHITECTURE.md). */
+export const slowlogThresholdMicros = 100;
+const seedPrefix = 'seed-';
+const readerId = 'reader-1';
+/** Cache reads per second, evenly spaced. */
+const readRate = 100;
+/** recipe-api SCAN_COUNT the lab must run with (see labAppEnv). */
+export const scanCount = 10_000;
+/** Users whose preferences change per second; up to `invalidationLanes` invalidations run at once. */
+const invalidationRate = 16;
+const invalidationLanes = 8;
+
+export interface RedisLatencyEvidence {
+  keysSeeded: number;
+  baseline: PhaseLoad;
+  underFault: PhaseLoad;
+  /** Reads only, after the fault phase (the second quiet phase). */
+  after: PhaseLoad;
+  /** GET p99 of the quiet phase before and the one after, in seconds; the baseline is the lower. */
+  baselineP99sS: [number | null, number | null];
+  /** p99 of `redis_command_duration_seconds{command="get"}` between scrapes (histogram_quantile over buckets). */
+  getP99: { baselineS: number | null; faultS: number | null; baselineCount: number; faultCount: number };
+  /** The same from recipe-api's ioredis `get` spans, exact durations. */
+  getSpanP99Ms: { baseline: number | null; fault: number | null; baselineCount: number; faultCount: number };
+  invalidations: number;
+  invalidationP99S: number | null;
+  strategy: string;
+  /** SLOWLOG entries during the fault phase, by command (e.g. { scan: 412 }). */
+  slowlog: Record<string, number>;
+  slowlogSamples: { command: string; micros: number }[];
+  metricDeltas: MetricDelta[];
+}
+
+export const minGets = 200;
+export const minInvalidations = 10;
+
+export function judgeRedisLatency(e: RedisLatencyEvidence): Verdict {
+  const r = ratio(e.getP99.faultS, e.getP99.baselineS);
+  const scans = e.slowlog.scan ?? 0;
+  const ms = (s: number | null) => (s === null ? '–' : `${(s * 1000).toFixed(2)} ms`);
+  const reasons = [
+    `p99 Redis GET (recipe-api histogram): ${ms(e.getP99.baselineS)} baseline (quieter of ${ms(e.baselineP99sS[0])} before and ${ms(e.baselineP99sS[1])} after) → ${ms(e.getP99.faultS)} with invalidations (${r === null ? '–' : `${r.toFixed(1)}×`}; ${e.getP99.baselineCount} and ${e.getP99.faultCount} GETs)`,
+    `p99 Redis GET (ioredis spans): ${e.getSpanP99Ms.baseline?.toFixed(2) ?? '–'} ms → ${e.getSpanP99Ms.fault?.toFixed(2) ?? '–'} ms`,
+    `${e.invalidations} invalidations with strategy ${e.strategy}; SLOWLOG (> ${slowlogThresholdMicros} µs): ${Object.entries(e.slowlog).map(([c, n]) => `${c} ×${n}`).join(', ') || 'empty'}`,
+  ];
+  if (e.getP99.baselineCount < minGets || e.getP99.faultCount < minGets || e.invalidations < minInvalidations || r === null) {
+    return { outcome: 'inconclusive', reasons: [...reasons, `needs ≥${minGets} GETs per phase and ≥${minInvalidations} invalidations`] };
+  }
+  if (r >= 5 && scans > 0) return { outcome: 'incident', reasons };
+  if (r <= 2 && scans === 0) return { outcome: 'healthy', reasons };
+  return { outcome: 'inconclusive', reasons: [...reasons, 'between the incident (≥5× with SCAN in SLOWLOG) and healthy (≤2×, no SCAN)'] };
+}
+
+const setup = (strategy: 'scan' | 'index', describe: string): Setup => ({
+  describe: [
+    describe,
+    `Redis slowlog-log-slower-than ${slowlogThresholdMicros} µs for the run (default 10000), restored afterwards`,
+  ],
+  appFaults: { 'recipe-api': { invalidationStrategy: strategy } },
+  mesh: [],
+  istio: [],
+  redisConfig: { 'slowlog-log-slower-than': String(slowlogThresholdMicros) },
+});
+
+async function seedViews(redisUrl: string): Promise<{ keys: number; drop: () => Promise<void> }> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const value = JSON.stringify({ seeded: true, note: 'a cached recipe view of the redis-scan-latency experiment' });
+  try {
+    for (let u = 0; u < seededUsers; u += 100) {
+      const pipe = redis.pipeline();
+      for (let user = u; user < Math.min(u + 100, seededUsers); user++) {
+        const viewer = `${seedPrefix}${user}`;
+        const keys: string[] = [];
+        for (let recipe = 1; recipe <= viewsPerUser; recipe++) {
+          const key = redisKeys.view(viewer, recipe);
+          keys.push(key);
+          pipe.set(key, value, 'EX', 600);
+        }
+        // The per-user index SET recipe-api keeps next to every view (view-cache.ts).
+        pipe.sadd(redisKeys.viewIndex(viewer), ...keys);
+        pipe.expire(redisKeys.viewIndex(viewer), 600);
+      }
+      await pipe.exec();
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return {
+    keys: seededUsers * viewsPerUser,
+    async drop() {
+      const c = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+      try {
+        for (let u = 0; u < seededUsers; u += 100) {
+          const pipe = c.pipeline();
+          for (let user = u; user < Math.min(u + 100, seededUsers); user++) {
+            const viewer = `${seedPrefix}${user}`;
+            const keys = Array.from({ length: viewsPerUser }, (_, i) => redisKeys.view(viewer, i + 1));
+            pipe.unlink(...keys, redisKeys.viewIndex(viewer));
+          }
+          await pipe.exec();
+        }
+      } finally {
+        c.disconnect();
+      }
+    },
+  };
+}
+
+async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+  const r = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** The quiet phase with the lower p99 (null p99s lose). */
+const quieter = <T extends { p99: number | null }>(a: T, b: T): T => ((a.p99 ?? Infinity) <= (b.p99 ?? Infinity) ? a : b);
+
+const getP99 = (before: Scrape, after: Scrape) => {
+  const buckets = histogramDelta(before, after, 'redis_command_duration_seconds', { command: 'get' });
+  return { p99: histogramQuantile(0.99, buckets), count: histogramCount(buckets) };
+};
+
+export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
+  name: 'redis-scan-latency',
+  title: 'Redis GET p99 climbs while per-user invalidation SCANs the keyspace',
+  incident: { title: 'Debugging Redis Latency', source: 'shared/seeds/000 and 001 (blog index)' },
+  hypothesis:
+    'With 200,000 cached views, invalidating one user with SCAN MATCH walks the whole keyspace in COUNT-sized steps on Redis\' single thread. Each step is short, but GETs from the steady read load queue behind them: p99 of Redis GET rises at least 5× over its baseline, and the SCANs show in SLOWLOG once its threshold is low enough. With the per-user index SET, p99 stays within 2×.',
+  incidentSetup: setup('scan', 'recipe-api invalidates with SCAN MATCH view:<user>:* (PUT /faults {"invalidationStrategy":"scan"})'),
+  fixes: [
+    {
+      name: 'index-set',
+      summary: "Keep a per-user index SET of the user's view keys and invalidate with SMEMBERS + UNLINK: cost proportional to that user's views, not to the keyspace.",
+      setup: setup('index', 'recipe-api invalidates through the per-user index SET (PUT /faults {"invalidationStrategy":"index"})'),
+      production: [
+        {
+          kind: 'code-pattern',
+          title: 'Invalidate through a per-user index SET, never SCAN on the request path',
+          snippet: [
+            '// on cache fill (one MULTI):',
+            "await redis.multi().set(viewKey, json, 'EX', ttl).sadd(`view-index:${user}`, viewKey).expire(`view-index:${user}`, ttl).exec();",
+            '// on invalidation:',
+            'const keys = await redis.smembers(`view-index:${user}`);',
+            'await redis.unlink(`view-index:${user}`, ...keys); // UNLINK frees memory off the main thread',
+          ].join('\n'),
+          repoFile: 'services/recipe-api/src/data-access/invalidation.ts (IndexInvalidation) and view-cache.ts',
+        },
+      ],
+    },
+  ],
+  load: {
+    describe:
+      `${(seededUsers * viewsPerUser).toLocaleString('en')} cached views seeded (${seededUsers} users × ${viewsPerUser}, with their index SETs; removed afterwards). Steady reads: ${readRate}/s evenly spaced GET /recipes/42 as ${readerId} straight to recipe-api (cache hits = Redis GETs). Baseline: reads only, before and again after the fault phase (the quieter p99 of the two). Under fault: the same reads plus ${invalidationRate}/s PUT /users/seed-N/preferences (up to ${invalidationLanes} at once; each one invalidates that user's views).`,
+    defaultDurationS: 10,
+  },
+  signals: [
+    {
+      name: 'p99 of Redis GET',
+      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after each phase',
+      k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) now vs. an hour-long baseline',
+      promql: 'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window])))',
+    },
+    {
+      name: 'p99 of Redis GET before the run',
+      lab: 'the baseline phase',
+      k8s: 'the same quantile, offset by the run',
+      promql: 'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window] offset $window)))',
+    },
+    { name: 'ioredis GET spans', lab: '.lab/traces/spans.ndjson, recipe-api spans named get', k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)' },
+    { name: 'SCAN in SLOWLOG', lab: 'redis SLOWLOG GET 1000 with slowlog-log-slower-than 100', k8s: 'kubectl exec deploy/redis -- redis-cli SLOWLOG GET 1000' },
+  ],
+  verdictRule: `incident when p99 of Redis GET under invalidations is ≥5× its baseline and SLOWLOG holds SCANs; healthy when it stays ≤2× with no SCAN (each phase ≥${minGets} GETs, ≥${minInvalidations} invalidations)`,
+  // SCAN's COUNT is a startup setting of recipe-api (default 1000); ARCHITECTURE.md measured the
+  // incident with COUNT 10000 (each step ~3 ms). With 1000 a step is ~0.4 ms and the GET p99 rise
+  // stays near 3× in the lab, below the 5× the article's incident shows.
+  labAppEnv: { SCAN_COUNT: String(scanCount) },
+  k8sLoad: { path: '/recipes/42', describe: 'steady GET /recipes/42 on recipe-api (port-forward); invalidations: PUT /users/<id>/preferences from a second terminal', via: 'recipe-api' },
+  k8sJudge(values) {
+    const now = values['p99 of Redis GET'] ?? null;
+    const before = values['p99 of Redis GET before the run'] ?? null;
+    const r = ratio(now, before);
+    const reasons = [`Prometheus: p99 Redis GET ${before ?? '–'} s before → ${now ?? '–'} s during (${r === null ? '–' : `${r.toFixed(1)}×`})`];
+    if (r === null) return { outcome: 'inconclusive', reasons };
+    if (r >= 5) return { outcome: 'incident', reasons };
+    return r <= 2 ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
+  },
+
+  async run(ctx) {
+    const { target } = ctx;
+    const redisUrl = target.urls.redis;
+    if (!redisUrl) throw new Error('redis-scan-latency needs the lab with Redis (redis-server installed)');
+    ctx.log(`seeding ${(seededUsers * viewsPerUser).toLocaleString('en')} cached views…`);
+    const seeded = await seedViews(redisUrl);
+    ctx.onRestore(`remove the ${seeded.keys} seeded views`, seeded.drop);
+
+    // Paced, well below what recipe-api can serve: its event loop stays idle enough that a GET's
+    // duration is Redis' answer time, not queueing in Node.
+    const reads = (seconds: number) =>
+      pacedLoad({
+        request: () => ({ url: `${target.urls.recipeApi}/recipes/42`, headers: { 'x-user-id': readerId } }),
+        ratePerSecond: readRate,
+        lanes: 4,
+        durationMs: seconds * 1000,
+      });
+    await reads(1); // fill the reader's view so that reads are cache hits
+
+    // As long as the fault phase: p99 of a short phase is a handful of samples, and one stall of
+    // the machine would set the baseline.
+    const baselineSeconds = ctx.durationS;
+    ctx.log(`baseline: reads only for ${baselineSeconds} s`);
+    const b0 = await target.scrape('recipe-api');
+    const b0Ms = Date.now();
+    const baselineLoad = await reads(baselineSeconds);
+    const b1 = await target.scrape('recipe-api');
+    const b1Ms = Date.now();
+
+    await ctx.applySetup();
+    await withRedis(redisUrl, (r) => r.slowlog('RESET'));
+    ctx.log(`under fault: reads + back-to-back invalidations for ${ctx.durationS} s`);
+    const f0 = await target.scrape('recipe-api');
+    const f0Ms = Date.now();
+    const [faultLoad] = (await Promise.all([
+      reads(ctx.durationS),
+      // The same invalidation rate for both strategies, so the fix is compared on equal terms.
+      pacedLoad({
+        request: (i) => ({
+          url: `${target.urls.recipeApi}/users/${seedPrefix}${i % seededUsers}/preferences`,
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ preferredServings: 2 }),
+        }),
+        ratePerSecond: invalidationRate,
+        lanes: invalidationLanes,
+        durationMs: ctx.durationS * 1000,
+      }),
+    ])) as [RequestRecord[], RequestRecord[]];
+    const f1 = await target.scrape('recipe-api');
+    const f1Ms = Date.now();
+    // A second quiet phase after the invalidations: the baseline is the quieter of the two, so
+    // one stall of the shared machine during a baseline does not decide the verdict.
+    ctx.log(`after: reads only for ${baselineSeconds} s`);
+    const afterLoad = await reads(baselineSeconds);
+    const a1 = await target.scrape('recipe-api');
+    const a1Ms = Date.now();
+    const slowlogRaw = (await withRedis(redisUrl, (r) => r.slowlog('GET', 1000))) as [number, number, number, string[]][];
+
+    const slowlog: Record<string, number> = {};
+    for (const entry of slowlogRaw) {
+      const command = String(entry[3]?.[0] ?? '?').toLowerCase();
+      slowlog[command] = (slowlog[command] ?? 0) + 1;
+    }
+    // ioredis spans of recipe-api, exported within ~200 ms (OTEL_BSP_SCHEDULE_DELAY in the lab).
+    await new Promise((r) => setTimeout(r, 800));
+    const spans = (await target.traces({ sinceMs: b0Ms })).flat().filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+    const within = (from: number, to: number) => spans.filter((s) => s.startMs >= from && s.startMs <= to).map((s) => s.durationMs);
+    const spanBefore = within(b0Ms, b1Ms);
+    const spanAfter = within(f1Ms, a1Ms);
+    const spanFault = within(f0Ms, f1Ms);
+    const before = getP99(b0, b1);
+    const afterwards = getP99(f1, a1);
+    const base = quieter(before, afterwards);
+    const fault = getP99(f0, f1);
+    const spanBase = (percentile(spanBefore, 99) ?? Infinity) <= (percentile(spanAfter, 99) ?? Infinity) ? spanBefore : spanAfter;
+    const invBuckets = histogramDelta(f0, f1, 'cache_invalidation_duration_seconds');
+    return {
+      keysSeeded: seeded.keys,
+      baseline: phaseFromRecords('baseline', baselineLoad),
+      after: phaseFromRecords('reads after', afterLoad),
+      baselineP99sS: [before.p99, afterwards.p99],
+      underFault: phaseFromRecords(ctx.fix ? 'with fix' : 'under fault', faultLoad),
+      getP99: { baselineS: base.p99, faultS: fault.p99, baselineCount: base.count, faultCount: fault.count },
+      getSpanP99Ms: { baseline: percentile(spanBase, 99), fault: percentile(spanFault, 99), baselineCount: spanBase.length, faultCount: spanFault.length },
+      invalidations: histogramCount(invBuckets),
+      invalidationP99S: histogramQuantile(0.99, invBuckets),
+      strategy: ctx.setup.appFaults['recipe-api']?.invalidationStrategy ?? 'index',
+      slowlog,
+      slowlogSamples: slowlogRaw.slice(0, 5).map((e) => ({ command: (e[3] ?? []).join(' ').slice(0, 80), micros: Number(e[2]) })),
+      metricDeltas: [
+        describeDelta('recipe-api', f0, f1, 'cache_lookups_total', { result: 'hit' }),
+        describeDelta('recipe-api', f0, f1, 'cache_invalidation_duration_seconds_count'),
+        { service: 'recipe-api', metric: 'redis_command_duration_seconds_count', labels: { command: 'scan' }, before: null, after: null, delta: delta(f0, f1, 'redis_command_duration_seconds_count', { command: 'scan' }) },
+      ],
+    };
+  },
+
+  judge: judgeRedisLatency,
+
+  present(e) {
+    const ms = (s: number | null) => (s === null ? null : s * 1000);
+    return {
+      load: [e.baseline, e.underFault, e.after],
+      signals: [
+        { name: 'p99 Redis GET, histogram (ms)', baseline: ms(e.getP99.baselineS), observed: ms(e.getP99.faultS), unit: 'ms' },
+        { name: 'p99 Redis GET, ioredis spans (ms)', baseline: e.getSpanP99Ms.baseline, observed: e.getSpanP99Ms.fault, unit: 'ms' },
+        { name: 'p99 invalidation (ms)', baseline: null, observed: ms(e.invalidationP99S), unit: 'ms' },
+        { name: 'SCAN entries in SLOWLOG', baseline: null, observed: e.slowlog.scan ?? 0, unit: 'entries' },
+      ],
+      metricDeltas: e.metricDeltas,
+      accessLog: [],
+      accessLogCounts: {},
+      trace: null,
+      findings: [
+        `keyspace: ${e.keysSeeded.toLocaleString('en')} seeded views; ${e.invalidations} invalidations with strategy ${e.strategy}`,
+        ...e.slowlogSamples
+          .filter((x) => /COUNT (\d+)/.test(x.command) && Number(/COUNT (\d+)/.exec(x.command)![1]) < scanCount)
+          .slice(0, 1)
+          .map(() => `recipe-api runs SCAN with a COUNT below ${scanCount}: start the lab with SCAN_COUNT=${scanCount} (npm run experiment starts it so when the lab is down)`),
+        ...e.slowlogSamples.map((s) => `SLOWLOG: ${s.command} — ${s.micros} µs`),
+      ],
+    };
+  },
+};

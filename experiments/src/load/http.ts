@@ -1,0 +1,79 @@
+import http from 'node:http';
+import type { Readable } from 'node:stream';
+
+/**
+ * Single requests with exact control over timing, connections and bodies — what the special
+ * loads need (bursts timed to a keep-alive expiry, downloads aborted halfway, streamed multipart
+ * uploads). Steady loads use the lab's autocannon module (lab/src/load/load.ts).
+ */
+
+export interface RequestRecord {
+  startedAtMs: number;
+  /** 0 when no answer came. */
+  status: number;
+  latencyMs: number;
+  /** Envoy's response flags from the ingress' header; [] for `-` or no header. */
+  flags: string[];
+  error: string | null;
+  bytes: number;
+}
+
+export interface RequestSpec {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string | (() => Readable);
+  agent?: http.Agent;
+  timeoutMs?: number;
+  flagsHeader?: string;
+  /** Stop reading and destroy the connection after this many body bytes (a client going away). */
+  abortAfterBytes?: number;
+}
+
+export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
+  const started = performance.now();
+  const startedAtMs = Date.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (record: Omit<RequestRecord, 'startedAtMs' | 'latencyMs'>) => {
+      if (settled) return;
+      settled = true;
+      resolve({ ...record, startedAtMs, latencyMs: performance.now() - started });
+    };
+    const req = http.request(spec.url, { method: spec.method ?? 'GET', headers: spec.headers, agent: spec.agent ?? false }, (res) => {
+      const header = spec.flagsHeader ? res.headers[spec.flagsHeader.toLowerCase()] : undefined;
+      const flags = typeof header === 'string' && header !== '-' ? header.split(',').filter(Boolean) : [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (spec.abortAfterBytes !== undefined && bytes >= spec.abortAfterBytes) {
+          done({ status: res.statusCode ?? 0, flags, error: 'aborted by client', bytes });
+          req.destroy();
+        }
+      });
+      res.on('end', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
+      res.on('error', (error) => done({ status: res.statusCode ?? 0, flags, error: error.message, bytes }));
+      res.on('close', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
+    });
+    req.setTimeout(spec.timeoutMs ?? 15_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (error) => done({ status: 0, flags: [], error: error.message, bytes: 0 }));
+    const body = spec.body;
+    if (typeof body === 'function') {
+      const stream = body();
+      stream.on('error', (error) => req.destroy(error));
+      stream.pipe(req);
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+/** Counts records by `status flags` (e.g. `200 -`, `503 UC`), as the access-log counts are keyed. */
+export function countRecords(records: readonly RequestRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of records) {
+    const key = `${r.status} ${r.flags.length ? r.flags.join(',') : '-'}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}

@@ -1,0 +1,73 @@
+import { stopLab, type LabOptions } from '@recipe-mesh/lab/lab';
+import type { Experiment, Fix, RunContext } from './definition.js';
+import { buildReport, writeReport, type RunReport } from './report.js';
+import { RestoreStack } from './restore.js';
+import { connectLab } from './targets/lab.js';
+
+export interface LabRunOptions {
+  experiment: Experiment<unknown>;
+  /** null: reproduce the incident; a fix: run with it applied. */
+  fix: Fix | null;
+  durationS?: number;
+  /** Which lab (root, state dir, ports); started when not up, unless `start` is false. */
+  lab: LabOptions & { start: boolean; keep: boolean };
+  reportsDir: string;
+  log: (line: string) => void;
+  /** Install Ctrl-C/SIGTERM handlers that restore before exiting (the CLI does; tests do not). */
+  handleSignals: boolean;
+}
+
+/** The fix named `variant`, or the experiment's first (default) fix. */
+export function chooseFix(experiment: Experiment<unknown>, variant: string | undefined): Fix {
+  if (variant === undefined) return experiment.fixes[0]!;
+  const fix = experiment.fixes.find((f) => f.name === variant);
+  if (!fix) throw new Error(`${experiment.name} has no fix "${variant}"; fixes: ${experiment.fixes.map((f) => f.name).join(', ')}`);
+  return fix;
+}
+
+/**
+ * One experiment against the lab: connect (starting the lab if needed), let the experiment run
+ * its phases with its setup, restore everything (also on failure and Ctrl-C), judge and report.
+ */
+export async function runOnLab(options: LabRunOptions): Promise<{ report: RunReport; file: string }> {
+  const { experiment, fix, log } = options;
+  const restore = new RestoreStack();
+  const removeSignalHandlers = options.handleSignals ? restore.restoreOnSignals(log) : () => {};
+  const setup = fix?.setup ?? experiment.incidentSetup;
+  const durationS = options.durationS ?? experiment.load.defaultDurationS;
+  const startedAt = new Date();
+  let evidence: unknown;
+  let failure: unknown;
+  let restoreFailures: string[] = [];
+  try {
+    const lab = await connectLab({ ...options.lab, log });
+    if (lab.startedHere && !options.lab.keep) {
+      // Pushed first, so it runs last: faults and mesh are restored on a live lab, then it stops.
+      restore.push('stop the lab this run started', async () => {
+        await stopLab(options.lab);
+      });
+    }
+    const ctx: RunContext = {
+      target: lab.target,
+      setup,
+      fix: fix !== null,
+      durationS,
+      applySetup: () => lab.apply(setup, restore),
+      onRestore: (label, undo) => restore.push(label, undo),
+      log,
+    };
+    evidence = await experiment.run(ctx);
+  } catch (error) {
+    failure = error;
+  } finally {
+    restoreFailures = await restore.restoreAll((line) => log(line));
+    removeSignalHandlers();
+  }
+  if (failure !== undefined) {
+    const message = failure instanceof Error ? failure.message : String(failure);
+    throw new Error(`${experiment.name} did not complete: ${message}${restoreFailures.length ? `\nrestore failed: ${restoreFailures.join('; ')}` : ''}`, { cause: failure });
+  }
+  const report = buildReport({ experiment, target: 'lab', fix, setup, startedAt, durationS, evidence, restoreFailures });
+  const file = await writeReport(report, options.reportsDir);
+  return { report, file };
+}

@@ -1,0 +1,179 @@
+import { open, stat } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import { applyMeshConfig, currentMesh, labStatus, startLab, stopLab, type LabOptions, type LabState } from '@recipe-mesh/lab/lab';
+import { patchListener } from '@recipe-mesh/lab/mesh/description';
+import { readSpans } from '@recipe-mesh/lab/trace/store';
+import { parseAccessLog, type AccessLogEntry } from '../evidence/access-log.js';
+import { parseScrape, type Scrape } from '../evidence/metrics.js';
+import type { TraceSpan } from '../evidence/trace.js';
+import { groupTraces } from '../evidence/trace.js';
+import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';
+import type { RestoreStack } from '../restore.js';
+
+/**
+ * The lab as experiments see it: URLs, scrapes of the admin ports, access logs and traces from
+ * `.lab/`, and setups applied through the same doors a person uses (the admin `PUT /faults`, the
+ * lab's mesh API, Redis CONFIG SET), each with its undo pushed onto the run's RestoreStack.
+ */
+
+export interface LabConnection {
+  target: LabTarget;
+  state: LabState;
+  /** Applies a setup; every change registers its undo on `restore`. */
+  apply(setup: Setup, restore: RestoreStack): Promise<void>;
+  /** True when this run started the lab (the runner stops it again unless told to keep it). */
+  startedHere: boolean;
+}
+
+const authHeaders = (): Record<string, string> => (process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {});
+
+async function adminFetch(url: string, init: RequestInit = {}): Promise<unknown> {
+  const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...authHeaders(), ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+export async function getFaults(adminUrl: string): Promise<FaultDocument> {
+  return (await adminFetch(`${adminUrl}/faults`)) as FaultDocument;
+}
+
+export async function putFaults(adminUrl: string, doc: FaultDocument): Promise<void> {
+  if (Object.keys(doc).length === 0) await adminFetch(`${adminUrl}/faults`, { method: 'DELETE' });
+  else await adminFetch(`${adminUrl}/faults`, { method: 'PUT', body: JSON.stringify(doc) });
+}
+
+function redisUrlOf(state: LabState): string | null {
+  const redis = state.processes.find((p) => p.kind === 'redis');
+  return redis ? `redis://127.0.0.1:${state.ports.redis}` : null;
+}
+
+/** Opens the lab described by `options`, starting it when it is not up (and `start` allows). */
+export async function connectLab(options: LabOptions & { start: boolean }): Promise<LabConnection> {
+  const log = options.log ?? (() => {});
+  let status = await labStatus(options);
+  let startedHere = false;
+  if (!status.up || status.state?.phase !== 'up') {
+    if (!options.start) throw new Error('the lab is not up: run `make up` (or `npm run lab -- up`) first');
+    log('the lab is not up: starting it (npm run lab -- up)…');
+    await startLab(options);
+    startedHere = true;
+    status = await labStatus(options);
+  }
+  const state = status.state!;
+  if (state.mode !== 'mesh') {
+    if (startedHere) await stopLab(options);
+    throw new Error(`the lab runs in ${state.mode} mode (no Envoy): experiments need the mesh; ${state.missing.join('; ')}`);
+  }
+  const e = state.endpoints;
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const accessLogs = e.accessLogs;
+
+  const target: LabTarget = {
+    urls: {
+      ingress: e.publicUrl,
+      webApi: url(state.ports.webApi),
+      recipeApi: url(state.ports.recipeApi),
+      recipeApiSidecar: url(state.ports.recipeApiSidecarInboundHttp),
+      admin: { 'web-api': e.webApiAdminUrl, 'recipe-api': e.recipeApiAdminUrl },
+      redis: redisUrlOf(state),
+    },
+    responseFlagsHeader: currentMesh(options).responseFlagsHeader,
+    async scrape(service: ServiceName): Promise<Scrape> {
+      const res = await fetch(`${target.urls.admin[service]}/metrics`, {
+        headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain;q=0.5' },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!res.ok) throw new Error(`scrape ${service}: ${res.status}`);
+      return parseScrape(await res.text());
+    },
+    async accessLogMark(): Promise<AccessLogMark> {
+      const mark: AccessLogMark = {};
+      for (const [proxy, file] of Object.entries(accessLogs)) mark[proxy] = await stat(file).then((s) => s.size, () => 0);
+      return mark;
+    },
+    async accessLogSince(mark: AccessLogMark): Promise<Record<string, AccessLogEntry[]>> {
+      const out: Record<string, AccessLogEntry[]> = {};
+      for (const [proxy, file] of Object.entries(accessLogs)) {
+        out[proxy] = parseAccessLog(await readFrom(file, mark[proxy] ?? 0));
+      }
+      return out;
+    },
+    mesh: () => currentMesh(options),
+    async envoyStats(proxy, filter) {
+      const admin = e.envoyAdminUrls[proxy];
+      if (!admin) throw new Error(`no Envoy admin URL for ${proxy}`);
+      const res = await fetch(`${admin}/stats?format=json&filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as { stats?: { name: string; value?: number }[] };
+      const out: Record<string, number> = {};
+      for (const s of body.stats ?? []) if (typeof s.value === 'number') out[s.name] = s.value;
+      return out;
+    },
+    async traces(opts = {}): Promise<TraceSpan[][]> {
+      const spans = (await readSpans(e.spansFile)).filter((s) => s.startMs >= (opts.sinceMs ?? 0));
+      return groupTraces(spans).sort((a, b) => Math.max(...b.map((s) => s.startMs)) - Math.max(...a.map((s) => s.startMs)));
+    },
+  };
+
+  async function apply(setup: Setup, restore: RestoreStack): Promise<void> {
+    for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
+      const admin = target.urls.admin[service];
+      const previous = await getFaults(admin);
+      await putFaults(admin, doc);
+      restore.push(`${service} faults back to ${JSON.stringify(previous)}`, () => putFaults(admin, previous));
+    }
+    if (setup.mesh.length) {
+      const original = currentMesh(options);
+      let next = original;
+      for (const change of setup.mesh) next = patchListener(next, change.proxy, change.listener, change.patch);
+      await applyMeshConfig(next, options);
+      restore.push('mesh back to its description before the run', async () => {
+        await applyMeshConfig(original, options);
+      });
+    }
+    if (setup.redisConfig && Object.keys(setup.redisConfig).length) {
+      const redisUrl = target.urls.redis;
+      if (!redisUrl) throw new Error('this setup changes Redis config but the lab runs without Redis');
+      const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await client.connect();
+      try {
+        for (const [key, value] of Object.entries(setup.redisConfig)) {
+          const [, previous] = (await client.config('GET', key)) as [string, string];
+          await client.config('SET', key, value);
+          restore.push(`redis ${key} back to ${previous}`, async () => {
+            const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+            await c.connect();
+            try {
+              await c.config('SET', key, previous);
+            } finally {
+              c.disconnect();
+            }
+          });
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
+  }
+
+  return { target, state, apply, startedHere };
+}
+
+async function readFrom(file: string, offset: number): Promise<string> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return '';
+    const buffer = Buffer.alloc(size - offset);
+    await handle.read(buffer, 0, buffer.length, offset);
+    return buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}

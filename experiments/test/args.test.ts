@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCli, parseDuration, UsageError } from '../src/args.js';
+
+test('parses a run with every option', () => {
+  assert.deepEqual(parseCli(['503-uc', '--fix-variant', 'proxy-idle-timeout', '--target', 'k8s', '--duration', '20s', '--json', '--dry-run', '--namespace', 'mesh']), {
+    kind: 'run',
+    name: '503-uc',
+    fix: true,
+    fixVariant: 'proxy-idle-timeout',
+    target: 'k8s',
+    durationS: 20,
+    json: true,
+    keepLab: false,
+    dryRun: true,
+    namespace: 'mesh',
+  });
+  const plain = parseCli(['upload-oom']);
+  assert.equal(plain.kind === 'run' && plain.fix, false);
+  assert.equal(plain.kind === 'run' && plain.target, 'lab');
+  assert.deepEqual(parseCli(['--list']), { kind: 'list' });
+});
+
+test('rejects what it cannot run', () => {
+  assert.throws(() => parseCli([]), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--target', 'aws']), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--bogus']), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--dry-run']), UsageError);
+  assert.throws(() => parseDuration('soon'), UsageError);
+  assert.throws(() => parseDuration('0'), UsageError);
+  assert.equal(parseDuration('2.5'), 2.5);
+});
+
+test('--all takes only the lab options', () => {
+  assert.deepEqual(parseCli(['--all', '--duration', '8']), { kind: 'all', durationS: 8, keepLab: false });
+  assert.throws(() => parseCli(['--all', '503-uc']), UsageError);
+  assert.throws(() => parseCli(['--all', '--target', 'k8s']), UsageError);
+});

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parser } from '@prometheus-io/lezer-promql';
+import { DestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1beta1';
+import { parse as parseYaml } from 'yaml';
+import { catalogue } from '../src/catalogue.js';
+import type { Experiment } from '../src/definition.js';
+import { fillQuery, k8sPlan, localPorts, promWindow, renderPlan, type K8sStep } from '../src/targets/k8s.js';
+
+const experiments = catalogue as Experiment<unknown>[];
+const runs = experiments.flatMap((e) => [null, ...e.fixes].map((fix) => ({ e, fix })));
+
+function promqlErrors(query: string): string[] {
+  const errors: string[] = [];
+  parser.parse(query).iterate({
+    enter(node) {
+      if (node.type.isError) errors.push(`syntax error at ${node.from}: …${query.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
+    },
+  });
+  return errors;
+}
+
+test('every plan forwards the admin ports and Prometheus, and the traffic port its load needs', () => {
+  for (const { e, fix } of runs) {
+    const plan = k8sPlan(e, { fix, namespace: 'shop', durationS: 20 });
+    const forwards = plan.steps.filter((s): s is Extract<K8sStep, { kind: 'port-forward' }> => s.kind === 'port-forward');
+    const argvs = forwards.map((f) => f.argv.join(' '));
+    assert.ok(argvs.includes(`kubectl -n shop port-forward deploy/recipe-api ${localPorts.admin['recipe-api']}:http-admin`), e.name);
+    assert.ok(argvs.includes(`kubectl -n shop port-forward deploy/web-api ${localPorts.admin['web-api']}:http-admin`), e.name);
+    assert.ok(argvs.some((a) => a.includes('svc/prometheus')), e.name);
+    const load = plan.steps.find((s) => s.kind === 'load');
+    assert.ok(load && load.kind === 'load' && load.url.endsWith(e.k8sLoad.path));
+    if (e.k8sLoad.via === 'ingress') assert.ok(argvs.some((a) => a.includes('svc/istio-ingressgateway')), e.name);
+  }
+});
+
+test('app faults are the setup documents, PUT on the admin port, and every one is cleared afterwards', () => {
+  for (const { e, fix } of runs) {
+    const setup = fix?.setup ?? e.incidentSetup;
+    const plan = k8sPlan(e, { fix, namespace: 'default', durationS: 10 });
+    for (const [service, doc] of Object.entries(setup.appFaults)) {
+      const url = `http://127.0.0.1:${localPorts.admin[service as 'web-api' | 'recipe-api']}/faults`;
+      const put = plan.steps.find((s) => s.kind === 'http' && s.phase === 'setup' && s.url === url);
+      assert.ok(put && put.kind === 'http', `${e.name}: no setup for ${service}`);
+      if (Object.keys(doc).length) assert.deepEqual(JSON.parse(put.body!), doc);
+      else assert.equal(put.method, 'DELETE');
+      assert.ok(plan.steps.some((s) => s.kind === 'http' && s.phase === 'restore' && s.url === url && s.method === 'DELETE'), `${e.name}: ${service} not restored`);
+    }
+  }
+});
+
+test('Istio resources are valid, applied with kubectl and deleted afterwards', () => {
+  let seen = 0;
+  for (const { e, fix } of runs) {
+    const setup = fix?.setup ?? e.incidentSetup;
+    const plan = k8sPlan(e, { fix, namespace: 'default', durationS: 10 });
+    for (const resource of setup.istio) {
+      seen++;
+      const object = parseYaml(resource.yaml) as { apiVersion: string; kind: string };
+      assert.equal(object.kind, resource.kind);
+      assert.equal(object.apiVersion, 'networking.istio.io/v1');
+      // v1 shares v1beta1's schema (ARCHITECTURE.md); kubernetes-models publishes v1beta1.
+      new DestinationRule({ ...(object as object), apiVersion: 'networking.istio.io/v1beta1' } as never).validate();
+      assert.ok(plan.steps.some((s) => s.kind === 'command' && s.phase === 'setup' && s.argv.join(' ') === 'kubectl -n default apply -f -' && s.stdin === resource.yaml));
+      assert.ok(plan.steps.some((s) => s.kind === 'command' && s.phase === 'restore' && s.argv.includes('delete') && s.stdin === resource.yaml));
+    }
+    for (const change of fix?.production ?? []) {
+      if (change.kind !== 'istio-resource') continue;
+      const snippet = parseYaml(change.snippet) as object;
+      new DestinationRule({ ...snippet, apiVersion: 'networking.istio.io/v1beta1' } as never).validate();
+    }
+  }
+  assert.ok(seen > 0, 'at least one experiment changes the mesh');
+  // A broken resource must fail the same validation.
+  assert.throws(() => new DestinationRule({ apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'x' }, spec: { trafficPolicy: { connectionPool: { http: { idleTimeout: 5 } } } } } as never).validate());
+});
+
+test('every signal query is PromQL that parses, scoped to the namespace and the run window', () => {
+  let queries = 0;
+  for (const e of experiments) {
+    const plan = k8sPlan(e, { fix: null, namespace: 'shop', durationS: 20 });
+    for (const step of plan.steps) {
+      if (step.kind !== 'query') continue;
+      queries++;
+      assert.deepEqual(promqlErrors(step.promql), [], `${e.name}: ${step.promql}`);
+      assert.ok(!step.promql.includes('$'), `unfilled template in ${step.promql}`);
+      assert.match(step.promql, /namespace="shop"/);
+      assert.match(step.promql, /\[1m\]|offset 1m/);
+    }
+  }
+  assert.ok(queries >= experiments.length * 2);
+  assert.ok(promqlErrors('sum(rate(x[5m])').length > 0, 'the parser catches a broken query');
+  assert.equal(promWindow(20), '1m');
+  assert.equal(promWindow(100), '3m');
+  assert.equal(fillQuery('a{namespace="$namespace"}[$window]', 'ns', '2m'), 'a{namespace="ns"}[2m]');
+});
+
+test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on it', () => {
+  const uc = experiments.find((e) => e.name === '503-uc')!;
+  const plan = k8sPlan(uc, { fix: null, namespace: 'default', durationS: 20 });
+  const query = plan.steps.find((s) => s.kind === 'query' && /response_flags="UC"/.test(s.promql));
+  assert.ok(query && query.kind === 'query' && query.promql.includes('istio_requests_total') && query.promql.includes('response_code="503"'));
+  assert.equal(uc.k8sJudge({ [query.name]: 3, "requests through recipe-api's sidecar": 400 }).outcome, 'incident');
+  assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 400 }).outcome, 'healthy');
+  assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 10 }).outcome, 'inconclusive');
+});
+
+test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold in the cluster', () => {
+  const redis = experiments.find((e) => e.name === 'redis-scan-latency')!;
+  const text = renderPlan(k8sPlan(redis, { fix: null, namespace: 'default', durationS: 10 }));
+  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT=10000/);
+  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT-/);
+  assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 100\b/);
+  assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 10000/);
+  assert.equal(redis.k8sJudge({ 'p99 of Redis GET': 0.05, 'p99 of Redis GET before the run': 0.005 }).outcome, 'incident');
+  assert.equal(redis.k8sJudge({ 'p99 of Redis GET': 0.006, 'p99 of Redis GET before the run': 0.005 }).outcome, 'healthy');
+});

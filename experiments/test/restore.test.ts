@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RestoreStack } from '../src/restore.js';
+
+test('restores newest first, keeps going past failures, runs each step once', async () => {
+  const stack = new RestoreStack();
+  const order: string[] = [];
+  stack.push('first', async () => void order.push('first'));
+  stack.push('broken', async () => {
+    throw new Error('boom');
+  });
+  stack.push('last', async () => void order.push('last'));
+  const [a, b] = await Promise.all([stack.restoreAll(), stack.restoreAll()]);
+  assert.deepEqual(order, ['last', 'first']);
+  assert.deepEqual(a, ['broken: boom']);
+  assert.equal(a, b);
+  assert.equal(stack.size, 0);
+  assert.deepEqual(await stack.restoreAll(), []);
+  assert.deepEqual(order, ['last', 'first']);
+});
+
+test('a signal restores, then exits with 130', async () => {
+  const stack = new RestoreStack();
+  let restored = false;
+  stack.push('fault', async () => {
+    restored = true;
+  });
+  const exited = new Promise<number>((resolve) => {
+    const remove = stack.restoreOnSignals(() => {}, (code) => {
+      remove();
+      resolve(code);
+    });
+  });
+  process.emit('SIGINT', 'SIGINT');
+  assert.equal(await exited, 130);
+  assert.equal(restored, true);
+});
