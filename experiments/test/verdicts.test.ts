@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PhaseLoad } from '../src/definition.js';
-import { parseAccessLogLine } from '../src/evidence/access-log.js';
+import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
 import { judge503Uc, minInboundRequests, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
 import { judgeLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
 import { judgeRedisLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';

@@ -79,14 +79,14 @@ test('the access-log format is Istio’s, with response flags and the transport 
   const ok = parseAccessLogLine('[2026-11-23T16:22:49.769Z] "GET /recipes/42 HTTP/1.1" 200 - via_upstream - "-" 0 28 1 1 "-" "-" "61eb0d6f-8010-95c8-b008-7d5e599fdd52" "127.0.0.1:35091" "127.0.0.1:34411" inbound|4000|| 127.0.0.1:38458 127.0.0.1:40811 127.0.0.1:53604 - default');
   assert.ok(ok);
   assert.equal(ok.responseCode, 200);
-  assert.equal(ok.responseFlags, '-');
+  assert.deepEqual(ok.responseFlags, []);
   assert.equal(ok.upstreamCluster, 'inbound|4000||');
   assert.equal(ok.startMs, Date.parse('2026-11-23T16:22:49.769Z'));
   const uc = parseAccessLogLine('[2026-11-23T16:30:00.001Z] "GET /recipes/7 HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 4 - "-" "autocannon" "id-1" "127.0.0.1:15106" "127.0.0.1:4000" inbound|4000|| 127.0.0.1:50000 127.0.0.1:15106 127.0.0.1:40000 - default');
   assert.ok(uc);
-  assert.equal(uc.responseFlags, 'UC');
+  assert.deepEqual(uc.responseFlags, ['UC']);
   assert.equal(uc.responseCodeDetails, 'upstream_reset_before_response_started{connection_termination}');
-  assert.equal(uc.upstreamServiceTime, '-');
+  assert.equal(uc.upstreamServiceTimeMs, null);
   assert.deepEqual(countByResponseFlags([ok, uc, uc]), { '-': 1, UC: 2 });
   assert.equal(parseAccessLogLine('not an access log line'), null);
 });

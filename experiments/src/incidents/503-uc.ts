@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
-import { countByStatusAndFlag, isUpstreamConnectionTermination, type AccessLogEntry } from '../evidence/access-log.js';
+import { countByStatusAndFlag, isUpstreamConnectionTermination, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
 import { sendRequest, type RequestRecord } from '../load/http.js';
 import { measureIdleClose } from '../load/idle-close.js';

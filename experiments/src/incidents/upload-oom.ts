@@ -1,5 +1,5 @@
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
-import { countByStatusAndFlag, type AccessLogEntry } from '../evidence/access-log.js';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '../evidence/metrics.js';
 import { sendRequest, type RequestRecord } from '../load/http.js';
 import { multipartFile } from '../load/multipart.js';

@@ -4,7 +4,7 @@ import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import { applyMeshConfig, currentMesh, labStatus, startLab, stopLab, type LabOptions, type LabState } from '@recipe-mesh/lab/lab';
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
-import { parseAccessLog, type AccessLogEntry } from '../evidence/access-log.js';
+import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { parseScrape, type Scrape } from '../evidence/metrics.js';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';

@@ -29,7 +29,9 @@ export const recipeApiConfigSchema = z.object({
     .enum(['index', 'scan'])
     .default('index')
     .describe('How a user\'s cached views are dropped: `index` (per-user SET) or `scan` (SCAN MATCH; the latency experiment). The `invalidationStrategy` fault overrides it live.'),
-  SCAN_COUNT: env.int(1000, 1).describe('COUNT hint of each SCAN call of the `scan` strategy.'),
+  SCAN_COUNT: env
+    .int(10000, 1)
+    .describe('COUNT hint of each SCAN call of the `scan` strategy (large COUNTs are what make each SCAN block Redis for milliseconds in "Debugging Redis Latency").'),
   UPLOAD_MAX_BYTES: env.int(5242880, 1).describe('Largest photo accepted by `POST /recipes/:id/photo` (413 above it) unless the `uploadLimits:false` fault is on.'),
   JSON_BODY_LIMIT_BYTES: env.int(65536, 1024).describe('Largest JSON request body (413 above it).'),
   GRAPHQL_MAX_DEPTH: env.int(6, 1).describe('Deepest GraphQL selection accepted.'),

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { istioTextFormat } from '@recipe-mesh/lab/mesh/access-log';
-import { countByStatusAndFlag, isUpstreamConnectionTermination, parseAccessLog, parseAccessLogLine } from '../src/evidence/access-log.js';
+import { istioTextFormat, countByStatusAndFlag, isUpstreamConnectionTermination, parseAccessLog, parseAccessLogLine } from '../src/mesh/access-log.js';
 
 // Lines as the lab's recipe-api sidecar wrote them during a 503-uc run.
 const ucLine =
