@@ -5,10 +5,30 @@
  */
 export class RestoreStack {
   private readonly steps: { label: string; undo: () => Promise<void> }[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private restoring = false;
   private running: Promise<string[]> | null = null;
 
   push(label: string, undo: () => Promise<void>): void {
     this.steps.push({ label, undo });
+  }
+
+  /**
+   * Makes a change that `undo` reverts. The undo is recorded before the change starts and a
+   * restore waits for changes in flight: a Ctrl-C landing while a `PUT /faults` is on the wire
+   * otherwise restored everything but that fault, which then stayed on. Once restoring has begun,
+   * new changes are refused, because the run is being torn down underneath them.
+   */
+  async change(label: string, undo: () => Promise<void>, apply: () => Promise<void>): Promise<void> {
+    if (this.restoring) throw new Error(`not applying "${label}": the run is being restored`);
+    this.push(label, undo);
+    const applying = apply();
+    this.inFlight.add(applying);
+    try {
+      await applying;
+    } finally {
+      this.inFlight.delete(applying);
+    }
   }
 
   get size(): number {
@@ -18,6 +38,8 @@ export class RestoreStack {
   /** Runs every undo step, newest first; never throws. Returns the failures, one line each. */
   restoreAll(log: (line: string) => void = () => {}): Promise<string[]> {
     this.running ??= (async () => {
+      this.restoring = true;
+      await Promise.allSettled([...this.inFlight]);
       const failures: string[] = [];
       while (this.steps.length) {
         const step = this.steps.pop()!;

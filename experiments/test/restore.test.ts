@@ -35,3 +35,26 @@ test('a signal restores, then exits with 130', async () => {
   assert.equal(await exited, 130);
   assert.equal(restored, true);
 });
+
+test('a restore waits for a change in flight, then undoes it; later changes are refused', async () => {
+  const stack = new RestoreStack();
+  let fault = 'off';
+  let landChange!: () => void;
+  const changing = stack.change(
+    'fault',
+    async () => void (fault = 'off'),
+    () => new Promise<void>((resolve) => (landChange = () => ((fault = 'on'), resolve()))),
+  );
+  // Ctrl-C while the PUT is still on the wire: the restore must not finish before it lands.
+  const restoring = stack.restoreAll();
+  let restoreDone = false;
+  void restoring.then(() => (restoreDone = true));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(restoreDone, false, 'restore finished while a change was in flight');
+  landChange();
+  await changing;
+  assert.deepEqual(await restoring, []);
+  assert.equal(fault, 'off', 'the fault that landed during the restore stayed on');
+  await assert.rejects(stack.change('late', async () => {}, async () => void (fault = 'on')), /being restored/);
+  assert.equal(fault, 'off');
+});

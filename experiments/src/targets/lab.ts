@@ -120,17 +120,17 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
       const admin = target.urls.admin[service];
       const previous = await getFaults(admin);
-      await putFaults(admin, doc);
-      restore.push(`${service} faults back to ${JSON.stringify(previous)}`, () => putFaults(admin, previous));
+      await restore.change(`${service} faults back to ${JSON.stringify(previous)}`, () => putFaults(admin, previous), () => putFaults(admin, doc));
     }
     if (setup.mesh.length) {
       const original = currentMesh(options);
       let next = original;
       for (const change of setup.mesh) next = patchListener(next, change.proxy, change.listener, change.patch);
-      await applyMeshConfig(next, options);
-      restore.push('mesh back to its description before the run', async () => {
-        await applyMeshConfig(original, options);
-      });
+      await restore.change(
+        'mesh back to its description before the run',
+        async () => void (await applyMeshConfig(original, options)),
+        async () => void (await applyMeshConfig(next, options)),
+      );
     }
     if (setup.redisConfig && Object.keys(setup.redisConfig).length) {
       const redisUrl = target.urls.redis;
@@ -140,16 +140,19 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       try {
         for (const [key, value] of Object.entries(setup.redisConfig)) {
           const [, previous] = (await client.config('GET', key)) as [string, string];
-          await client.config('SET', key, value);
-          restore.push(`redis ${key} back to ${previous}`, async () => {
-            const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-            await c.connect();
-            try {
-              await c.config('SET', key, previous);
-            } finally {
-              c.disconnect();
-            }
-          });
+          await restore.change(
+            `redis ${key} back to ${previous}`,
+            async () => {
+              const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+              await c.connect();
+              try {
+                await c.config('SET', key, previous);
+              } finally {
+                c.disconnect();
+              }
+            },
+            async () => void (await client.config('SET', key, value)),
+          );
         }
       } finally {
         client.disconnect();
