@@ -33,3 +33,6 @@ clean: ## Remove build output
 
 # Lab (make up/down), Kubernetes (make deploy…), experiments and benchmarks live in their own fragments.
 -include make/*.mk
+
+bench: node_modules/.package-lock.json ## Throughput, latency and memory per protocol, services alone and through the mesh
+	$(NODE_TS) scripts/bench.ts

@@ -4,11 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
+import { allPanelsHaveData, formatPanelTable } from '@recipe-mesh/lab/panels/print';
+import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { readKubernetesOnly } from '@recipe-mesh/lab/panels/targets';
+import { readState } from '@recipe-mesh/lab/process/state';
+import { ucPanel } from '../../grafana/src/dashboards.js';
 import { catalogue, labAppEnv } from '../src/catalogue.js';
 import type { Experiment, Fix } from '../src/definition.js';
 import { renderReport } from '../src/report.js';
 import { runOnLab } from '../src/runner.js';
-import { startPrivateLab } from './lab-fixture.js';
+import { warmUpDashboards } from './dashboard-traffic.js';
+import { repoRoot, startPrivateLab } from './lab-fixture.js';
 
 /**
  * Every experiment against one real lab (Envoy, Redis, both services), without and with each of
@@ -18,6 +25,18 @@ import { startPrivateLab } from './lab-fixture.js';
 
 const needed = ['envoy', 'redis-server'].map((b) => ({ b, r: requireBinary(b) }));
 const missing = needed.filter(({ r }) => 'skip' in r).map(({ r }) => (r as { skip: string }).skip);
+
+/** The dashboard checks also need the lab's Prometheus (issue 7); the experiments do not. */
+const prometheusBinary = requireBinary('prometheus');
+const noPrometheus = 'skip' in prometheusBinary ? prometheusBinary.skip : false;
+const dashboardsDir = path.join(repoRoot, 'grafana', 'dashboards');
+/** Dashboards whose every query must return data in the lab after a short load (issue 7). */
+const labDashboards = ['recipe-mesh-services', 'recipe-mesh-nodejs', 'recipe-mesh-redis'];
+
+/** The rows without data, as the table `npm run lab -- panels` prints, for assertion messages. */
+function emptyPanels(rows: PanelRow[]): string {
+  return formatPanelTable(rows.filter((r) => !r.skipped && (r.error || !((r.series ?? 0) > 0))), { showExpr: true });
+}
 
 /** Seconds of load per run: enough for each verdict's minimum evidence, short enough for CI. */
 const durations: Record<string, number> = { '503-uc': 12, 'redis-scan-latency': 6, 'client-abort-leak': 5, 'upload-oom': 5 };
@@ -32,6 +51,23 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   after(async () => {
     await lab?.stop();
     rmSync(reportsDir, { recursive: true, force: true });
+  });
+
+  const prometheusUrl = () => {
+    const url = readState(lab.options.stateDir)?.endpoints.prometheusUrl;
+    assert.ok(url, 'the lab runs Prometheus');
+    return url;
+  };
+
+  // Before the experiments, so no fault or fix is in play: the lab as `make up` leaves it.
+  test('dashboards: every Services, Node.js runtime and Redis query returns series after a short load', { skip: noPrometheus }, async (t) => {
+    const state = readState(lab.options.stateDir)!;
+    await warmUpDashboards(state.endpoints.publicUrl, prometheusUrl());
+    const rows = await evaluatePanels(prometheusUrl(), dashboardsDir, { dashboards: labDashboards });
+    assert.deepEqual(new Set(rows.map((r) => r.dashboardUid)), new Set(labDashboards), 'each dashboard has queries');
+    assert.ok(rows.every((r) => !r.skipped), 'none of these dashboards has a Kubernetes-only query');
+    t.diagnostic(formatPanelTable(rows).split('\n').at(-1)!);
+    assert.ok(allPanelsHaveData(rows), `panels without data after the warm-up load:\n${emptyPanels(rows)}`);
   });
 
   for (const experiment of catalogue as Experiment<unknown>[]) {
@@ -50,6 +86,18 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
         assert.deepEqual(report.restoreFailures, []);
         assert.ok(report.expectationHeld, `${label}\n${renderReport(report)}`);
       });
+      if (experiment.name === '503-uc' && fix === null) {
+        test('dashboards: the Mesh 503 UC panel (lab equivalent, Envoy stats) is above zero after 503-uc', { skip: noPrometheus }, async (t) => {
+          await waitForScrape(prometheusUrl(), Date.now());
+          const equivalent = readKubernetesOnly(dashboardsDir).find((k) => k.dashboard === 'recipe-mesh-mesh' && k.panel === ucPanel.title);
+          assert.ok(equivalent && equivalent.labEquivalent.length > 0, 'kubernetes-only.json names the UC panel\'s lab equivalent');
+          const rows = (await evaluatePanels(prometheusUrl(), dashboardsDir, { dashboards: ['recipe-mesh-mesh'] })).filter((r) => r.panel === ucPanel.title);
+          const lab = rows.filter((r) => equivalent.labEquivalent.includes(r.refId));
+          assert.equal(lab.length, equivalent.labEquivalent.length, formatPanelTable(rows, { showExpr: true }));
+          t.diagnostic(lab.map((r) => `${r.refId}: ${r.series} series, max ${r.latestValue} UC/s`).join('; '));
+          for (const r of lab) assert.ok((r.series ?? 0) > 0 && (r.latestValue ?? 0) > 0, `503 UC panel reads ${r.latestValue} after 503-uc:\n${formatPanelTable(rows, { showExpr: true })}`);
+        });
+      }
     }
   }
 });

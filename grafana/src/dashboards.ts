@@ -369,6 +369,14 @@ export const rssPanel: PanelSpec = {
   targets: [{ expr: `sum by (${perProcess}) (process_resident_memory_bytes${app()})`, legend: '{{service}} {{instance}}' }],
 };
 
+export const externalMemoryPanel: PanelSpec = {
+  title: 'External memory (Buffers)',
+  unit: 'bytes',
+  min: 0,
+  description: 'Memory held by C++ objects bound to JS objects, Buffers included (prom-client nodejs_external_memory_bytes): outside the V8 heap, so the heap panel does not show it. Bad: climbing with concurrent uploads = whole request bodies buffered in memory; upload-oom shows it (the fix streams the upload and keeps it flat).',
+  targets: [{ expr: `sum by (${perProcess}) (nodejs_external_memory_bytes${app()})`, legend: '{{service}} {{instance}}' }],
+};
+
 export const fdsPanel: PanelSpec = {
   title: 'Open file descriptors',
   unit: 'short',
@@ -446,6 +454,7 @@ export const nodejs: DashboardSpec = {
         },
         heapPanel,
         rssPanel,
+        externalMemoryPanel,
       ],
     },
     {
@@ -603,7 +612,7 @@ export const experiments: DashboardSpec = {
     },
     {
       row: 'upload-oom',
-      panels: [{ ...heapPanel, width: 12 }, { ...rssPanel, width: 12 }],
+      panels: [{ ...externalMemoryPanel, width: 8 }, { ...heapPanel, width: 8 }, { ...rssPanel, width: 8 }],
     },
   ],
 };

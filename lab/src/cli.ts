@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { parseIstioVersion, type IstioVersion } from './mesh/description.js';
 import { PortsTakenError } from './ports.js';
 import { LabError, labPaths, labStatus, startLab, stopLab, type LabState } from './lab.js';
+import { evaluatePanels } from './panels/evaluate.js';
+import { allPanelsHaveData, formatPanelTable } from './panels/print.js';
 import { findTrace, lastTraces } from './trace/store.js';
 import { renderWaterfall } from './trace/waterfall.js';
 
@@ -14,12 +16,19 @@ const usage = `usage: npm run lab -- <command>
   logs <name> [-n N] [-f]   a process's log (names: see status; <proxy>.access for an Envoy access log)
   trace <id>         one trace as a waterfall (an id prefix is enough)
   traces [--last N]  the last N traces (default 10)
+  panels [--expr]    run every Grafana panel query (grafana/dashboards) against the lab's Prometheus:
+                     series count and latest value per query; exits 1 when one is empty or fails
 options: LAB_PORT_<NAME>=<port> moves a port (e.g. LAB_PORT_INGRESS=18080); LAB_WITHOUT=envoy,redis,prometheus
   leaves installed parts out; LAB_STATE_DIR (default .lab); LAB_ISTIO_VERSION=1.23 mirrors Istio before 1.24 (default 1.30)`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** grafana/dashboards of the repository the lab runs from. */
+function dashboardsDir(): string {
+  return path.join(labPaths().root, 'grafana', 'dashboards');
 }
 
 function printState(state: LabState, readiness?: Map<string, boolean>): void {
@@ -40,6 +49,10 @@ function printState(state: LabState, readiness?: Map<string, boolean>): void {
   console.log(`try:   curl '${e.publicUrl}/api/recipes/42?via=http'   (via=graphql | grpc)`);
   console.log(`admin: ${e.webApiAdminUrl}/metrics  ${e.recipeApiAdminUrl}/faults`);
   if (e.prometheusUrl) console.log(`prometheus: ${e.prometheusUrl}`);
+  // The lab runs no Grafana (issue 7): the same dashboards Kubernetes provisions, to import by hand.
+  const dashboards = path.relative(process.cwd(), dashboardsDir()) || '.';
+  console.log(`dashboards: ${dashboards}/*.json — import into any Grafana with datasource UIDs prometheus${e.prometheusUrl ? ` (${e.prometheusUrl})` : ''} and tempo; on minikube they are provisioned (make dashboards)`);
+  if (e.prometheusUrl) console.log('panels: npm run lab -- panels   (every panel query against this Prometheus: series and latest value)');
   if (Object.keys(e.accessLogs).length) console.log(`access logs: ${path.relative(process.cwd(), path.dirname(Object.values(e.accessLogs)[0]!))}/<proxy>.access.log`);
   console.log('traces: npm run lab -- traces --last 5, then npm run lab -- trace <id>');
   for (const line of state.missing) console.log(`note: ${line}`);
@@ -143,6 +156,25 @@ async function main(argv: string[]): Promise<number> {
       }
       console.log(table(rows));
       return 0;
+    }
+    case 'panels': {
+      const { values } = parseArgs({ args: rest, options: { expr: { type: 'boolean' } } });
+      const status = await labStatus();
+      const prometheusUrl = status.state?.endpoints.prometheusUrl;
+      if (!status.state) {
+        console.error('the lab is down: npm run lab -- up (or make up) first');
+        return 1;
+      }
+      if (!prometheusUrl) {
+        console.error('this lab runs without Prometheus (not installed or LAB_WITHOUT): nothing to query; `make lab-deps` installs it');
+        return 1;
+      }
+      const rows = await evaluatePanels(prometheusUrl, dashboardsDir());
+      console.log(formatPanelTable(rows, { showExpr: values.expr ?? false }));
+      if (allPanelsHaveData(rows)) return 0;
+      // Most panels are rates over traffic: a lab that has served nothing yet shows them empty.
+      console.log(`\nsome panels have no data. Send traffic first (curl '${status.state.endpoints.publicUrl}/api/recipes/42?via=grpc', via=http|graphql|grpc), wait for a scrape (every 5 s) and run this again; --expr prints each query.`);
+      return 1;
     }
     default:
       console.error(usage);

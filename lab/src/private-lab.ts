@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '@recipe-mesh/platform/testing/net';
+import { startLab, stopLab, type LabOptions } from './lab.js';
+import type { LabState } from './process/state.js';
+import { defaultPorts, PortsTakenError, type LabPorts } from './ports.js';
+
+export interface PrivateLab {
+  options: { root: string; stateDir: string; ports: LabPorts; log: (line: string) => void };
+  state: LabState;
+  stop(): Promise<void>;
+}
+
+/**
+ * A lab on free ports with its own state dir, so tests and benchmarks never touch a developer's
+ * `make up`. Ports are free when picked but another process may take one before the lab binds
+ * it, so a taken port means a fresh pick (three tries).
+ */
+export async function startPrivateLab(
+  root: string,
+  log: (line: string) => void = () => {},
+  extra: Pick<LabOptions, 'appEnv' | 'use'> = {},
+): Promise<PrivateLab> {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
+  let options!: PrivateLab['options'];
+  let state!: LabState;
+  for (let attempt = 1; ; attempt++) {
+    const ports = { ...defaultPorts };
+    for (const key of Object.keys(ports) as (keyof LabPorts)[]) ports[key] = await freePort();
+    options = { root, stateDir, ports, log };
+    try {
+      state = await startLab({ ...options, ...extra });
+      break;
+    } catch (error) {
+      if (error instanceof PortsTakenError && attempt < 3) continue;
+      rmSync(stateDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  return {
+    options,
+    state,
+    async stop() {
+      await stopLab({ root, stateDir, graceMs: 5000 });
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
