@@ -29,17 +29,22 @@ export const userIdText = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
 
+// Built once: zod 4 compiles an object schema on first use, so one built per request recompiles each time.
+const userIdHeader = z.object({ 'x-user-id': userIdText });
+
 export function userIdOf(req: Request): string | undefined {
   const value = req.get('x-user-id');
-  return value === undefined ? undefined : parseInput(z.object({ 'x-user-id': userIdText }), { 'x-user-id': value }, 'header')['x-user-id'];
+  return value === undefined ? undefined : parseInput(userIdHeader, { 'x-user-id': value }, 'header')['x-user-id'];
 }
 
 /** Printable ASCII without spaces, as the IETF Idempotency-Key draft's examples (UUIDs and the like). */
-const idempotencyKeyText = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1–255 printable ASCII characters');
+const idempotencyKeyHeader = z.object({
+  'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1–255 printable ASCII characters'),
+});
 
 export function idempotencyKeyOf(req: Request): string | undefined {
   const value = req.get('idempotency-key');
-  return value === undefined ? undefined : parseInput(z.object({ 'idempotency-key': idempotencyKeyText }), { 'idempotency-key': value }, 'header')['idempotency-key'];
+  return value === undefined ? undefined : parseInput(idempotencyKeyHeader, { 'idempotency-key': value }, 'header')['idempotency-key'];
 }
 
 /** A JSON object body (express.json has parsed it); anything else is the caller's mistake. */

@@ -3,7 +3,7 @@ import type { Request as ExpressRequest, Response as ExpressResponse } from 'exp
 import { z } from 'zod';
 import { parseInput } from '@recipe-mesh/platform/errors';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
-import { listLimits, newRecipeSchema, recipeIdSchema, type Recipe, type UserView } from '../../domain/recipe.js';
+import { listLimits, newRecipeSchema, recipeIdInputSchema, type Recipe, type UserView } from '../../domain/recipe.js';
 import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
 import { idempotencyKeyFrom, viewerFrom } from '../request-input.js';
 
@@ -98,7 +98,7 @@ export function recipeSchema(catalogue: RecipeCatalogue) {
     resolvers: {
       Query: {
         recipe: async (_: unknown, args: { id: number }, ctx: ServerContext): Promise<RecipeNode> => {
-          const id = parseInput(z.object({ id: recipeIdSchema }), args, 'arguments').id;
+          const id = parseInput(recipeIdInputSchema, args, 'arguments').id;
           const { value, degraded } = await catalogue.getRecipe(id, viewerFrom(ctx.req.get('x-user-id')));
           if (degraded) {
             ctx.res.locals.degraded = degraded;

@@ -15,7 +15,7 @@ import type {
   RecipeServiceHandlers,
 } from '@recipe-mesh/platform/proto/recipes';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
-import { newRecipeSchema, recipeIdSchema, type Recipe } from '../../domain/recipe.js';
+import { newRecipeSchema, recipeIdInputSchema, type Recipe } from '../../domain/recipe.js';
 import { idempotencyKeyFrom, producerPid, viewerFrom } from '../request-input.js';
 import { grpcCodeName, InjectedFaultError, toGrpcStatus } from './status.js';
 
@@ -93,7 +93,7 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
 
   return {
     GetRecipe: unary<GetRecipeRequest__Output, GetRecipeResponse>('GetRecipe', async (call, extra) => {
-      const id = parseInput(z.object({ id: recipeIdSchema }), call.request, 'request').id;
+      const id = parseInput(recipeIdInputSchema, call.request, 'request').id;
       const { value, degraded } = await catalogue.getRecipe(id, viewerFrom(metadataValue(call.metadata, 'x-user-id')));
       if (degraded) extra.degraded = degraded;
       // proto3 has no null: an unset preference is 0, an absent view is an unset message.

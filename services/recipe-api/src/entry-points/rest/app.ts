@@ -1,17 +1,15 @@
 import express, { type Express } from 'express';
-import { z } from 'zod';
 import type { Logger } from 'pino';
 import { AppError, parseInput } from '@recipe-mesh/platform/errors';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { Metrics } from '@recipe-mesh/platform/metrics';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
-import { recipeIdSchema } from '../../domain/recipe.js';
 import { createGraphqlHandler } from '../graphql/yoga.js';
 import { producerPid } from '../request-input.js';
 import { ExportTracker, exportHandler } from './export.js';
 import { receivePhoto } from './photo-upload.js';
-import { recipesRouter } from './recipes-router.js';
+import { idParam, recipesRouter } from './recipes-router.js';
 
 export interface HttpAppOptions {
   catalogue: RecipeCatalogue;
@@ -63,7 +61,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.get('/recipes/export', exportHandler(catalogue, faults, exports, logger));
 
   app.post('/recipes/:id/photo', async (req, res) => {
-    const id = parseInput(z.object({ id: recipeIdSchema }), req.params, 'path').id;
+    const id = idParam(req);
     await catalogue.requireRecipe(id);
     if (!req.is('multipart/form-data')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'upload must be multipart/form-data');
     // Read per request so flipping the `uploadLimits` fault takes effect on the next upload.

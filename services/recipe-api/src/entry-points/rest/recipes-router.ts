@@ -2,7 +2,7 @@ import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError, parseInput } from '@recipe-mesh/platform/errors';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
-import { listLimits, newRecipeSchema, preferencesSchema, recipeIdSchema, userIdSchema } from '../../domain/recipe.js';
+import { listLimits, newRecipeSchema, preferencesSchema, recipeIdInputSchema, userIdSchema } from '../../domain/recipe.js';
 import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
 import { idempotencyKeyFrom, producerPid, viewerFrom } from '../request-input.js';
 
@@ -22,7 +22,8 @@ function jsonBody(limitBytes: number) {
   ];
 }
 
-const idParam = (req: Request) => parseInput(z.object({ id: recipeIdSchema }), req.params, 'path').id;
+const userParamsSchema = z.object({ id: userIdSchema });
+const idParam = (req: Request) => parseInput(recipeIdInputSchema, req.params, 'path').id;
 
 /** REST routes over the catalogue. Responses carry `producer_pid`; errors go to the shared handler. */
 export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLimitBytes: number }): Router {
@@ -62,7 +63,7 @@ export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLim
   });
 
   router.put('/users/:id/preferences', ...body, async (req, res) => {
-    const userId = parseInput(z.object({ id: userIdSchema }), req.params, 'path').id;
+    const userId = parseInput(userParamsSchema, req.params, 'path').id;
     const preferences = parseInput(preferencesSchema, req.body, 'preferences');
     const result = await catalogue.setPreferences(userId, preferences);
     res.json({ producer_pid: producerPid, userId, ...result });
