@@ -65,7 +65,7 @@ const table = [
   '',
   '| path | via | req/s | p50 ms | p99 ms | non-200 | web-api RSS MiB | recipe-api RSS MiB |',
   '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.mode} | ${r.via} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non200} | ${r.webApiRssMiB} | ${r.recipeApiRssMiB} |`),
+  ...rows.map((r) => `| ${r.mode} | ${r.via} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${r.webApiRssMiB} | ${r.recipeApiRssMiB} |`),
 ].join('\n');
 console.log(table);
 mkdirSync(path.join(root, 'reports'), { recursive: true });
