@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
 import { waitFor } from '@recipe-mesh/platform/testing/net';
 import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
+import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
 import { allPanelsHaveData, formatPanelTable } from '@recipe-mesh/lab/panels/print';
 import { panelTargets } from '@recipe-mesh/lab/panels/targets';
 import { contractRegistries } from '../src/contract-registry.js';
@@ -84,9 +85,13 @@ test('every panel returns data from live metrics; rules load and record', { skip
   }, 200);
   stops.push(async () => clearInterval(traffic));
 
-  // rate() over the 1m window needs two samples of a moving counter; histogram_quantile over
-  // Envoy's upstream_rq_time needs two flushed histograms.
-  await waitFor(async () => (await query(promUrl, 'sum(rate(envoy_cluster_upstream_rq_time_count[1m])) > 0')).length > 0 && (await query(promUrl, 'sum(rate(http_server_request_duration_seconds_count[1m])) > 0')).length > 0, { timeoutMs: 30000, intervalMs: 500, what: 'two scrapes with traffic' });
+  // rate() over the 1m window needs two samples of a moving counter in EVERY target (a check on
+  // one target's rate let another target with a single sample through: an empty panel, once in
+  // five runs); histogram_quantile over Envoy's upstream_rq_time needs two flushed histograms.
+  const trafficStarted = Date.now();
+  await waitForScrape(promUrl, trafficStarted, { timeoutMs: 30000 });
+  await waitForScrape(promUrl, Date.now(), { timeoutMs: 30000 });
+  await waitFor(async () => (await query(promUrl, 'sum(rate(envoy_cluster_upstream_rq_time_count[1m])) > 0')).length > 0, { timeoutMs: 30000, intervalMs: 500, what: 'two flushed Envoy histograms' });
 
   const rows: PanelRow[] = await evaluatePanels(promUrl, dashboardsDir);
   const table = formatPanelTable(rows);
