@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { runLoad, type Via } from '@recipe-mesh/lab/load/load';
+import { parseScrape, sumOf } from '@recipe-mesh/experiments/evidence/metrics';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
@@ -26,9 +27,8 @@ interface Row {
 }
 
 async function rssMiB(adminUrl: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('process_resident_memory_bytes'));
-  return Math.round(Number(line?.split(' ').at(-1)) / 2 ** 20);
+  const scrape = parseScrape(await (await fetch(`${adminUrl}/metrics`)).text());
+  return Math.round((sumOf(scrape, 'process_resident_memory_bytes') ?? NaN) / 2 ** 20);
 }
 
 async function measure(mode: Row['mode']): Promise<Row[]> {
