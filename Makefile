@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TS := node --conditions=source --import tsx
 
-.PHONY: help install build typecheck proto-check test run bench clean
+.PHONY: help install build typecheck lint format proto-check test run bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,10 +19,16 @@ build: node_modules/.package-lock.json ## Compile every workspace to dist/ (what
 typecheck: node_modules/.package-lock.json ## Type-check sources and tests (strict)
 	npx tsc -p tsconfig.json
 
+lint: node_modules/.package-lock.json ## Formatting and lint rules (Biome, biome.json): fails on any finding
+	npx biome check .
+
+format: node_modules/.package-lock.json ## Rewrite files to the project's format and apply safe lint fixes
+	npx biome check --write .
+
 proto-check: node_modules/.package-lock.json ## Fail when generated gRPC types drifted from proto/
 	node scripts/gen-proto.mjs --check
 
-test: typecheck proto-check ## Everything that can be checked without a cluster
+test: typecheck lint proto-check ## Everything that can be checked without a cluster
 	node scripts/run-tests.mjs
 
 run: node_modules/.package-lock.json ## Both services (+ a private Redis when redis-server exists and REDIS_URL is unset); Ctrl-C stops all

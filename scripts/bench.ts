@@ -32,12 +32,21 @@ async function rssMiB(adminUrl: string): Promise<number> {
 }
 
 async function measure(mode: Row['mode']): Promise<Row[]> {
-  const lab = await startPrivateLab(root, () => {}, mode === 'direct' ? { use: { envoy: false, prometheus: false } } : {});
+  const lab = await startPrivateLab(
+    root,
+    () => {},
+    mode === 'direct' ? { use: { envoy: false, prometheus: false } } : {},
+  );
   try {
     const { endpoints } = lab.state;
     const rows: Row[] = [];
     for (const via of vias) {
-      const load = { baseUrl: endpoints.publicUrl, path: '/api/recipes/42', via, headers: { 'x-user-id': 'bench-user' } };
+      const load = {
+        baseUrl: endpoints.publicUrl,
+        path: '/api/recipes/42',
+        via,
+        headers: { 'x-user-id': 'bench-user' },
+      };
       // Warm-up: JIT, connection pools, the user's cached view.
       await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs: 1500 });
       const { summary } = await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs });
@@ -65,7 +74,10 @@ const table = [
   '',
   '| path | via | req/s | p50 ms | p99 ms | non-200 | web-api RSS MiB | recipe-api RSS MiB |',
   '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.mode} | ${r.via} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${r.webApiRssMiB} | ${r.recipeApiRssMiB} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.mode} | ${r.via} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${r.webApiRssMiB} | ${r.recipeApiRssMiB} |`,
+  ),
 ].join('\n');
 console.log(table);
 mkdirSync(path.join(root, 'reports'), { recursive: true });

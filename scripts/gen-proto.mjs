@@ -13,12 +13,22 @@ const check = process.argv.includes('--check');
 const out = check ? mkdtempSync(path.join(tmpdir(), 'proto-gen-')) : committed;
 
 const files = (dir) =>
-  readdirSync(dir).flatMap((f) => (statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)).map((g) => path.join(f, g)) : [f]));
+  readdirSync(dir).flatMap((f) =>
+    statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)).map((g) => path.join(f, g)) : [f],
+  );
 
 if (!check) rmSync(committed, { recursive: true, force: true });
 execFileSync(
   path.join(root, 'node_modules/.bin/proto-loader-gen-types'),
-  ['--longs=String', '--enums=String', '--defaults', '--oneofs', '--grpcLib=@grpc/grpc-js', `--outDir=${out}`, 'proto/recipes/v1/recipes.proto'],
+  [
+    '--longs=String',
+    '--enums=String',
+    '--defaults',
+    '--oneofs',
+    '--grpcLib=@grpc/grpc-js',
+    `--outDir=${out}`,
+    'proto/recipes/v1/recipes.proto',
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 for (const f of files(out)) {

@@ -30,7 +30,12 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   await Promise.all(
     children.map((c) =>
-      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }),
+      c.exitCode !== null || c.signalCode !== null
+        ? undefined
+        : new Promise((r) => {
+            c.once('exit', r);
+            c.kill('SIGTERM');
+          }),
     ),
   );
   await redis?.stop();
@@ -53,4 +58,6 @@ if (!redisUrl) {
 }
 start('recipe-api', 'services/recipe-api/src/main.ts', { REDIS_URL: redisUrl, SHUTDOWN_DRAIN_DELAY_MS: '0' });
 start('web-api', 'services/web-api/src/main.ts', { SHUTDOWN_DRAIN_DELAY_MS: '0' });
-console.log('web-api on http://localhost:3000 (try /api/recipes/42?via=grpc), recipe-api on :4000 (gRPC :4001), admin :9464/:9465');
+console.log(
+  'web-api on http://localhost:3000 (try /api/recipes/42?via=grpc), recipe-api on :4000 (gRPC :4001), admin :9464/:9465',
+);

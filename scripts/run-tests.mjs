@@ -5,12 +5,21 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['services', 'lab', 'experiments', 'k8s', 'istio', 'grafana', 'scripts'];
+const roots = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ['services', 'lab', 'experiments', 'k8s', 'istio', 'grafana', 'scripts'];
 const files = [];
 const walk = (p) => {
   let st;
-  try { st = statSync(p); } catch { return; }
-  if (st.isFile()) { if (p.endsWith('.test.ts')) files.push(p); return; }
+  try {
+    st = statSync(p);
+  } catch {
+    return;
+  }
+  if (st.isFile()) {
+    if (p.endsWith('.test.ts')) files.push(p);
+    return;
+  }
   for (const entry of readdirSync(p)) {
     if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
     walk(path.join(p, entry));
@@ -18,7 +27,10 @@ const walk = (p) => {
 };
 roots.forEach(walk);
 files.sort();
-if (files.length === 0) { console.error('no test files found'); process.exit(1); }
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
 const result = spawnSync(
   process.execPath,
   ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

@@ -70,13 +70,15 @@ export function parseCli(argv: string[]): CliCommand {
   if (values.help) return { kind: 'help' };
   if (values.list) return { kind: 'list' };
   if (values.all) {
-    if (positionals.length || values.fix || values['fix-variant'] || values.target !== 'lab') throw new UsageError('--all runs every experiment and fix on the lab; it takes only --duration and --keep-lab');
+    if (positionals.length || values.fix || values['fix-variant'] || values.target !== 'lab')
+      throw new UsageError('--all runs every experiment and fix on the lab; it takes only --duration and --keep-lab');
     return { kind: 'all', durationS: parseDuration(values.duration), keepLab: values['keep-lab'] ?? false };
   }
   const name = positionals[0];
   if (!name) throw new UsageError('name an experiment (see --list)');
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
-  if (values.target !== 'lab' && values.target !== 'k8s') throw new UsageError(`--target ${values.target}: expected lab or k8s`);
+  if (values.target !== 'lab' && values.target !== 'k8s')
+    throw new UsageError(`--target ${values.target}: expected lab or k8s`);
   if (values['dry-run'] && values.target !== 'k8s') throw new UsageError('--dry-run applies to --target k8s');
   return {
     kind: 'run',

@@ -17,7 +17,9 @@ function list(): string {
   for (const e of catalogue as Experiment<unknown>[]) {
     lines.push(`  ${e.name.padEnd(20)} ${e.title}`);
     lines.push(`  ${''.padEnd(20)} from: ${e.incident.title}`);
-    lines.push(`  ${''.padEnd(20)} fixes: ${e.fixes.map((f, i) => `${f.name}${i === 0 ? ' (default)' : ''}`).join(', ')}`);
+    lines.push(
+      `  ${''.padEnd(20)} fixes: ${e.fixes.map((f, i) => `${f.name}${i === 0 ? ' (default)' : ''}`).join(', ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -100,7 +102,9 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
           });
           console.log(renderReport(report));
           if (!report.expectationHeld) failed++;
-          results.push(`${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)})`);
+          results.push(
+            `${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)})`,
+          );
         } catch (error) {
           failed++;
           results.push(`ERROR     ${label}: ${(error as Error).message.split('\n')[0]}`);
@@ -110,7 +114,11 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
   } finally {
     if (!wasUp && !keepLab) await stopLab({ root });
   }
-  console.log(['', 'experiments:', ...results.map((r) => `  ${r}`), `${results.length - failed} passed, ${failed} failed`].join('\n'));
+  console.log(
+    ['', 'experiments:', ...results.map((r) => `  ${r}`), `${results.length - failed} passed, ${failed} failed`].join(
+      '\n',
+    ),
+  );
   return failed === 0 ? 0 : 1;
 }
 

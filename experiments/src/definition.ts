@@ -6,7 +6,7 @@ import type { MetricDelta, Scrape } from './evidence/metrics.js';
 import type { TraceSpan } from './evidence/trace.js';
 
 /**
- * What an experiment module declares (ARCHITECTURE.md "Experiment contract"): the incident it
+ * What an experiment module declares (docs/experiments.md, "Adding an experiment"): the incident it
  * comes from, the hypothesis, the setup that injects it, the load, the signals, the verdict rule
  * and the fix as the exact change a user makes in production. The runner owns everything else:
  * starting the lab, applying and restoring setups, reports and exit codes.

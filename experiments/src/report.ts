@@ -69,14 +69,21 @@ export function expectationHeld(verdict: Verdict, fix: boolean): boolean {
 }
 
 const fmt = (v: number | null, digits = 1) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(digits));
-const indent = (text: string, by = '  ') => text.split('\n').map((l) => by + l).join('\n');
+const indent = (text: string, by = '  ') =>
+  text
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n');
 
 /** The report as a person reads it in a terminal. */
 export function renderReport(r: RunReport): string {
   const p = r.presentation;
   const out: string[] = [];
   const rule = '─'.repeat(78);
-  out.push(rule, `${r.experiment} — ${r.title}   [${r.mode === 'fix' ? `with fix: ${r.fixVariant}` : 'incident'} · target ${r.target}]`);
+  out.push(
+    rule,
+    `${r.experiment} — ${r.title}   [${r.mode === 'fix' ? `with fix: ${r.fixVariant}` : 'incident'} · target ${r.target}]`,
+  );
   out.push(`from: ${r.incident.title} (${r.incident.source})`, rule);
   out.push('Hypothesis', indent(r.hypothesis), '');
   out.push('Injected', ...r.injected.map((l) => `  • ${l}`), '');
@@ -84,7 +91,10 @@ export function renderReport(r: RunReport): string {
   if (p.load.length) {
     out.push('Client outcomes (status and Envoy response flags)');
     for (const phase of p.load) {
-      const counts = Object.entries(phase.byStatusFlag).map(([k, n]) => `${k}: ${n}`).join(', ') || '(none)';
+      const counts =
+        Object.entries(phase.byStatusFlag)
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ') || '(none)';
       out.push(
         `  ${phase.phase.padEnd(14)} ${String(phase.requests).padStart(6)} requests  p50 ${fmt(phase.latencyMs.p50)} ms  p99 ${fmt(phase.latencyMs.p99)} ms   ${counts}`,
       );
@@ -93,15 +103,22 @@ export function renderReport(r: RunReport): string {
   }
   if (p.signals.length) {
     out.push('Signals (baseline → observed)');
-    for (const s of p.signals) out.push(`  ${s.name.padEnd(52)} ${fmt(s.baseline, 3).padStart(10)} → ${fmt(s.observed, 3).padStart(10)} ${s.unit}`);
+    for (const s of p.signals)
+      out.push(
+        `  ${s.name.padEnd(52)} ${fmt(s.baseline, 3).padStart(10)} → ${fmt(s.observed, 3).padStart(10)} ${s.unit}`,
+      );
     out.push('');
   }
   if (p.metricDeltas.length) {
     out.push('Metric deltas (admin /metrics, before → after)');
     for (const d of p.metricDeltas) {
-      const labels = Object.entries(d.labels).map(([k, v]) => `${k}="${v}"`).join(',');
+      const labels = Object.entries(d.labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
       const sign = d.delta !== null && d.delta > 0 ? '+' : '';
-      out.push(`  ${d.service.padEnd(11)} ${(d.metric + (labels ? `{${labels}}` : '')).padEnd(48)} ${fmt(d.before, 0).padStart(12)} → ${fmt(d.after, 0).padStart(12)}  (${sign}${fmt(d.delta, 0)})`);
+      out.push(
+        `  ${d.service.padEnd(11)} ${(d.metric + (labels ? `{${labels}}` : '')).padEnd(48)} ${fmt(d.before, 0).padStart(12)} → ${fmt(d.after, 0).padStart(12)}  (${sign}${fmt(d.delta, 0)})`,
+      );
     }
     out.push('');
   }
@@ -109,7 +126,13 @@ export function renderReport(r: RunReport): string {
   if (countsByListener.length) {
     out.push('Envoy access logs: responses by status and flag');
     for (const [who, counts] of countsByListener) {
-      out.push(`  ${who.padEnd(28)} ${Object.entries(counts).map(([k, n]) => `${k}: ${n}`).join(', ') || '(none)'}`);
+      out.push(
+        `  ${who.padEnd(28)} ${
+          Object.entries(counts)
+            .map(([k, n]) => `${k}: ${n}`)
+            .join(', ') || '(none)'
+        }`,
+      );
     }
     out.push('');
   }
@@ -123,14 +146,20 @@ export function renderReport(r: RunReport): string {
     out.push(indent(renderWaterfall(p.trace.spans as StoredSpan[])), '');
   }
   if (p.findings.length) out.push('Findings', ...p.findings.map((f) => `  • ${f}`), '');
-  out.push(`Verdict: ${r.verdict.outcome.toUpperCase()} — expectation ${r.expectationHeld ? 'HELD' : 'NOT HELD'} (${r.mode === 'fix' ? 'expected healthy' : 'expected the incident'})`);
+  out.push(
+    `Verdict: ${r.verdict.outcome.toUpperCase()} — expectation ${r.expectationHeld ? 'HELD' : 'NOT HELD'} (${r.mode === 'fix' ? 'expected healthy' : 'expected the incident'})`,
+  );
   out.push(`  rule: ${r.verdictRule}`);
   out.push(...r.verdict.reasons.map((l) => `  - ${l}`), '');
   out.push(`Fix (${r.fix.name}): ${r.fix.summary}`);
   for (const change of r.fix.production) {
-    out.push(`  ${change.title}   [${change.kind}; in this repo: ${change.repoFile}]`, indent(change.snippet, '    │ '));
+    out.push(
+      `  ${change.title}   [${change.kind}; in this repo: ${change.repoFile}]`,
+      indent(change.snippet, '    │ '),
+    );
   }
-  if (r.restoreFailures.length) out.push('', 'RESTORE FAILED — check by hand:', ...r.restoreFailures.map((f) => `  ${f}`));
+  if (r.restoreFailures.length)
+    out.push('', 'RESTORE FAILED — check by hand:', ...r.restoreFailures.map((f) => `  ${f}`));
   out.push(rule);
   return out.join('\n');
 }
@@ -140,6 +169,6 @@ export async function writeReport(r: RunReport, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const stamp = r.startedAt.replace(/[:.]/g, '-');
   const file = path.join(dir, `${r.experiment}-${r.mode}${r.fixVariant ? `-${r.fixVariant}` : ''}-${stamp}.json`);
-  await writeFile(file, JSON.stringify(r, null, 2) + '\n');
+  await writeFile(file, `${JSON.stringify(r, null, 2)}\n`);
   return file;
 }

@@ -21,7 +21,10 @@ export interface LabRunOptions {
 export function chooseFix(experiment: Experiment<unknown>, variant: string | undefined): Fix {
   if (variant === undefined) return experiment.fixes[0]!;
   const fix = experiment.fixes.find((f) => f.name === variant);
-  if (!fix) throw new Error(`${experiment.name} has no fix "${variant}"; fixes: ${experiment.fixes.map((f) => f.name).join(', ')}`);
+  if (!fix)
+    throw new Error(
+      `${experiment.name} has no fix "${variant}"; fixes: ${experiment.fixes.map((f) => f.name).join(', ')}`,
+    );
   return fix;
 }
 
@@ -65,9 +68,21 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
   }
   if (failure !== undefined) {
     const message = failure instanceof Error ? failure.message : String(failure);
-    throw new Error(`${experiment.name} did not complete: ${message}${restoreFailures.length ? `\nrestore failed: ${restoreFailures.join('; ')}` : ''}`, { cause: failure });
+    throw new Error(
+      `${experiment.name} did not complete: ${message}${restoreFailures.length ? `\nrestore failed: ${restoreFailures.join('; ')}` : ''}`,
+      { cause: failure },
+    );
   }
-  const report = buildReport({ experiment, target: 'lab', fix, setup, startedAt, durationS, evidence, restoreFailures });
+  const report = buildReport({
+    experiment,
+    target: 'lab',
+    fix,
+    setup,
+    startedAt,
+    durationS,
+    evidence,
+    restoreFailures,
+  });
   const file = await writeReport(report, options.reportsDir);
   return { report, file };
 }

@@ -3,18 +3,33 @@ import { test } from 'node:test';
 import { parseCli, parseDuration, UsageError } from '../src/args.js';
 
 test('parses a run with every option', () => {
-  assert.deepEqual(parseCli(['503-uc', '--fix-variant', 'proxy-idle-timeout', '--target', 'k8s', '--duration', '20s', '--json', '--dry-run', '--namespace', 'mesh']), {
-    kind: 'run',
-    name: '503-uc',
-    fix: true,
-    fixVariant: 'proxy-idle-timeout',
-    target: 'k8s',
-    durationS: 20,
-    json: true,
-    keepLab: false,
-    dryRun: true,
-    namespace: 'mesh',
-  });
+  assert.deepEqual(
+    parseCli([
+      '503-uc',
+      '--fix-variant',
+      'proxy-idle-timeout',
+      '--target',
+      'k8s',
+      '--duration',
+      '20s',
+      '--json',
+      '--dry-run',
+      '--namespace',
+      'mesh',
+    ]),
+    {
+      kind: 'run',
+      name: '503-uc',
+      fix: true,
+      fixVariant: 'proxy-idle-timeout',
+      target: 'k8s',
+      durationS: 20,
+      json: true,
+      keepLab: false,
+      dryRun: true,
+      namespace: 'mesh',
+    },
+  );
   const plain = parseCli(['upload-oom']);
   assert.equal(plain.kind === 'run' && plain.fix, false);
   assert.equal(plain.kind === 'run' && plain.target, 'lab');

@@ -9,7 +9,13 @@ import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
 async function oneRound(publicUrl: string): Promise<void> {
   const vias: Via[] = ['http', 'graphql', 'grpc'];
   const reads = vias.map((via) =>
-    runLoad({ baseUrl: publicUrl, path: `/api/recipes/${vias.indexOf(via) + 1}`, via, mode: { kind: 'rate', requestsPerSecond: 10 }, durationMs: 1000 }),
+    runLoad({
+      baseUrl: publicUrl,
+      path: `/api/recipes/${vias.indexOf(via) + 1}`,
+      via,
+      mode: { kind: 'rate', requestsPerSecond: 10 },
+      durationMs: 1000,
+    }),
   );
   const put = await fetch(`${publicUrl}/api/users/7/preferences?via=http`, {
     method: 'PUT',
@@ -21,7 +27,8 @@ async function oneRound(publicUrl: string): Promise<void> {
   await exported.arrayBuffer();
   if (!exported.ok) throw new Error(`export answered ${exported.status}`);
   for (const { summary } of await Promise.all(reads)) {
-    if (summary.errors > 0 || summary.requests === 0) throw new Error(`warm-up reads failed: ${JSON.stringify(summary.byStatus)}`);
+    if (summary.errors > 0 || summary.requests === 0)
+      throw new Error(`warm-up reads failed: ${JSON.stringify(summary.byStatus)}`);
   }
 }
 

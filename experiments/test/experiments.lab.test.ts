@@ -26,20 +26,28 @@ import { repoRoot, startPrivateLab } from './lab-fixture.js';
 const needed = ['envoy', 'redis-server'].map((b) => ({ b, r: requireBinary(b) }));
 const missing = needed.filter(({ r }) => 'skip' in r).map(({ r }) => (r as { skip: string }).skip);
 
-/** The dashboard checks also need the lab's Prometheus (issue 7); the experiments do not. */
+/** The dashboard checks also need the lab's Prometheus; the experiments do not. */
 const prometheusBinary = requireBinary('prometheus');
 const noPrometheus = 'skip' in prometheusBinary ? prometheusBinary.skip : false;
 const dashboardsDir = path.join(repoRoot, 'grafana', 'dashboards');
-/** Dashboards whose every query must return data in the lab after a short load (issue 7). */
+/** Dashboards whose every query must return data in the lab after a short load. */
 const labDashboards = ['recipe-mesh-services', 'recipe-mesh-nodejs', 'recipe-mesh-redis'];
 
 /** The rows without data, as the table `npm run lab -- panels` prints, for assertion messages. */
 function emptyPanels(rows: PanelRow[]): string {
-  return formatPanelTable(rows.filter((r) => !r.skipped && (r.error || !((r.series ?? 0) > 0))), { showExpr: true });
+  return formatPanelTable(
+    rows.filter((r) => !r.skipped && (r.error || !((r.series ?? 0) > 0))),
+    { showExpr: true },
+  );
 }
 
 /** Seconds of load per run: enough for each verdict's minimum evidence, short enough for CI. */
-const durations: Record<string, number> = { '503-uc': 12, 'redis-scan-latency': 6, 'client-abort-leak': 5, 'upload-oom': 5 };
+const durations: Record<string, number> = {
+  '503-uc': 12,
+  'redis-scan-latency': 6,
+  'client-abort-leak': 5,
+  'upload-oom': 5,
+};
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
   let lab: Awaited<ReturnType<typeof startPrivateLab>>;
@@ -60,12 +68,17 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   };
 
   // Before the experiments, so no fault or fix is in play: the lab as `make up` leaves it.
-  test('dashboards: every Services, Node.js runtime and Redis query returns series after a short load', { skip: noPrometheus }, async (t) => {
+  test('dashboards: every Services, Node.js runtime and Redis query returns series after a short load', {
+    skip: noPrometheus,
+  }, async (t) => {
     const state = readState(lab.options.stateDir)!;
     await warmUpDashboards(state.endpoints.publicUrl, prometheusUrl());
     const rows = await evaluatePanels(prometheusUrl(), dashboardsDir, { dashboards: labDashboards });
     assert.deepEqual(new Set(rows.map((r) => r.dashboardUid)), new Set(labDashboards), 'each dashboard has queries');
-    assert.ok(rows.every((r) => !r.skipped), 'none of these dashboards has a Kubernetes-only query');
+    assert.ok(
+      rows.every((r) => !r.skipped),
+      'none of these dashboards has a Kubernetes-only query',
+    );
     t.diagnostic(formatPanelTable(rows).split('\n').at(-1)!);
     assert.ok(allPanelsHaveData(rows), `panels without data after the warm-up load:\n${emptyPanels(rows)}`);
   });
@@ -87,15 +100,28 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
         assert.ok(report.expectationHeld, `${label}\n${renderReport(report)}`);
       });
       if (experiment.name === '503-uc' && fix === null) {
-        test('dashboards: the Mesh 503 UC panel (lab equivalent, Envoy stats) is above zero after 503-uc', { skip: noPrometheus }, async (t) => {
+        test('dashboards: the Mesh 503 UC panel (lab equivalent, Envoy stats) is above zero after 503-uc', {
+          skip: noPrometheus,
+        }, async (t) => {
           await waitForScrape(prometheusUrl(), Date.now());
-          const equivalent = readKubernetesOnly(dashboardsDir).find((k) => k.dashboard === 'recipe-mesh-mesh' && k.panel === ucPanel.title);
-          assert.ok(equivalent && equivalent.labEquivalent.length > 0, 'kubernetes-only.json names the UC panel\'s lab equivalent');
-          const rows = (await evaluatePanels(prometheusUrl(), dashboardsDir, { dashboards: ['recipe-mesh-mesh'] })).filter((r) => r.panel === ucPanel.title);
+          const equivalent = readKubernetesOnly(dashboardsDir).find(
+            (k) => k.dashboard === 'recipe-mesh-mesh' && k.panel === ucPanel.title,
+          );
+          assert.ok(
+            equivalent && equivalent.labEquivalent.length > 0,
+            "kubernetes-only.json names the UC panel's lab equivalent",
+          );
+          const rows = (
+            await evaluatePanels(prometheusUrl(), dashboardsDir, { dashboards: ['recipe-mesh-mesh'] })
+          ).filter((r) => r.panel === ucPanel.title);
           const lab = rows.filter((r) => equivalent.labEquivalent.includes(r.refId));
           assert.equal(lab.length, equivalent.labEquivalent.length, formatPanelTable(rows, { showExpr: true }));
           t.diagnostic(lab.map((r) => `${r.refId}: ${r.series} series, max ${r.latestValue} UC/s`).join('; '));
-          for (const r of lab) assert.ok((r.series ?? 0) > 0 && (r.latestValue ?? 0) > 0, `503 UC panel reads ${r.latestValue} after 503-uc:\n${formatPanelTable(rows, { showExpr: true })}`);
+          for (const r of lab)
+            assert.ok(
+              (r.series ?? 0) > 0 && (r.latestValue ?? 0) > 0,
+              `503 UC panel reads ${r.latestValue} after 503-uc:\n${formatPanelTable(rows, { showExpr: true })}`,
+            );
         });
       }
     }

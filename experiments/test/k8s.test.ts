@@ -14,7 +14,8 @@ function promqlErrors(query: string): string[] {
   const errors: string[] = [];
   parser.parse(query).iterate({
     enter(node) {
-      if (node.type.isError) errors.push(`syntax error at ${node.from}: …${query.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
+      if (node.type.isError)
+        errors.push(`syntax error at ${node.from}: …${query.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
     },
   });
   return errors;
@@ -23,14 +24,29 @@ function promqlErrors(query: string): string[] {
 test('every plan forwards the admin ports and Prometheus, and the traffic port its load needs', () => {
   for (const { e, fix } of runs) {
     const plan = k8sPlan(e, { fix, namespace: 'shop', durationS: 20 });
-    const forwards = plan.steps.filter((s): s is Extract<K8sStep, { kind: 'port-forward' }> => s.kind === 'port-forward');
+    const forwards = plan.steps.filter(
+      (s): s is Extract<K8sStep, { kind: 'port-forward' }> => s.kind === 'port-forward',
+    );
     const argvs = forwards.map((f) => f.argv.join(' '));
-    assert.ok(argvs.includes(`kubectl -n shop port-forward deploy/recipe-api ${localPorts.admin['recipe-api']}:http-admin`), e.name);
-    assert.ok(argvs.includes(`kubectl -n shop port-forward deploy/web-api ${localPorts.admin['web-api']}:http-admin`), e.name);
-    assert.ok(argvs.some((a) => a.includes('svc/prometheus')), e.name);
+    assert.ok(
+      argvs.includes(`kubectl -n shop port-forward deploy/recipe-api ${localPorts.admin['recipe-api']}:http-admin`),
+      e.name,
+    );
+    assert.ok(
+      argvs.includes(`kubectl -n shop port-forward deploy/web-api ${localPorts.admin['web-api']}:http-admin`),
+      e.name,
+    );
+    assert.ok(
+      argvs.some((a) => a.includes('svc/prometheus')),
+      e.name,
+    );
     const load = plan.steps.find((s) => s.kind === 'load');
     assert.ok(load && load.kind === 'load' && load.url.endsWith(e.k8sLoad.path));
-    if (e.k8sLoad.via === 'ingress') assert.ok(argvs.some((a) => a.includes('svc/istio-ingressgateway')), e.name);
+    if (e.k8sLoad.via === 'ingress')
+      assert.ok(
+        argvs.some((a) => a.includes('svc/istio-ingressgateway')),
+        e.name,
+      );
   }
 });
 
@@ -44,7 +60,10 @@ test('app faults are the setup documents, PUT on the admin port, and every one i
       assert.ok(put && put.kind === 'http', `${e.name}: no setup for ${service}`);
       if (Object.keys(doc).length) assert.deepEqual(JSON.parse(put.body!), doc);
       else assert.equal(put.method, 'DELETE');
-      assert.ok(plan.steps.some((s) => s.kind === 'http' && s.phase === 'restore' && s.url === url && s.method === 'DELETE'), `${e.name}: ${service} not restored`);
+      assert.ok(
+        plan.steps.some((s) => s.kind === 'http' && s.phase === 'restore' && s.url === url && s.method === 'DELETE'),
+        `${e.name}: ${service} not restored`,
+      );
     }
   }
 });
@@ -59,10 +78,23 @@ test('Istio resources are valid, applied with kubectl and deleted afterwards', (
       const object = parseYaml(resource.yaml) as { apiVersion: string; kind: string };
       assert.equal(object.kind, resource.kind);
       assert.equal(object.apiVersion, 'networking.istio.io/v1');
-      // v1 shares v1beta1's schema (ARCHITECTURE.md); kubernetes-models publishes v1beta1.
+      // v1 shares v1beta1's schema (istio/istio CRDs serve both versions); kubernetes-models publishes v1beta1.
       new DestinationRule({ ...(object as object), apiVersion: 'networking.istio.io/v1beta1' } as never).validate();
-      assert.ok(plan.steps.some((s) => s.kind === 'command' && s.phase === 'setup' && s.argv.join(' ') === 'kubectl -n default apply -f -' && s.stdin === resource.yaml));
-      assert.ok(plan.steps.some((s) => s.kind === 'command' && s.phase === 'restore' && s.argv.includes('delete') && s.stdin === resource.yaml));
+      assert.ok(
+        plan.steps.some(
+          (s) =>
+            s.kind === 'command' &&
+            s.phase === 'setup' &&
+            s.argv.join(' ') === 'kubectl -n default apply -f -' &&
+            s.stdin === resource.yaml,
+        ),
+      );
+      assert.ok(
+        plan.steps.some(
+          (s) =>
+            s.kind === 'command' && s.phase === 'restore' && s.argv.includes('delete') && s.stdin === resource.yaml,
+        ),
+      );
     }
     for (const change of fix?.production ?? []) {
       if (change.kind !== 'istio-resource') continue;
@@ -72,7 +104,14 @@ test('Istio resources are valid, applied with kubectl and deleted afterwards', (
   }
   assert.ok(seen > 0, 'at least one experiment changes the mesh');
   // A broken resource must fail the same validation.
-  assert.throws(() => new DestinationRule({ apiVersion: 'networking.istio.io/v1beta1', kind: 'DestinationRule', metadata: { name: 'x' }, spec: { trafficPolicy: { connectionPool: { http: { idleTimeout: 5 } } } } } as never).validate());
+  assert.throws(() =>
+    new DestinationRule({
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'DestinationRule',
+      metadata: { name: 'x' },
+      spec: { trafficPolicy: { connectionPool: { http: { idleTimeout: 5 } } } },
+    } as never).validate(),
+  );
 });
 
 test('every signal query is PromQL that parses, scoped to the namespace and the run window', () => {
@@ -99,7 +138,12 @@ test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on
   const uc = experiments.find((e) => e.name === '503-uc')!;
   const plan = k8sPlan(uc, { fix: null, namespace: 'default', durationS: 20 });
   const query = plan.steps.find((s) => s.kind === 'query' && /response_flags="UC"/.test(s.promql));
-  assert.ok(query && query.kind === 'query' && query.promql.includes('istio_requests_total') && query.promql.includes('response_code="503"'));
+  assert.ok(
+    query &&
+      query.kind === 'query' &&
+      query.promql.includes('istio_requests_total') &&
+      query.promql.includes('response_code="503"'),
+  );
   assert.equal(uc.k8sJudge({ [query.name]: 3, "requests through recipe-api's sidecar": 400 }).outcome, 'incident');
   assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 400 }).outcome, 'healthy');
   assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 10 }).outcome, 'inconclusive');
@@ -112,6 +156,12 @@ test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold 
   assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT-/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 100\b/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 10000/);
-  assert.equal(redis.k8sJudge({ 'p99 of Redis GET': 0.05, 'p99 of Redis GET before the run': 0.005 }).outcome, 'incident');
-  assert.equal(redis.k8sJudge({ 'p99 of Redis GET': 0.006, 'p99 of Redis GET before the run': 0.005 }).outcome, 'healthy');
+  assert.equal(
+    redis.k8sJudge({ 'p99 of Redis GET': 0.05, 'p99 of Redis GET before the run': 0.005 }).outcome,
+    'incident',
+  );
+  assert.equal(
+    redis.k8sJudge({ 'p99 of Redis GET': 0.006, 'p99 of Redis GET before the run': 0.005 }).outcome,
+    'healthy',
+  );
 });

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Histogram, Registry, Counter, Gauge } from 'prom-client';
-import { delta, histogramBuckets, histogramCount, histogramDelta, histogramQuantile, parseScrape, sumOf } from '../src/evidence/metrics.js';
+import {
+  delta,
+  histogramBuckets,
+  histogramCount,
+  histogramDelta,
+  histogramQuantile,
+  parseScrape,
+  sumOf,
+} from '../src/evidence/metrics.js';
 
 const openMetrics = `# HELP redis_command_duration_seconds Redis command duration.
 # TYPE redis_command_duration_seconds histogram
@@ -41,7 +49,13 @@ test('parses what prom-client serves in both formats, with the same numbers', as
   for (const contentType of [Registry.PROMETHEUS_CONTENT_TYPE, Registry.OPENMETRICS_CONTENT_TYPE] as const) {
     const registry = new Registry();
     registry.setContentType(contentType as typeof Registry.PROMETHEUS_CONTENT_TYPE);
-    const h = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['command'], buckets: [0.001, 0.01, 0.1], registers: [registry] });
+    const h = new Histogram({
+      name: 'h_seconds',
+      help: 'h',
+      labelNames: ['command'],
+      buckets: [0.001, 0.01, 0.1],
+      registers: [registry],
+    });
     const c = new Counter({ name: 'c_total', help: 'c', registers: [registry] });
     const g = new Gauge({ name: 'g', help: 'g', registers: [registry] });
     for (const v of [0.0005, 0.002, 0.002, 0.05]) h.observe({ command: 'get' }, v);
@@ -66,19 +80,32 @@ test("histogram_quantile interpolates inside the bucket like Prometheus'", () =>
   assert.ok(Math.abs(histogramQuantile(0.99, buckets)! - 0.005) < 1e-12);
   // rank 99.9 falls in +Inf: the highest finite bound.
   assert.equal(histogramQuantile(0.999, buckets), 0.005);
-  assert.equal(histogramQuantile(0.99, [{ le: 0.001, count: 0 }, { le: Infinity, count: 0 }]), null);
+  assert.equal(
+    histogramQuantile(0.99, [
+      { le: 0.001, count: 0 },
+      { le: Infinity, count: 0 },
+    ]),
+    null,
+  );
   assert.equal(histogramQuantile(0.99, []), null);
 });
 
 test('deltas between two scrapes: counters, gauges and histogram buckets', () => {
-  const before = parseScrape('a_total 5\ng 10\nh_bucket{le="0.001"} 10\nh_bucket{le="0.01"} 10\nh_bucket{le="+Inf"} 10\n');
-  const after = parseScrape('a_total 8\ng 7\nh_bucket{le="0.001"} 10\nh_bucket{le="0.01"} 15\nh_bucket{le="+Inf"} 20\nnew_total 2\n');
+  const before = parseScrape(
+    'a_total 5\ng 10\nh_bucket{le="0.001"} 10\nh_bucket{le="0.01"} 10\nh_bucket{le="+Inf"} 10\n',
+  );
+  const after = parseScrape(
+    'a_total 8\ng 7\nh_bucket{le="0.001"} 10\nh_bucket{le="0.01"} 15\nh_bucket{le="+Inf"} 20\nnew_total 2\n',
+  );
   assert.equal(delta(before, after, 'a_total'), 3);
   assert.equal(delta(before, after, 'g'), -3);
   assert.equal(delta(before, after, 'new_total'), 2);
   assert.equal(delta(before, after, 'missing'), null);
   const d = histogramDelta(before, after, 'h');
-  assert.deepEqual(d.map((b) => b.count), [0, 5, 10]);
+  assert.deepEqual(
+    d.map((b) => b.count),
+    [0, 5, 10],
+  );
   // Only what happened between the scrapes: nothing under 1 ms, half under 10 ms.
   const median = histogramQuantile(0.5, d)!;
   assert.ok(median > 0.001 && median <= 0.01 + 1e-12, String(median));

@@ -11,12 +11,31 @@ const mib = 1024 * 1024;
 const evidence: UploadEvidence = {
   uploadBytes: 48 * mib,
   concurrent: 4,
-  small: { phase: 'small upload', requests: 1, byStatusFlag: { '201 -': 1 }, latencyMs: { count: 1, p50: 40, p90: 40, p99: 40, max: 40 } },
-  oversized: { phase: '48 MiB uploads', requests: 4, byStatusFlag: { '201 -': 4 }, latencyMs: { count: 4, p50: 500, p90: 900, p99: 900, max: 900 } },
+  small: {
+    phase: 'small upload',
+    requests: 1,
+    byStatusFlag: { '201 -': 1 },
+    latencyMs: { count: 1, p50: 40, p90: 40, p99: 40, max: 40 },
+  },
+  oversized: {
+    phase: '48 MiB uploads',
+    requests: 4,
+    byStatusFlag: { '201 -': 4 },
+    latencyMs: { count: 4, p50: 500, p90: 900, p99: 900, max: 900 },
+  },
   before: { rss: 200 * mib, heapUsed: 60 * mib, external: 10 * mib },
   peak: { rss: 390 * mib, heapUsed: 62 * mib, external: 160 * mib },
   samples: 13,
-  metricDeltas: [{ service: 'recipe-api', metric: 'nodejs_external_memory_bytes', labels: {}, before: 10 * mib, after: 150 * mib, delta: 140 * mib }],
+  metricDeltas: [
+    {
+      service: 'recipe-api',
+      metric: 'nodejs_external_memory_bytes',
+      labels: {},
+      before: 10 * mib,
+      after: 150 * mib,
+      delta: 140 * mib,
+    },
+  ],
   sidecarUploads: [
     parseAccessLogLine(
       '[2026-11-23T16:53:01.000Z] "POST /recipes/42/photo HTTP/1.1" 201 - via_upstream - "-" 50331904 120 900 899 "-" "-" "r1" "127.0.0.1:1" "127.0.0.1:2" inbound|4000|| 127.0.0.1:3 127.0.0.1:4 127.0.0.1:5 - default',
@@ -25,18 +44,50 @@ const evidence: UploadEvidence = {
 };
 
 test('the report tells the story: hypothesis, injection, load, signals, log lines, verdict and the fix', () => {
-  const report = buildReport({ experiment: uploadOom as never, target: 'lab', fix: null, setup: uploadOom.incidentSetup, startedAt: new Date('2026-11-23T16:53:00Z'), durationS: 5, evidence, restoreFailures: [] });
+  const report = buildReport({
+    experiment: uploadOom as never,
+    target: 'lab',
+    fix: null,
+    setup: uploadOom.incidentSetup,
+    startedAt: new Date('2026-11-23T16:53:00Z'),
+    durationS: 5,
+    evidence,
+    restoreFailures: [],
+  });
   assert.equal(report.verdict.outcome, 'incident');
   assert.equal(report.expectationHeld, true);
   const text = renderReport(report);
-  for (const part of ['Hypothesis', 'Injected', 'uploadLimits', 'Client outcomes', '201 -: 4', 'Signals', 'external memory', 'Metric deltas', 'POST /recipes/42/photo', 'Verdict: INCIDENT', 'expectation HELD', 'busboy', 'photo-upload.ts']) {
+  for (const part of [
+    'Hypothesis',
+    'Injected',
+    'uploadLimits',
+    'Client outcomes',
+    '201 -: 4',
+    'Signals',
+    'external memory',
+    'Metric deltas',
+    'POST /recipes/42/photo',
+    'Verdict: INCIDENT',
+    'expectation HELD',
+    'busboy',
+    'photo-upload.ts',
+  ]) {
     assert.ok(text.includes(part), `report lacks ${part}`);
   }
 });
 
 test('with --fix the same evidence does not hold the expectation', () => {
   const fix = uploadOom.fixes[0]!;
-  const report = buildReport({ experiment: uploadOom as never, target: 'lab', fix, setup: fix.setup, startedAt: new Date(), durationS: 5, evidence, restoreFailures: ['recipe-api faults: ECONNREFUSED'] });
+  const report = buildReport({
+    experiment: uploadOom as never,
+    target: 'lab',
+    fix,
+    setup: fix.setup,
+    startedAt: new Date(),
+    durationS: 5,
+    evidence,
+    restoreFailures: ['recipe-api faults: ECONNREFUSED'],
+  });
   assert.equal(report.expectationHeld, false);
   assert.match(renderReport(report), /RESTORE FAILED/);
   assert.equal(expectationHeld({ outcome: 'healthy', reasons: [] }, true), true);
@@ -47,7 +98,16 @@ test('with --fix the same evidence does not hold the expectation', () => {
 test('the JSON report lands under the reports directory with the evidence', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-reports-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const report = buildReport({ experiment: uploadOom as never, target: 'lab', fix: null, setup: uploadOom.incidentSetup, startedAt: new Date('2026-11-23T16:53:00Z'), durationS: 5, evidence, restoreFailures: [] });
+  const report = buildReport({
+    experiment: uploadOom as never,
+    target: 'lab',
+    fix: null,
+    setup: uploadOom.incidentSetup,
+    startedAt: new Date('2026-11-23T16:53:00Z'),
+    durationS: 5,
+    evidence,
+    restoreFailures: [],
+  });
   const file = await writeReport(report, dir);
   assert.equal(path.dirname(file), dir);
   assert.match(path.basename(file), /^upload-oom-incident-2026-11-23T16-53-00-000Z\.json$/);

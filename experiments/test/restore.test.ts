@@ -26,10 +26,13 @@ test('a signal restores, then exits with 130', async () => {
     restored = true;
   });
   const exited = new Promise<number>((resolve) => {
-    const remove = stack.restoreOnSignals(() => {}, (code) => {
-      remove();
-      resolve(code);
-    });
+    const remove = stack.restoreOnSignals(
+      () => {},
+      (code) => {
+        remove();
+        resolve(code);
+      },
+    );
   });
   process.emit('SIGINT', 'SIGINT');
   assert.equal(await exited, 130);
@@ -43,7 +46,13 @@ test('a restore waits for a change in flight, then undoes it; later changes are 
   const changing = stack.change(
     'fault',
     async () => void (fault = 'off'),
-    () => new Promise<void>((resolve) => (landChange = () => ((fault = 'on'), resolve()))),
+    () =>
+      new Promise<void>((resolve) => {
+        landChange = () => {
+          fault = 'on';
+          resolve();
+        };
+      }),
   );
   // Ctrl-C while the PUT is still on the wire: the restore must not finish before it lands.
   const restoring = stack.restoreAll();
@@ -55,6 +64,13 @@ test('a restore waits for a change in flight, then undoes it; later changes are 
   await changing;
   assert.deepEqual(await restoring, []);
   assert.equal(fault, 'off', 'the fault that landed during the restore stayed on');
-  await assert.rejects(stack.change('late', async () => {}, async () => void (fault = 'on')), /being restored/);
+  await assert.rejects(
+    stack.change(
+      'late',
+      async () => {},
+      async () => void (fault = 'on'),
+    ),
+    /being restored/,
+  );
   assert.equal(fault, 'off');
 });

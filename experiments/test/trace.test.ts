@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { descendants, findSidecarOnlyFailure, groupTraces, type TraceSpan } from '../src/evidence/trace.js';
 
-const span = (id: string, parent: string | null, service: string, attributes: TraceSpan['attributes'] = {}, traceId = 't1'): TraceSpan => ({
+const span = (
+  id: string,
+  parent: string | null,
+  service: string,
+  attributes: TraceSpan['attributes'] = {},
+  traceId = 't1',
+): TraceSpan => ({
   traceId,
   spanId: id,
   parentSpanId: parent,
@@ -28,20 +34,33 @@ const failedThenRetried = [
 test('finds the sidecar span that failed with UC and has no app span under it', () => {
   const found = findSidecarOnlyFailure([failedThenRetried], 'recipe-api.default', 'recipe-api');
   assert.equal(found?.span.spanId, 'e');
-  assert.deepEqual(descendants(failedThenRetried, 'c').map((s) => s.spanId).sort(), ['d', 'e', 'f', 'g', 'h']);
+  assert.deepEqual(
+    descendants(failedThenRetried, 'c')
+      .map((s) => s.spanId)
+      .sort(),
+    ['d', 'e', 'f', 'g', 'h'],
+  );
 });
 
 test('no match when the UC span has an app span below it, or when nothing failed with UC', () => {
   const appBelow = [...failedThenRetried.filter((s) => s.spanId !== 'h'), span('h', 'e', 'recipe-api')];
   const withoutG = appBelow.filter((s) => s.spanId !== 'g');
   assert.equal(findSidecarOnlyFailure([withoutG], 'recipe-api.default', 'recipe-api'), null);
-  const healthy = failedThenRetried.map((s) => (s.spanId === 'e' ? { ...s, attributes: { 'http.status_code': '200', response_flags: '-' } } : s));
+  const healthy = failedThenRetried.map((s) =>
+    s.spanId === 'e' ? { ...s, attributes: { 'http.status_code': '200', response_flags: '-' } } : s,
+  );
   assert.equal(findSidecarOnlyFailure([healthy], 'recipe-api.default', 'recipe-api'), null);
-  const otherFlag = failedThenRetried.map((s) => (s.spanId === 'e' ? { ...s, attributes: { 'http.status_code': '503', response_flags: 'UF' } } : s));
+  const otherFlag = failedThenRetried.map((s) =>
+    s.spanId === 'e' ? { ...s, attributes: { 'http.status_code': '503', response_flags: 'UF' } } : s,
+  );
   assert.equal(findSidecarOnlyFailure([otherFlag], 'recipe-api.default', 'recipe-api'), null);
 });
 
 test('groups spans by trace', () => {
-  const traces = groupTraces([span('a', null, 'x', {}, 't1'), span('b', null, 'x', {}, 't2'), span('c', 'a', 'y', {}, 't1')]);
+  const traces = groupTraces([
+    span('a', null, 'x', {}, 't1'),
+    span('b', null, 'x', {}, 't2'),
+    span('c', 'a', 'y', {}, 't1'),
+  ]);
   assert.deepEqual(traces.map((t) => t.length).sort(), [1, 2]);
 });

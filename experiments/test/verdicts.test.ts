@@ -56,7 +56,13 @@ test('503-uc: no incident without UC lines, and no "healthy" on too little traff
   assert.equal(judge503Uc(ucEvidence(otherErrors, ucPhase(120, 0))).outcome, 'inconclusive');
 });
 
-const redis = (baselineS: number, faultS: number, scans: number, invalidations = 80, gets = 1200): RedisLatencyEvidence => ({
+const redis = (
+  baselineS: number,
+  faultS: number,
+  scans: number,
+  invalidations = 80,
+  gets = 1200,
+): RedisLatencyEvidence => ({
   keysSeeded: 200_000,
   baseline: load('baseline', { '200 -': 600 }),
   underFault: load('under fault', { '200 -': 1200 }),
@@ -85,7 +91,12 @@ test('redis-scan-latency: no incident without the latency rise, without SCANs, o
   assert.equal(judgeRedisLatency(redis(0.006, 0.018, 0)).outcome, 'inconclusive'); // 3×: neither
 });
 
-const leak = (before: [number, number], first: [number, number], after: [number, number], aborted = 16): LeakEvidence => ({
+const leak = (
+  before: [number, number],
+  first: [number, number],
+  after: [number, number],
+  aborted = 16,
+): LeakEvidence => ({
   exportBytes: 4_749_481,
   abortAfterBytes: 2_374_740,
   baseline: load('full', { '200 -': 1 }),

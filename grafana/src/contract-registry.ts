@@ -33,7 +33,9 @@ export const SAMPLE_LABEL_VALUES: Record<string, string[]> = {
 
 type OpenMetricsRegistry = client.Registry<client.OpenMetricsContentType>;
 // prom-client's typings omit the constructor's content-type argument (lib/registry.js takes it).
-const OpenMetricsRegistry = client.Registry as unknown as new (contentType: client.OpenMetricsContentType) => OpenMetricsRegistry;
+const OpenMetricsRegistry = client.Registry as unknown as new (
+  contentType: client.OpenMetricsContentType,
+) => OpenMetricsRegistry;
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
@@ -62,7 +64,12 @@ export function contractRegistries(metrics: ContractMetric[]): ContractRegistrie
     registry.setDefaultLabels({ service });
     registries.set(service, registry);
     for (const metric of metrics.filter((m) => m.services.includes(service))) {
-      const common = { name: metric.name, help: `${metric.name} (docs/contracts.md)`, labelNames: metric.labels, registers: [registry] };
+      const common = {
+        name: metric.name,
+        help: `${metric.name} (docs/contracts.md)`,
+        labelNames: metric.labels,
+        registers: [registry],
+      };
       const instance: AnyMetric =
         metric.type === 'histogram'
           ? new client.Histogram({ ...common, buckets: CONTRACT_BUCKETS, enableExemplars: true })

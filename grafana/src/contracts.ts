@@ -73,7 +73,13 @@ export function parseContractMetrics(markdown: string): ContractMetric[] {
     if (type !== 'counter' && type !== 'gauge' && type !== 'histogram') {
       throw new Error(`docs/contracts.md: metric ${name} has unknown type ${JSON.stringify(type)}`);
     }
-    metrics.push({ name, type, labels: backticked(withoutAsides(labelCell)), services: whoToServices(whoCell), promClientDefault: false });
+    metrics.push({
+      name,
+      type,
+      labels: backticked(withoutAsides(labelCell)),
+      services: whoToServices(whoCell),
+      promClientDefault: false,
+    });
   }
   if (metrics.length === 0) throw new Error('docs/contracts.md: the Metrics table lists no metric');
   return metrics;

@@ -114,7 +114,12 @@ function thresholds(spec: PanelSpec) {
 
 function mappings(spec: PanelSpec) {
   if (!spec.valueText) return [];
-  return [{ type: 'value', options: Object.fromEntries(Object.entries(spec.valueText).map(([v, t], index) => [v, { ...t, index }])) }];
+  return [
+    {
+      type: 'value',
+      options: Object.fromEntries(Object.entries(spec.valueText).map(([v, t], index) => [v, { ...t, index }])),
+    },
+  ];
 }
 
 function panel(spec: PanelSpec, id: number, gridPos: { x: number; y: number; w: number; h: number }) {
@@ -182,14 +187,24 @@ function panel(spec: PanelSpec, id: number, gridPos: { x: number; y: number; w: 
 }
 
 /** The dashboard JSON Grafana provisions, and the targets that only work on Kubernetes. */
-export function buildDashboard(spec: DashboardSpec): { json: Record<string, unknown>; kubernetesOnly: KubernetesOnlyTarget[] } {
+export function buildDashboard(spec: DashboardSpec): {
+  json: Record<string, unknown>;
+  kubernetesOnly: KubernetesOnlyTarget[];
+} {
   const panels: unknown[] = [];
   const kubernetesOnly: KubernetesOnlyTarget[] = [];
   let id = 1;
   let y = 0;
   for (const section of spec.sections) {
     if (section.row) {
-      panels.push({ id: id++, type: 'row', title: section.row, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+      panels.push({
+        id: id++,
+        type: 'row',
+        title: section.row,
+        collapsed: false,
+        gridPos: { x: 0, y, w: 24, h: 1 },
+        panels: [],
+      });
       y += 1;
     }
     let x = 0;
@@ -231,7 +246,14 @@ export function buildDashboard(spec: DashboardSpec): { json: Record<string, unkn
     refresh: '10s',
     timezone: 'browser',
     links: [
-      { title: 'recipe-mesh dashboards', type: 'dashboards', tags: ['recipe-mesh'], asDropdown: true, includeVars: true, keepTime: true },
+      {
+        title: 'recipe-mesh dashboards',
+        type: 'dashboards',
+        tags: ['recipe-mesh'],
+        asDropdown: true,
+        includeVars: true,
+        keepTime: true,
+      },
     ],
     templating: { list: spec.variables.map(variable) },
     annotations: { list: spec.faultAnnotations === false ? [] : [faultAnnotation()] },

@@ -1,6 +1,6 @@
 /**
  * Structural checks of a dashboard JSON, for what Grafana needs to provision it and for the
- * project's conventions (issue 7). Each returns a list of problems; empty means fine.
+ * project's conventions (docs/contracts.md). Each returns a list of problems; empty means fine.
  */
 
 export interface LintOptions {
@@ -12,7 +12,15 @@ export interface LintOptions {
 
 type Json = Record<string, unknown>;
 
-const MACROS = new Set(['__rate_interval', '__interval', '__interval_ms', '__range', '__range_s', '__range_ms', '__all']);
+const MACROS = new Set([
+  '__rate_interval',
+  '__interval',
+  '__interval_ms',
+  '__range',
+  '__range_s',
+  '__range_ms',
+  '__all',
+]);
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.trim().length > 0;
@@ -43,7 +51,8 @@ export function lintDashboard(dashboard: unknown, options: LintOptions): string[
   const fail = (message: string) => problems.push(`${where}: ${message}`);
 
   if (!nonEmptyString(dashboard.uid)) fail('uid is missing');
-  else if (dashboard.uid.length > 40 || !/^[A-Za-z0-9_-]+$/.test(dashboard.uid)) fail(`uid ${dashboard.uid} is not a Grafana uid (≤40 of [A-Za-z0-9_-])`);
+  else if (dashboard.uid.length > 40 || !/^[A-Za-z0-9_-]+$/.test(dashboard.uid))
+    fail(`uid ${dashboard.uid} is not a Grafana uid (≤40 of [A-Za-z0-9_-])`);
   if (!nonEmptyString(dashboard.title)) fail('title is missing');
   if (typeof dashboard.schemaVersion !== 'number') fail('schemaVersion is missing');
   if (!Array.isArray(dashboard.panels) || dashboard.panels.length === 0) fail('panels are missing');
@@ -51,10 +60,14 @@ export function lintDashboard(dashboard: unknown, options: LintOptions): string[
 
   const checkDatasource = (ds: unknown, what: string) => {
     if (!isObject(ds) || !nonEmptyString(ds.uid)) return fail(`${what}: datasource must be an object with a fixed uid`);
-    if (!options.datasourceUids.has(ds.uid)) fail(`${what}: datasource uid ${ds.uid} is not one the provisioning defines (${[...options.datasourceUids].join(', ')})`);
+    if (!options.datasourceUids.has(ds.uid))
+      fail(
+        `${what}: datasource uid ${ds.uid} is not one the provisioning defines (${[...options.datasourceUids].join(', ')})`,
+      );
   };
 
-  const templating = isObject(dashboard.templating) && Array.isArray(dashboard.templating.list) ? dashboard.templating.list : [];
+  const templating =
+    isObject(dashboard.templating) && Array.isArray(dashboard.templating.list) ? dashboard.templating.list : [];
   const variables = new Set<string>();
   for (const v of templating) {
     if (!isObject(v) || !nonEmptyString(v.name)) {
@@ -67,14 +80,16 @@ export function lintDashboard(dashboard: unknown, options: LintOptions): string[
   }
   const checkVariables = (text: string, what: string) => {
     for (const name of referencedVariables(text)) {
-      if (!variables.has(name) && !MACROS.has(name)) fail(`${what}: uses $${name}, which the dashboard does not define`);
+      if (!variables.has(name) && !MACROS.has(name))
+        fail(`${what}: uses $${name}, which the dashboard does not define`);
     }
   };
   for (const v of templating) {
     if (isObject(v) && typeof v.definition === 'string') checkVariables(v.definition, `variable ${String(v.name)}`);
   }
 
-  const annotations = isObject(dashboard.annotations) && Array.isArray(dashboard.annotations.list) ? dashboard.annotations.list : [];
+  const annotations =
+    isObject(dashboard.annotations) && Array.isArray(dashboard.annotations.list) ? dashboard.annotations.list : [];
   for (const a of annotations) {
     if (!isObject(a)) continue;
     checkDatasource(a.datasource, `annotation ${String(a.name)}`);
@@ -92,8 +107,10 @@ export function lintDashboard(dashboard: unknown, options: LintOptions): string[
     if (!nonEmptyString(panel.type)) fail(`${name}: type is missing`);
     if (!nonEmptyString(panel.title)) fail(`${name}: title is missing`);
     if (!nonEmptyString(panel.description)) fail(`${name}: description is missing`);
-    else if (!/\bBad\b/.test(panel.description)) fail(`${name}: description does not say what a bad value means ("Bad: …")`);
-    const defaults = isObject(panel.fieldConfig) && isObject(panel.fieldConfig.defaults) ? panel.fieldConfig.defaults : {};
+    else if (!/\bBad\b/.test(panel.description))
+      fail(`${name}: description does not say what a bad value means ("Bad: …")`);
+    const defaults =
+      isObject(panel.fieldConfig) && isObject(panel.fieldConfig.defaults) ? panel.fieldConfig.defaults : {};
     if (!nonEmptyString(defaults.unit)) fail(`${name}: unit is not set (fieldConfig.defaults.unit)`);
     checkDatasource(panel.datasource, name);
     const targets = Array.isArray(panel.targets) ? panel.targets.filter(isObject) : [];

@@ -49,7 +49,11 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
     rule_files: ruleFiles,
-    scrape_configs: jobs.map((j) => ({ job_name: j.job, metrics_path: j.metricsPath, static_configs: [{ targets: [j.target] }] })),
+    scrape_configs: jobs.map((j) => ({
+      job_name: j.job,
+      metrics_path: j.metricsPath,
+      static_configs: [{ targets: [j.target] }],
+    })),
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
@@ -66,7 +70,10 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, { timeoutMs: 20000, what: 'Prometheus ready' });
+    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, {
+      timeoutMs: 20000,
+      what: 'Prometheus ready',
+    });
   } catch (error) {
     await stop();
     throw new Error(`${String(error)}\n${output()}`);
@@ -80,7 +87,10 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
  * ends in 503 UC, upstream_reset_before_response_started{connection_termination}) and
  * `inbound|3000||` in front of a healthy upstream, plus the admin port for /stats/prometheus.
  */
-export async function startEnvoy(binary: string, upstreams: { closing: number; healthy: number }): Promise<Started & { listener: string }> {
+export async function startEnvoy(
+  binary: string,
+  upstreams: { closing: number; healthy: number },
+): Promise<Started & { listener: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-check-envoy-'));
   const [adminPort, listenerPort] = [await freePort(), await freePort()];
   const cluster = (name: string, port: number) => ({
@@ -89,7 +99,9 @@ export async function startEnvoy(binary: string, upstreams: { closing: number; h
     connect_timeout: '1s',
     load_assignment: {
       cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] },
+      ],
     },
   });
   const config = {
@@ -107,7 +119,8 @@ export async function startEnvoy(binary: string, upstreams: { closing: number; h
                 {
                   name: 'envoy.filters.network.http_connection_manager',
                   typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
                     // No dots: Envoy's tag extraction turns a dotted prefix into the metric name.
                     stat_prefix: 'inbound_http',
                     route_config: {
@@ -122,7 +135,12 @@ export async function startEnvoy(binary: string, upstreams: { closing: number; h
                         },
                       ],
                     },
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+                    http_filters: [
+                      {
+                        name: 'envoy.filters.http.router',
+                        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+                      },
+                    ],
                   },
                 },
               ],
@@ -134,14 +152,25 @@ export async function startEnvoy(binary: string, upstreams: { closing: number; h
     },
   };
   await writeFile(path.join(dir, 'envoy.yaml'), stringify(config));
-  const { child, output } = startProcess(binary, ['-c', path.join(dir, 'envoy.yaml'), '--log-level', 'warn', '--disable-hot-restart', '--concurrency', '1']);
+  const { child, output } = startProcess(binary, [
+    '-c',
+    path.join(dir, 'envoy.yaml'),
+    '--log-level',
+    'warn',
+    '--disable-hot-restart',
+    '--concurrency',
+    '1',
+  ]);
   const url = `http://127.0.0.1:${adminPort}`;
   const stop = async () => {
     await stopProcess(child);
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/ready`)).ok, { timeoutMs: 20000, what: 'Envoy ready' });
+    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/ready`)).ok, {
+      timeoutMs: 20000,
+      what: 'Envoy ready',
+    });
   } catch (error) {
     await stop();
     throw new Error(`${String(error)}\n${output()}`);

@@ -28,7 +28,10 @@ export interface MeshMetric {
 }
 
 export interface RuleFile {
-  groups: Array<{ name: string; rules: Array<{ record?: string; alert?: string; expr: string; annotations?: Record<string, string> }> }>;
+  groups: Array<{
+    name: string;
+    rules: Array<{ record?: string; alert?: string; expr: string; annotations?: Record<string, string> }>;
+  }>;
 }
 
 export function readMeshMetrics(file: string): MeshMetric[] {
@@ -39,7 +42,10 @@ export function readRuleFiles(rulesDir: string): Array<{ file: string; rules: Ru
   return readdirSync(rulesDir)
     .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
     .sort()
-    .map((f) => ({ file: path.join(rulesDir, f), rules: parse(readFileSync(path.join(rulesDir, f), 'utf8')) as RuleFile }));
+    .map((f) => ({
+      file: path.join(rulesDir, f),
+      rules: parse(readFileSync(path.join(rulesDir, f), 'utf8')) as RuleFile,
+    }));
 }
 
 /** `label_values(<selector>, label)` → `<selector>`; null when the query has another form. */
@@ -50,7 +56,9 @@ function variableSelector(definition: string): string | null {
 
 export function dashboardQueries(dashboardsDir: string): Query[] {
   const queries: Query[] = [];
-  const files = readdirSync(dashboardsDir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dashboardsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const dashboards = readDashboards(dashboardsDir);
   files.forEach((file, i) => {
     const d = dashboards[i] as unknown as {
@@ -60,7 +68,8 @@ export function dashboardQueries(dashboardsDir: string): Query[] {
       templating?: { list?: Array<{ name: string; definition?: string }> };
     };
     const values = { ...defaultInterpolation, variables: variableDefaults(dashboardsDir, d.uid) };
-    const add = (source: string, raw: string) => queries.push({ source: `dashboards/${file} ${source}`, raw, expr: interpolate(raw, values) });
+    const add = (source: string, raw: string) =>
+      queries.push({ source: `dashboards/${file} ${source}`, raw, expr: interpolate(raw, values) });
     const walk = (panels: unknown[] | undefined) => {
       for (const p of (panels ?? []) as NonNullable<typeof d.panels>) {
         for (const t of p.targets ?? []) if (t.expr) add(`panel ${p.id} target ${t.refId}`, t.expr);
@@ -80,14 +89,20 @@ export function dashboardQueries(dashboardsDir: string): Query[] {
 export function ruleQueries(rulesDir: string): Query[] {
   return readRuleFiles(rulesDir).flatMap(({ file, rules }) =>
     rules.groups.flatMap((g) =>
-      g.rules.map((r) => ({ source: `${path.basename(file)} ${g.name} ${r.record ?? r.alert}`, raw: r.expr, expr: r.expr })),
+      g.rules.map((r) => ({
+        source: `${path.basename(file)} ${g.name} ${r.record ?? r.alert}`,
+        raw: r.expr,
+        expr: r.expr,
+      })),
     ),
   );
 }
 
 /** Names recorded by the rule files (usable in other rules and dashboards). */
 export function recordedNames(rulesDir: string): string[] {
-  return readRuleFiles(rulesDir).flatMap(({ rules }) => rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.record ? [r.record] : []))));
+  return readRuleFiles(rulesDir).flatMap(({ rules }) =>
+    rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.record ? [r.record] : []))),
+  );
 }
 
 /** Series names a query may select, and the family each belongs to. */
@@ -103,14 +118,20 @@ export function unknownMetricProblems(queries: Query[], known: Map<string, strin
   const problems: string[] = [];
   for (const q of queries) {
     for (const name of selectedMetrics(q.expr).names) {
-      if (!known.has(name)) problems.push(`${q.source}: ${name} is neither in docs/contracts.md, nor in grafana/mesh-metrics.json, nor recorded by grafana/rules`);
+      if (!known.has(name))
+        problems.push(
+          `${q.source}: ${name} is neither in docs/contracts.md, nor in grafana/mesh-metrics.json, nor recorded by grafana/rules`,
+        );
     }
   }
   return problems;
 }
 
 export async function parseProblems(promtool: string, queries: Query[]): Promise<string[]> {
-  const errors = await parseErrors(promtool, queries.map((q) => q.expr));
+  const errors = await parseErrors(
+    promtool,
+    queries.map((q) => q.expr),
+  );
   return [...errors].map(([i, message]) => `${queries[i]!.source}: ${message}\n    ${queries[i]!.expr}`);
 }
 

@@ -27,7 +27,10 @@ export function renderFiles(): Map<string, string> {
     files.set(path.join('dashboards', file), `${JSON.stringify(built.json, null, 2)}\n`);
     kubernetesOnly.push(...built.kubernetesOnly);
   }
-  files.set('kubernetes-only.json', `${JSON.stringify({ $comment: KUBERNETES_ONLY_NOTE, targets: kubernetesOnly }, null, 2)}\n`);
+  files.set(
+    'kubernetes-only.json',
+    `${JSON.stringify({ $comment: KUBERNETES_ONLY_NOTE, targets: kubernetesOnly }, null, 2)}\n`,
+  );
   return files;
 }
 

@@ -25,9 +25,19 @@ async function listen(server: net.Server): Promise<number> {
 }
 
 const sample = (text: string, name: string, labels: string) =>
-  Number(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'm').exec(text.split('\n').filter((l) => l.startsWith(`${name}{`) && labels.split(',').every((x) => l.includes(x))).join('\n'))?.[2] ?? NaN);
+  Number(
+    new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'm').exec(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`) && labels.split(',').every((x) => l.includes(x)))
+        .join('\n'),
+    )?.[2] ?? NaN,
+  );
 
-test('Envoy exports every documented envoy_* family, and UC shows in the cluster stats', { skip: 'skip' in envoyBinary ? envoyBinary.skip : false, timeout: 60000 }, async (t) => {
+test('Envoy exports every documented envoy_* family, and UC shows in the cluster stats', {
+  skip: 'skip' in envoyBinary ? envoyBinary.skip : false,
+  timeout: 60000,
+}, async (t) => {
   if (!('path' in envoyBinary)) return;
   const closing = net.createServer((socket) => socket.once('data', () => socket.destroy()));
   const healthy = http.createServer((_req, res) => res.end('ok'));
@@ -42,20 +52,34 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
     assert.equal((await fetch(`${envoy.listener}/ok`)).status, 200);
   }
   // Histograms appear once the stats flush (1 s in this config) has seen a sample.
-  const stats = await waitFor(async () => {
-    const text = await (await fetch(`${envoy.url}/stats/prometheus`)).text();
-    return exposedFamilies(text).has('envoy_cluster_upstream_rq_time') ? text : null;
-  }, { timeoutMs: 10000, what: 'envoy_cluster_upstream_rq_time in /stats/prometheus' });
+  const stats = await waitFor(
+    async () => {
+      const text = await (await fetch(`${envoy.url}/stats/prometheus`)).text();
+      return exposedFamilies(text).has('envoy_cluster_upstream_rq_time') ? text : null;
+    },
+    { timeoutMs: 10000, what: 'envoy_cluster_upstream_rq_time in /stats/prometheus' },
+  );
 
   const families = exposedFamilies(stats);
   const documented = readMeshMetrics(meshMetricsFile).filter((m) => m.source === 'envoy');
   assert.ok(documented.length >= 20);
-  assert.deepEqual(documented.map((m) => m.name).filter((n) => !families.has(n)), [], 'documented Envoy families missing from /stats/prometheus');
-  assert.equal(families.has('envoy_cluster_upstream_rq_503'), false, 'response codes are a label, not part of the name');
+  assert.deepEqual(
+    documented.map((m) => m.name).filter((n) => !families.has(n)),
+    [],
+    'documented Envoy families missing from /stats/prometheus',
+  );
+  assert.equal(
+    families.has('envoy_cluster_upstream_rq_503'),
+    false,
+    'response codes are a label, not part of the name',
+  );
   assert.equal(families.has('envoy_no_such_stat'), false);
 
   const uc = 'envoy_cluster_name="inbound|4000||"';
   assert.equal(sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', uc), 3);
   assert.equal(sample(stats, 'envoy_cluster_upstream_rq', `${uc},envoy_response_code="503"`), 3);
-  assert.equal(sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', 'envoy_cluster_name="inbound|3000||"'), 0);
+  assert.equal(
+    sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', 'envoy_cluster_name="inbound|3000||"'),
+    0,
+  );
 });

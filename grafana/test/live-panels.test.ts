@@ -36,8 +36,13 @@ async function listen(server: net.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function query(prometheus: string, expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-  const body = (await (await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+async function query(
+  prometheus: string,
+  expr: string,
+): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const body = (await (await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as {
+    data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+  };
   return body.data.result;
 }
 
@@ -61,12 +66,14 @@ test('every panel returns data from live metrics; rules load and record', { skip
   const closing = net.createServer((socket) => socket.once('data', () => socket.destroy()));
   const healthy = http.createServer((_req, res) => res.end('ok'));
   const [closingPort, healthyPort] = [await listen(closing), await listen(healthy)];
-  stops.push(() => new Promise((r) => closing.close(r)), () => new Promise((r) => healthy.close(r)));
+  stops.push(
+    () => new Promise((r) => closing.close(r)),
+    () => new Promise((r) => healthy.close(r)),
+  );
   const envoy = await startEnvoy(envoyBinary.path, { closing: closingPort, healthy: healthyPort });
   stops.push(envoy.stop);
 
-  let prometheus: Started | undefined;
-  prometheus = await startPrometheus(
+  const prometheus: Started = await startPrometheus(
     prometheusBinary.path,
     [
       { job: 'web-api', target: `127.0.0.1:${metricsPort}`, metricsPath: '/web-api/metrics' },
@@ -81,7 +88,11 @@ test('every panel returns data from live metrics; rules load and record', { skip
   // Traffic while Prometheus scrapes: contract observations and requests through Envoy.
   const traffic = setInterval(() => {
     observe();
-    for (const p of ['/closing', '/ok']) fetch(`${envoy.listener}${p}`).then((r) => r.arrayBuffer(), () => undefined);
+    for (const p of ['/closing', '/ok'])
+      fetch(`${envoy.listener}${p}`).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      );
   }, 200);
   stops.push(async () => clearInterval(traffic));
 
@@ -91,7 +102,10 @@ test('every panel returns data from live metrics; rules load and record', { skip
   const trafficStarted = Date.now();
   await waitForScrape(promUrl, trafficStarted, { timeoutMs: 30000 });
   await waitForScrape(promUrl, Date.now(), { timeoutMs: 30000 });
-  await waitFor(async () => (await query(promUrl, 'sum(rate(envoy_cluster_upstream_rq_time_count[1m])) > 0')).length > 0, { timeoutMs: 30000, intervalMs: 500, what: 'two flushed Envoy histograms' });
+  await waitFor(
+    async () => (await query(promUrl, 'sum(rate(envoy_cluster_upstream_rq_time_count[1m])) > 0')).length > 0,
+    { timeoutMs: 30000, intervalMs: 500, what: 'two flushed Envoy histograms' },
+  );
 
   const rows: PanelRow[] = await evaluatePanels(promUrl, dashboardsDir);
   const table = formatPanelTable(rows);
@@ -99,7 +113,10 @@ test('every panel returns data from live metrics; rules load and record', { skip
   const run = rows.filter((r) => !r.skipped);
   assert.ok(run.length > 60, `expected the dashboards' queries, got ${run.length}`);
   assert.ok(allPanelsHaveData(rows), `panels without data:\n${table}`);
-  assert.ok(rows.some((r) => r.skipped), 'the Istio targets are skipped in the lab');
+  assert.ok(
+    rows.some((r) => r.skipped),
+    'the Istio targets are skipped in the lab',
+  );
 
   // The 503-uc panel's lab equivalent shows the UC events (Mesh and Experiments dashboards).
   const uc = rows.filter((r) => r.panel === ucPanel.title && !r.skipped);
@@ -111,24 +128,57 @@ test('every panel returns data from live metrics; rules load and record', { skip
   const exemplarTargets = panelTargets(dashboardsDir).filter((x) => x.exemplar);
   assert.ok(exemplarTargets.length >= 10);
   for (const target of exemplarTargets) {
-    const expr = rows.find((r) => r.dashboardUid === target.dashboardUid && r.panelId === target.panelId && r.refId === target.refId)!.expr;
+    const expr = rows.find(
+      (r) => r.dashboardUid === target.dashboardUid && r.panelId === target.panelId && r.refId === target.refId,
+    )!.expr;
     const url = `${promUrl}/api/v1/query_exemplars?query=${encodeURIComponent(expr)}&start=${now - 60}&end=${now + 5}`;
-    const body = (await (await fetch(url)).json()) as { data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }> };
+    const body = (await (await fetch(url)).json()) as {
+      data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }>;
+    };
     const traceIds = body.data.flatMap((s) => s.exemplars.map((e) => e.labels.trace_id));
-    assert.ok(traceIds.length > 0 && traceIds.every((id) => /^[0-9a-f]{32}$/.test(id ?? '')), `${target.dashboard} / ${target.panel}: no trace_id exemplars`);
+    assert.ok(
+      traceIds.length > 0 && traceIds.every((id) => /^[0-9a-f]{32}$/.test(id ?? '')),
+      `${target.dashboard} / ${target.panel}: no trace_id exemplars`,
+    );
   }
 
   // Rules: all loaded healthy; every recording rule that reads no Istio metric records series.
-  const istio = new Set(readMeshMetrics(meshMetricsFile).filter((m) => m.source === 'istio').map((m) => m.name));
-  const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; type: string; query: string; health: string; lastError?: string }> }> } };
+  const istio = new Set(
+    readMeshMetrics(meshMetricsFile)
+      .filter((m) => m.source === 'istio')
+      .map((m) => m.name),
+  );
+  const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
+    data: {
+      groups: Array<{
+        rules: Array<{ name: string; type: string; query: string; health: string; lastError?: string }>;
+      }>;
+    };
+  };
   const rules = body.data.groups.flatMap((g) => g.rules);
   assert.equal(rules.length, readRuleFiles(rulesDir).flatMap((f) => f.rules.groups.flatMap((g) => g.rules)).length);
-  for (const rule of rules) assert.equal(rule.health === 'ok' || rule.health === 'unknown', true, `${rule.name}: ${rule.health} ${rule.lastError ?? ''}`);
-  const recording = rules.filter((r) => r.type === 'recording' && !selectedMetrics(r.query).names.some((n) => [...istio].some((i) => n.startsWith(i.replace(/_total$/, '')))));
-  await waitFor(async () => {
-    for (const r of recording) if ((await query(promUrl, r.name)).length === 0) return false;
-    return true;
-  }, { timeoutMs: 15000, intervalMs: 500, what: `series for every recording rule (${recording.map((r) => r.name).join(', ')})` });
+  for (const rule of rules)
+    assert.equal(
+      rule.health === 'ok' || rule.health === 'unknown',
+      true,
+      `${rule.name}: ${rule.health} ${rule.lastError ?? ''}`,
+    );
+  const recording = rules.filter(
+    (r) =>
+      r.type === 'recording' &&
+      !selectedMetrics(r.query).names.some((n) => [...istio].some((i) => n.startsWith(i.replace(/_total$/, '')))),
+  );
+  await waitFor(
+    async () => {
+      for (const r of recording) if ((await query(promUrl, r.name)).length === 0) return false;
+      return true;
+    },
+    {
+      timeoutMs: 15000,
+      intervalMs: 500,
+      what: `series for every recording rule (${recording.map((r) => r.name).join(', ')})`,
+    },
+  );
 });
 
 test('the panel check fails on a panel whose query finds nothing', { skip, timeout: 60000 }, async (t) => {
@@ -141,8 +191,18 @@ test('the panel check fails on a panel whose query finds nothing', { skip, timeo
     title: 'bad',
     templating: { list: [] },
     panels: [
-      { id: 1, type: 'timeseries', title: 'missing metric', targets: [{ refId: 'A', expr: 'sum(rate(no_such_metric_total[$__rate_interval]))' }] },
-      { id: 2, type: 'timeseries', title: 'broken query', targets: [{ refId: 'A', expr: 'sum(rate(up[$__rate_interval])' }] },
+      {
+        id: 1,
+        type: 'timeseries',
+        title: 'missing metric',
+        targets: [{ refId: 'A', expr: 'sum(rate(no_such_metric_total[$__rate_interval]))' }],
+      },
+      {
+        id: 2,
+        type: 'timeseries',
+        title: 'broken query',
+        targets: [{ refId: 'A', expr: 'sum(rate(up[$__rate_interval])' }],
+      },
     ],
   };
   await writeFile(path.join(dir, 'dashboards', 'bad.json'), JSON.stringify(dashboard));

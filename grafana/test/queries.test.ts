@@ -36,7 +36,10 @@ test('docs/contracts.md lists the metric families with their types and labels', 
 
 test('dashboards and rules hold the queries expected', () => {
   assert.ok(queries.length > 100, `found ${queries.length} queries`);
-  assert.ok(queries.every((q) => !q.expr.includes('$__')), 'macros are substituted before parsing');
+  assert.ok(
+    queries.every((q) => !q.expr.includes('$__')),
+    'macros are substituted before parsing',
+  );
 });
 
 test('every PromQL expression parses (promtool)', { skip: 'skip' in promtool ? promtool.skip : false }, async () => {
@@ -62,7 +65,16 @@ test('every metric name is in docs/contracts.md, grafana/mesh-metrics.json or a 
 });
 
 test('the metric-name check reports a name nobody exports', () => {
-  const problems = unknownMetricProblems([{ source: 'x', raw: '', expr: 'sum(rate(http_requests_total[1m])) / sum(rate(http_server_request_duration_seconds_count[1m]))' }], known);
+  const problems = unknownMetricProblems(
+    [
+      {
+        source: 'x',
+        raw: '',
+        expr: 'sum(rate(http_requests_total[1m])) / sum(rate(http_server_request_duration_seconds_count[1m]))',
+      },
+    ],
+    known,
+  );
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /http_requests_total is neither/);
   assert.deepEqual(selectedMetrics('{__name__="up"} + foo offset 5m').names, ['foo', 'up']);
@@ -86,9 +98,17 @@ test('the Kubernetes-only check reports unlisted Istio queries and bad lab equiv
   const listed = readKubernetesOnly(dashboardsDir);
   const missing = kubernetesOnlyProblems(targets, listed.slice(1), mesh);
   assert.match(missing.join('\n'), /reads Istio telemetry but is not in kubernetes-only\.json/);
-  const noEquivalent = kubernetesOnlyProblems(targets, [{ ...listed[0]!, labEquivalent: [] }, ...listed.slice(1)], mesh);
+  const noEquivalent = kubernetesOnlyProblems(
+    targets,
+    [{ ...listed[0]!, labEquivalent: [] }, ...listed.slice(1)],
+    mesh,
+  );
   assert.match(noEquivalent.join('\n'), /has no lab equivalent/);
-  const istioEquivalent = kubernetesOnlyProblems(targets, [{ ...listed[0]!, labEquivalent: [listed[0]!.refId] }, ...listed.slice(1)], mesh);
+  const istioEquivalent = kubernetesOnlyProblems(
+    targets,
+    [{ ...listed[0]!, labEquivalent: [listed[0]!.refId] }, ...listed.slice(1)],
+    mesh,
+  );
   assert.match(istioEquivalent.join('\n'), /reads Istio telemetry too/);
   const ghost = kubernetesOnlyProblems(targets, [...listed, { ...listed[0]!, panel: 'no such panel' }], mesh);
   assert.match(ghost.join('\n'), /no such target exists/);

@@ -12,11 +12,16 @@ import { ruleTestsDir, rulesDir } from '../src/paths.js';
 const promtool = requireBinary('promtool');
 const skip = 'skip' in promtool ? promtool.skip : false;
 const ruleFiles = readRuleFiles(rulesDir);
-const testFiles = readdirSync(ruleTestsDir).filter((f) => f.endsWith('.yaml')).map((f) => path.join(ruleTestsDir, f));
+const testFiles = readdirSync(ruleTestsDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => path.join(ruleTestsDir, f));
 
 test('promtool check rules passes on grafana/rules', { skip }, async () => {
   if (!('path' in promtool)) return;
-  const result = await checkRules(promtool.path, ruleFiles.map((r) => r.file));
+  const result = await checkRules(
+    promtool.path,
+    ruleFiles.map((r) => r.file),
+  );
   assert.ok(result.ok, result.output);
 });
 
@@ -28,9 +33,22 @@ test('promtool test rules passes on grafana/rules/tests', { skip }, async () => 
 });
 
 test('the required alerts exist, each with a runbook line, a summary and a severity', () => {
-  const alerts = ruleFiles.flatMap((f) => f.rules.groups.flatMap((g) => g.rules.filter((r) => r.alert))) as Array<{ alert: string; labels?: Record<string, string>; annotations?: Record<string, string> }>;
-  for (const name of ['Mesh503UpstreamConnectionTermination', 'EnvoyUpstreamClosedWithActiveRequest', 'HttpLatencySLOFastBurn', 'NodeEventLoopLagHigh', 'NodeOpenFdsGrowing']) {
-    assert.ok(alerts.some((a) => a.alert === name), `alert ${name} is missing`);
+  const alerts = ruleFiles.flatMap((f) => f.rules.groups.flatMap((g) => g.rules.filter((r) => r.alert))) as Array<{
+    alert: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }>;
+  for (const name of [
+    'Mesh503UpstreamConnectionTermination',
+    'EnvoyUpstreamClosedWithActiveRequest',
+    'HttpLatencySLOFastBurn',
+    'NodeEventLoopLagHigh',
+    'NodeOpenFdsGrowing',
+  ]) {
+    assert.ok(
+      alerts.some((a) => a.alert === name),
+      `alert ${name} is missing`,
+    );
   }
   for (const a of alerts) {
     assert.ok((a.annotations?.runbook ?? '').length > 40, `${a.alert}: no runbook line`);
@@ -42,7 +60,10 @@ test('the required alerts exist, each with a runbook line, a summary and a sever
 test('every alert is exercised by a promtool unit test', async () => {
   const { readFileSync } = await import('node:fs');
   const tests = testFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
-  for (const f of ruleFiles) for (const g of f.rules.groups) for (const r of g.rules) if (r.alert) assert.match(tests, new RegExp(`alertname: ${r.alert}\\b`), `${r.alert} has no unit test`);
+  for (const f of ruleFiles)
+    for (const g of f.rules.groups)
+      for (const r of g.rules)
+        if (r.alert) assert.match(tests, new RegExp(`alertname: ${r.alert}\\b`), `${r.alert} has no unit test`);
 });
 
 test('promtool check rules and test rules fail on bad input', { skip }, async (t) => {
@@ -50,7 +71,10 @@ test('promtool check rules and test rules fail on bad input', { skip }, async (t
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-bad-rules-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const badRules = path.join(dir, 'bad.yaml');
-  await writeFile(badRules, 'groups:\n  - name: bad\n    rules:\n      - record: x:y:rate5m\n        expr: sum(rate(up[5m])\n');
+  await writeFile(
+    badRules,
+    'groups:\n  - name: bad\n    rules:\n      - record: x:y:rate5m\n        expr: sum(rate(up[5m])\n',
+  );
   const checked = await checkRules(promtool.path, [badRules]);
   assert.equal(checked.ok, false);
   assert.match(checked.output, /unclosed left parenthesis/);

@@ -26,7 +26,10 @@ describe('kustomize builds', () => {
   test('a kustomization with a broken reference fails the build', () => {
     const dir = mkdtempSync(repoPath('k8s/.test-'));
     try {
-      writeFileSync(path.join(dir, 'kustomization.yaml'), 'resources:\n  - ../overlays/minikube\ncomponents:\n  - ../../istio/faults/no-such-fault\n');
+      writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        'resources:\n  - ../overlays/minikube\ncomponents:\n  - ../../istio/faults/no-such-fault\n',
+      );
       assert.throws(() => kustomizeBuild(dir), /kubectl kustomize .* failed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -58,8 +61,14 @@ describe('schema validation', () => {
   });
 
   test('an unknown kind or apiVersion is reported, not skipped', () => {
-    assert.match(schemaProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }).join(), /no schema known/);
-    assert.match(schemaProblems({ apiVersion: 'apps/v1', kind: 'Widget', metadata: { name: 'w' } }).join(), /no schema for kind/);
+    assert.match(
+      schemaProblems({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }).join(),
+      /no schema known/,
+    );
+    assert.match(
+      schemaProblems({ apiVersion: 'apps/v1', kind: 'Widget', metadata: { name: 'w' } }).join(),
+      /no schema for kind/,
+    );
   });
 
   test('Istio resources must use the v1 APIs', () => {

@@ -15,9 +15,15 @@ describe('docs/kubernetes.md', () => {
   });
 
   test('fails when a pin moves without the doc, or a target is undocumented', () => {
-    assert.match(docsProblems(doc, makefile, { ...vars, ISTIO_VERSION: '1.31.0' }).join(), /ISTIO_VERSION should read 1\.31\.0/);
-    const extra = makefile + '\nk8s-logs: ## Tail the logs\n\t@true\n';
+    assert.match(
+      docsProblems(doc, makefile, { ...vars, ISTIO_VERSION: '1.31.0' }).join(),
+      /ISTIO_VERSION should read 1\.31\.0/,
+    );
+    const extra = `${makefile}\nk8s-logs: ## Tail the logs\n\t@true\n`;
     assert.match(docsProblems(doc, extra, vars).join(), /never shows make k8s-logs/);
-    assert.match(docsProblems(doc.replaceAll('minikube tunnel', 'the tunnel'), makefile, vars).join(), /minikube tunnel/);
+    assert.match(
+      docsProblems(doc.replaceAll('minikube tunnel', 'the tunnel'), makefile, vars).join(),
+      /minikube tunnel/,
+    );
   });
 });

@@ -32,7 +32,9 @@ describe('drain settings, preStop and grace period agree', () => {
   });
 
   test('fails when the grace period is shorter than the budget', () => {
-    const objects = recipeApi((pod) => { pod.terminationGracePeriodSeconds = 20; });
+    const objects = recipeApi((pod) => {
+      pod.terminationGracePeriodSeconds = 20;
+    });
     assert.match(drainProblems(objects, contracts, install).join(), /terminationGracePeriodSeconds 20 < .* = 23 s/);
   });
 
@@ -42,14 +44,24 @@ describe('drain settings, preStop and grace period agree', () => {
   });
 
   test('uses the contract defaults when the variables are unset', () => {
-    const fits = recipeApi((pod, c) => { setEnv(c, 'SHUTDOWN_DRAIN_DELAY_MS', ''); setEnv(c, 'SHUTDOWN_TIMEOUT_MS', ''); pod.terminationGracePeriodSeconds = 23; });
+    const fits = recipeApi((pod, c) => {
+      setEnv(c, 'SHUTDOWN_DRAIN_DELAY_MS', '');
+      setEnv(c, 'SHUTDOWN_TIMEOUT_MS', '');
+      pod.terminationGracePeriodSeconds = 23;
+    });
     assert.deepEqual(drainProblems(fits, contracts, install), []);
-    const short = recipeApi((pod, c) => { setEnv(c, 'SHUTDOWN_TIMEOUT_MS', ''); pod.terminationGracePeriodSeconds = 22; });
+    const short = recipeApi((pod, c) => {
+      setEnv(c, 'SHUTDOWN_TIMEOUT_MS', '');
+      pod.terminationGracePeriodSeconds = 22;
+    });
     assert.match(drainProblems(short, contracts, install).join(), /timeout 10000 ms/);
   });
 
   test('counts the default grace period (30 s) when none is written', () => {
-    const objects = recipeApi((pod, c) => { delete pod.terminationGracePeriodSeconds; c.lifecycle.preStop.sleep.seconds = 10; });
+    const objects = recipeApi((pod, c) => {
+      delete pod.terminationGracePeriodSeconds;
+      c.lifecycle.preStop.sleep.seconds = 10;
+    });
     // 10 + 5 + 10 + 5 = 30 fits exactly; one second more does not.
     assert.deepEqual(drainProblems(objects, contracts, install), []);
     find(objects, 'Deployment', 'recipe-api')!.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds = 11;
@@ -57,11 +69,16 @@ describe('drain settings, preStop and grace period agree', () => {
   });
 
   test('fails without a preStop sleep', () => {
-    const objects = recipeApi((_pod, c) => { c.lifecycle.preStop = { exec: { command: ['sleep', '3'] } }; });
+    const objects = recipeApi((_pod, c) => {
+      c.lifecycle.preStop = { exec: { command: ['sleep', '3'] } };
+    });
     assert.match(drainProblems(objects, contracts, install).join(), /no preStop sleep/);
   });
 
   test('fails when the sidecar is not a native sidecar', () => {
-    assert.match(drainProblems(buildDefault(), contracts, { ...install, nativeSidecars: false }).join(), /ENABLE_NATIVE_SIDECARS/);
+    assert.match(
+      drainProblems(buildDefault(), contracts, { ...install, nativeSidecars: false }).join(),
+      /ENABLE_NATIVE_SIDECARS/,
+    );
   });
 });

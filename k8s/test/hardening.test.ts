@@ -22,16 +22,77 @@ describe('hardening', () => {
   }
 
   const cases: [string, string, (c: any, pod: any) => void][] = [
-    ['non-root', 'web-api', (c, pod) => { delete c.securityContext.runAsNonRoot; delete pod.securityContext.runAsNonRoot; }],
-    ['non-root', 'grafana', (c) => { c.securityContext.runAsUser = 0; }],
-    ['read-only-root-filesystem', 'recipe-api', (c) => { c.securityContext.readOnlyRootFilesystem = false; }],
-    ['no-privilege-escalation', 'tempo', (c) => { delete c.securityContext.allowPrivilegeEscalation; }],
-    ['capabilities-dropped', 'redis', (c) => { c.securityContext.capabilities.drop = ['NET_RAW']; }],
-    ['capabilities-dropped', 'web-api', (c) => { c.securityContext.capabilities.add = ['NET_ADMIN']; }],
-    ['not-privileged', 'prometheus', (c) => { c.securityContext.privileged = true; }],
-    ['not-privileged', 'web-api', (_c, pod) => { pod.hostNetwork = true; }],
-    ['seccomp-runtime-default', 'recipe-api', (_c, pod) => { delete pod.securityContext.seccompProfile; }],
-    ['resources', 'web-api', (c) => { delete c.resources.limits.memory; }],
+    [
+      'non-root',
+      'web-api',
+      (c, pod) => {
+        delete c.securityContext.runAsNonRoot;
+        delete pod.securityContext.runAsNonRoot;
+      },
+    ],
+    [
+      'non-root',
+      'grafana',
+      (c) => {
+        c.securityContext.runAsUser = 0;
+      },
+    ],
+    [
+      'read-only-root-filesystem',
+      'recipe-api',
+      (c) => {
+        c.securityContext.readOnlyRootFilesystem = false;
+      },
+    ],
+    [
+      'no-privilege-escalation',
+      'tempo',
+      (c) => {
+        delete c.securityContext.allowPrivilegeEscalation;
+      },
+    ],
+    [
+      'capabilities-dropped',
+      'redis',
+      (c) => {
+        c.securityContext.capabilities.drop = ['NET_RAW'];
+      },
+    ],
+    [
+      'capabilities-dropped',
+      'web-api',
+      (c) => {
+        c.securityContext.capabilities.add = ['NET_ADMIN'];
+      },
+    ],
+    [
+      'not-privileged',
+      'prometheus',
+      (c) => {
+        c.securityContext.privileged = true;
+      },
+    ],
+    [
+      'not-privileged',
+      'web-api',
+      (_c, pod) => {
+        pod.hostNetwork = true;
+      },
+    ],
+    [
+      'seccomp-runtime-default',
+      'recipe-api',
+      (_c, pod) => {
+        delete pod.securityContext.seccompProfile;
+      },
+    ],
+    [
+      'resources',
+      'web-api',
+      (c) => {
+        delete c.resources.limits.memory;
+      },
+    ],
   ];
   for (const [rule, deployment, change] of cases) {
     test(`[${rule}] fails when ${deployment} breaks it`, () => {
@@ -47,13 +108,21 @@ describe('hardening', () => {
 
   test('init containers are held to the same rules', () => {
     const objects = broken('web-api', (_c, pod) => {
-      pod.initContainers = [{ name: 'setup', image: 'busybox:1.36.1', resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } }];
+      pod.initContainers = [
+        {
+          name: 'setup',
+          image: 'busybox:1.36.1',
+          resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } },
+        },
+      ];
     });
     assert.match(hardeningProblems(objects).join('\n'), /container setup: \[read-only-root-filesystem\]/);
   });
 
   test('a service without an emptyDir at /tmp fails', () => {
-    const objects = broken('recipe-api', (c) => { c.volumeMounts = []; });
+    const objects = broken('recipe-api', (c) => {
+      c.volumeMounts = [];
+    });
     assert.match(writableTmpProblems(objects).join(), /recipe-api container recipe-api: no emptyDir mounted at \/tmp/);
   });
 });

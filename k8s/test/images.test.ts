@@ -63,7 +63,10 @@ describe('service images', () => {
     const problems = serviceImageProblems(objects, vars, dockerfile, contracts.imageNames).join('\n');
     assert.match(problems, /runs recipe-mesh\/webapi:0\.1\.0, but make images builds/);
     assert.match(problems, /make images builds recipe-mesh\/web-api:0\.1\.0, which no Deployment runs/);
-    assert.match(serviceImageProblems(buildDefault(), { ...vars, IMAGE_TAG: '0.2.0' }, dockerfile, contracts.imageNames).join(), /but make images builds recipe-mesh\/recipe-api:0\.2\.0/);
+    assert.match(
+      serviceImageProblems(buildDefault(), { ...vars, IMAGE_TAG: '0.2.0' }, dockerfile, contracts.imageNames).join(),
+      /but make images builds recipe-mesh\/recipe-api:0\.2\.0/,
+    );
   });
 
   test('a pull policy that would look for the image in a registry fails', () => {
@@ -84,15 +87,39 @@ describe('Dockerfile', () => {
   });
 
   const bad: [string, (text: string) => string, RegExp][] = [
-    ['an unpinned Node image', (t) => t.replace(/^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:lts-slim'), /NODE_IMAGE node:lts-slim/],
-    ['a base image on latest', (t) => t.replace(/^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:latest'), /moving tag latest/],
-    ['npm start', (t) => t.replace(/^ENTRYPOINT .*web-api.*$/m, 'CMD ["npm", "start"]'), /npm start|ENTRYPOINT must be/],
-    ['a shell-form entrypoint', (t) => t.replace(/^ENTRYPOINT .*recipe-api.*$/m, 'ENTRYPOINT node services/recipe-api/dist/main.js'), /recipe-api: ENTRYPOINT must be exec form/],
-    ['no telemetry flag', (t) => t.replace('"--import", "@recipe-mesh/platform/telemetry", "services/web-api', '"services/web-api'), /web-api: ENTRYPOINT/],
+    [
+      'an unpinned Node image',
+      (t) => t.replace(/^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:lts-slim'),
+      /NODE_IMAGE node:lts-slim/,
+    ],
+    [
+      'a base image on latest',
+      (t) => t.replace(/^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:latest'),
+      /moving tag latest/,
+    ],
+    [
+      'npm start',
+      (t) => t.replace(/^ENTRYPOINT .*web-api.*$/m, 'CMD ["npm", "start"]'),
+      /npm start|ENTRYPOINT must be/,
+    ],
+    [
+      'a shell-form entrypoint',
+      (t) => t.replace(/^ENTRYPOINT .*recipe-api.*$/m, 'ENTRYPOINT node services/recipe-api/dist/main.js'),
+      /recipe-api: ENTRYPOINT must be exec form/,
+    ],
+    [
+      'no telemetry flag',
+      (t) => t.replace('"--import", "@recipe-mesh/platform/telemetry", "services/web-api', '"services/web-api'),
+      /web-api: ENTRYPOINT/,
+    ],
     ['root at run time', (t) => t.replace(/^USER 1000:1000$/m, 'USER root'), /not a numeric non-root user/],
     ['a named user', (t) => t.replace(/^USER 1000:1000$/m, 'USER node'), /not a numeric non-root user/],
     ['dev dependencies in the image', (t) => t.replaceAll('npm ci --omit=dev', 'npm ci'), /no npm ci --omit=dev/],
-    ['an architecture', (t) => t.replace(/^FROM \$\{NODE_IMAGE\} AS runtime$/m, 'FROM --platform=linux/amd64 ${NODE_IMAGE} AS runtime'), /names an architecture/],
+    [
+      'an architecture',
+      (t) => t.replace(/^FROM \$\{NODE_IMAGE\} AS runtime$/m, 'FROM --platform=linux/amd64 ${NODE_IMAGE} AS runtime'),
+      /names an architecture/,
+    ],
   ];
   for (const [what, change, expected] of bad) {
     test(`fails with ${what}`, () => {

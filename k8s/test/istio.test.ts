@@ -58,8 +58,14 @@ describe('mesh resources', () => {
     assert.deepEqual(ingressProblems(buildDefault(), contracts), []);
     const objects = buildDefault();
     const vs = find(objects, 'VirtualService', 'web-api-ingress')!;
-    vs.spec.http.push({ name: 'api', route: [{ destination: { host: 'recipe-api.recipe-mesh.svc.cluster.local', port: { number: 4000 } } }] });
-    assert.match(ingressProblems(objects, contracts).join(), /reaches recipe-api\.recipe-mesh\.svc\.cluster\.local:4000/);
+    vs.spec.http.push({
+      name: 'api',
+      route: [{ destination: { host: 'recipe-api.recipe-mesh.svc.cluster.local', port: { number: 4000 } } }],
+    });
+    assert.match(
+      ingressProblems(objects, contracts).join(),
+      /reaches recipe-api\.recipe-mesh\.svc\.cluster\.local:4000/,
+    );
     vs.spec.http = [{ route: [{ destination: { host: 'web-api', port: { number: 9464 } } }] }];
     assert.match(ingressProblems(objects, contracts).join(), /reaches web-api:9464/);
   });
@@ -79,7 +85,10 @@ describe('fault components', () => {
   const faults = faultComponents();
 
   test('one per mesh-side experiment, each documented', () => {
-    assert.deepEqual(faults.map((f) => f.split('/').pop()), ['abort', 'circuit-breaker', 'delay', 'idle-timeout', 'retries']);
+    assert.deepEqual(
+      faults.map((f) => f.split('/').pop()),
+      ['abort', 'circuit-breaker', 'delay', 'idle-timeout', 'retries'],
+    );
     assert.deepEqual(faultDocumentationProblems(faults), []);
     assert.match(faultDocumentationProblems(['istio/faults/blackhole']).join(), /no row for istio\/faults\/blackhole/);
   });
@@ -95,6 +104,9 @@ describe('fault components', () => {
     assert.match(faultProblems('noop', changedObjects(buildDefault(), buildDefault())).join(), /changes nothing/);
     const changedDeployment = buildDefault();
     find(changedDeployment, 'Deployment', 'web-api')!.spec.replicas = 1;
-    assert.match(faultProblems('x', changedObjects(buildDefault(), changedDeployment)).join(), /changes Deployment recipe-mesh web-api/);
+    assert.match(
+      faultProblems('x', changedObjects(buildDefault(), changedDeployment)).join(),
+      /changes Deployment recipe-mesh web-api/,
+    );
   });
 });

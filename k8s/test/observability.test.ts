@@ -31,7 +31,8 @@ function withFixtureDir(run: (dir: string) => void) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-const dashboardJson = (uid: string) => JSON.stringify({ title: 'fixture', panels: [{ datasource: { type: 'prometheus', uid } }] });
+const dashboardJson = (uid: string) =>
+  JSON.stringify({ title: 'fixture', panels: [{ datasource: { type: 'prometheus', uid } }] });
 
 describe('Grafana provisioning', () => {
   for (const combination of combinations().filter((c) => c.components.length <= 1)) {
@@ -50,7 +51,10 @@ describe('Grafana provisioning', () => {
   test('a dashboard file missing from the ConfigMap fails, naming the file', () => {
     withFixtureDir((dir) => {
       writeFileSync(path.join(dir, 'latency.json'), dashboardJson('prometheus'));
-      assert.match(dashboardProblems(buildDefault(), dir, uids(buildDefault())).join(), /latency\.json is not provisioned: add it/);
+      assert.match(
+        dashboardProblems(buildDefault(), dir, uids(buildDefault())).join(),
+        /latency\.json is not provisioned: add it/,
+      );
     });
   });
 
@@ -69,8 +73,12 @@ describe('Grafana provisioning', () => {
   test('dashboards mounted where the provider does not look fail', () => {
     const objects = buildDefault();
     const grafana = find(objects, 'Deployment', 'grafana')!;
-    grafana.spec.template.spec.containers[0].volumeMounts.find((m: any) => m.name === 'dashboards').mountPath = '/dashboards';
-    assert.match(dashboardProblems(objects, dashboardsDir, uids(objects)).join(), /mounted at \/dashboards, the provider reads \/var\/lib\/grafana\/dashboards/);
+    grafana.spec.template.spec.containers[0].volumeMounts.find((m: any) => m.name === 'dashboards').mountPath =
+      '/dashboards';
+    assert.match(
+      dashboardProblems(objects, dashboardsDir, uids(objects)).join(),
+      /mounted at \/dashboards, the provider reads \/var\/lib\/grafana\/dashboards/,
+    );
   });
 
   test('a rules file missing from the prometheus-rules ConfigMap fails', () => {
@@ -108,7 +116,9 @@ describe('Tempo and Prometheus', () => {
     config.overrides.defaults.metrics_generator.processors = ['span-metrics'];
     config.metrics_generator.storage.remote_write[0].url = 'http://prometheus:9091/api/v1/write';
     configMap.data!['tempo.yaml'] = stringify(config);
-    find(objects, 'Deployment', 'prometheus')!.spec.template.spec.containers[0].args = ['--config.file=/etc/prometheus/config/prometheus.yml'];
+    find(objects, 'Deployment', 'prometheus')!.spec.template.spec.containers[0].args = [
+      '--config.file=/etc/prometheus/config/prometheus.yml',
+    ];
     const problems = tempoWiringProblems(objects).join('\n');
     assert.match(problems, /OTLP grpc listens on 14317/);
     assert.match(problems, /processor service-graphs is off/);

@@ -41,6 +41,9 @@ describe('the platform fits the minikube of make minikube-up', () => {
   });
 
   test('fails on a smaller machine', () => {
-    assert.match(budgetProblems(platformTotals(buildDefault(), install), parseMinikubeSize('2', '4g')).join(), /exceed/);
+    assert.match(
+      budgetProblems(platformTotals(buildDefault(), install), parseMinikubeSize('2', '4g')).join(),
+      /exceed/,
+    );
   });
 });

@@ -23,7 +23,14 @@ options: LAB_PORT_<NAME>=<port> moves a port (e.g. LAB_PORT_INGRESS=18080); LAB_
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** grafana/dashboards of the repository the lab runs from. */
@@ -45,15 +52,23 @@ function printState(state: LabState, readiness?: Map<string, boolean>): void {
   }
   console.log(table(rows));
   const e = state.endpoints;
-  console.log(`\nmode: ${state.mode}${state.mode === 'mesh' ? ' (ingress → sidecars → apps, like Istio)' : ' (apps called directly)'}`);
+  console.log(
+    `\nmode: ${state.mode}${state.mode === 'mesh' ? ' (ingress → sidecars → apps, like Istio)' : ' (apps called directly)'}`,
+  );
   console.log(`try:   curl '${e.publicUrl}/api/recipes/42?via=http'   (via=graphql | grpc)`);
   console.log(`admin: ${e.webApiAdminUrl}/metrics  ${e.recipeApiAdminUrl}/faults`);
   if (e.prometheusUrl) console.log(`prometheus: ${e.prometheusUrl}`);
-  // The lab runs no Grafana (issue 7): the same dashboards Kubernetes provisions, to import by hand.
+  // The lab runs no Grafana: the same dashboards Kubernetes provisions, to import by hand.
   const dashboards = path.relative(process.cwd(), dashboardsDir()) || '.';
-  console.log(`dashboards: ${dashboards}/*.json — import into any Grafana with datasource UIDs prometheus${e.prometheusUrl ? ` (${e.prometheusUrl})` : ''} and tempo; on minikube they are provisioned (make dashboards)`);
-  if (e.prometheusUrl) console.log('panels: npm run lab -- panels   (every panel query against this Prometheus: series and latest value)');
-  if (Object.keys(e.accessLogs).length) console.log(`access logs: ${path.relative(process.cwd(), path.dirname(Object.values(e.accessLogs)[0]!))}/<proxy>.access.log`);
+  console.log(
+    `dashboards: ${dashboards}/*.json — import into any Grafana with datasource UIDs prometheus${e.prometheusUrl ? ` (${e.prometheusUrl})` : ''} and tempo; on minikube they are provisioned (make dashboards)`,
+  );
+  if (e.prometheusUrl)
+    console.log('panels: npm run lab -- panels   (every panel query against this Prometheus: series and latest value)');
+  if (Object.keys(e.accessLogs).length)
+    console.log(
+      `access logs: ${path.relative(process.cwd(), path.dirname(Object.values(e.accessLogs)[0]!))}/<proxy>.access.log`,
+    );
   console.log('traces: npm run lab -- traces --last 5, then npm run lab -- trace <id>');
   for (const line of state.missing) console.log(`note: ${line}`);
 }
@@ -61,15 +76,22 @@ function printState(state: LabState, readiness?: Map<string, boolean>): void {
 async function followFile(file: string, lines: number, follow: boolean): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
-  const tail = text.split('\n').slice(-lines - 1).join('\n');
-  process.stdout.write(tail.endsWith('\n') || tail === '' ? tail : tail + '\n');
+  const tail = text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
+  process.stdout.write(tail.endsWith('\n') || tail === '' ? tail : `${tail}\n`);
   if (!follow) return;
   let position = statSync(file).size;
   for (;;) {
     await new Promise((r) => setTimeout(r, 300));
     const size = statSync(file).size;
     if (size > position) {
-      await new Promise<void>((resolve) => createReadStream(file, { start: position, end: size - 1 }).on('end', resolve).pipe(process.stdout, { end: false }));
+      await new Promise<void>((resolve) =>
+        createReadStream(file, { start: position, end: size - 1 })
+          .on('end', resolve)
+          .pipe(process.stdout, { end: false }),
+      );
       position = size;
     }
   }
@@ -88,19 +110,36 @@ async function main(argv: string[]): Promise<number> {
       }
       console.log('starting the lab…');
       // LAB_WITHOUT=envoy[,redis,prometheus] leaves installed parts out (e.g. to compare with direct mode).
-      const without = new Set((process.env.LAB_WITHOUT ?? '').split(',').map((x) => x.trim()).filter(Boolean));
+      const without = new Set(
+        (process.env.LAB_WITHOUT ?? '')
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      );
       for (const part of without) {
-        if (!['envoy', 'redis', 'prometheus'].includes(part)) throw new LabError(`LAB_WITHOUT: unknown part ${part} (envoy, redis, prometheus)`);
+        if (!['envoy', 'redis', 'prometheus'].includes(part))
+          throw new LabError(`LAB_WITHOUT: unknown part ${part} (envoy, redis, prometheus)`);
       }
-      const use = { envoy: !without.has('envoy'), redis: !without.has('redis'), prometheus: !without.has('prometheus') };
-      const state = await startLab({ log: (line) => console.log(line), use, ...(istioVersion ? { istioVersion } : {}) });
+      const use = {
+        envoy: !without.has('envoy'),
+        redis: !without.has('redis'),
+        prometheus: !without.has('prometheus'),
+      };
+      const state = await startLab({
+        log: (line) => console.log(line),
+        use,
+        ...(istioVersion ? { istioVersion } : {}),
+      });
       printState(state);
       return 0;
     }
     case 'down': {
       const report = await stopLab();
       if (!report.wasUp) console.log('the lab was not running; nothing to stop');
-      else console.log(`stopped ${report.stopped.join(', ')}${report.killed.length ? ` (killed after the grace period: ${report.killed.join(', ')})` : ''}`);
+      else
+        console.log(
+          `stopped ${report.stopped.join(', ')}${report.killed.length ? ` (killed after the grace period: ${report.killed.join(', ')})` : ''}`,
+        );
       if (report.portsStillBound.length) {
         console.error(`still bound: ${report.portsStillBound.map((p) => `${p.name} ${p.port}`).join(', ')}`);
         return 1;
@@ -115,15 +154,26 @@ async function main(argv: string[]): Promise<number> {
       }
       printState(status.state, new Map(status.processes.map((p) => [p.name, p.ready])));
       const dead = status.processes.filter((p) => !p.running);
-      for (const p of dead) console.log(`${p.name} (pid ${p.pid}) is not running: see ${path.relative(process.cwd(), p.log)}`);
+      for (const p of dead)
+        console.log(`${p.name} (pid ${p.pid}) is not running: see ${path.relative(process.cwd(), p.log)}`);
       return dead.length ? 1 : 0;
     }
     case 'logs': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } } });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' } },
+      });
       const name = positionals[0];
-      const available = existsSync(paths.logs) ? readdirSync(paths.logs).filter((f) => f.endsWith('.log')).map((f) => f.replace(/\.log$/, '')) : [];
+      const available = existsSync(paths.logs)
+        ? readdirSync(paths.logs)
+            .filter((f) => f.endsWith('.log'))
+            .map((f) => f.replace(/\.log$/, ''))
+        : [];
       if (!name || !available.includes(name)) {
-        console.error(`${name ? `no log named ${name}` : 'logs needs a name'}; available: ${available.join(', ') || '(none: run up first)'}`);
+        console.error(
+          `${name ? `no log named ${name}` : 'logs needs a name'}; available: ${available.join(', ') || '(none: run up first)'}`,
+        );
         return 2;
       }
       await followFile(path.join(paths.logs, `${name}.log`), Number(values.n ?? 100), values.follow ?? false);
@@ -140,7 +190,9 @@ async function main(argv: string[]): Promise<number> {
         console.error(`no trace ${id} in ${path.relative(process.cwd(), paths.spansFile)}`);
         return 1;
       }
-      console.log(renderWaterfall(spans, { barWidth: Math.max(20, Math.min(60, (process.stdout.columns ?? 140) - 100)) }));
+      console.log(
+        renderWaterfall(spans, { barWidth: Math.max(20, Math.min(60, (process.stdout.columns ?? 140) - 100)) }),
+      );
       return 0;
     }
     case 'traces': {
@@ -152,7 +204,15 @@ async function main(argv: string[]): Promise<number> {
       }
       const rows = [['trace id', 'start', 'ms', 'spans', 'errors', 'root', 'services']];
       for (const t of traces) {
-        rows.push([t.traceId, new Date(t.startMs).toISOString().slice(11, 23), t.durationMs.toFixed(1), String(t.spanCount), String(t.errors), t.rootName, t.services.join(',')]);
+        rows.push([
+          t.traceId,
+          new Date(t.startMs).toISOString().slice(11, 23),
+          t.durationMs.toFixed(1),
+          String(t.spanCount),
+          String(t.errors),
+          t.rootName,
+          t.services.join(','),
+        ]);
       }
       console.log(table(rows));
       return 0;
@@ -166,14 +226,18 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       if (!prometheusUrl) {
-        console.error('this lab runs without Prometheus (not installed or LAB_WITHOUT): nothing to query; `make lab-deps` installs it');
+        console.error(
+          'this lab runs without Prometheus (not installed or LAB_WITHOUT): nothing to query; `make lab-deps` installs it',
+        );
         return 1;
       }
       const rows = await evaluatePanels(prometheusUrl, dashboardsDir());
       console.log(formatPanelTable(rows, { showExpr: values.expr ?? false }));
       if (allPanelsHaveData(rows)) return 0;
       // Most panels are rates over traffic: a lab that has served nothing yet shows them empty.
-      console.log(`\nsome panels have no data. Send traffic first (curl '${status.state.endpoints.publicUrl}/api/recipes/42?via=grpc', via=http|graphql|grpc), wait for a scrape (every 5 s) and run this again; --expr prints each query.`);
+      console.log(
+        `\nsome panels have no data. Send traffic first (curl '${status.state.endpoints.publicUrl}/api/recipes/42?via=grpc', via=http|graphql|grpc), wait for a scrape (every 5 s) and run this again; --expr prints each query.`,
+      );
       return 1;
     }
     default:

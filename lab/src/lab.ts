@@ -7,9 +7,23 @@ import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
 import { labPaths, proxyFiles, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
-import { findTaggedProcesses, isRunning, launch, processGroup, processStartTicks, stopAll } from './process/processes.js';
+import {
+  findTaggedProcesses,
+  isRunning,
+  launch,
+  processGroup,
+  processStartTicks,
+  stopAll,
+} from './process/processes.js';
 import { readyCheck, waitReady } from './process/readiness.js';
-import { readState, removeState, writeState, type LabEndpoints, type LabState, type ProcessRecord } from './process/state.js';
+import {
+  readState,
+  removeState,
+  writeState,
+  type LabEndpoints,
+  type LabState,
+  type ProcessRecord,
+} from './process/state.js';
 
 export type { AppCommand } from './components/launch-specs.js';
 
@@ -53,7 +67,9 @@ function refuseIfUp(paths: LabPaths): void {
   }
   const orphans = findTaggedProcesses(paths.stateDir);
   if (orphans.length > 0) {
-    throw new LabError(`lab processes from an earlier run are still alive (pids ${orphans.join(', ')}); run \`npm run lab -- down\` first.`);
+    throw new LabError(
+      `lab processes from an earlier run are still alive (pids ${orphans.join(', ')}); run \`npm run lab -- down\` first.`,
+    );
   }
 }
 
@@ -82,14 +98,20 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   const missing: string[] = [];
   const note = (part: keyof typeof binaries, binary: string, without: string) => {
     if (binaries[part]) return;
-    missing.push(use[part] ? `${binary} not found: ${without} (${installHint[binary] ?? 'install it'})` : `${binary} left out by option: ${without}`);
+    missing.push(
+      use[part]
+        ? `${binary} not found: ${without} (${installHint[binary] ?? 'install it'})`
+        : `${binary} left out by option: ${without}`,
+    );
   };
   note('envoy', 'envoy', 'no ingress or sidecars, services called directly');
   note('redis', 'redis-server', 'recipe-api runs without its cache (REDIS_URL=none)');
   note('prometheus', 'prometheus', 'no metrics store; scrape the admin ports directly');
   const mode: LabState['mode'] = binaries.envoy ? 'mesh' : 'direct';
   if (!binaries.envoy && !binaries.redis && !binaries.prometheus) {
-    log('envoy, redis-server and prometheus are not available: running web-api and recipe-api directly (no cache, no mesh); `make lab-deps` installs them.');
+    log(
+      'envoy, redis-server and prometheus are not available: running web-api and recipe-api directly (no cache, no mesh); `make lab-deps` installs them.',
+    );
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
@@ -151,7 +173,16 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   };
   writeState(state);
 
-  const specs = launchSpecs({ paths, ports, mesh, binaries, log, apps: options.apps, appEnv: options.appEnv, scrapeIntervalSeconds: options.scrapeIntervalSeconds });
+  const specs = launchSpecs({
+    paths,
+    ports,
+    mesh,
+    binaries,
+    log,
+    apps: options.apps,
+    appEnv: options.appEnv,
+    scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+  });
 
   try {
     for (const spec of specs) {
@@ -184,7 +215,9 @@ export interface StopReport {
  * Stops every lab process: those in state.json and any other process tagged with this lab's
  * id (so a crashed `up` or a lost state file leaves nothing behind), then checks the ports.
  */
-export async function stopLab(options: Pick<LabOptions, 'root' | 'stateDir'> & { graceMs?: number } = {}): Promise<StopReport> {
+export async function stopLab(
+  options: Pick<LabOptions, 'root' | 'stateDir'> & { graceMs?: number } = {},
+): Promise<StopReport> {
   const paths = labPaths(options);
   const state = readState(paths.stateDir);
   const records: Pick<ProcessRecord, 'name' | 'pid' | 'startTicks'>[] = [...(state?.processes ?? [])];
@@ -206,7 +239,8 @@ export async function stopLab(options: Pick<LabOptions, 'root' | 'stateDir'> & {
   ];
   const killed: string[] = [];
   for (const stage of stages) killed.push(...(await stopAll(stage, options.graceMs ?? 15_000)));
-  const ports = state?.processes.flatMap((p) => p.ports.map((port) => ({ name: `${p.name} ${port.name}`, port: port.port }))) ?? [];
+  const ports =
+    state?.processes.flatMap((p) => p.ports.map((port) => ({ name: `${p.name} ${port.name}`, port: port.port }))) ?? [];
   const deadline = Date.now() + 3_000;
   let bound = ports;
   do {
@@ -241,7 +275,15 @@ export async function labStatus(options: Pick<LabOptions, 'root' | 'stateDir'> =
   const processes = await Promise.all(
     state.processes.map(async (p) => {
       const running = isRunning(p);
-      return { name: p.name, pid: p.pid, running, ready: running && (await readyCheck(p)), url: p.url, log: p.log, ports: p.ports };
+      return {
+        name: p.name,
+        pid: p.pid,
+        running,
+        ready: running && (await readyCheck(p)),
+        url: p.url,
+        log: p.log,
+        ports: p.ports,
+      };
     }),
   );
   return { up: processes.some((p) => p.running), state, processes };
@@ -261,19 +303,26 @@ export function currentMesh(options: Pick<LabOptions, 'root' | 'stateDir'> = {})
  * Applies a changed mesh to the running Envoys by xDS hot reload (see mesh/apply.ts for why
  * not a restart) and records it as the current mesh. Ports must stay those of `lab up`.
  */
-export async function applyMeshConfig(mesh: MeshDescription, options: Pick<LabOptions, 'root' | 'stateDir'> = {}): Promise<ApplyResult> {
+export async function applyMeshConfig(
+  mesh: MeshDescription,
+  options: Pick<LabOptions, 'root' | 'stateDir'> = {},
+): Promise<ApplyResult> {
   const paths = labPaths(options);
   const state = readState(paths.stateDir);
-  if (!state || state.mode !== 'mesh') throw new LabError('applyMeshConfig needs a lab up in mesh mode (npm run lab -- up with envoy installed)');
+  if (state?.mode !== 'mesh')
+    throw new LabError('applyMeshConfig needs a lab up in mesh mode (npm run lab -- up with envoy installed)');
   const targets: ProxyTarget[] = mesh.proxies.map((proxy) => {
     const record = state.processes.find((p) => p.name === proxy.name);
     if (!record) throw new LabError(`the running lab has no ${proxy.name}`);
     const admin = record.ports.find((p) => p.name === 'admin')!.port;
-    if (admin !== proxy.adminPort) throw new LabError(`${proxy.name}: admin port ${proxy.adminPort} differs from the running ${admin}; ports cannot change while up`);
+    if (admin !== proxy.adminPort)
+      throw new LabError(
+        `${proxy.name}: admin port ${proxy.adminPort} differs from the running ${admin}; ports cannot change while up`,
+      );
     return { name: proxy.name, adminPort: admin, files: proxyFiles(paths, proxy.name), log: record.log };
   });
   const result = await applyToProxies(mesh, targets);
-  writeFileSync(paths.meshFile, JSON.stringify(mesh, null, 2) + '\n');
+  writeFileSync(paths.meshFile, `${JSON.stringify(mesh, null, 2)}\n`);
   return result;
 }
 

@@ -38,4 +38,3 @@ export function labPaths(options: { root?: string; stateDir?: string } = {}): La
 export function proxyFiles(paths: LabPaths, proxy: ProxyName): ProxyFiles {
   return { configDir: path.join(paths.envoy, proxy), accessLog: path.join(paths.logs, `${proxy}.access.log`) };
 }
-

@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /**
- * Every port the lab binds, by name, with the defaults of ARCHITECTURE.md / docs/contracts.md.
+ * Every port the lab binds, by name, with the defaults of docs/contracts.md.
  * Sidecar ports echo Istio's (15006 is the sidecar's virtualInbound listener, 15001 its
  * virtualOutbound), but each gets its own number because without iptables redirection every
  * listener needs a port of its own on one host.
@@ -48,7 +48,7 @@ export const defaultPorts: LabPorts = {
 
 /** Env variable that overrides one port, e.g. LAB_PORT_INGRESS=18080 for `ingress`. */
 export function portEnvName(key: keyof LabPorts): string {
-  return 'LAB_PORT_' + key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+  return `LAB_PORT_${key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 
 export function portsFromEnv(env: Record<string, string | undefined> = process.env): Partial<LabPorts> {
@@ -78,7 +78,10 @@ export class PortsTakenError extends Error {
   constructor(readonly taken: { name: string; port: number }[]) {
     super(
       taken
-        .map(({ name, port }) => `port ${port} (${name}) is already in use; stop what holds it or set ${portEnvName(name as keyof LabPorts)}`)
+        .map(
+          ({ name, port }) =>
+            `port ${port} (${name}) is already in use; stop what holds it or set ${portEnvName(name as keyof LabPorts)}`,
+        )
         .join('\n'),
     );
     this.name = 'PortsTakenError';

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { istioTextFormat, countByStatusAndFlag, isUpstreamConnectionTermination, parseAccessLog, parseAccessLogLine } from '../src/mesh/access-log.js';
+import {
+  istioTextFormat,
+  countByStatusAndFlag,
+  isUpstreamConnectionTermination,
+  parseAccessLog,
+  parseAccessLogLine,
+} from '../src/mesh/access-log.js';
 
 // Lines as the lab's recipe-api sidecar wrote them during a 503-uc run.
 const ucLine =
@@ -33,7 +39,10 @@ test('reads response code, flags, details and addresses of an Istio-format line'
 test('reads several flags, quoted values with spaces and the transport failure reason', () => {
   const e = parseAccessLogLine(transportLine)!;
   assert.deepEqual(e.responseFlags, ['UF', 'URX']);
-  assert.equal(e.upstreamTransportFailureReason, 'TLS_error:_268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED');
+  assert.equal(
+    e.upstreamTransportFailureReason,
+    'TLS_error:_268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED',
+  );
   assert.equal(e.userAgent, 'Mozilla/5.0 (X11; Linux)');
   assert.equal(e.upstreamCluster, 'outbound|3000||web-api.default.svc.cluster.local');
   assert.equal(e.routeName, null);

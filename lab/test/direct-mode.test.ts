@@ -15,10 +15,14 @@ const run = promisify(execFile);
 
 async function cli(stateDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', 'lab/src/cli.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, LAB_STATE_DIR: stateDir },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', 'lab/src/cli.ts', ...args],
+      {
+        cwd: root,
+        env: { ...process.env, LAB_STATE_DIR: stateDir },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -26,7 +30,9 @@ async function cli(stateDir: string, ...args: string[]): Promise<{ code: number;
   }
 }
 
-test('direct mode: without envoy, redis and prometheus the services run alone and the lab says so', { timeout: 120_000 }, async (t) => {
+test('direct mode: without envoy, redis and prometheus the services run alone and the lab says so', {
+  timeout: 120_000,
+}, async (t) => {
   const stateDir = tempStateDir(t);
   const ports = await freeLabPorts();
   t.after(() => stopLab({ stateDir, graceMs: 3000 }));
@@ -39,11 +45,17 @@ test('direct mode: without envoy, redis and prometheus the services run alone an
     log: (line) => lines.push(line),
   });
   assert.equal(state.mode, 'direct');
-  assert.deepEqual(state.processes.map((p) => p.name), ['trace-sink', 'recipe-api', 'web-api']);
+  assert.deepEqual(
+    state.processes.map((p) => p.name),
+    ['trace-sink', 'recipe-api', 'web-api'],
+  );
   assert.equal(state.endpoints.publicUrl, `http://127.0.0.1:${ports.webApi}`);
   assert.deepEqual(state.endpoints.accessLogs, {});
   assert.equal(state.missing.length, 3);
-  assert.ok(lines.some((l) => /running web-api and recipe-api directly \(no cache, no mesh\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /running web-api and recipe-api directly \(no cache, no mesh\)/.test(l)),
+    lines.join('\n'),
+  );
   for (const via of ['http', 'graphql', 'grpc']) {
     const res = await fetch(`${state.endpoints.publicUrl}/api/recipes/42?via=${via}`);
     assert.equal(res.status, 200, via);
@@ -53,7 +65,10 @@ test('direct mode: without envoy, redis and prometheus the services run alone an
     const status = await cli(stateDir, 'status');
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^name\s+pid\s+ready\s+listens\s+url\s+log/m);
-    assert.match(status.stdout, new RegExp(`^web-api\\s+\\d+\\s+yes\\s+http:${ports.webApi} admin:${ports.webApiAdmin}`, 'm'));
+    assert.match(
+      status.stdout,
+      new RegExp(`^web-api\\s+\\d+\\s+yes\\s+http:${ports.webApi} admin:${ports.webApiAdmin}`, 'm'),
+    );
     assert.match(status.stdout, /mode: direct/);
     const again = await cli(stateDir, 'up');
     assert.equal(again.code, 1);
@@ -75,7 +90,9 @@ test('direct mode: without envoy, redis and prometheus the services run alone an
   });
 });
 
-test('after a crash that lost the state file, up refuses and down still finds and stops every lab process', { timeout: 120_000 }, async (t) => {
+test('after a crash that lost the state file, up refuses and down still finds and stops every lab process', {
+  timeout: 120_000,
+}, async (t) => {
   const stateDir = tempStateDir(t);
   const ports = await freeLabPorts();
   t.after(() => stopLab({ stateDir, graceMs: 3000 }));
@@ -90,9 +107,13 @@ test('after a crash that lost the state file, up refuses and down still finds an
   process.kill(state.processes.find((p) => p.name === 'recipe-api')!.pid, 'SIGKILL');
   rmSync(statePath(stateDir));
   assert.equal((await labStatus({ stateDir })).up, false);
-  await assert.rejects(startLab({ stateDir, ports, use: { envoy: false, redis: false, prometheus: false } }), /lab processes from an earlier run are still alive/);
+  await assert.rejects(
+    startLab({ stateDir, ports, use: { envoy: false, redis: false, prometheus: false } }),
+    /lab processes from an earlier run are still alive/,
+  );
   const report = await stopLab({ stateDir });
   assert.ok(report.stopped.length >= 2, report.stopped.join(','));
   assert.deepEqual(alivePids(pids), []);
-  for (const port of [ports.webApi, ports.webApiAdmin, ports.traceSink, ports.recipeApi]) assert.equal(await portIsOpen(port), false, `port ${port}`);
+  for (const port of [ports.webApi, ports.webApiAdmin, ports.traceSink, ports.recipeApi])
+    assert.equal(await portIsOpen(port), false, `port ${port}`);
 });

@@ -3,7 +3,14 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { formatSummary, percentile, runBursts, runLoad, summarizeOutcomes, type OutcomeRecord } from '../src/load/load.js';
+import {
+  formatSummary,
+  percentile,
+  runBursts,
+  runLoad,
+  summarizeOutcomes,
+  type OutcomeRecord,
+} from '../src/load/load.js';
 
 /** A server that answers after `delayMs`, every third request 503 with flag UC, like an Envoy ingress would. */
 async function server(t: { after(fn: () => unknown): void }, delayMs: number) {
@@ -14,7 +21,9 @@ async function server(t: { after(fn: () => unknown): void }, delayMs: number) {
     seen.push(req.url ?? '');
     setTimeout(() => {
       const uc = n % 3 === 0;
-      res.writeHead(uc ? 503 : 200, { 'x-lab-response-flags': uc ? 'UC' : '-' }).end(uc ? 'upstream connect error' : '{}');
+      res
+        .writeHead(uc ? 503 : 200, { 'x-lab-response-flags': uc ? 'UC' : '-' })
+        .end(uc ? 'upstream connect error' : '{}');
     }, delayMs);
   });
   s.listen(0, '127.0.0.1');
@@ -34,7 +43,13 @@ test('percentiles are nearest-rank', () => {
 
 test('concurrency load: one record per answered request with status, latency and the response-flags header', async (t) => {
   const target = await server(t, 20);
-  const { records, summary } = await runLoad({ baseUrl: target.url, path: '/api/recipes/42', via: 'grpc', mode: { kind: 'concurrency', connections: 3 }, durationMs: 1000 });
+  const { records, summary } = await runLoad({
+    baseUrl: target.url,
+    path: '/api/recipes/42',
+    via: 'grpc',
+    mode: { kind: 'concurrency', connections: 3 },
+    durationMs: 1000,
+  });
   assert.ok(records.length >= 30, `${records.length} requests in 1 s at 3 × ~20 ms`);
   assert.ok(target.count() >= records.length, 'no record without a request');
   assert.ok(target.seen.every((u) => u === '/api/recipes/42?via=grpc'));
@@ -44,16 +59,25 @@ test('concurrency load: one record per answered request with status, latency and
   }
   assert.equal(summary.requests, records.length);
   assert.equal((summary.byStatus['503'] ?? 0) + (summary.byStatus['200'] ?? 0), records.length);
-  assert.equal(summary.byResponseFlags['UC'], summary.byStatus['503']);
-  assert.ok(summary.byResponseFlags['UC']! > 0);
+  assert.equal(summary.byResponseFlags.UC, summary.byStatus['503']);
+  assert.ok(summary.byResponseFlags.UC! > 0);
   assert.ok(summary.latencyMs.p50 >= 20 && summary.latencyMs.p50 < 200, `p50 ${summary.latencyMs.p50}`);
-  assert.ok(summary.latencyMs.p50 <= summary.latencyMs.p90 && summary.latencyMs.p90 <= summary.latencyMs.p99 && summary.latencyMs.p99 <= summary.latencyMs.max);
+  assert.ok(
+    summary.latencyMs.p50 <= summary.latencyMs.p90 &&
+      summary.latencyMs.p90 <= summary.latencyMs.p99 &&
+      summary.latencyMs.p99 <= summary.latencyMs.max,
+  );
   assert.match(formatSummary(summary), /requests .* status .*200×\d+.* flags .*UC×\d+ .*latency ms p50 \d/);
 });
 
 test('rate load stays near the asked rate', async (t) => {
   const target = await server(t, 1);
-  const { summary } = await runLoad({ baseUrl: target.url, path: '/x', mode: { kind: 'rate', requestsPerSecond: 20, connections: 2 }, durationMs: 2000 });
+  const { summary } = await runLoad({
+    baseUrl: target.url,
+    path: '/x',
+    mode: { kind: 'rate', requestsPerSecond: 20, connections: 2 },
+    durationMs: 2000,
+  });
   // autocannon spends each second's budget at the start of that second, and the window that opens
   // at the 2 s mark can start before the run stops: up to three windows (60). Unthrottled, this
   // 1 ms server would answer thousands, so the bound still proves the rate is held.
@@ -62,14 +86,23 @@ test('rate load stays near the asked rate', async (t) => {
 
 test('bursts with idle gaps: records carry their burst, gaps have no traffic', async (t) => {
   const target = await server(t, 1);
-  const { records, perBurst } = await runBursts({ baseUrl: target.url, path: '/x', mode: { kind: 'concurrency', connections: 1 }, durationMs: 300, bursts: 2, idleMs: 700 });
+  const { records, perBurst } = await runBursts({
+    baseUrl: target.url,
+    path: '/x',
+    mode: { kind: 'concurrency', connections: 1 },
+    durationMs: 300,
+    bursts: 2,
+    idleMs: 700,
+  });
   assert.equal(perBurst.length, 2);
   const first = records.filter((r) => r.burst === 0);
   const second = records.filter((r) => r.burst === 1);
   assert.ok(first.length > 0 && second.length > 0);
-  const gap = Math.min(...second.map((r) => r.startedAtMs)) - Math.max(...first.map((r) => r.startedAtMs + r.latencyMs));
+  const gap =
+    Math.min(...second.map((r) => r.startedAtMs)) - Math.max(...first.map((r) => r.startedAtMs + r.latencyMs));
   assert.ok(gap >= 600, `idle gap ${gap} ms`);
-  const span = (list: typeof records) => Math.max(...list.map((r) => r.startedAtMs)) - Math.min(...list.map((r) => r.startedAtMs));
+  const span = (list: typeof records) =>
+    Math.max(...list.map((r) => r.startedAtMs)) - Math.min(...list.map((r) => r.startedAtMs));
   assert.ok(span(first) < 600, `a 300 ms burst lasted ${span(first)} ms`);
 });
 
@@ -81,7 +114,13 @@ test('requests that get no answer are recorded with status 0 and the error', asy
     silent.closeAllConnections();
     silent.close();
   });
-  const { records, summary } = await runLoad({ baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, path: '/', mode: { kind: 'concurrency', connections: 1 }, durationMs: 2500, timeoutMs: 1000 });
+  const { records, summary } = await runLoad({
+    baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+    path: '/',
+    mode: { kind: 'concurrency', connections: 1 },
+    durationMs: 2500,
+    timeoutMs: 1000,
+  });
   assert.ok(records.length >= 1);
   assert.ok(records.every((r) => r.status === 0 && r.error === 'request timed out'));
   assert.equal(summary.errors, records.length);
@@ -89,7 +128,14 @@ test('requests that get no answer are recorded with status 0 and the error', asy
 });
 
 test('summaries count statuses and flags over records', () => {
-  const r = (status: number, latencyMs: number, responseFlags: string): OutcomeRecord => ({ startedAtMs: 0, status, latencyMs, responseFlags, error: null, burst: 0 });
+  const r = (status: number, latencyMs: number, responseFlags: string): OutcomeRecord => ({
+    startedAtMs: 0,
+    status,
+    latencyMs,
+    responseFlags,
+    error: null,
+    burst: 0,
+  });
   const s = summarizeOutcomes([r(200, 10, '-'), r(503, 2, 'UC'), r(200, 30, '-'), r(0, 0, '')], 2000);
   assert.deepEqual(s.byStatus, { '200': 2, '503': 1, '0': 1 });
   assert.deepEqual(s.byResponseFlags, { '-': 2, UC: 1 });

@@ -31,6 +31,9 @@ test('taken ports are reported by name, all at once', async (t) => {
     { name: 'ingress', port: pa },
     { name: 'prometheus', port: pb },
   ]);
-  assert.match(error.message, new RegExp(`port ${pa} \\(ingress\\) is already in use; stop what holds it or set LAB_PORT_INGRESS`));
+  assert.match(
+    error.message,
+    new RegExp(`port ${pa} \\(ingress\\) is already in use; stop what holds it or set LAB_PORT_INGRESS`),
+  );
   await assertPortsFree([{ name: 'redis', port: free }]);
 });

@@ -12,25 +12,48 @@ const promtool = requireBinary('promtool');
 
 test('scrape config: each app’s admin /metrics as its own job, every Envoy under job envoy with its proxy label', () => {
   const text = prometheusConfig(
-    { apps: [{ job: 'web-api', port: 9464 }, { job: 'recipe-api', port: 9465 }], envoys: [{ proxy: 'ingress', adminPort: 15000 }, { proxy: 'web-api-sidecar', adminPort: 15010 }] },
+    {
+      apps: [
+        { job: 'web-api', port: 9464 },
+        { job: 'recipe-api', port: 9465 },
+      ],
+      envoys: [
+        { proxy: 'ingress', adminPort: 15000 },
+        { proxy: 'web-api-sidecar', adminPort: 15010 },
+      ],
+    },
     ['/r/a.yaml'],
     5,
   );
   const config = parse(text);
   assert.equal(config.global.scrape_interval, '5s');
   assert.deepEqual(config.rule_files, ['/r/a.yaml']);
-  assert.deepEqual(config.scrape_configs.map((s: { job_name: string }) => s.job_name), ['web-api', 'recipe-api', 'envoy']);
+  assert.deepEqual(
+    config.scrape_configs.map((s: { job_name: string }) => s.job_name),
+    ['web-api', 'recipe-api', 'envoy'],
+  );
   assert.deepEqual(config.scrape_configs[0].static_configs, [{ targets: ['127.0.0.1:9464'] }]);
   assert.equal(config.scrape_configs[2].metrics_path, '/stats/prometheus');
-  assert.deepEqual(config.scrape_configs[2].static_configs[1], { targets: ['127.0.0.1:15010'], labels: { proxy: 'web-api-sidecar' } });
+  assert.deepEqual(config.scrape_configs[2].static_configs[1], {
+    targets: ['127.0.0.1:15010'],
+    labels: { proxy: 'web-api-sidecar' },
+  });
   assert.equal(parse(prometheusConfig({ apps: [], envoys: [] }, [], 1)).rule_files, undefined);
 });
 
-test('rule files: a file promtool rejects is left out with a warning; the config passes promtool', { skip: 'skip' in promtool ? promtool.skip : false }, (t) => {
+test('rule files: a file promtool rejects is left out with a warning; the config passes promtool', {
+  skip: 'skip' in promtool ? promtool.skip : false,
+}, (t) => {
   const dir = tempStateDir(t);
   const good = path.join(dir, 'good.yaml');
-  writeFileSync(good, 'groups:\n  - name: lab\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n');
-  writeFileSync(path.join(dir, 'bad.yaml'), 'groups:\n  - name: lab\n    rules:\n      - record: x\n        expr: sum(\n');
+  writeFileSync(
+    good,
+    'groups:\n  - name: lab\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n',
+  );
+  writeFileSync(
+    path.join(dir, 'bad.yaml'),
+    'groups:\n  - name: lab\n    rules:\n      - record: x\n        expr: sum(\n',
+  );
   writeFileSync(path.join(dir, 'notes.txt'), 'not a rule file');
   const warnings: string[] = [];
   const files = ruleFiles(dir, (promtool as { path: string }).path, (line) => warnings.push(line));
@@ -38,7 +61,20 @@ test('rule files: a file promtool rejects is left out with a warning; the config
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /skipping .*bad\.yaml: promtool check rules failed/);
   const config = path.join(dir, 'prometheus.yml');
-  writeFileSync(config, prometheusConfig({ apps: [{ job: 'web-api', port: 9464 }], envoys: [{ proxy: 'ingress', adminPort: 15000 }] }, files, 5));
-  assert.match(execFileSync((promtool as { path: string }).path, ['check', 'config', config], { encoding: 'utf8' }), /SUCCESS/);
-  assert.deepEqual(ruleFiles(path.join(dir, 'missing'), null, () => undefined), []);
+  writeFileSync(
+    config,
+    prometheusConfig(
+      { apps: [{ job: 'web-api', port: 9464 }], envoys: [{ proxy: 'ingress', adminPort: 15000 }] },
+      files,
+      5,
+    ),
+  );
+  assert.match(
+    execFileSync((promtool as { path: string }).path, ['check', 'config', config], { encoding: 'utf8' }),
+    /SUCCESS/,
+  );
+  assert.deepEqual(
+    ruleFiles(path.join(dir, 'missing'), null, () => undefined),
+    [],
+  );
 });

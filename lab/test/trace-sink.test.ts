@@ -25,21 +25,35 @@ async function startSink(t: { after(fn: () => unknown): void }) {
 }
 
 /** Exports a parent SERVER span with a CLIENT child through a real OTLP exporter. */
-async function exportTwoSpans(exporter: SpanExporter, service: string): Promise<{ traceId: string; parentId: string; childId: string }> {
+async function exportTwoSpans(
+  exporter: SpanExporter,
+  service: string,
+): Promise<{ traceId: string; parentId: string; childId: string }> {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
   const tracer = provider.getTracer('lab-test');
-  const parent = tracer.startSpan('GET /api/recipes/:id', { kind: 1, attributes: { 'http.response.status_code': 200 } });
-  const child = tracer.startSpan('redis get', { kind: 2, attributes: { 'db.system': 'redis', retries: 3 } }, trace.setSpan(context.active(), parent));
+  const parent = tracer.startSpan('GET /api/recipes/:id', {
+    kind: 1,
+    attributes: { 'http.response.status_code': 200 },
+  });
+  const child = tracer.startSpan(
+    'redis get',
+    { kind: 2, attributes: { 'db.system': 'redis', retries: 3 } },
+    trace.setSpan(context.active(), parent),
+  );
   await new Promise((r) => setTimeout(r, 5));
   child.setStatus({ code: 2, message: 'boom' });
   child.end();
   parent.end();
   await provider.forceFlush();
   await provider.shutdown();
-  return { traceId: parent.spanContext().traceId, parentId: parent.spanContext().spanId, childId: child.spanContext().spanId };
+  return {
+    traceId: parent.spanContext().traceId,
+    parentId: parent.spanContext().spanId,
+    childId: child.spanContext().spanId,
+  };
 }
 
 for (const [encoding, Exporter] of [
@@ -60,7 +74,7 @@ for (const [encoding, Exporter] of [
     assert.equal(parent.service, `svc-${encoding}`);
     assert.equal(parent.attributes['http.response.status_code'], 200);
     assert.equal(child.attributes['db.system'], 'redis');
-    assert.equal(child.attributes['retries'], 3);
+    assert.equal(child.attributes.retries, 3);
     assert.equal(child.statusCode, 'ERROR');
     assert.equal(child.statusMessage, 'boom');
     assert.ok(child.durationMs >= 4 && child.durationMs < 1000, `duration ${child.durationMs}`);
@@ -78,18 +92,29 @@ test('waterfall and trace list: children indented under parents, errors and dura
   const lines = text.split('\n');
   assert.match(lines[0]!, new RegExp(`^trace ${first.traceId}  2 spans`));
   assert.match(lines[1]!, /^web-api\s+server GET \/api\/recipes\/:id\s+\|█+\s*\|\s+[\d.]+ ms 200$/);
-  assert.match(lines[2]!, /^  web-api\s+client redis get\s+\|\s*█+\s*\|\s+[\d.]+ ms ERROR$/);
+  assert.match(lines[2]!, /^ {2}web-api\s+client redis get\s+\|\s*█+\s*\|\s+[\d.]+ ms ERROR$/);
   const listed = await lastTraces(sink.file, 1);
-  assert.deepEqual(listed.map((x) => x.traceId), [second.traceId]);
+  assert.deepEqual(
+    listed.map((x) => x.traceId),
+    [second.traceId],
+  );
   assert.equal(listed[0]!.errors, 1);
   assert.equal(listed[0]!.rootName, 'recipe-api: GET /api/recipes/:id');
 });
 
 test('an undecodable body gets 400 and stores nothing', async (t) => {
   const sink = await startSink(t);
-  const res = await fetch(sink.url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array([0xff, 0xff, 0xff]) });
+  const res = await fetch(sink.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf' },
+    body: new Uint8Array([0xff, 0xff, 0xff]),
+  });
   assert.equal(res.status, 400);
-  const json = await fetch(sink.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+  const json = await fetch(sink.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{not json',
+  });
   assert.equal(json.status, 400);
   assert.throws(() => readFileSync(sink.file), /ENOENT/);
 });

@@ -176,7 +176,13 @@ export interface MetricDelta {
   delta: number | null;
 }
 
-export function describeDelta(service: string, before: Scrape, after: Scrape, metric: string, labels: LabelMatcher = {}): MetricDelta {
+export function describeDelta(
+  service: string,
+  before: Scrape,
+  after: Scrape,
+  metric: string,
+  labels: LabelMatcher = {},
+): MetricDelta {
   const b = sumOf(before, metric, labels);
   const a = sumOf(after, metric, labels);
   return { service, metric, labels, before: b, after: a, delta: a === null ? null : a - (b ?? 0) };

@@ -6,7 +6,10 @@ import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
  * Rendering is the lab's waterfall (lab/src/trace/waterfall.ts), so `lab trace <id>` and a
  * report show the same picture.
  */
-export type TraceSpan = Pick<StoredSpan, 'traceId' | 'spanId' | 'parentSpanId' | 'service' | 'name' | 'startMs' | 'durationMs' | 'attributes'>;
+export type TraceSpan = Pick<
+  StoredSpan,
+  'traceId' | 'spanId' | 'parentSpanId' | 'service' | 'name' | 'startMs' | 'durationMs' | 'attributes'
+>;
 
 /** Every span below `rootId` (not including it). */
 export function descendants<S extends TraceSpan>(spans: readonly S[], rootId: string): S[] {
@@ -59,7 +62,11 @@ export function groupTraces<S extends TraceSpan>(spans: readonly S[]): S[][] {
  * that ended 503 with flag UC, with no span of the app (`appService`) under it — the request died
  * on the pooled connection between sidecar and app, so the app never saw it.
  */
-export function findSidecarOnlyFailure<S extends TraceSpan>(traces: readonly S[][], proxyService: string, appService: string): { trace: S[]; span: S } | null {
+export function findSidecarOnlyFailure<S extends TraceSpan>(
+  traces: readonly S[][],
+  proxyService: string,
+  appService: string,
+): { trace: S[]; span: S } | null {
   for (const trace of traces) {
     for (const span of trace) {
       if (span.service !== proxyService) continue;

@@ -1,6 +1,10 @@
 import http from 'node:http';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
-import { countByStatusAndFlag, isUpstreamConnectionTermination, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import {
+  countByStatusAndFlag,
+  isUpstreamConnectionTermination,
+  type AccessLogEntry,
+} from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
 import { sendRequest, type RequestRecord } from '../load/http.js';
 import { measureIdleClose } from '../load/idle-close.js';
@@ -60,10 +64,23 @@ export interface UcEvidence {
 }
 
 const diff = (after: Record<string, number>, before: Record<string, number>) =>
-  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
-const hop = (entries: AccessLogEntry[]): HopCounts => ({ total: entries.length, byStatusFlag: countByStatusAndFlag(entries) });
-const fiveXx = (h: HopCounts) => Object.entries(h.byStatusFlag).filter(([k]) => k.startsWith('5')).reduce((n, [, v]) => n + v, 0);
-const clientNon2xx = (p: PhaseLoad) => Object.entries(p.byStatusFlag).filter(([k]) => !k.startsWith('2')).reduce((n, [, v]) => n + v, 0);
+  Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([, v]) => v !== 0),
+  );
+const hop = (entries: AccessLogEntry[]): HopCounts => ({
+  total: entries.length,
+  byStatusFlag: countByStatusAndFlag(entries),
+});
+const fiveXx = (h: HopCounts) =>
+  Object.entries(h.byStatusFlag)
+    .filter(([k]) => k.startsWith('5'))
+    .reduce((n, [, v]) => n + v, 0);
+const clientNon2xx = (p: PhaseLoad) =>
+  Object.entries(p.byStatusFlag)
+    .filter(([k]) => !k.startsWith('2'))
+    .reduce((n, [, v]) => n + v, 0);
 
 /** Envoy's default access-log file flush interval is 1 s; wait a bit longer before the last read. */
 const accessLogFlushMs = 1200;
@@ -86,14 +103,23 @@ export function judge503Uc(e: UcEvidence): Verdict {
     ([name, p]) =>
       `${name}: ${p.inbound.total} requests through recipe-api's sidecar, ${p.connectionTerminations.length} answered 503 UC upstream_reset_before_response_started{connection_termination}; the caller saw ${clientNon2xx(p.load)} non-2xx of ${p.load.requests}`,
   );
-  if (e.trace) reasons.push(`trace ${e.trace[0]!.traceId}: recipe-api's sidecar answered 503 UC with no recipe-api span under it`);
-  else if (uc > 0) reasons.push(`no trace with a sidecar-only 503 UC among ${e.tracesSearched} traces (spans not flushed yet?)`);
+  if (e.trace)
+    reasons.push(`trace ${e.trace[0]!.traceId}: recipe-api's sidecar answered 503 UC with no recipe-api span under it`);
+  else if (uc > 0)
+    reasons.push(`no trace with a sidecar-only 503 UC among ${e.tracesSearched} traces (spans not flushed yet?)`);
   if (uc > 0) return { outcome: 'incident', reasons };
   if (total < minInboundRequests) {
-    return { outcome: 'inconclusive', reasons: [...reasons, `fewer than ${minInboundRequests} requests reached the hop: too little evidence that the race is gone`] };
+    return {
+      outcome: 'inconclusive',
+      reasons: [
+        ...reasons,
+        `fewer than ${minInboundRequests} requests reached the hop: too little evidence that the race is gone`,
+      ],
+    };
   }
   const failures = phases.reduce((n, [, p]) => n + fiveXx(p.inbound) + clientNon2xx(p.load), 0);
-  if (failures > 0) return { outcome: 'inconclusive', reasons: [...reasons, 'no UC, but other failures: something else is wrong'] };
+  if (failures > 0)
+    return { outcome: 'inconclusive', reasons: [...reasons, 'no UC, but other failures: something else is wrong'] };
   return { outcome: 'healthy', reasons };
 }
 
@@ -142,7 +168,9 @@ async function burstsNearIdleClose(
     while (Date.now() < options.untilMs) {
       const started = performance.now();
       const burst = await Promise.all(
-        Array.from({ length: options.burstSize }, (_, i) => sendRequest({ url: url(i), agent, flagsHeader, timeoutMs: 10_000 })),
+        Array.from({ length: options.burstSize }, (_, i) =>
+          sendRequest({ url: url(i), agent, flagsHeader, timeoutMs: 10_000 }),
+        ),
       );
       const spread = performance.now() - started;
       records.push(...burst);
@@ -167,14 +195,16 @@ export const uc503: Experiment<UcEvidence> = {
     source: 'shared/seeds/001 (blog index); envoyproxy/envoy#47468 for the retry question',
   },
   hypothesis:
-    "recipe-api closes idle keep-alive connections after keepAliveTimeout (+1 s Node buffer) while its sidecar would keep them 1 h. Traffic that pauses for about that long makes the sidecar write requests onto connections the app is closing: those requests end 503 UC upstream_reset_before_response_started{connection_termination} at the sidecar and never reach recipe-api.",
+    'recipe-api closes idle keep-alive connections after keepAliveTimeout (+1 s Node buffer) while its sidecar would keep them 1 h. Traffic that pauses for about that long makes the sidecar write requests onto connections the app is closing: those requests end 503 UC upstream_reset_before_response_started{connection_termination} at the sidecar and never reach recipe-api.',
   incidentSetup,
   fixes: [
     {
       name: 'app-keepalive',
       summary: `Raise the app's keepAliveTimeout (the article's ${articleKeepAliveMs / 1000} s) so the app is not the side that closes pooled connections; pair it with an idle timeout below it on the proxy, since Istio's inbound default is 1 h.`,
       setup: {
-        describe: [`recipe-api keepAliveTimeout ${articleKeepAliveMs} ms (PUT /faults {"keepAliveTimeoutMs":${articleKeepAliveMs}})`],
+        describe: [
+          `recipe-api keepAliveTimeout ${articleKeepAliveMs} ms (PUT /faults {"keepAliveTimeoutMs":${articleKeepAliveMs}})`,
+        ],
         appFaults: { 'recipe-api': { keepAliveTimeoutMs: articleKeepAliveMs } },
         mesh: [],
         istio: [],
@@ -197,36 +227,50 @@ export const uc503: Experiment<UcEvidence> = {
           `recipe-api sidecar inbound cluster idle timeout ${proxyIdleTimeoutMs} ms (DestinationRule connectionPool.http.idleTimeout)`,
         ],
         appFaults: { 'recipe-api': { keepAliveTimeoutMs: appKeepAliveMs } },
-        mesh: [{ proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch: { upstream: { idleTimeoutMs: proxyIdleTimeoutMs } } }],
-        istio: [{ kind: 'DestinationRule', name: 'recipe-api-idle-timeout', yaml: destinationRule(`${proxyIdleTimeoutMs}ms`) }],
+        mesh: [
+          {
+            proxy: 'recipe-api-sidecar',
+            listener: 'inbound-http',
+            patch: { upstream: { idleTimeoutMs: proxyIdleTimeoutMs } },
+          },
+        ],
+        istio: [
+          {
+            kind: 'DestinationRule',
+            name: 'recipe-api-idle-timeout',
+            yaml: destinationRule(`${proxyIdleTimeoutMs}ms`),
+          },
+        ],
       },
       production: [
         {
           kind: 'istio-resource',
           title: "Istio: the sidecar's idle timeout below the app's keep-alive",
           snippet: destinationRule('4s # < Node default keepAliveTimeout 5s').trimEnd(),
-          repoFile: 'experiments/src/incidents/503-uc.ts (applied by --target k8s; in the lab as recipe-api-sidecar inbound-http idleTimeoutMs)',
+          repoFile:
+            'experiments/src/incidents/503-uc.ts (applied by --target k8s; in the lab as recipe-api-sidecar inbound-http idleTimeoutMs)',
         },
       ],
     },
   ],
   load: {
-    describe:
-      `Bursts of ${burstSize} concurrent GETs, each burst started inside the window in which the previous burst's connections expire (idle-close time of recipe-api, measured, + 10–90 % of the previous burst's duration), so pooled connections expire while requests are written onto them: first straight to recipe-api's sidecar inbound listener (as a caller's sidecar sends, --duration s), then through the ingress, web-api and its sidecar with Istio's default retries (0.6 × --duration). Each phase stops early once ${enoughResets} UC resets are logged. Baseline: 2 bursts through the ingress before the fault.`,
+    describe: `Bursts of ${burstSize} concurrent GETs, each burst started inside the window in which the previous burst's connections expire (idle-close time of recipe-api, measured, + 10–90 % of the previous burst's duration), so pooled connections expire while requests are written onto them: first straight to recipe-api's sidecar inbound listener (as a caller's sidecar sends, --duration s), then through the ingress, web-api and its sidecar with Istio's default retries (0.6 × --duration). Each phase stops early once ${enoughResets} UC resets are logged. Baseline: 2 bursts through the ingress before the fault.`,
     defaultDurationS: 12,
   },
   signals: [
     {
-      name: '503 UC with connection_termination at recipe-api\'s sidecar',
+      name: "503 UC with connection_termination at recipe-api's sidecar",
       lab: '.lab/logs/recipe-api-sidecar.access.log (Istio text format)',
       k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api",response_code="503",response_flags="UC"} and kubectl logs deploy/recipe-api -c istio-proxy',
-      promql: 'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="503",response_flags="UC"}[$window]))',
+      promql:
+        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="503",response_flags="UC"}[$window]))',
     },
     {
       name: "requests through recipe-api's sidecar",
       lab: '.lab/logs/recipe-api-sidecar.access.log',
       k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api"}',
-      promql: 'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace"}[$window]))',
+      promql:
+        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace"}[$window]))',
     },
     {
       name: 'trace with sidecar spans and no recipe-api span',
@@ -237,17 +281,24 @@ export const uc503: Experiment<UcEvidence> = {
       name: "retries Envoy made (Istio's defaults)",
       lab: 'Envoy admin /stats upstream_rq_retry* of both sidecars',
       k8s: 'envoy_cluster_upstream_rq_retry{cluster_name=~".*recipe-api.*"}',
-      promql: 'sum(increase(envoy_cluster_upstream_rq_retry{namespace="$namespace",cluster_name=~".*recipe-api.*"}[$window]))',
+      promql:
+        'sum(increase(envoy_cluster_upstream_rq_retry{namespace="$namespace",cluster_name=~".*recipe-api.*"}[$window]))',
     },
   ],
   verdictRule: `incident when recipe-api's sidecar logged ≥1 503 UC upstream_reset_before_response_started{connection_termination}; healthy when none of ≥${minInboundRequests} requests through it failed and the caller saw only 2xx`,
-  k8sLoad: { path: '/api/recipes/42?via=http', describe: 'GET /api/recipes/42?via=http through the ingress gateway', via: 'ingress' },
+  k8sLoad: {
+    path: '/api/recipes/42?via=http',
+    describe: 'GET /api/recipes/42?via=http through the ingress gateway',
+    via: 'ingress',
+  },
   k8sJudge(values) {
     const uc = values["503 UC with connection_termination at recipe-api's sidecar"] ?? 0;
     const total = values["requests through recipe-api's sidecar"] ?? 0;
     const reasons = [`Prometheus: ${uc.toFixed(1)} 503 UC of ${total.toFixed(0)} requests at recipe-api's sidecar`];
     if (uc >= 0.5) return { outcome: 'incident', reasons };
-    return total >= minInboundRequests ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons: [...reasons, 'too few requests'] };
+    return total >= minInboundRequests
+      ? { outcome: 'healthy', reasons }
+      : { outcome: 'inconclusive', reasons: [...reasons, 'too few requests'] };
   },
 
   async run(ctx) {
@@ -256,28 +307,39 @@ export const uc503: Experiment<UcEvidence> = {
     const viaMesh = (i: number) => `${target.urls.ingress}/api/recipes/${40 + (i % 10)}?via=http`;
     const direct = (i: number) => `${target.urls.recipeApiSidecar}/recipes/${40 + (i % 10)}`;
     ctx.log(`baseline: 2 bursts of ${burstSize} through the ingress, no fault`);
-    const baseline = await burstsNearIdleClose(viaMesh, flagsHeader, { burstSize, idleMs: 300, untilMs: Date.now() + 500 });
+    const baseline = await burstsNearIdleClose(viaMesh, flagsHeader, {
+      burstSize,
+      idleMs: 300,
+      untilMs: Date.now() + 500,
+    });
 
     await ctx.applySetup();
     // Measured, not assumed (keepAliveTimeout + Node's buffer); capped so that a fix that keeps
     // connections for 45 s does not stall the run: its traffic keeps the incident's rhythm.
     const incidentIdleMs = appKeepAliveMs + 1000;
     const idleCloseMs = await measureIdleClose(target.urls.recipeApi, '/recipes/42', incidentIdleMs * 2);
-    ctx.log(`recipe-api closes an idle connection after ${idleCloseMs === null ? `more than ${incidentIdleMs * 2}` : idleCloseMs.toFixed(0)} ms`);
+    ctx.log(
+      `recipe-api closes an idle connection after ${idleCloseMs === null ? `more than ${incidentIdleMs * 2}` : idleCloseMs.toFixed(0)} ms`,
+    );
     const idleMs = idleCloseMs ?? incidentIdleMs;
     const started = Date.now();
 
     const phase = async (name: string, url: (i: number) => string, seconds: number): Promise<UcPhase> => {
       const mark = await target.accessLogMark();
       const retriesBefore = await retryCounters();
-      ctx.log(`${name}: bursts of ${burstSize} about every ${Math.round(idleMs)} ms for up to ${seconds} s (stops once ${enoughResets} UC resets are logged)`);
+      ctx.log(
+        `${name}: bursts of ${burstSize} about every ${Math.round(idleMs)} ms for up to ${seconds} s (stops once ${enoughResets} UC resets are logged)`,
+      );
       const inboundOf = (logs: Record<string, AccessLogEntry[]>) =>
-        (logs['recipe-api-sidecar'] ?? []).filter((e) => (e.upstreamCluster ?? '').startsWith(inboundCluster) || e.responseFlags.includes('UC'));
+        (logs['recipe-api-sidecar'] ?? []).filter(
+          (e) => (e.upstreamCluster ?? '').startsWith(inboundCluster) || e.responseFlags.includes('UC'),
+        );
       const load = await burstsNearIdleClose(url, flagsHeader, {
         burstSize,
         idleMs,
         untilMs: Date.now() + seconds * 1000,
-        stop: async () => inboundOf(await target.accessLogSince(mark)).filter(isUpstreamConnectionTermination).length >= enoughResets,
+        stop: async () =>
+          inboundOf(await target.accessLogSince(mark)).filter(isUpstreamConnectionTermination).length >= enoughResets,
       });
       // Envoy writes file access logs in batches, flushed every second (file_flush_interval).
       await new Promise((r) => setTimeout(r, accessLogFlushMs));
@@ -289,16 +351,29 @@ export const uc503: Experiment<UcEvidence> = {
         bursts: load.bursts,
         inbound: hop(inbound),
         connectionTerminations: inbound.filter(isUpstreamConnectionTermination),
-        outbound: hop((logs['web-api-sidecar'] ?? []).filter((e) => (e.upstreamCluster ?? '').startsWith(outboundCluster))),
-        retries: { inbound: diff(retriesAfter.inbound, retriesBefore.inbound), outbound: diff(retriesAfter.outbound, retriesBefore.outbound) },
+        outbound: hop(
+          (logs['web-api-sidecar'] ?? []).filter((e) => (e.upstreamCluster ?? '').startsWith(outboundCluster)),
+        ),
+        retries: {
+          inbound: diff(retriesAfter.inbound, retriesBefore.inbound),
+          outbound: diff(retriesAfter.outbound, retriesBefore.outbound),
+        },
       };
     };
     const retryCounters = async () => ({
       inbound: await target.envoyStats('recipe-api-sidecar', 'upstream_rq_retry'),
       outbound: await target.envoyStats('web-api-sidecar', 'upstream_rq_retry'),
     });
-    const directPhase = await phase(ctx.fix ? 'with fix, straight to the sidecar' : 'straight to the sidecar', direct, ctx.durationS);
-    const meshPhase = await phase(ctx.fix ? 'with fix, through the mesh' : 'through the mesh', viaMesh, Math.ceil(ctx.durationS * 0.6));
+    const directPhase = await phase(
+      ctx.fix ? 'with fix, straight to the sidecar' : 'straight to the sidecar',
+      direct,
+      ctx.durationS,
+    );
+    const meshPhase = await phase(
+      ctx.fix ? 'with fix, through the mesh' : 'through the mesh',
+      viaMesh,
+      Math.ceil(ctx.durationS * 0.6),
+    );
 
     // Envoy's OpenTelemetry tracer flushes its spans every 5 s: wait for the affected trace.
     const anyReset = directPhase.connectionTerminations.length + meshPhase.connectionTerminations.length > 0;
@@ -311,7 +386,8 @@ export const uc503: Experiment<UcEvidence> = {
       found = findSidecarOnlyFailure(traces, 'recipe-api.default', 'recipe-api');
     }
     const mesh = target.mesh();
-    const routeOf = (proxy: string, listener: string) => mesh.proxies.find((p) => p.name === proxy)?.listeners.find((l) => l.name === listener)?.route;
+    const routeOf = (proxy: string, listener: string) =>
+      mesh.proxies.find((p) => p.name === proxy)?.listeners.find((l) => l.name === listener)?.route;
     return {
       retryPolicy: {
         istioVersion: mesh.istioVersion,
@@ -330,21 +406,31 @@ export const uc503: Experiment<UcEvidence> = {
   judge: judge503Uc,
 
   present(e) {
-    const sum = (counts: Record<string, number>) => Object.entries(counts).filter(([k]) => k.endsWith('.upstream_rq_retry')).reduce((n, [, v]) => n + v, 0);
+    const sum = (counts: Record<string, number>) =>
+      Object.entries(counts)
+        .filter(([k]) => k.endsWith('.upstream_rq_retry'))
+        .reduce((n, [, v]) => n + v, 0);
     const mesh = e.throughMesh;
     const meshUc = mesh.connectionTerminations.length;
     const meshClientFailures = clientNon2xx(mesh.load);
     const findings: string[] = [];
-    if (e.idleCloseMs !== null) findings.push(`recipe-api closed an idle keep-alive connection after ${e.idleCloseMs.toFixed(0)} ms (keepAliveTimeout + Node's keepAliveTimeoutBuffer)`);
+    if (e.idleCloseMs !== null)
+      findings.push(
+        `recipe-api closed an idle keep-alive connection after ${e.idleCloseMs.toFixed(0)} ms (keepAliveTimeout + Node's keepAliveTimeoutBuffer)`,
+      );
     const policy = e.retryPolicy;
     if (meshUc > 0) {
       const envoyRetries = sum(mesh.retries.outbound);
-      const passedOn = Object.entries(mesh.outbound.byStatusFlag).filter(([k]) => k.startsWith('503')).reduce((n, [, v]) => n + v, 0);
+      const passedOn = Object.entries(mesh.outbound.byStatusFlag)
+        .filter(([k]) => k.startsWith('503'))
+        .reduce((n, [, v]) => n + v, 0);
       findings.push(
         `Retries, through the mesh (Istio ${policy.istioVersion} defaults): ${meshUc} UC reset(s) at recipe-api's sidecar; web-api's sidecar retried ${envoyRetries} time(s) (outbound retry_on ${policy.outboundRetryOn}) and passed ${passedOn} 503(s) on to web-api; web-api's own retry of idempotent calls (UPSTREAM_RETRIES) absorbed ${Math.max(0, passedOn - meshClientFailures)}; the caller saw ${meshClientFailures}.`,
       );
     } else {
-      findings.push(`Retries: no UC reset happened during the through-the-mesh phase (${mesh.inbound.total} requests), so this run cannot say whether retries hide it.`);
+      findings.push(
+        `Retries: no UC reset happened during the through-the-mesh phase (${mesh.inbound.total} requests), so this run cannot say whether retries hide it.`,
+      );
     }
     const allUc = e.direct.connectionTerminations.length + meshUc;
     if (allUc > 0) {
@@ -355,19 +441,36 @@ export const uc503: Experiment<UcEvidence> = {
     return {
       load: [e.baseline, e.direct.load, mesh.load],
       signals: [
-        { name: '503 UC at recipe-api sidecar, straight', baseline: null, observed: e.direct.connectionTerminations.length, unit: 'responses' },
+        {
+          name: '503 UC at recipe-api sidecar, straight',
+          baseline: null,
+          observed: e.direct.connectionTerminations.length,
+          unit: 'responses',
+        },
         { name: '503 UC at recipe-api sidecar, through the mesh', baseline: null, observed: meshUc, unit: 'responses' },
-        { name: 'non-2xx seen by the caller, through the mesh', baseline: null, observed: meshClientFailures, unit: 'responses' },
+        {
+          name: 'non-2xx seen by the caller, through the mesh',
+          baseline: null,
+          observed: meshClientFailures,
+          unit: 'responses',
+        },
         { name: 'idle close of recipe-api connections', baseline: null, observed: e.idleCloseMs, unit: 'ms' },
       ],
       metricDeltas: [],
-      accessLog: [...e.direct.connectionTerminations, ...mesh.connectionTerminations].slice(0, 5).map((entry) => ({ proxy: 'recipe-api-sidecar', entry })),
+      accessLog: [...e.direct.connectionTerminations, ...mesh.connectionTerminations]
+        .slice(0, 5)
+        .map((entry) => ({ proxy: 'recipe-api-sidecar', entry })),
       accessLogCounts: {
         'recipe-api-sidecar → app (straight)': e.direct.inbound.byStatusFlag,
         'web-api-sidecar → recipe-api (mesh)': mesh.outbound.byStatusFlag,
         'recipe-api-sidecar → app (mesh)': mesh.inbound.byStatusFlag,
       },
-      trace: e.trace ? { spans: e.trace, why: "recipe-api's sidecar answered 503 UC and no recipe-api span exists under it: the app never saw the request" } : null,
+      trace: e.trace
+        ? {
+            spans: e.trace,
+            why: "recipe-api's sidecar answered 503 UC and no recipe-api span exists under it: the app never saw the request",
+          }
+        : null,
       findings,
     };
   },

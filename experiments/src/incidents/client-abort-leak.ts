@@ -47,7 +47,10 @@ export interface LeakEvidence {
 /** fds that may stay around without being a leak. */
 export const toleranceFor = (aborted: number) => Math.max(2, Math.ceil(aborted / 10));
 
-const read = (s: Scrape): ResourceReading => ({ fds: sumOf(s, 'process_open_fds'), handles: sumOf(s, 'nodejs_active_handles_total') });
+const read = (s: Scrape): ResourceReading => ({
+  fds: sumOf(s, 'process_open_fds'),
+  handles: sumOf(s, 'nodejs_active_handles_total'),
+});
 const grew = (e: LeakEvidence, service: ServiceName, when: 'first' | 'after' = 'after') => {
   const b = e.before[service].fds;
   const a = e[when][service].fds;
@@ -76,12 +79,20 @@ export function judgeLeak(e: LeakEvidence): Verdict {
   if (web >= n / 2 && recipeFirst >= n / 4) return { outcome: 'incident', reasons };
   const tolerance = toleranceFor(n);
   if (web <= tolerance && recipe <= tolerance && recipeFirst <= tolerance) return { outcome: 'healthy', reasons };
-  return { outcome: 'inconclusive', reasons: [...reasons, `neither a leak (web-api ≥${n / 2} at the end, recipe-api ≥${n / 4} at first) nor back to baseline (≤${tolerance})`] };
+  return {
+    outcome: 'inconclusive',
+    reasons: [
+      ...reasons,
+      `neither a leak (web-api ≥${n / 2} at the end, recipe-api ≥${n / 4} at first) nor back to baseline (≤${tolerance})`,
+    ],
+  };
 }
 
 const setup = (cleanup: boolean, describe: string): Setup => ({
   describe: [describe],
-  appFaults: cleanup ? { 'web-api': {}, 'recipe-api': {} } : { 'web-api': { streamCleanup: false }, 'recipe-api': { streamCleanup: false } },
+  appFaults: cleanup
+    ? { 'web-api': {}, 'recipe-api': {} }
+    : { 'web-api': { streamCleanup: false }, 'recipe-api': { streamCleanup: false } },
   mesh: [],
   istio: [],
 });
@@ -105,12 +116,19 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
   incident: { title: 'Nodeload2: Download Engine - Reboot (GitHub)', source: 'shared/seeds/004' },
   hypothesis:
     "A client that goes away mid-download closes its side only. If web-api pipes recipe-api's export with a bare pipe() and ignores the close, the upstream response stays paused on backpressure forever: web-api keeps its socket to recipe-api, recipe-api keeps the export and its socket. Every aborted download leaves file descriptors on both.",
-  incidentSetup: setup(false, 'web-api and recipe-api stream the export with a bare pipe() and no close handling (PUT /faults {"streamCleanup":false} on both)'),
+  incidentSetup: setup(
+    false,
+    'web-api and recipe-api stream the export with a bare pipe() and no close handling (PUT /faults {"streamCleanup":false} on both)',
+  ),
   fixes: [
     {
       name: 'stream-pipeline',
-      summary: "Stream with stream.pipeline (or destroy the upstream on the client's close): an aborted client destroys the whole chain, down to recipe-api's source.",
-      setup: setup(true, 'web-api and recipe-api stream with stream.pipeline and abort the upstream on client close (faults cleared)'),
+      summary:
+        "Stream with stream.pipeline (or destroy the upstream on the client's close): an aborted client destroys the whole chain, down to recipe-api's source.",
+      setup: setup(
+        true,
+        'web-api and recipe-api stream with stream.pipeline and abort the upstream on client close (faults cleared)',
+      ),
       production: [
         {
           kind: 'code-pattern',
@@ -136,22 +154,35 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
       name: 'open fds of web-api',
       lab: 'admin /metrics process_open_fds before/after',
       k8s: 'process_open_fds{service="web-api"}, now vs. before the run',
-      promql: 'max(process_open_fds{namespace="$namespace",service="web-api"}) - max(process_open_fds{namespace="$namespace",service="web-api"} offset $window)',
+      promql:
+        'max(process_open_fds{namespace="$namespace",service="web-api"}) - max(process_open_fds{namespace="$namespace",service="web-api"} offset $window)',
     },
-    { name: 'active handles', lab: 'admin /metrics nodejs_active_handles_total', k8s: 'max by (service) (nodejs_active_handles_total{service=~"web-api|recipe-api"})' },
+    {
+      name: 'active handles',
+      lab: 'admin /metrics nodejs_active_handles_total',
+      k8s: 'max by (service) (nodejs_active_handles_total{service=~"web-api|recipe-api"})',
+    },
     {
       name: 'aborted downloads at the ingress',
       lab: '.lab/logs/ingress.access.log, flag DC',
       k8s: 'istio_requests_total{source_workload="istio-ingressgateway",response_flags="DC"}',
-      promql: 'sum(increase(istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload_namespace="$namespace",response_flags="DC"}[$window]))',
+      promql:
+        'sum(increase(istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload_namespace="$namespace",response_flags="DC"}[$window]))',
     },
   ],
-  verdictRule: 'incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api\'s fds climbed by ≥1 per 4 right after them; healthy when both are within max(2, 10 %) of their baseline, right after and at the end',
-  k8sLoad: { path: '/api/recipes/export', describe: 'GET /api/recipes/export through the ingress gateway (abort them with curl --max-time for the leak)', via: 'ingress' },
+  verdictRule:
+    "incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api's fds climbed by ≥1 per 4 right after them; healthy when both are within max(2, 10 %) of their baseline, right after and at the end",
+  k8sLoad: {
+    path: '/api/recipes/export',
+    describe: 'GET /api/recipes/export through the ingress gateway (abort them with curl --max-time for the leak)',
+    via: 'ingress',
+  },
   k8sJudge(values) {
     const fds = values['open fds of web-api'] ?? null;
     const aborted = values['aborted downloads at the ingress'] ?? 0;
-    const reasons = [`Prometheus: web-api fds ${fds === null ? '–' : `${fds >= 0 ? '+' : ''}${fds}`} over the run, ${aborted.toFixed(0)} aborted downloads (DC)`];
+    const reasons = [
+      `Prometheus: web-api fds ${fds === null ? '–' : `${fds >= 0 ? '+' : ''}${fds}`} over the run, ${aborted.toFixed(0)} aborted downloads (DC)`,
+    ];
     if (fds === null || aborted < 1) return { outcome: 'inconclusive', reasons };
     if (fds >= aborted / 2) return { outcome: 'incident', reasons };
     return fds <= toleranceFor(aborted) ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
@@ -161,7 +192,8 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     const { target } = ctx;
     const url = `${target.urls.ingress}/api/recipes/export`;
     const full = await sendRequest({ url, flagsHeader: target.responseFlagsHeader, timeoutMs: 30_000 });
-    if (full.status !== 200 || full.bytes === 0) throw new Error(`baseline export failed: status ${full.status} ${full.error ?? ''}`);
+    if (full.status !== 200 || full.bytes === 0)
+      throw new Error(`baseline export failed: status ${full.status} ${full.error ?? ''}`);
     const half = Math.floor(full.bytes / 2);
     // One aborted download before measuring, with cleanup on: the first abort loads code and
     // opens files that are not a leak (seen as +6 fds without new handles on a fresh lab).
@@ -187,7 +219,10 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
       await new Promise((r) => setTimeout(r, 500));
       s1 = { 'web-api': await target.scrape('web-api'), 'recipe-api': await target.scrape('recipe-api') };
       first ??= s1;
-      const back = (['web-api', 'recipe-api'] as const).every((svc) => (sumOf(s1[svc], 'process_open_fds') ?? Infinity) - (sumOf(s0[svc], 'process_open_fds') ?? 0) <= tolerance);
+      const back = (['web-api', 'recipe-api'] as const).every(
+        (svc) =>
+          (sumOf(s1[svc], 'process_open_fds') ?? Infinity) - (sumOf(s0[svc], 'process_open_fds') ?? 0) <= tolerance,
+      );
       if (back || Date.now() - settleStarted >= settleMaxMs) break;
     }
     const settledAfterMs = Date.now() - settleStarted;
@@ -219,9 +254,24 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     return {
       load: [e.baseline, e.aborted],
       signals: (['web-api', 'recipe-api'] as const).flatMap((svc) => [
-        { name: `${svc} process_open_fds, right after the aborts`, baseline: e.before[svc].fds, observed: e.first[svc].fds, unit: 'fds' },
-        { name: `${svc} process_open_fds, at the end`, baseline: e.before[svc].fds, observed: e.after[svc].fds, unit: 'fds' },
-        { name: `${svc} nodejs_active_handles_total`, baseline: e.before[svc].handles, observed: e.after[svc].handles, unit: 'handles' },
+        {
+          name: `${svc} process_open_fds, right after the aborts`,
+          baseline: e.before[svc].fds,
+          observed: e.first[svc].fds,
+          unit: 'fds',
+        },
+        {
+          name: `${svc} process_open_fds, at the end`,
+          baseline: e.before[svc].fds,
+          observed: e.after[svc].fds,
+          unit: 'fds',
+        },
+        {
+          name: `${svc} nodejs_active_handles_total`,
+          baseline: e.before[svc].handles,
+          observed: e.after[svc].handles,
+          unit: 'handles',
+        },
       ]),
       metricDeltas: e.metricDeltas,
       accessLog: [

@@ -2,7 +2,15 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '@recipe-mesh/recipe-api/data-access/keys';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
 import { percentile, ratio } from '../evidence/latency.js';
-import { delta, describeDelta, histogramCount, histogramDelta, histogramQuantile, type MetricDelta, type Scrape } from '../evidence/metrics.js';
+import {
+  delta,
+  describeDelta,
+  histogramCount,
+  histogramDelta,
+  histogramQuantile,
+  type MetricDelta,
+  type Scrape,
+} from '../evidence/metrics.js';
 import type { RequestRecord } from '../load/http.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -16,7 +24,7 @@ import { phaseFromRecords } from '../load/phase.js';
 
 export const seededUsers = 2_000;
 export const viewsPerUser = 100;
-/** Lowered from Redis' default 10 ms for the run: one SCAN step is well under it (ARCHITECTURE.md). */
+/** Lowered from Redis' default 10 ms for the run: one SCAN step is well under it (docs/architecture.md, "Measured facts"). */
 export const slowlogThresholdMicros = 100;
 const seedPrefix = 'seed-';
 const readerId = 'reader-1';
@@ -59,14 +67,29 @@ export function judgeRedisLatency(e: RedisLatencyEvidence): Verdict {
   const reasons = [
     `p99 Redis GET (recipe-api histogram): ${ms(e.getP99.baselineS)} baseline (quieter of ${ms(e.baselineP99sS[0])} before and ${ms(e.baselineP99sS[1])} after) → ${ms(e.getP99.faultS)} with invalidations (${r === null ? '–' : `${r.toFixed(1)}×`}; ${e.getP99.baselineCount} and ${e.getP99.faultCount} GETs)`,
     `p99 Redis GET (ioredis spans): ${e.getSpanP99Ms.baseline?.toFixed(2) ?? '–'} ms → ${e.getSpanP99Ms.fault?.toFixed(2) ?? '–'} ms`,
-    `${e.invalidations} invalidations with strategy ${e.strategy}; SLOWLOG (> ${slowlogThresholdMicros} µs): ${Object.entries(e.slowlog).map(([c, n]) => `${c} ×${n}`).join(', ') || 'empty'}`,
+    `${e.invalidations} invalidations with strategy ${e.strategy}; SLOWLOG (> ${slowlogThresholdMicros} µs): ${
+      Object.entries(e.slowlog)
+        .map(([c, n]) => `${c} ×${n}`)
+        .join(', ') || 'empty'
+    }`,
   ];
-  if (e.getP99.baselineCount < minGets || e.getP99.faultCount < minGets || e.invalidations < minInvalidations || r === null) {
-    return { outcome: 'inconclusive', reasons: [...reasons, `needs ≥${minGets} GETs per phase and ≥${minInvalidations} invalidations`] };
+  if (
+    e.getP99.baselineCount < minGets ||
+    e.getP99.faultCount < minGets ||
+    e.invalidations < minInvalidations ||
+    r === null
+  ) {
+    return {
+      outcome: 'inconclusive',
+      reasons: [...reasons, `needs ≥${minGets} GETs per phase and ≥${minInvalidations} invalidations`],
+    };
   }
   if (r >= 5 && scans > 0) return { outcome: 'incident', reasons };
   if (r <= 2 && scans === 0) return { outcome: 'healthy', reasons };
-  return { outcome: 'inconclusive', reasons: [...reasons, 'between the incident (≥5× with SCAN in SLOWLOG) and healthy (≤2×, no SCAN)'] };
+  return {
+    outcome: 'inconclusive',
+    reasons: [...reasons, 'between the incident (≥5× with SCAN in SLOWLOG) and healthy (≤2×, no SCAN)'],
+  };
 }
 
 const setup = (strategy: 'scan' | 'index', describe: string): Setup => ({
@@ -134,7 +157,8 @@ async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<
 }
 
 /** The quiet phase with the lower p99 (null p99s lose). */
-const quieter = <T extends { p99: number | null }>(a: T, b: T): T => ((a.p99 ?? Infinity) <= (b.p99 ?? Infinity) ? a : b);
+const quieter = <T extends { p99: number | null }>(a: T, b: T): T =>
+  (a.p99 ?? Infinity) <= (b.p99 ?? Infinity) ? a : b;
 
 const getP99 = (before: Scrape, after: Scrape) => {
   const buckets = histogramDelta(before, after, 'redis_command_duration_seconds', { command: 'get' });
@@ -146,13 +170,20 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
   title: 'Redis GET p99 climbs while per-user invalidation SCANs the keyspace',
   incident: { title: 'Debugging Redis Latency', source: 'shared/seeds/000 and 001 (blog index)' },
   hypothesis:
-    'With 200,000 cached views, invalidating one user with SCAN MATCH walks the whole keyspace in COUNT-sized steps on Redis\' single thread. Each step is short, but GETs from the steady read load queue behind them: p99 of Redis GET rises at least 5× over its baseline, and the SCANs show in SLOWLOG once its threshold is low enough. With the per-user index SET, p99 stays within 2×.',
-  incidentSetup: setup('scan', 'recipe-api invalidates with SCAN MATCH view:<user>:* (PUT /faults {"invalidationStrategy":"scan"})'),
+    "With 200,000 cached views, invalidating one user with SCAN MATCH walks the whole keyspace in COUNT-sized steps on Redis' single thread. Each step is short, but GETs from the steady read load queue behind them: p99 of Redis GET rises at least 5× over its baseline, and the SCANs show in SLOWLOG once its threshold is low enough. With the per-user index SET, p99 stays within 2×.",
+  incidentSetup: setup(
+    'scan',
+    'recipe-api invalidates with SCAN MATCH view:<user>:* (PUT /faults {"invalidationStrategy":"scan"})',
+  ),
   fixes: [
     {
       name: 'index-set',
-      summary: "Keep a per-user index SET of the user's view keys and invalidate with SMEMBERS + UNLINK: cost proportional to that user's views, not to the keyspace.",
-      setup: setup('index', 'recipe-api invalidates through the per-user index SET (PUT /faults {"invalidationStrategy":"index"})'),
+      summary:
+        "Keep a per-user index SET of the user's view keys and invalidate with SMEMBERS + UNLINK: cost proportional to that user's views, not to the keyspace.",
+      setup: setup(
+        'index',
+        'recipe-api invalidates through the per-user index SET (PUT /faults {"invalidationStrategy":"index"})',
+      ),
       production: [
         {
           kind: 'code-pattern',
@@ -170,8 +201,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
     },
   ],
   load: {
-    describe:
-      `${(seededUsers * viewsPerUser).toLocaleString('en')} cached views seeded (${seededUsers} users × ${viewsPerUser}, with their index SETs; removed afterwards). Steady reads: ${readRate}/s evenly spaced GET /recipes/42 as ${readerId} straight to recipe-api (cache hits = Redis GETs). Baseline: reads only, before and again after the fault phase (the quieter p99 of the two). Under fault: the same reads plus ${invalidationRate}/s PUT /users/seed-N/preferences (up to ${invalidationLanes} at once; each one invalidates that user's views).`,
+    describe: `${(seededUsers * viewsPerUser).toLocaleString('en')} cached views seeded (${seededUsers} users × ${viewsPerUser}, with their index SETs; removed afterwards). Steady reads: ${readRate}/s evenly spaced GET /recipes/42 as ${readerId} straight to recipe-api (cache hits = Redis GETs). Baseline: reads only, before and again after the fault phase (the quieter p99 of the two). Under fault: the same reads plus ${invalidationRate}/s PUT /users/seed-N/preferences (up to ${invalidationLanes} at once; each one invalidates that user's views).`,
     defaultDurationS: 10,
   },
   signals: [
@@ -179,28 +209,45 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
       name: 'p99 of Redis GET',
       lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after each phase',
       k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) now vs. an hour-long baseline',
-      promql: 'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window])))',
+      promql:
+        'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window])))',
     },
     {
       name: 'p99 of Redis GET before the run',
       lab: 'the baseline phase',
       k8s: 'the same quantile, offset by the run',
-      promql: 'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window] offset $window)))',
+      promql:
+        'histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{namespace="$namespace",service="recipe-api",command="get"}[$window] offset $window)))',
     },
-    { name: 'ioredis GET spans', lab: '.lab/traces/spans.ndjson, recipe-api spans named get', k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)' },
-    { name: 'SCAN in SLOWLOG', lab: 'redis SLOWLOG GET 1000 with slowlog-log-slower-than 100', k8s: 'kubectl exec deploy/redis -- redis-cli SLOWLOG GET 1000' },
+    {
+      name: 'ioredis GET spans',
+      lab: '.lab/traces/spans.ndjson, recipe-api spans named get',
+      k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)',
+    },
+    {
+      name: 'SCAN in SLOWLOG',
+      lab: 'redis SLOWLOG GET 1000 with slowlog-log-slower-than 100',
+      k8s: 'kubectl exec deploy/redis -- redis-cli SLOWLOG GET 1000',
+    },
   ],
   verdictRule: `incident when p99 of Redis GET under invalidations is ≥5× its baseline and SLOWLOG holds SCANs; healthy when it stays ≤2× with no SCAN (each phase ≥${minGets} GETs, ≥${minInvalidations} invalidations)`,
-  // SCAN's COUNT is a startup setting of recipe-api (default 1000); ARCHITECTURE.md measured the
+  // SCAN's COUNT is a startup setting of recipe-api (default 1000); docs/architecture.md measured the
   // incident with COUNT 10000 (each step ~3 ms). With 1000 a step is ~0.4 ms and the GET p99 rise
   // stays near 3× in the lab, below the 5× the article's incident shows.
   labAppEnv: { SCAN_COUNT: String(scanCount) },
-  k8sLoad: { path: '/recipes/42', describe: 'steady GET /recipes/42 on recipe-api (port-forward); invalidations: PUT /users/<id>/preferences from a second terminal', via: 'recipe-api' },
+  k8sLoad: {
+    path: '/recipes/42',
+    describe:
+      'steady GET /recipes/42 on recipe-api (port-forward); invalidations: PUT /users/<id>/preferences from a second terminal',
+    via: 'recipe-api',
+  },
   k8sJudge(values) {
     const now = values['p99 of Redis GET'] ?? null;
     const before = values['p99 of Redis GET before the run'] ?? null;
     const r = ratio(now, before);
-    const reasons = [`Prometheus: p99 Redis GET ${before ?? '–'} s before → ${now ?? '–'} s during (${r === null ? '–' : `${r.toFixed(1)}×`})`];
+    const reasons = [
+      `Prometheus: p99 Redis GET ${before ?? '–'} s before → ${now ?? '–'} s during (${r === null ? '–' : `${r.toFixed(1)}×`})`,
+    ];
     if (r === null) return { outcome: 'inconclusive', reasons };
     if (r >= 5) return { outcome: 'incident', reasons };
     return r <= 2 ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
@@ -263,7 +310,12 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
     const afterLoad = await reads(baselineSeconds);
     const a1 = await target.scrape('recipe-api');
     const a1Ms = Date.now();
-    const slowlogRaw = (await withRedis(redisUrl, (r) => r.slowlog('GET', 1000))) as [number, number, number, string[]][];
+    const slowlogRaw = (await withRedis(redisUrl, (r) => r.slowlog('GET', 1000))) as [
+      number,
+      number,
+      number,
+      string[],
+    ][];
 
     const slowlog: Record<string, number> = {};
     for (const entry of slowlogRaw) {
@@ -272,8 +324,11 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
     }
     // ioredis spans of recipe-api, exported within ~200 ms (OTEL_BSP_SCHEDULE_DELAY in the lab).
     await new Promise((r) => setTimeout(r, 800));
-    const spans = (await target.traces({ sinceMs: b0Ms })).flat().filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
-    const within = (from: number, to: number) => spans.filter((s) => s.startMs >= from && s.startMs <= to).map((s) => s.durationMs);
+    const spans = (await target.traces({ sinceMs: b0Ms }))
+      .flat()
+      .filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+    const within = (from: number, to: number) =>
+      spans.filter((s) => s.startMs >= from && s.startMs <= to).map((s) => s.durationMs);
     const spanBefore = within(b0Ms, b1Ms);
     const spanAfter = within(f1Ms, a1Ms);
     const spanFault = within(f0Ms, f1Ms);
@@ -281,7 +336,8 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
     const afterwards = getP99(f1, a1);
     const base = quieter(before, afterwards);
     const fault = getP99(f0, f1);
-    const spanBase = (percentile(spanBefore, 99) ?? Infinity) <= (percentile(spanAfter, 99) ?? Infinity) ? spanBefore : spanAfter;
+    const spanBase =
+      (percentile(spanBefore, 99) ?? Infinity) <= (percentile(spanAfter, 99) ?? Infinity) ? spanBefore : spanAfter;
     const invBuckets = histogramDelta(f0, f1, 'cache_invalidation_duration_seconds');
     return {
       keysSeeded: seeded.keys,
@@ -290,16 +346,30 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
       baselineP99sS: [before.p99, afterwards.p99],
       underFault: phaseFromRecords(ctx.fix ? 'with fix' : 'under fault', faultLoad),
       getP99: { baselineS: base.p99, faultS: fault.p99, baselineCount: base.count, faultCount: fault.count },
-      getSpanP99Ms: { baseline: percentile(spanBase, 99), fault: percentile(spanFault, 99), baselineCount: spanBase.length, faultCount: spanFault.length },
+      getSpanP99Ms: {
+        baseline: percentile(spanBase, 99),
+        fault: percentile(spanFault, 99),
+        baselineCount: spanBase.length,
+        faultCount: spanFault.length,
+      },
       invalidations: histogramCount(invBuckets),
       invalidationP99S: histogramQuantile(0.99, invBuckets),
       strategy: ctx.setup.appFaults['recipe-api']?.invalidationStrategy ?? 'index',
       slowlog,
-      slowlogSamples: slowlogRaw.slice(0, 5).map((e) => ({ command: (e[3] ?? []).join(' ').slice(0, 80), micros: Number(e[2]) })),
+      slowlogSamples: slowlogRaw
+        .slice(0, 5)
+        .map((e) => ({ command: (e[3] ?? []).join(' ').slice(0, 80), micros: Number(e[2]) })),
       metricDeltas: [
         describeDelta('recipe-api', f0, f1, 'cache_lookups_total', { result: 'hit' }),
         describeDelta('recipe-api', f0, f1, 'cache_invalidation_duration_seconds_count'),
-        { service: 'recipe-api', metric: 'redis_command_duration_seconds_count', labels: { command: 'scan' }, before: null, after: null, delta: delta(f0, f1, 'redis_command_duration_seconds_count', { command: 'scan' }) },
+        {
+          service: 'recipe-api',
+          metric: 'redis_command_duration_seconds_count',
+          labels: { command: 'scan' },
+          before: null,
+          after: null,
+          delta: delta(f0, f1, 'redis_command_duration_seconds_count', { command: 'scan' }),
+        },
       ],
     };
   },
@@ -311,8 +381,18 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
     return {
       load: [e.baseline, e.underFault, e.after],
       signals: [
-        { name: 'p99 Redis GET, histogram (ms)', baseline: ms(e.getP99.baselineS), observed: ms(e.getP99.faultS), unit: 'ms' },
-        { name: 'p99 Redis GET, ioredis spans (ms)', baseline: e.getSpanP99Ms.baseline, observed: e.getSpanP99Ms.fault, unit: 'ms' },
+        {
+          name: 'p99 Redis GET, histogram (ms)',
+          baseline: ms(e.getP99.baselineS),
+          observed: ms(e.getP99.faultS),
+          unit: 'ms',
+        },
+        {
+          name: 'p99 Redis GET, ioredis spans (ms)',
+          baseline: e.getSpanP99Ms.baseline,
+          observed: e.getSpanP99Ms.fault,
+          unit: 'ms',
+        },
         { name: 'p99 invalidation (ms)', baseline: null, observed: ms(e.invalidationP99S), unit: 'ms' },
         { name: 'SCAN entries in SLOWLOG', baseline: null, observed: e.slowlog.scan ?? 0, unit: 'entries' },
       ],
@@ -325,7 +405,10 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
         ...e.slowlogSamples
           .filter((x) => /COUNT (\d+)/.test(x.command) && Number(/COUNT (\d+)/.exec(x.command)![1]) < scanCount)
           .slice(0, 1)
-          .map(() => `recipe-api runs SCAN with a COUNT below ${scanCount}: start the lab with SCAN_COUNT=${scanCount} (npm run experiment starts it so when the lab is down)`),
+          .map(
+            () =>
+              `recipe-api runs SCAN with a COUNT below ${scanCount}: start the lab with SCAN_COUNT=${scanCount} (npm run experiment starts it so when the lab is down)`,
+          ),
         ...e.slowlogSamples.map((s) => `SLOWLOG: ${s.command} — ${s.micros} µs`),
       ],
     };

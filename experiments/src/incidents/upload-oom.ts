@@ -54,7 +54,10 @@ export function memoryGrowth(e: Pick<UploadEvidence, 'before' | 'peak'>): number
   return e.before.external === null || e.peak.external === null ? null : e.peak.external - e.before.external;
 }
 
-const count = (p: PhaseLoad, status: string) => Object.entries(p.byStatusFlag).filter(([k]) => k.startsWith(status)).reduce((n, [, v]) => n + v, 0);
+const count = (p: PhaseLoad, status: string) =>
+  Object.entries(p.byStatusFlag)
+    .filter(([k]) => k.startsWith(status))
+    .reduce((n, [, v]) => n + v, 0);
 
 export function judgeUpload(e: UploadEvidence): Verdict {
   const growth = memoryGrowth(e);
@@ -68,10 +71,18 @@ export function judgeUpload(e: UploadEvidence): Verdict {
   ];
   if (growth === null || e.samples < 3) return { outcome: 'inconclusive', reasons: [...reasons, 'no memory readings'] };
   if (accepted > 0 && growth >= inFlight / 3) return { outcome: 'incident', reasons };
-  if (rejected === e.concurrent && growth <= inFlight / 6 && count(e.small, '2') === e.small.requests && e.small.requests > 0) {
+  if (
+    rejected === e.concurrent &&
+    growth <= inFlight / 6 &&
+    count(e.small, '2') === e.small.requests &&
+    e.small.requests > 0
+  ) {
     return { outcome: 'healthy', reasons };
   }
-  return { outcome: 'inconclusive', reasons: [...reasons, 'neither buffered without limit nor rejected with flat memory'] };
+  return {
+    outcome: 'inconclusive',
+    reasons: [...reasons, 'neither buffered without limit nor rejected with flat memory'],
+  };
 }
 
 const setup = (limits: boolean, describe: string): Setup => ({
@@ -82,7 +93,11 @@ const setup = (limits: boolean, describe: string): Setup => ({
 });
 
 /** Samples until `until` settles and for at least `minMs` (a fast 413 must still be watched a while). */
-async function sampleMemory(scrape: () => Promise<Scrape>, until: Promise<unknown>, minMs = 1500): Promise<{ peak: MemoryReading; samples: number }> {
+async function sampleMemory(
+  scrape: () => Promise<Scrape>,
+  until: Promise<unknown>,
+  minMs = 1500,
+): Promise<{ peak: MemoryReading; samples: number }> {
   const started = Date.now();
   const peak: MemoryReading = { rss: null, heapUsed: null, external: null };
   // Each field is its own maximum over the samples.
@@ -108,21 +123,25 @@ async function sampleMemory(scrape: () => Promise<Scrape>, until: Promise<unknow
 export const uploadOom: Experiment<UploadEvidence> = {
   name: 'upload-oom',
   title: 'Unlimited multipart uploads buffer whole files in memory',
-  incident: { title: 'Multipart Form Uploads - Busboy and Node Streams', source: 'shared/seeds/000 and 001 (blog index)' },
+  incident: {
+    title: 'Multipart Form Uploads - Busboy and Node Streams',
+    source: 'shared/seeds/000 and 001 (blog index)',
+  },
   hypothesis:
     'Without limits, the photo upload handler collects each file in memory before using it: memory grows with the bytes in flight (and a process with a small --max-old-space-size or container limit dies). With busboy limits the file streams through and an oversized upload is a 413 while memory stays flat.',
   incidentSetup: setup(false, 'recipe-api buffers uploads without any limit (PUT /faults {"uploadLimits":false})'),
   fixes: [
     {
       name: 'busboy-limits',
-      summary: 'Stream the multipart body with busboy limits (fileSize, files, parts) and a request-size check: 413 for oversize, never the whole file in memory.',
+      summary:
+        'Stream the multipart body with busboy limits (fileSize, files, parts) and a request-size check: 413 for oversize, never the whole file in memory.',
       setup: setup(true, 'recipe-api streams uploads through busboy with limits (UPLOAD_MAX_BYTES, default 5 MiB)'),
       production: [
         {
           kind: 'code-pattern',
           title: 'busboy with limits, streaming the file instead of buffering it',
           snippet: [
-            "const bb = busboy({ headers: req.headers, limits: { fileSize: 5 * 1024 * 1024, files: 1, fields: 10, parts: 12 } });",
+            'const bb = busboy({ headers: req.headers, limits: { fileSize: 5 * 1024 * 1024, files: 1, fields: 10, parts: 12 } });',
             "bb.on('file', (_name, file) => {",
             "  file.on('limit', () => reply(413));            // stop at fileSize, do not collect",
             '  pipeline(file, hashOrObjectStorageUpload());    // stream: never Buffer.concat the file',
@@ -143,26 +162,42 @@ export const uploadOom: Experiment<UploadEvidence> = {
       name: 'recipe-api external memory (Buffers) growth',
       lab: 'admin /metrics nodejs_external_memory_bytes every 100 ms',
       k8s: 'max_over_time(nodejs_external_memory_bytes{service="recipe-api"}) over the run minus before it',
-      promql: 'max_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window]) - min_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window] offset $window)',
+      promql:
+        'max_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window]) - min_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window] offset $window)',
     },
     {
       name: 'upload answers 413',
       lab: 'client outcomes and .lab/logs/recipe-api-sidecar.access.log',
       k8s: 'istio_requests_total{destination_workload="recipe-api",response_code="413"}',
-      promql: 'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="413"}[$window]))',
+      promql:
+        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="413"}[$window]))',
     },
-    { name: 'restarts (OOMKilled)', lab: '—', k8s: 'kube_pod_container_status_last_terminated_reason{container="recipe-api",reason="OOMKilled"}' },
+    {
+      name: 'restarts (OOMKilled)',
+      lab: '—',
+      k8s: 'kube_pod_container_status_last_terminated_reason{container="recipe-api",reason="OOMKilled"}',
+    },
   ],
-  verdictRule: 'incident when an oversized upload is accepted and recipe-api\'s external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays ≤1/6 of them',
-  k8sLoad: { path: '/recipes/42/photo', describe: 'POST /recipes/42/photo on recipe-api (port-forward); send the 48 MiB uploads with curl -F photo=@big.jpg', via: 'recipe-api' },
+  verdictRule:
+    "incident when an oversized upload is accepted and recipe-api's external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays ≤1/6 of them",
+  k8sLoad: {
+    path: '/recipes/42/photo',
+    describe:
+      'POST /recipes/42/photo on recipe-api (port-forward); send the 48 MiB uploads with curl -F photo=@big.jpg',
+    via: 'recipe-api',
+  },
   k8sJudge(values) {
     const growth = values['recipe-api external memory (Buffers) growth'] ?? null;
     const rejected = values['upload answers 413'] ?? 0;
     const inFlight = oversizedBytes * concurrentUploads;
-    const reasons = [`Prometheus: external memory +${growth === null ? '–' : (growth / mb).toFixed(1)} MiB, ${rejected.toFixed(0)} answers 413`];
+    const reasons = [
+      `Prometheus: external memory +${growth === null ? '–' : (growth / mb).toFixed(1)} MiB, ${rejected.toFixed(0)} answers 413`,
+    ];
     if (growth === null) return { outcome: 'inconclusive', reasons };
     if (growth >= inFlight / 3 && rejected < 0.5) return { outcome: 'incident', reasons };
-    return rejected >= 0.5 && growth <= inFlight / 6 ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
+    return rejected >= 0.5 && growth <= inFlight / 6
+      ? { outcome: 'healthy', reasons }
+      : { outcome: 'inconclusive', reasons };
   },
 
   async run(ctx) {
@@ -180,7 +215,10 @@ export const uploadOom: Experiment<UploadEvidence> = {
     const mark = await target.accessLogMark();
     ctx.log(`${concurrentUploads} concurrent uploads of ${oversizedBytes / mb} MiB`);
     const uploads = Promise.all(Array.from({ length: concurrentUploads }, () => upload(oversizedBytes)));
-    const [records, sampled] = (await Promise.all([uploads, sampleMemory(() => target.scrape('recipe-api'), uploads)])) as [RequestRecord[], Awaited<ReturnType<typeof sampleMemory>>];
+    const [records, sampled] = (await Promise.all([
+      uploads,
+      sampleMemory(() => target.scrape('recipe-api'), uploads),
+    ])) as [RequestRecord[], Awaited<ReturnType<typeof sampleMemory>>];
     await new Promise((r) => setTimeout(r, 1100)); // access-log flush
     const s1 = await target.scrape('recipe-api');
     const logs = await target.accessLogSince(mark);
@@ -188,7 +226,10 @@ export const uploadOom: Experiment<UploadEvidence> = {
       uploadBytes: oversizedBytes,
       concurrent: concurrentUploads,
       small: phaseFromRecords('small upload', [small]),
-      oversized: phaseFromRecords(ctx.fix ? `${oversizedBytes / mb} MiB, with fix` : `${oversizedBytes / mb} MiB uploads`, records),
+      oversized: phaseFromRecords(
+        ctx.fix ? `${oversizedBytes / mb} MiB, with fix` : `${oversizedBytes / mb} MiB uploads`,
+        records,
+      ),
       before: readMemory(s0),
       peak: sampled.peak,
       samples: sampled.samples,
@@ -208,9 +249,24 @@ export const uploadOom: Experiment<UploadEvidence> = {
     return {
       load: [e.small, e.oversized],
       signals: [
-        { name: 'recipe-api external memory (MiB), before → peak', baseline: mib(e.before.external), observed: mib(e.peak.external), unit: 'MiB' },
-        { name: 'recipe-api heap used (MiB), before → peak', baseline: mib(e.before.heapUsed), observed: mib(e.peak.heapUsed), unit: 'MiB' },
-        { name: 'recipe-api RSS (MiB), before → peak', baseline: mib(e.before.rss), observed: mib(e.peak.rss), unit: 'MiB' },
+        {
+          name: 'recipe-api external memory (MiB), before → peak',
+          baseline: mib(e.before.external),
+          observed: mib(e.peak.external),
+          unit: 'MiB',
+        },
+        {
+          name: 'recipe-api heap used (MiB), before → peak',
+          baseline: mib(e.before.heapUsed),
+          observed: mib(e.peak.heapUsed),
+          unit: 'MiB',
+        },
+        {
+          name: 'recipe-api RSS (MiB), before → peak',
+          baseline: mib(e.before.rss),
+          observed: mib(e.peak.rss),
+          unit: 'MiB',
+        },
       ],
       metricDeltas: e.metricDeltas,
       accessLog: e.sidecarUploads.slice(0, 5).map((entry) => ({ proxy: 'recipe-api-sidecar', entry })),

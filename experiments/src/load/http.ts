@@ -40,21 +40,25 @@ export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
       settled = true;
       resolve({ ...record, startedAtMs, latencyMs: performance.now() - started });
     };
-    const req = http.request(spec.url, { method: spec.method ?? 'GET', headers: spec.headers, agent: spec.agent ?? false }, (res) => {
-      const header = spec.flagsHeader ? res.headers[spec.flagsHeader.toLowerCase()] : undefined;
-      const flags = typeof header === 'string' && header !== '-' ? header.split(',').filter(Boolean) : [];
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (spec.abortAfterBytes !== undefined && bytes >= spec.abortAfterBytes) {
-          done({ status: res.statusCode ?? 0, flags, error: 'aborted by client', bytes });
-          req.destroy();
-        }
-      });
-      res.on('end', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
-      res.on('error', (error) => done({ status: res.statusCode ?? 0, flags, error: error.message, bytes }));
-      res.on('close', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
-    });
+    const req = http.request(
+      spec.url,
+      { method: spec.method ?? 'GET', headers: spec.headers, agent: spec.agent ?? false },
+      (res) => {
+        const header = spec.flagsHeader ? res.headers[spec.flagsHeader.toLowerCase()] : undefined;
+        const flags = typeof header === 'string' && header !== '-' ? header.split(',').filter(Boolean) : [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (spec.abortAfterBytes !== undefined && bytes >= spec.abortAfterBytes) {
+            done({ status: res.statusCode ?? 0, flags, error: 'aborted by client', bytes });
+            req.destroy();
+          }
+        });
+        res.on('end', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
+        res.on('error', (error) => done({ status: res.statusCode ?? 0, flags, error: error.message, bytes }));
+        res.on('close', () => done({ status: res.statusCode ?? 0, flags, error: null, bytes }));
+      },
+    );
     req.setTimeout(spec.timeoutMs ?? 15_000, () => req.destroy(new Error('timeout')));
     req.on('error', (error) => done({ status: 0, flags: [], error: error.message, bytes: 0 }));
     const body = spec.body;

@@ -17,7 +17,9 @@ export function measureIdleClose(url: string, path: string, maxWaitMs = 20_000):
       socket.destroy();
       resolve(null);
     }, maxWaitMs);
-    socket.on('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: keep-alive\r\n\r\n`));
+    socket.on('connect', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: keep-alive\r\n\r\n`),
+    );
     socket.on('data', () => {
       lastData = performance.now();
     });

@@ -4,7 +4,10 @@ import { Readable } from 'node:stream';
  * A multipart/form-data body with one file part of `bytes` bytes, generated as it is sent (the
  * client never holds the file), with its exact Content-Length so servers can also reject early.
  */
-export function multipartFile(bytes: number, options: { field?: string; filename?: string; contentType?: string } = {}) {
+export function multipartFile(
+  bytes: number,
+  options: { field?: string; filename?: string; contentType?: string } = {},
+) {
   const boundary = `----recipe-mesh-${Math.random().toString(16).slice(2)}`;
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'photo'}"; filename="${options.filename ?? 'photo.jpg'}"\r\n` +
@@ -23,7 +26,10 @@ export function multipartFile(bytes: number, options: { field?: string; filename
     yield tail;
   }
   return {
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + bytes + tail.length) },
+    headers: {
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': String(head.length + bytes + tail.length),
+    },
     body: () => Readable.from(generate(), { objectMode: false }),
   };
 }

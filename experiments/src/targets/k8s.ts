@@ -19,7 +19,12 @@ export interface K8sOptions {
   prometheus?: { namespace: string; service: string; port: number };
 }
 
-export const localPorts = { ingress: 18080, prometheus: 19090, recipeApi: 14000, admin: { 'web-api': 19464, 'recipe-api': 19465 } as Record<ServiceName, number> };
+export const localPorts = {
+  ingress: 18080,
+  prometheus: 19090,
+  recipeApi: 14000,
+  admin: { 'web-api': 19464, 'recipe-api': 19465 } as Record<ServiceName, number>,
+};
 
 export type K8sStep =
   | { kind: 'port-forward'; describe: string; argv: string[]; localPort: number }
@@ -56,17 +61,58 @@ function setupSteps(setup: Setup, ns: string): { apply: K8sStep[]; undo: K8sStep
     if (Object.keys(doc).length === 0) {
       apply.push({ kind: 'http', phase: 'setup', describe: `${service}: clear app faults`, method: 'DELETE', url });
     } else {
-      apply.push({ kind: 'http', phase: 'setup', describe: `${service}: app faults ${JSON.stringify(doc)}`, method: 'PUT', url, body: JSON.stringify(doc) });
+      apply.push({
+        kind: 'http',
+        phase: 'setup',
+        describe: `${service}: app faults ${JSON.stringify(doc)}`,
+        method: 'PUT',
+        url,
+        body: JSON.stringify(doc),
+      });
     }
     undo.push({ kind: 'http', phase: 'restore', describe: `${service}: clear app faults`, method: 'DELETE', url });
   }
   for (const resource of setup.istio) {
-    apply.push({ kind: 'command', phase: 'setup', describe: `apply ${resource.kind}/${resource.name}`, argv: ['kubectl', '-n', ns, 'apply', '-f', '-'], stdin: resource.yaml });
-    undo.push({ kind: 'command', phase: 'restore', describe: `delete ${resource.kind}/${resource.name}`, argv: ['kubectl', '-n', ns, 'delete', '--ignore-not-found', '-f', '-'], stdin: resource.yaml });
+    apply.push({
+      kind: 'command',
+      phase: 'setup',
+      describe: `apply ${resource.kind}/${resource.name}`,
+      argv: ['kubectl', '-n', ns, 'apply', '-f', '-'],
+      stdin: resource.yaml,
+    });
+    undo.push({
+      kind: 'command',
+      phase: 'restore',
+      describe: `delete ${resource.kind}/${resource.name}`,
+      argv: ['kubectl', '-n', ns, 'delete', '--ignore-not-found', '-f', '-'],
+      stdin: resource.yaml,
+    });
   }
   for (const [key, value] of Object.entries(setup.redisConfig ?? {})) {
-    apply.push({ kind: 'command', phase: 'setup', describe: `redis ${key} ${value}`, argv: ['kubectl', '-n', ns, 'exec', 'deploy/redis', '--', 'redis-cli', 'CONFIG', 'SET', key, value] });
-    undo.push({ kind: 'command', phase: 'restore', describe: `redis ${key} back to its default`, argv: ['kubectl', '-n', ns, 'exec', 'deploy/redis', '--', 'redis-cli', 'CONFIG', 'SET', key, redisDefaults[key] ?? value] });
+    apply.push({
+      kind: 'command',
+      phase: 'setup',
+      describe: `redis ${key} ${value}`,
+      argv: ['kubectl', '-n', ns, 'exec', 'deploy/redis', '--', 'redis-cli', 'CONFIG', 'SET', key, value],
+    });
+    undo.push({
+      kind: 'command',
+      phase: 'restore',
+      describe: `redis ${key} back to its default`,
+      argv: [
+        'kubectl',
+        '-n',
+        ns,
+        'exec',
+        'deploy/redis',
+        '--',
+        'redis-cli',
+        'CONFIG',
+        'SET',
+        key,
+        redisDefaults[key] ?? value,
+      ],
+    });
   }
   return { apply, undo };
 }
@@ -78,39 +124,114 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
   const setup = options.fix?.setup ?? experiment.incidentSetup;
   const window = promWindow(options.durationS);
   const steps: K8sStep[] = [
-    { kind: 'port-forward', describe: 'web-api admin port', argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/web-api', `${localPorts.admin['web-api']}:http-admin`], localPort: localPorts.admin['web-api'] },
-    { kind: 'port-forward', describe: 'recipe-api admin port', argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/recipe-api', `${localPorts.admin['recipe-api']}:http-admin`], localPort: localPorts.admin['recipe-api'] },
-    { kind: 'port-forward', describe: 'Prometheus', argv: ['kubectl', '-n', prom.namespace, 'port-forward', `svc/${prom.service}`, `${localPorts.prometheus}:${prom.port}`], localPort: localPorts.prometheus },
+    {
+      kind: 'port-forward',
+      describe: 'web-api admin port',
+      argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/web-api', `${localPorts.admin['web-api']}:http-admin`],
+      localPort: localPorts.admin['web-api'],
+    },
+    {
+      kind: 'port-forward',
+      describe: 'recipe-api admin port',
+      argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/recipe-api', `${localPorts.admin['recipe-api']}:http-admin`],
+      localPort: localPorts.admin['recipe-api'],
+    },
+    {
+      kind: 'port-forward',
+      describe: 'Prometheus',
+      argv: [
+        'kubectl',
+        '-n',
+        prom.namespace,
+        'port-forward',
+        `svc/${prom.service}`,
+        `${localPorts.prometheus}:${prom.port}`,
+      ],
+      localPort: localPorts.prometheus,
+    },
   ];
   if (experiment.k8sLoad.via === 'ingress') {
-    steps.push({ kind: 'port-forward', describe: 'Istio ingress gateway', argv: ['kubectl', '-n', istioNs, 'port-forward', 'svc/istio-ingressgateway', `${localPorts.ingress}:80`], localPort: localPorts.ingress });
+    steps.push({
+      kind: 'port-forward',
+      describe: 'Istio ingress gateway',
+      argv: ['kubectl', '-n', istioNs, 'port-forward', 'svc/istio-ingressgateway', `${localPorts.ingress}:80`],
+      localPort: localPorts.ingress,
+    });
   } else {
-    steps.push({ kind: 'port-forward', describe: 'recipe-api traffic port', argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/recipe-api', `${localPorts.recipeApi}:http`], localPort: localPorts.recipeApi });
+    steps.push({
+      kind: 'port-forward',
+      describe: 'recipe-api traffic port',
+      argv: ['kubectl', '-n', ns, 'port-forward', 'deploy/recipe-api', `${localPorts.recipeApi}:http`],
+      localPort: localPorts.recipeApi,
+    });
   }
   for (const [key, value] of Object.entries(experiment.labAppEnv ?? {})) {
-    steps.push({ kind: 'command', phase: 'setup', describe: `recipe-api started with ${key}=${value}`, argv: ['kubectl', '-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}=${value}`] });
-    steps.push({ kind: 'command', phase: 'setup', describe: 'wait for the rollout', argv: ['kubectl', '-n', ns, 'rollout', 'status', 'deploy/recipe-api', '--timeout=120s'] });
+    steps.push({
+      kind: 'command',
+      phase: 'setup',
+      describe: `recipe-api started with ${key}=${value}`,
+      argv: ['kubectl', '-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}=${value}`],
+    });
+    steps.push({
+      kind: 'command',
+      phase: 'setup',
+      describe: 'wait for the rollout',
+      argv: ['kubectl', '-n', ns, 'rollout', 'status', 'deploy/recipe-api', '--timeout=120s'],
+    });
   }
   const { apply, undo } = setupSteps(setup, ns);
   steps.push(...apply);
-  const base = experiment.k8sLoad.via === 'ingress' ? `http://127.0.0.1:${localPorts.ingress}` : `http://127.0.0.1:${localPorts.recipeApi}`;
-  steps.push({ kind: 'load', describe: experiment.k8sLoad.describe, url: `${base}${experiment.k8sLoad.path}`, durationS: options.durationS });
+  const base =
+    experiment.k8sLoad.via === 'ingress'
+      ? `http://127.0.0.1:${localPorts.ingress}`
+      : `http://127.0.0.1:${localPorts.recipeApi}`;
+  steps.push({
+    kind: 'load',
+    describe: experiment.k8sLoad.describe,
+    url: `${base}${experiment.k8sLoad.path}`,
+    durationS: options.durationS,
+  });
   for (const signal of experiment.signals) {
-    if (signal.promql) steps.push({ kind: 'query', describe: signal.name, name: signal.name, promql: fillQuery(signal.promql, ns, window) });
+    if (signal.promql)
+      steps.push({
+        kind: 'query',
+        describe: signal.name,
+        name: signal.name,
+        promql: fillQuery(signal.promql, ns, window),
+      });
   }
-  steps.push({ kind: 'command', phase: 'evidence', describe: "recipe-api sidecar's access log (Istio text format)", argv: ['kubectl', '-n', ns, 'logs', 'deploy/recipe-api', '-c', 'istio-proxy', `--since=${window}`] });
+  steps.push({
+    kind: 'command',
+    phase: 'evidence',
+    describe: "recipe-api sidecar's access log (Istio text format)",
+    argv: ['kubectl', '-n', ns, 'logs', 'deploy/recipe-api', '-c', 'istio-proxy', `--since=${window}`],
+  });
   steps.push(...undo.reverse());
   for (const key of Object.keys(experiment.labAppEnv ?? {})) {
-    steps.push({ kind: 'command', phase: 'restore', describe: `recipe-api without ${key}`, argv: ['kubectl', '-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}-`] });
+    steps.push({
+      kind: 'command',
+      phase: 'restore',
+      describe: `recipe-api without ${key}`,
+      argv: ['kubectl', '-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}-`],
+    });
   }
-  return { experiment: experiment.name, mode: options.fix ? 'fix' : 'incident', fixVariant: options.fix?.name ?? null, namespace: ns, steps };
+  return {
+    experiment: experiment.name,
+    mode: options.fix ? 'fix' : 'incident',
+    fixVariant: options.fix?.name ?? null,
+    namespace: ns,
+    steps,
+  };
 }
 
-const shell = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+const shell = (argv: string[]) =>
+  argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
 
 /** The plan as a person would type it. */
 export function renderPlan(plan: K8sPlan): string {
-  const lines = [`# ${plan.experiment} on Kubernetes (${plan.mode}${plan.fixVariant ? `: ${plan.fixVariant}` : ''}), namespace ${plan.namespace}`];
+  const lines = [
+    `# ${plan.experiment} on Kubernetes (${plan.mode}${plan.fixVariant ? `: ${plan.fixVariant}` : ''}), namespace ${plan.namespace}`,
+  ];
   for (const step of plan.steps) {
     lines.push(`# ${step.describe}`);
     switch (step.kind) {
@@ -121,13 +242,31 @@ export function renderPlan(plan: K8sPlan): string {
         lines.push(step.stdin ? `${shell(step.argv)} <<'YAML'\n${step.stdin.trimEnd()}\nYAML` : shell(step.argv));
         break;
       case 'http':
-        lines.push(shell(['curl', '-sS', '-X', step.method, ...(step.body ? ['-H', 'content-type: application/json', '--data', step.body] : []), step.url]));
+        lines.push(
+          shell([
+            'curl',
+            '-sS',
+            '-X',
+            step.method,
+            ...(step.body ? ['-H', 'content-type: application/json', '--data', step.body] : []),
+            step.url,
+          ]),
+        );
         break;
       case 'load':
         lines.push(`# load for ${step.durationS} s against ${step.url}`);
         break;
       case 'query':
-        lines.push(shell(['curl', '-sS', '--get', `http://127.0.0.1:${localPorts.prometheus}/api/v1/query`, '--data-urlencode', `query=${step.promql}`]));
+        lines.push(
+          shell([
+            'curl',
+            '-sS',
+            '--get',
+            `http://127.0.0.1:${localPorts.prometheus}/api/v1/query`,
+            '--data-urlencode',
+            `query=${step.promql}`,
+          ]),
+        );
         break;
     }
   }
@@ -143,7 +282,9 @@ function run(argv: string[], stdin?: string): Promise<string> {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${shell(argv)}: exit ${code}: ${err.trim()}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${shell(argv)}: exit ${code}: ${err.trim()}`)),
+    );
     child.stdin.end(stdin ?? '');
   });
 }
@@ -160,7 +301,11 @@ async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
 
 async function promQuery(promql: string): Promise<number | null> {
   const res = await fetch(`http://127.0.0.1:${localPorts.prometheus}/api/v1/query?query=${encodeURIComponent(promql)}`);
-  const body = (await res.json()) as { status: string; data?: { result?: { value?: [number, string] }[] }; error?: string };
+  const body = (await res.json()) as {
+    status: string;
+    data?: { result?: { value?: [number, string] }[] };
+    error?: string;
+  };
   if (body.status !== 'success') throw new Error(`PromQL failed: ${body.error ?? res.status}: ${promql}`);
   const first = body.data?.result?.[0]?.value?.[1];
   return first === undefined ? null : Number(first);
@@ -171,7 +316,11 @@ async function promQuery(promql: string): Promise<number | null> {
  * of waiting, queries, restore (also on failure and Ctrl-C). Returns the exit code: 0 when the
  * experiment's k8s verdict matches the expectation.
  */
-export async function runPlan(plan: K8sPlan, experiment: Experiment<unknown>, options: { log: (line: string) => void }): Promise<{ code: number; verdict: Verdict | null; values: Record<string, number | null> }> {
+export async function runPlan(
+  plan: K8sPlan,
+  experiment: Experiment<unknown>,
+  options: { log: (line: string) => void },
+): Promise<{ code: number; verdict: Verdict | null; values: Record<string, number | null> }> {
   const { log } = options;
   const restore = new RestoreStack();
   const removeSignals = restore.restoreOnSignals(log);
@@ -203,17 +352,32 @@ export async function runPlan(plan: K8sPlan, experiment: Experiment<unknown>, op
       } else if (step.kind === 'command') {
         const out = await run(step.argv, step.stdin);
         if (step.phase === 'evidence') {
-          const lines = out.split('\n').filter((l) => / (UC|UF|URX|DC|UT) /.test(l)).slice(0, 5);
+          const lines = out
+            .split('\n')
+            .filter((l) => / (UC|UF|URX|DC|UT) /.test(l))
+            .slice(0, 5);
           for (const l of lines) log(`  ${l}`);
         }
       } else if (step.kind === 'http' && step.phase === 'restore') {
         // registered on the restore stack above
       } else if (step.kind === 'http') {
-        const res = await fetch(step.url, { method: step.method, headers: { 'content-type': 'application/json', ...(process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {}) }, ...(step.body ? { body: step.body } : {}) });
+        const res = await fetch(step.url, {
+          method: step.method,
+          headers: {
+            'content-type': 'application/json',
+            ...(process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {}),
+          },
+          ...(step.body ? { body: step.body } : {}),
+        });
         if (!res.ok) throw new Error(`${step.method} ${step.url}: ${res.status} ${await res.text()}`);
       } else if (step.kind === 'load') {
         const url = new URL(step.url);
-        await runLoad({ baseUrl: url.origin, path: url.pathname + url.search, mode: { kind: 'concurrency', connections: 8 }, durationMs: step.durationS * 1000 });
+        await runLoad({
+          baseUrl: url.origin,
+          path: url.pathname + url.search,
+          mode: { kind: 'concurrency', connections: 8 },
+          durationMs: step.durationS * 1000,
+        });
         log('waiting 30 s for Prometheus to scrape…');
         await new Promise((r) => setTimeout(r, 30_000));
       } else if (step.kind === 'query') {
@@ -228,7 +392,8 @@ export async function runPlan(plan: K8sPlan, experiment: Experiment<unknown>, op
     for (const f of failures) log(`restore failed: ${f}`);
     removeSignals();
   }
-  const held = verdict !== null && (plan.mode === 'fix' ? verdict.outcome === 'healthy' : verdict.outcome === 'incident');
+  const held =
+    verdict !== null && (plan.mode === 'fix' ? verdict.outcome === 'healthy' : verdict.outcome === 'incident');
   if (verdict) log(`verdict: ${verdict.outcome} — ${verdict.reasons.join('; ')}`);
   return { code: held ? 0 : 1, verdict, values };
 }

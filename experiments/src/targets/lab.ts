@@ -1,7 +1,15 @@
 import { open, stat } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
-import { applyMeshConfig, currentMesh, labStatus, startLab, stopLab, type LabOptions, type LabState } from '@recipe-mesh/lab/lab';
+import {
+  applyMeshConfig,
+  currentMesh,
+  labStatus,
+  startLab,
+  stopLab,
+  type LabOptions,
+  type LabState,
+} from '@recipe-mesh/lab/lab';
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
 import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
@@ -26,10 +34,15 @@ export interface LabConnection {
   startedHere: boolean;
 }
 
-const authHeaders = (): Record<string, string> => (process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {});
+const authHeaders = (): Record<string, string> =>
+  process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {};
 
 async function adminFetch(url: string, init: RequestInit = {}): Promise<unknown> {
-  const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...authHeaders(), ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(5000) });
+  const res = await fetch(url, {
+    ...init,
+    headers: { 'content-type': 'application/json', ...authHeaders(), ...(init.headers as Record<string, string>) },
+    signal: AbortSignal.timeout(5000),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 300)}`);
   return text ? JSON.parse(text) : null;
@@ -64,7 +77,9 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
   const state = status.state!;
   if (state.mode !== 'mesh') {
     if (startedHere) await stopLab(options);
-    throw new Error(`the lab runs in ${state.mode} mode (no Envoy): experiments need the mesh; ${state.missing.join('; ')}`);
+    throw new Error(
+      `the lab runs in ${state.mode} mode (no Envoy): experiments need the mesh; ${state.missing.join('; ')}`,
+    );
   }
   const e = state.endpoints;
   const url = (port: number) => `http://127.0.0.1:${port}`;
@@ -90,7 +105,11 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     },
     async accessLogMark(): Promise<AccessLogMark> {
       const mark: AccessLogMark = {};
-      for (const [proxy, file] of Object.entries(accessLogs)) mark[proxy] = await stat(file).then((s) => s.size, () => 0);
+      for (const [proxy, file] of Object.entries(accessLogs))
+        mark[proxy] = await stat(file).then(
+          (s) => s.size,
+          () => 0,
+        );
       return mark;
     },
     async accessLogSince(mark: AccessLogMark): Promise<Record<string, AccessLogEntry[]>> {
@@ -104,7 +123,9 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     async envoyStats(proxy, filter) {
       const admin = e.envoyAdminUrls[proxy];
       if (!admin) throw new Error(`no Envoy admin URL for ${proxy}`);
-      const res = await fetch(`${admin}/stats?format=json&filter=${encodeURIComponent(filter)}`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${admin}/stats?format=json&filter=${encodeURIComponent(filter)}`, {
+        signal: AbortSignal.timeout(5000),
+      });
       const body = (await res.json()) as { stats?: { name: string; value?: number }[] };
       const out: Record<string, number> = {};
       for (const s of body.stats ?? []) if (typeof s.value === 'number') out[s.name] = s.value;
@@ -112,7 +133,9 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     },
     async traces(opts = {}): Promise<TraceSpan[][]> {
       const spans = (await readSpans(e.spansFile)).filter((s) => s.startMs >= (opts.sinceMs ?? 0));
-      return groupTraces(spans).sort((a, b) => Math.max(...b.map((s) => s.startMs)) - Math.max(...a.map((s) => s.startMs)));
+      return groupTraces(spans).sort(
+        (a, b) => Math.max(...b.map((s) => s.startMs)) - Math.max(...a.map((s) => s.startMs)),
+      );
     },
   };
 
@@ -120,7 +143,11 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
       const admin = target.urls.admin[service];
       const previous = await getFaults(admin);
-      await restore.change(`${service} faults back to ${JSON.stringify(previous)}`, () => putFaults(admin, previous), () => putFaults(admin, doc));
+      await restore.change(
+        `${service} faults back to ${JSON.stringify(previous)}`,
+        () => putFaults(admin, previous),
+        () => putFaults(admin, doc),
+      );
     }
     if (setup.mesh.length) {
       const original = currentMesh(options);

@@ -35,7 +35,8 @@ export function readContracts(text = readFileSync(repoPath('docs/contracts.md'),
   for (const m of text.matchAll(/`([A-Z][A-Z0-9_]+)` \(([^)`]+)\)/g)) envDefaults[m[1]!] = m[2]!.trim();
   const envNames = new Set([...text.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
   const imageNames = [...text.matchAll(/`(recipe-mesh\/[a-z-]+):<version>`/g)].map((m) => m[1]!);
-  const portNames = /Container ports are named `([^`]+)` \(traffic\), `([^`]+)` \(recipe-api\),\s+`([^`]+)` \(admin\)/.exec(text);
+  const portNames =
+    /Container ports are named `([^`]+)` \(traffic\), `([^`]+)` \(recipe-api\),\s+`([^`]+)` \(admin\)/.exec(text);
   const servicePortSentence = /Service port names follow[^:]*:([^.]+)\./.exec(text);
   return {
     services,

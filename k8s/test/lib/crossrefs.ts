@@ -37,7 +37,10 @@ function podsOf(objects: K8sObject[], service: K8sObject): Workload[] {
 export function deploymentSelectorProblems(objects: K8sObject[]): string[] {
   return workloads(objects)
     .filter((w) => !selects(w.object.spec?.selector?.matchLabels, w.labels))
-    .map((w) => `${describe(w.object)}: selector ${JSON.stringify(w.object.spec?.selector?.matchLabels)} does not match its pod labels`);
+    .map(
+      (w) =>
+        `${describe(w.object)}: selector ${JSON.stringify(w.object.spec?.selector?.matchLabels)} does not match its pod labels`,
+    );
 }
 
 /** Istio picks the protocol from the Service port name prefix or appProtocol. */
@@ -54,14 +57,25 @@ export function serviceProblems(objects: K8sObject[]): string[] {
     for (const port of service.spec?.ports ?? []) {
       const name: string = port.name ?? '';
       const prefix = name.split('-')[0]!;
-      if (!port.appProtocol && !(istioProtocolPrefixes.includes(prefix) && (name === prefix || name.startsWith(prefix + '-')))) {
-        problems.push(`${describe(service)} port ${name || port.port}: name does not tell Istio the protocol (http-…, grpc-…, tcp-…) and no appProtocol`);
+      if (
+        !port.appProtocol &&
+        !(istioProtocolPrefixes.includes(prefix) && (name === prefix || name.startsWith(`${prefix}-`)))
+      ) {
+        problems.push(
+          `${describe(service)} port ${name || port.port}: name does not tell Istio the protocol (http-…, grpc-…, tcp-…) and no appProtocol`,
+        );
       }
       const target = port.targetPort ?? port.port;
       for (const pod of pods) {
         const ports = pod.pod.containers.flatMap((c) => c.ports ?? []);
-        const found = typeof target === 'number' ? ports.some((p) => p.containerPort === target) : ports.some((p) => p.name === target);
-        if (!found) problems.push(`${describe(service)} port ${name}: targetPort ${target} is not a container port of ${describe(pod.object)}`);
+        const found =
+          typeof target === 'number'
+            ? ports.some((p) => p.containerPort === target)
+            : ports.some((p) => p.name === target);
+        if (!found)
+          problems.push(
+            `${describe(service)} port ${name}: targetPort ${target} is not a container port of ${describe(pod.object)}`,
+          );
       }
     }
   }
@@ -71,11 +85,15 @@ export function serviceProblems(objects: K8sObject[]): string[] {
 export function disruptionBudgetProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const pdb of ofKind(objects, 'PodDisruptionBudget')) {
-    const targets = workloads(objects).filter((w) => w.namespace === ns(pdb) && selects(pdb.spec?.selector?.matchLabels, w.labels));
+    const targets = workloads(objects).filter(
+      (w) => w.namespace === ns(pdb) && selects(pdb.spec?.selector?.matchLabels, w.labels),
+    );
     if (targets.length === 0) problems.push(`${describe(pdb)}: selects no pods`);
     for (const w of targets) {
       if (typeof pdb.spec?.minAvailable === 'number' && pdb.spec.minAvailable >= w.replicas) {
-        problems.push(`${describe(pdb)}: minAvailable ${pdb.spec.minAvailable} with ${w.replicas} replicas blocks every node drain`);
+        problems.push(
+          `${describe(pdb)}: minAvailable ${pdb.spec.minAvailable} with ${w.replicas} replicas blocks every node drain`,
+        );
       }
     }
   }
@@ -86,13 +104,18 @@ export function serviceAccountProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const w of workloads(objects)) {
     const sa = w.pod.serviceAccountName;
-    if (sa && !find(objects, 'ServiceAccount', sa, w.namespace)) problems.push(`${describe(w.object)}: ServiceAccount ${sa} does not exist`);
+    if (sa && !find(objects, 'ServiceAccount', sa, w.namespace))
+      problems.push(`${describe(w.object)}: ServiceAccount ${sa} does not exist`);
   }
   for (const binding of [...ofKind(objects, 'RoleBinding'), ...ofKind(objects, 'ClusterRoleBinding')]) {
     const roleRef = (binding as any).roleRef;
-    if (!find(objects, roleRef?.kind, roleRef?.name)) problems.push(`${describe(binding)}: ${roleRef?.kind} ${roleRef?.name} does not exist`);
+    if (!find(objects, roleRef?.kind, roleRef?.name))
+      problems.push(`${describe(binding)}: ${roleRef?.kind} ${roleRef?.name} does not exist`);
     for (const subject of ((binding as any).subjects ?? []) as any[]) {
-      if (subject.kind === 'ServiceAccount' && !find(objects, 'ServiceAccount', subject.name, subject.namespace ?? ns(binding))) {
+      if (
+        subject.kind === 'ServiceAccount' &&
+        !find(objects, 'ServiceAccount', subject.name, subject.namespace ?? ns(binding))
+      ) {
         problems.push(`${describe(binding)}: ServiceAccount ${subject.namespace}/${subject.name} does not exist`);
       }
     }
@@ -163,9 +186,14 @@ export function serviceEnvProblems(objects: K8sObject[], contracts: Contracts): 
           continue;
         }
         const service = resolveService(objects, address[1]!, w.namespace);
-        if (!service) problems.push(`${describe(w.object)} container ${c.name}: ${e.name} names ${address[1]}, which is no Service`);
+        if (!service)
+          problems.push(
+            `${describe(w.object)} container ${c.name}: ${e.name} names ${address[1]}, which is no Service`,
+          );
         else if (!(service.spec?.ports ?? []).some((p: any) => p.port === Number(address[2]))) {
-          problems.push(`${describe(w.object)} container ${c.name}: ${e.name} uses port ${address[2]}, not a port of ${describe(service)}`);
+          problems.push(
+            `${describe(w.object)} container ${c.name}: ${e.name} uses port ${address[2]}, not a port of ${describe(service)}`,
+          );
         }
       }
     }
@@ -203,8 +231,10 @@ export function probeProblems(objects: K8sObject[], contracts: Contracts, served
         const onAdmin = get.port === contracts.containerPortNames.admin || get.port === contract.adminPort;
         if (!onAdmin) problems.push(`${where}: ${probe} uses port ${get.port}, not the admin port`);
         if (get.path !== path) problems.push(`${where}: ${probe} path is ${get.path}, expected ${path}`);
-        if (!contracts.adminPaths.includes(get.path)) problems.push(`${where}: ${probe} path ${get.path} is not an admin endpoint of docs/contracts.md`);
-        if (served && !served.has(get.path)) problems.push(`${where}: ${probe} path ${get.path} is not routed by services/platform/src/admin-server.ts`);
+        if (!contracts.adminPaths.includes(get.path))
+          problems.push(`${where}: ${probe} path ${get.path} is not an admin endpoint of docs/contracts.md`);
+        if (served && !served.has(get.path))
+          problems.push(`${where}: ${probe} path ${get.path} is not routed by services/platform/src/admin-server.ts`);
       }
     }
   }
@@ -212,7 +242,12 @@ export function probeProblems(objects: K8sObject[], contracts: Contracts, served
 }
 
 function meshDestinations(vs: K8sObject): any[] {
-  return ['http', 'tcp', 'tls'].flatMap((kind) => (vs.spec?.[kind] ?? []).flatMap((route: any) => [...(route.route ?? []), ...(route.mirror ? [{ destination: route.mirror }] : [])]));
+  return ['http', 'tcp', 'tls'].flatMap((kind) =>
+    (vs.spec?.[kind] ?? []).flatMap((route: any) => [
+      ...(route.route ?? []),
+      ...(route.mirror ? [{ destination: route.mirror }] : []),
+    ]),
+  );
 }
 
 export function virtualServiceProblems(objects: K8sObject[]): string[] {
@@ -222,7 +257,8 @@ export function virtualServiceProblems(objects: K8sObject[]): string[] {
     for (const gw of gateways) {
       if (gw === 'mesh') continue;
       const [gwNamespace, gwName] = gw.includes('/') ? gw.split('/') : [ns(vs), gw];
-      if (!find(objects, 'Gateway', gwName!, gwNamespace)) problems.push(`${describe(vs)}: Gateway ${gw} does not exist`);
+      if (!find(objects, 'Gateway', gwName!, gwNamespace))
+        problems.push(`${describe(vs)}: Gateway ${gw} does not exist`);
     }
     const boundToMesh = gateways.length === 0 || gateways.includes('mesh');
     if (boundToMesh) {
@@ -238,20 +274,33 @@ export function virtualServiceProblems(objects: K8sObject[]): string[] {
       }
       const ports: number[] = (service.spec?.ports ?? []).map((p: any) => p.port);
       const port = destination.port?.number;
-      if (port === undefined && ports.length > 1) problems.push(`${describe(vs)}: destination ${destination.host} has several ports; name one`);
-      if (port !== undefined && !ports.includes(port)) problems.push(`${describe(vs)}: destination ${destination.host} port ${port} is not a port of ${describe(service)}`);
+      if (port === undefined && ports.length > 1)
+        problems.push(`${describe(vs)}: destination ${destination.host} has several ports; name one`);
+      if (port !== undefined && !ports.includes(port))
+        problems.push(
+          `${describe(vs)}: destination ${destination.host} port ${port} is not a port of ${describe(service)}`,
+        );
       if (destination.subset) {
-        const rules = ofKind(objects, 'DestinationRule').filter((dr) => resolveService(objects, dr.spec?.host ?? '', ns(dr)) === service);
+        const rules = ofKind(objects, 'DestinationRule').filter(
+          (dr) => resolveService(objects, dr.spec?.host ?? '', ns(dr)) === service,
+        );
         if (!rules.some((dr) => (dr.spec?.subsets ?? []).some((s: any) => s.name === destination.subset))) {
-          problems.push(`${describe(vs)}: subset ${destination.subset} of ${destination.host} is defined by no DestinationRule`);
+          problems.push(
+            `${describe(vs)}: subset ${destination.subset} of ${destination.host} is defined by no DestinationRule`,
+          );
         }
       }
     }
     for (const route of vs.spec?.http ?? []) {
       for (const match of route.match ?? []) {
         if (match.port === undefined || !boundToMesh) continue;
-        const hostsPorts = (vs.spec?.hosts ?? []).flatMap((h: string) => (resolveService(objects, h, ns(vs))?.spec?.ports ?? []).map((p: any) => p.port));
-        if (!hostsPorts.includes(match.port)) problems.push(`${describe(vs)}: route ${route.name ?? ''} matches port ${match.port}, which its hosts do not have`);
+        const hostsPorts = (vs.spec?.hosts ?? []).flatMap((h: string) =>
+          (resolveService(objects, h, ns(vs))?.spec?.ports ?? []).map((p: any) => p.port),
+        );
+        if (!hostsPorts.includes(match.port))
+          problems.push(
+            `${describe(vs)}: route ${route.name ?? ''} matches port ${match.port}, which its hosts do not have`,
+          );
       }
     }
   }
@@ -269,7 +318,9 @@ export function destinationRuleProblems(objects: K8sObject[]): string[] {
     const pods = podsOf(objects, service);
     for (const subset of dr.spec?.subsets ?? []) {
       if (!pods.some((w) => selects(subset.labels, w.labels))) {
-        problems.push(`${describe(dr)}: subset ${subset.name} labels ${JSON.stringify(subset.labels)} match no pod of ${describe(service)}`);
+        problems.push(
+          `${describe(dr)}: subset ${subset.name} labels ${JSON.stringify(subset.labels)} match no pod of ${describe(service)}`,
+        );
       }
     }
   }
@@ -279,7 +330,10 @@ export function destinationRuleProblems(objects: K8sObject[]): string[] {
 export function gatewayProblems(objects: K8sObject[], install: MeshInstall): string[] {
   return ofKind(objects, 'Gateway')
     .filter((gw) => !install.ingressGatewayLabels.some((labels) => selects(gw.spec?.selector, labels)))
-    .map((gw) => `${describe(gw)}: selector ${JSON.stringify(gw.spec?.selector)} matches no ingress gateway of istio/install`);
+    .map(
+      (gw) =>
+        `${describe(gw)}: selector ${JSON.stringify(gw.spec?.selector)} matches no ingress gateway of istio/install`,
+    );
 }
 
 function policyTargets(objects: K8sObject[], policy: K8sObject): Workload[] {
@@ -293,18 +347,24 @@ export function authorizationProblems(objects: K8sObject[], install: MeshInstall
   for (const policy of ofKind(objects, 'AuthorizationPolicy')) {
     const targets = policyTargets(objects, policy);
     if (policy.spec?.selector && targets.length === 0) problems.push(`${describe(policy)}: selector matches no pods`);
-    const targetPorts = new Set(targets.flatMap((w) => w.pod.containers.flatMap((c) => (c.ports ?? []).map((p) => String(p.containerPort)))));
+    const targetPorts = new Set(
+      targets.flatMap((w) => w.pod.containers.flatMap((c) => (c.ports ?? []).map((p) => String(p.containerPort)))),
+    );
     for (const rule of policy.spec?.rules ?? []) {
       for (const from of rule.from ?? []) {
         for (const principal of [...(from.source?.principals ?? []), ...(from.source?.notPrincipals ?? [])]) {
           const m = new RegExp(`^${install.trustDomain.replace(/\./g, '\\.')}/ns/([^/]+)/sa/([^/]+)$`).exec(principal);
           const known = install.principals.has(principal) || (m && find(objects, 'ServiceAccount', m[2]!, m[1]!));
-          if (!known) problems.push(`${describe(policy)}: principal ${principal} is no ServiceAccount of the manifests or the Istio install`);
+          if (!known)
+            problems.push(
+              `${describe(policy)}: principal ${principal} is no ServiceAccount of the manifests or the Istio install`,
+            );
         }
       }
       for (const to of rule.to ?? []) {
         for (const port of to.operation?.ports ?? []) {
-          if (!targetPorts.has(String(port))) problems.push(`${describe(policy)}: port ${port} is no container port of the pods it selects`);
+          if (!targetPorts.has(String(port)))
+            problems.push(`${describe(policy)}: port ${port} is no container port of the pods it selects`);
         }
       }
     }
@@ -323,19 +383,34 @@ export function adminIsolationProblems(objects: K8sObject[], contracts: Contract
     for (const c of w.pod.containers.filter((c) => isServiceImage(c.image))) {
       const admin = (c.ports ?? []).find((p) => p.name === contracts.containerPortNames.admin);
       if (!admin) continue;
-      for (const service of ofKind(objects, 'Service').filter((s) => ns(s) === w.namespace && selects(s.spec?.selector, w.labels))) {
+      for (const service of ofKind(objects, 'Service').filter(
+        (s) => ns(s) === w.namespace && selects(s.spec?.selector, w.labels),
+      )) {
         for (const port of service.spec?.ports ?? []) {
-          if (port.targetPort === admin.name || port.targetPort === admin.containerPort || port.port === admin.containerPort) {
+          if (
+            port.targetPort === admin.name ||
+            port.targetPort === admin.containerPort ||
+            port.port === admin.containerPort
+          ) {
             problems.push(`${describe(service)}: exposes the admin port of ${describe(w.object)}`);
           }
         }
       }
-      const applying = policies.filter((p) => policyTargets(objects, p).includes(w) || policyTargets(objects, p).some((t) => t.object === w.object));
-      const portsOf = (p: K8sObject) => (p.spec?.rules ?? []).flatMap((r: any) => (r.to ?? []).flatMap((t: any) => t.operation?.ports ?? []).map(String));
-      const denied = applying.some((p) => p.spec?.action === 'DENY' && portsOf(p).includes(String(admin.containerPort)));
-      if (!denied) problems.push(`${describe(w.object)}: no DENY AuthorizationPolicy covers admin port ${admin.containerPort}`);
+      const applying = policies.filter(
+        (p) => policyTargets(objects, p).includes(w) || policyTargets(objects, p).some((t) => t.object === w.object),
+      );
+      const portsOf = (p: K8sObject) =>
+        (p.spec?.rules ?? []).flatMap((r: any) =>
+          (r.to ?? []).flatMap((t: any) => t.operation?.ports ?? []).map(String),
+        );
+      const denied = applying.some(
+        (p) => p.spec?.action === 'DENY' && portsOf(p).includes(String(admin.containerPort)),
+      );
+      if (!denied)
+        problems.push(`${describe(w.object)}: no DENY AuthorizationPolicy covers admin port ${admin.containerPort}`);
       for (const p of applying.filter((p) => (p.spec?.action ?? 'ALLOW') === 'ALLOW')) {
-        if (portsOf(p).includes(String(admin.containerPort))) problems.push(`${describe(p)}: allows admin port ${admin.containerPort}`);
+        if (portsOf(p).includes(String(admin.containerPort)))
+          problems.push(`${describe(p)}: allows admin port ${admin.containerPort}`);
       }
     }
   }
@@ -351,7 +426,9 @@ export function telemetryProblems(objects: K8sObject[], install: MeshInstall): s
       for (const entry of telemetry.spec?.[section] ?? []) {
         for (const provider of entry.providers ?? []) {
           if (!declared.has(provider.name) && !builtInProviders.has(provider.name)) {
-            problems.push(`${describe(telemetry)}: ${section} provider ${provider.name} is not in istio/install meshConfig.extensionProviders`);
+            problems.push(
+              `${describe(telemetry)}: ${section} provider ${provider.name} is not in istio/install meshConfig.extensionProviders`,
+            );
           }
         }
       }
@@ -361,9 +438,12 @@ export function telemetryProblems(objects: K8sObject[], install: MeshInstall): s
     const service = resolveService(objects, provider.service!, 'istio-system');
     const port = service?.spec?.ports?.find((p: any) => p.port === provider.port);
     if (!service) problems.push(`extension provider ${provider.name}: ${provider.service} is no Service`);
-    else if (!port) problems.push(`extension provider ${provider.name}: ${describe(service)} has no port ${provider.port}`);
+    else if (!port)
+      problems.push(`extension provider ${provider.name}: ${describe(service)} has no port ${provider.port}`);
     else if (provider.kind === 'opentelemetry' && !/^grpc(-|$)/.test(port.name ?? '')) {
-      problems.push(`extension provider ${provider.name}: OTLP from Envoy is gRPC, but ${describe(service)} port ${port.port} is named ${port.name}`);
+      problems.push(
+        `extension provider ${provider.name}: OTLP from Envoy is gRPC, but ${describe(service)} port ${port.port} is named ${port.name}`,
+      );
     }
   }
   return problems;

@@ -30,7 +30,9 @@ export function requiredGraceSeconds(b: Omit<ShutdownBudget, 'gracePeriodSeconds
 export function drainProblems(objects: K8sObject[], contracts: Contracts, install: MeshInstall): string[] {
   const problems: string[] = [];
   if (!install.nativeSidecars) {
-    problems.push('istio/install: ENABLE_NATIVE_SIDECARS is not "true", so the sidecar may stop before the app has drained');
+    problems.push(
+      'istio/install: ENABLE_NATIVE_SIDECARS is not "true", so the sidecar may stop before the app has drained',
+    );
   }
   for (const w of workloads(objects)) {
     for (const c of w.pod.containers.filter((c) => isServiceImage(c.image))) {

@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './repo.js';
@@ -13,7 +22,25 @@ export type FakeTool = 'minikube' | 'kubectl' | 'istioctl' | 'docker' | 'curl';
 export const allFakeTools: FakeTool[] = ['minikube', 'kubectl', 'istioctl', 'docker', 'curl'];
 
 /** Utilities the recipes and k8s/scripts/smoke.sh use, linked from this machine. */
-const utilities = ['bash', 'sh', 'make', 'grep', 'sed', 'tr', 'ls', 'head', 'mkdir', 'cat', 'env', 'node', 'sleep', 'basename', 'dirname', 'rm', 'printf'];
+const utilities = [
+  'bash',
+  'sh',
+  'make',
+  'grep',
+  'sed',
+  'tr',
+  'ls',
+  'head',
+  'mkdir',
+  'cat',
+  'env',
+  'node',
+  'sleep',
+  'basename',
+  'dirname',
+  'rm',
+  'printf',
+];
 
 /**
  * The fakes' behaviour: fixed answers, selected by argv, for the calls whose output a recipe reads.
@@ -62,7 +89,10 @@ export function fakeWorld(tools: FakeTool[] = allFakeTools): FakeWorld {
     chmodSync(path.join(bin, tool), 0o755);
   }
   for (const util of utilities) {
-    const found = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, util)).find((p) => existsSync(p));
+    const found = (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .map((d) => path.join(d, util))
+      .find((p) => existsSync(p));
     if (found) symlinkSync(found, path.join(utils, util));
   }
   const log = path.join(dir, 'calls.log');
@@ -72,7 +102,13 @@ export function fakeWorld(tools: FakeTool[] = allFakeTools): FakeWorld {
       writeFileSync(log, '');
       const result = spawnSync(
         path.join(utils, 'make'),
-        ['--no-print-directory', '-f', 'make/k8s.mk', target, ...Object.entries(variables).map(([k, v]) => `${k}=${v}`)],
+        [
+          '--no-print-directory',
+          '-f',
+          'make/k8s.mk',
+          target,
+          ...Object.entries(variables).map(([k, v]) => `${k}=${v}`),
+        ],
         {
           cwd: repoRoot,
           encoding: 'utf8',
@@ -80,7 +116,10 @@ export function fakeWorld(tools: FakeTool[] = allFakeTools): FakeWorld {
           timeout: 60_000,
         },
       );
-      const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split('\x1f'));
+      const calls = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split('\x1f'));
       return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
     },
     cleanup() {

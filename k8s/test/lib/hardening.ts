@@ -1,7 +1,7 @@
 import { allContainers, describe, workloads, type Container, type K8sObject, type Workload } from './objects.js';
 
 /**
- * The hardening every container must have (issue 6): non-root, read-only root filesystem, no
+ * The hardening every container must have (docs/kubernetes.md): non-root, read-only root filesystem, no
  * privilege escalation, all capabilities dropped; plus what keeps one pod from hurting the node
  * or its neighbours: no privileged mode or host namespaces, the runtime's seccomp profile, and
  * requests and a memory limit so the scheduler can place it.
@@ -25,11 +25,13 @@ export const hardeningRules: Rule[] = [
   },
   {
     id: 'read-only-root-filesystem',
-    check: (_w, c) => (c.securityContext?.readOnlyRootFilesystem === true ? null : 'readOnlyRootFilesystem is not true'),
+    check: (_w, c) =>
+      c.securityContext?.readOnlyRootFilesystem === true ? null : 'readOnlyRootFilesystem is not true',
   },
   {
     id: 'no-privilege-escalation',
-    check: (_w, c) => (c.securityContext?.allowPrivilegeEscalation === false ? null : 'allowPrivilegeEscalation is not false'),
+    check: (_w, c) =>
+      c.securityContext?.allowPrivilegeEscalation === false ? null : 'allowPrivilegeEscalation is not false',
   },
   {
     id: 'capabilities-dropped',
@@ -44,7 +46,8 @@ export const hardeningRules: Rule[] = [
     id: 'not-privileged',
     check: (w, c) => {
       if (c.securityContext?.privileged === true) return 'privileged is true';
-      for (const host of ['hostNetwork', 'hostPID', 'hostIPC'] as const) if (w.pod[host] === true) return `${host} is true`;
+      for (const host of ['hostNetwork', 'hostPID', 'hostIPC'] as const)
+        if (w.pod[host] === true) return `${host} is true`;
       return null;
     },
   },

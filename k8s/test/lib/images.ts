@@ -11,7 +11,8 @@ export function imageTagProblem(image: string): string | null {
   const lastSegment = image.split('/').pop()!;
   const tag = lastSegment.includes(':') ? lastSegment.split(':').pop()! : '';
   if (!tag) return `${image} has no tag`;
-  if (tag === 'latest' || /^(stable|main|master|edge|nightly|dev)$/.test(tag)) return `${image} uses the moving tag ${tag}`;
+  if (tag === 'latest' || /^(stable|main|master|edge|nightly|dev)$/.test(tag))
+    return `${image} uses the moving tag ${tag}`;
   if (!/\d/.test(tag)) return `${image} has tag ${tag}, which names no version`;
   return null;
 }
@@ -36,8 +37,10 @@ export function makeVariables(text = readFileSync(repoPath('make/k8s.mk'), 'utf8
 
 export function versionPinProblems(vars: Record<string, string>): string[] {
   const problems: string[] = [];
-  if (!/^\d+\.\d+\.\d+$/.test(vars.ISTIO_VERSION ?? '')) problems.push(`make/k8s.mk: ISTIO_VERSION "${vars.ISTIO_VERSION ?? ''}" is not a pinned x.y.z`);
-  if (!/^v\d+\.\d+\.\d+$/.test(vars.MINIKUBE_K8S_VERSION ?? '')) problems.push(`make/k8s.mk: MINIKUBE_K8S_VERSION "${vars.MINIKUBE_K8S_VERSION ?? ''}" is not a pinned vX.Y.Z`);
+  if (!/^\d+\.\d+\.\d+$/.test(vars.ISTIO_VERSION ?? ''))
+    problems.push(`make/k8s.mk: ISTIO_VERSION "${vars.ISTIO_VERSION ?? ''}" is not a pinned x.y.z`);
+  if (!/^v\d+\.\d+\.\d+$/.test(vars.MINIKUBE_K8S_VERSION ?? ''))
+    problems.push(`make/k8s.mk: MINIKUBE_K8S_VERSION "${vars.MINIKUBE_K8S_VERSION ?? ''}" is not a pinned vX.Y.Z`);
   return problems;
 }
 
@@ -45,9 +48,17 @@ export function versionPinProblems(vars: Record<string, string>): string[] {
  * The images the Deployments run are the ones `make images` builds: recipe-mesh/<svc>:IMAGE_TAG
  * for svc in K8S_IMAGES, each a target of the Dockerfile, and the names docs/contracts.md gives.
  */
-export function serviceImageProblems(objects: K8sObject[], vars: Record<string, string>, dockerfile: string, contractImages: string[]): string[] {
+export function serviceImageProblems(
+  objects: K8sObject[],
+  vars: Record<string, string>,
+  dockerfile: string,
+  contractImages: string[],
+): string[] {
   const problems: string[] = [];
-  const built = (vars.K8S_IMAGES ?? '').split(/\s+/).filter(Boolean).map((svc) => `recipe-mesh/${svc}:${vars.IMAGE_TAG}`);
+  const built = (vars.K8S_IMAGES ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((svc) => `recipe-mesh/${svc}:${vars.IMAGE_TAG}`);
   const targets = new Set([...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]!));
   for (const svc of (vars.K8S_IMAGES ?? '').split(/\s+/).filter(Boolean)) {
     if (!targets.has(svc)) problems.push(`Dockerfile: no target ${svc}, which make images builds`);
@@ -56,19 +67,26 @@ export function serviceImageProblems(objects: K8sObject[], vars: Record<string, 
   for (const w of workloads(objects)) {
     for (const c of w.pod.containers.filter((c) => isServiceImage(c.image))) {
       used.add(c.image);
-      if (!built.includes(c.image)) problems.push(`${describe(w.object)} container ${c.name}: runs ${c.image}, but make images builds ${built.join(', ')}`);
-      if (c.image && !contractImages.includes(c.image.split(':')[0]!)) problems.push(`${describe(w.object)}: image ${c.image} is not named in docs/contracts.md`);
+      if (!built.includes(c.image))
+        problems.push(
+          `${describe(w.object)} container ${c.name}: runs ${c.image}, but make images builds ${built.join(', ')}`,
+        );
+      if (c.image && !contractImages.includes(c.image.split(':')[0]!))
+        problems.push(`${describe(w.object)}: image ${c.image} is not named in docs/contracts.md`);
       if (c.imagePullPolicy !== 'IfNotPresent' && c.imagePullPolicy !== 'Never') {
-        problems.push(`${describe(w.object)} container ${c.name}: imagePullPolicy must be IfNotPresent or Never (the image exists only in minikube)`);
+        problems.push(
+          `${describe(w.object)} container ${c.name}: imagePullPolicy must be IfNotPresent or Never (the image exists only in minikube)`,
+        );
       }
     }
   }
-  for (const image of built) if (!used.has(image)) problems.push(`make images builds ${image}, which no Deployment runs`);
+  for (const image of built)
+    if (!used.has(image)) problems.push(`make images builds ${image}, which no Deployment runs`);
   return problems;
 }
 
 /**
- * Dockerfile rules of issue 6: pinned Node LTS base, `npm ci --omit=dev`, numeric non-root USER,
+ * Dockerfile rules (docs/kubernetes.md): pinned Node LTS base, `npm ci --omit=dev`, numeric non-root USER,
  * Node as PID 1 with the telemetry flag (exec-form ENTRYPOINT, no npm start), nothing
  * architecture-specific.
  */
@@ -82,9 +100,12 @@ export function dockerfileProblems(text: string, services: string[]): string[] {
     if (problem) problems.push(`Dockerfile: ${problem}`);
   }
   const node = args.get('NODE_IMAGE') ?? '';
-  if (!/^node:\d+\.\d+\.\d+-[a-z]+-slim$/.test(node)) problems.push(`Dockerfile: NODE_IMAGE ${node} is not a pinned node:x.y.z-<debian>-slim image`);
-  if (/--platform|amd64|arm64|x86_64|aarch64/.test(text.replace(/^#.*$/gm, ''))) problems.push('Dockerfile: names an architecture');
-  if (/npm (run )?start/.test(text.replace(/^#.*$/gm, ''))) problems.push('Dockerfile: uses npm start (Node must be PID 1)');
+  if (!/^node:\d+\.\d+\.\d+-[a-z]+-slim$/.test(node))
+    problems.push(`Dockerfile: NODE_IMAGE ${node} is not a pinned node:x.y.z-<debian>-slim image`);
+  if (/--platform|amd64|arm64|x86_64|aarch64/.test(text.replace(/^#.*$/gm, '')))
+    problems.push('Dockerfile: names an architecture');
+  if (/npm (run )?start/.test(text.replace(/^#.*$/gm, '')))
+    problems.push('Dockerfile: uses npm start (Node must be PID 1)');
   if (!/npm ci --omit=dev/.test(text)) problems.push('Dockerfile: no npm ci --omit=dev');
   for (const svc of services) {
     const stage = new RegExp(`^FROM\\s+\\S+\\s+AS\\s+${svc}\\s*$([\\s\\S]*?)(?=^FROM\\s|(?![\\s\\S]))`, 'm').exec(text);
@@ -100,12 +121,16 @@ export function dockerfileProblems(text: string, services: string[]): string[] {
     } catch {
       /* reported below */
     }
-    if (JSON.stringify(argv) !== JSON.stringify(expected)) problems.push(`Dockerfile ${svc}: ENTRYPOINT must be exec form ${JSON.stringify(expected)}`);
+    if (JSON.stringify(argv) !== JSON.stringify(expected))
+      problems.push(`Dockerfile ${svc}: ENTRYPOINT must be exec form ${JSON.stringify(expected)}`);
     if (/^CMD\s/m.test(stage[1]!)) problems.push(`Dockerfile ${svc}: CMD would add arguments to node`);
   }
   const users = [...text.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]!);
   const lastUser = users.at(-1);
-  if (!lastUser || !/^[1-9]\d*(:\d+)?$/.test(lastUser)) problems.push(`Dockerfile: last USER ${lastUser ?? '(none)'} is not a numeric non-root user (Kubernetes runAsNonRoot needs a number)`);
+  if (!lastUser || !/^[1-9]\d*(:\d+)?$/.test(lastUser))
+    problems.push(
+      `Dockerfile: last USER ${lastUser ?? '(none)'} is not a numeric non-root user (Kubernetes runAsNonRoot needs a number)`,
+    );
   return problems;
 }
 
@@ -114,13 +139,17 @@ export function dockerfileProblems(text: string, services: string[]): string[] {
  * node_modules and dist, after any wildcard re-include (`!services/**`), is an exclusion.
  */
 export function dockerignoreProblems(text: string): string[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const problems: string[] = [];
   for (const dir of ['node_modules', 'dist']) {
     const exclusion = new RegExp(`^(\\*\\*/)?${dir}/?$`);
     const lastExclusion = lines.findLastIndex((l) => exclusion.test(l));
     const lastReinclude = lines.findLastIndex((l) => l.startsWith('!') && (l.includes('**') || l.includes(dir)));
-    if (lastExclusion === -1 || lastExclusion < lastReinclude) problems.push(`.dockerignore: ${dir} may reach the build context`);
+    if (lastExclusion === -1 || lastExclusion < lastReinclude)
+      problems.push(`.dockerignore: ${dir} may reach the build context`);
   }
   return problems;
 }

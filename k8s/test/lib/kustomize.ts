@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -25,7 +34,11 @@ export function kustomizeBuild(dir: string): K8sObject[] {
   let out: string;
   const [command, args] = kustomizeCommand();
   try {
-    out = execFileSync(command, [...args, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    out = execFileSync(command, [...args, dir], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     throw new Error(`kubectl kustomize ${path.relative(repoRoot, dir) || '.'} failed:\n${stderr}`);
@@ -65,7 +78,10 @@ export function combinations(): Combination[] {
   for (const store of [[], ...optionalComponents.map((c) => [c])]) {
     for (const fault of [undefined, ...faultComponents()]) {
       const components = [...store, ...(fault ? [fault] : [])];
-      result.push({ name: components.length ? components.map((c) => path.basename(c)).join('+') : 'minikube', components });
+      result.push({
+        name: components.length ? components.map((c) => path.basename(c)).join('+') : 'minikube',
+        components,
+      });
     }
   }
   return result;
@@ -73,13 +89,19 @@ export function combinations(): Combination[] {
 
 /** The kustomization `make deploy` writes (make/k8s.mk, k8s-overlay) for the same inputs. */
 export function composedKustomization(components: string[], imageTag?: string): string {
-  const lines = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', `  - ../overlays/minikube`];
+  const lines = [
+    'apiVersion: kustomize.config.k8s.io/v1beta1',
+    'kind: Kustomization',
+    'resources:',
+    `  - ../overlays/minikube`,
+  ];
   if (components.length) lines.push('components:', ...components.map((c) => `  - ../../${c}`));
   if (imageTag) {
     lines.push('images:');
-    for (const svc of ['recipe-api', 'web-api']) lines.push(`  - name: recipe-mesh/${svc}`, `    newTag: "${imageTag}"`);
+    for (const svc of ['recipe-api', 'web-api'])
+      lines.push(`  - name: recipe-mesh/${svc}`, `    newTag: "${imageTag}"`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const cache = new Map<string, K8sObject[]>();

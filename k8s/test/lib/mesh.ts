@@ -6,7 +6,7 @@ import { describe, ofKind, type K8sObject } from './objects.js';
 import { repoPath } from './repo.js';
 
 /**
- * The mesh behaviour issue 6 asks for, as rules over the install file and the rendered Istio
+ * The mesh behaviour docs/kubernetes.md promises, as rules over the install file and the rendered Istio
  * objects: access log, tracing at 100% to Tempo, STRICT mTLS, ingress to web-api only,
  * documented traffic policies, and fault components that change only mesh objects.
  */
@@ -14,29 +14,37 @@ export function installProblems(operator: K8sObject): string[] {
   const problems: string[] = [];
   const mesh = operator.spec?.meshConfig ?? {};
   if (mesh.accessLogFile !== '/dev/stdout') problems.push('istio install: meshConfig.accessLogFile is not /dev/stdout');
-  if ((mesh.accessLogEncoding ?? 'TEXT') !== 'TEXT') problems.push("istio install: access log is not Istio's default TEXT format (with %RESPONSE_FLAGS%)");
-  if (mesh.accessLogFormat) problems.push('istio install: a custom accessLogFormat replaces the default one the experiments parse');
+  if ((mesh.accessLogEncoding ?? 'TEXT') !== 'TEXT')
+    problems.push("istio install: access log is not Istio's default TEXT format (with %RESPONSE_FLAGS%)");
+  if (mesh.accessLogFormat)
+    problems.push('istio install: a custom accessLogFormat replaces the default one the experiments parse');
   const otel = (mesh.extensionProviders ?? []).filter((p: any) => p.opentelemetry);
   if (otel.length === 0) problems.push('istio install: no OpenTelemetry tracing provider');
   if (mesh.enableTracing !== true) problems.push('istio install: meshConfig.enableTracing is not true');
   const gateways = (operator.spec?.components?.ingressGateways ?? []).filter((g: any) => g.enabled !== false);
   if (gateways.length === 0) problems.push('istio install: no ingress gateway');
   for (const g of gateways) {
-    if (g.k8s?.service?.type !== 'LoadBalancer') problems.push(`istio install: ${g.name} is not a LoadBalancer (minikube tunnel gives it an address)`);
+    if (g.k8s?.service?.type !== 'LoadBalancer')
+      problems.push(`istio install: ${g.name} is not a LoadBalancer (minikube tunnel gives it an address)`);
   }
   return problems;
 }
 
 export function telemetrySamplingProblems(objects: K8sObject[], rootNamespace = 'istio-system'): string[] {
-  const meshWide = ofKind(objects, 'Telemetry').filter((t) => t.metadata.namespace === rootNamespace && !t.spec?.selector);
+  const meshWide = ofKind(objects, 'Telemetry').filter(
+    (t) => t.metadata.namespace === rootNamespace && !t.spec?.selector,
+  );
   const tracing = meshWide.flatMap((t) => t.spec?.tracing ?? []);
   if (tracing.length === 0) return [`no mesh-wide Telemetry (namespace ${rootNamespace}) configures tracing`];
   const problems: string[] = [];
   for (const t of tracing) {
-    if (t.randomSamplingPercentage !== 100) problems.push(`Telemetry tracing samples ${t.randomSamplingPercentage ?? 'the default'}%, the demo needs 100`);
-    if (!(t.providers ?? []).some((p: any) => p.name === 'tempo')) problems.push('Telemetry tracing does not name the tempo provider');
+    if (t.randomSamplingPercentage !== 100)
+      problems.push(`Telemetry tracing samples ${t.randomSamplingPercentage ?? 'the default'}%, the demo needs 100`);
+    if (!(t.providers ?? []).some((p: any) => p.name === 'tempo'))
+      problems.push('Telemetry tracing does not name the tempo provider');
   }
-  if (!meshWide.some((t) => (t.spec?.accessLogging ?? []).length)) problems.push('no mesh-wide Telemetry turns on access logging');
+  if (!meshWide.some((t) => (t.spec?.accessLogging ?? []).length))
+    problems.push('no mesh-wide Telemetry turns on access logging');
   return problems;
 }
 
@@ -58,17 +66,24 @@ export function mtlsProblems(objects: K8sObject[], namespace = 'recipe-mesh'): s
 export function ingressProblems(objects: K8sObject[], contracts: Contracts): string[] {
   const problems: string[] = [];
   const web = contracts.services.find((s) => s.name === 'web-api')!;
-  const bound = ofKind(objects, 'VirtualService').filter((vs) => (vs.spec?.gateways ?? []).some((g: string) => g !== 'mesh'));
+  const bound = ofKind(objects, 'VirtualService').filter((vs) =>
+    (vs.spec?.gateways ?? []).some((g: string) => g !== 'mesh'),
+  );
   if (bound.length === 0) problems.push('no VirtualService routes the ingress');
   for (const vs of bound) {
     for (const kind of ['http', 'tcp', 'tls']) {
       for (const route of vs.spec?.[kind] ?? []) {
-        const destinations = [...(route.route ?? []).map((r: any) => r.destination), ...(route.mirror ? [route.mirror] : [])];
+        const destinations = [
+          ...(route.route ?? []).map((r: any) => r.destination),
+          ...(route.mirror ? [route.mirror] : []),
+        ];
         if (route.redirect || route.directResponse) continue;
         for (const d of destinations) {
           const service = resolveService(objects, d?.host ?? '', vs.metadata.namespace ?? 'default');
           if (service?.metadata.name !== 'web-api' || !web.trafficPorts.includes(d.port?.number)) {
-            problems.push(`${describe(vs)}: the ingress reaches ${d?.host}:${d?.port?.number ?? '?'}, only web-api:${web.trafficPorts.join('/')} may be reached`);
+            problems.push(
+              `${describe(vs)}: the ingress reaches ${d?.host}:${d?.port?.number ?? '?'}, only web-api:${web.trafficPorts.join('/')} may be reached`,
+            );
           }
         }
       }
@@ -86,10 +101,13 @@ export function trafficPolicyProblems(objects: K8sObject[]): string[] {
     const policy = dr?.spec?.trafficPolicy;
     if (!dr) problems.push(`no DestinationRule ${name}`);
     else {
-      if (!policy?.connectionPool?.tcp?.maxConnections) problems.push(`${describe(dr)}: no connectionPool.tcp.maxConnections`);
-      if (!policy?.connectionPool?.http?.idleTimeout) problems.push(`${describe(dr)}: no connectionPool.http.idleTimeout (the 503 UC setting)`);
+      if (!policy?.connectionPool?.tcp?.maxConnections)
+        problems.push(`${describe(dr)}: no connectionPool.tcp.maxConnections`);
+      if (!policy?.connectionPool?.http?.idleTimeout)
+        problems.push(`${describe(dr)}: no connectionPool.http.idleTimeout (the 503 UC setting)`);
       if (!policy?.outlierDetection?.consecutive5xxErrors) problems.push(`${describe(dr)}: no outlierDetection`);
-      if ((policy?.outlierDetection?.maxEjectionPercent ?? 10) >= 100) problems.push(`${describe(dr)}: outlier detection may eject every pod`);
+      if ((policy?.outlierDetection?.maxEjectionPercent ?? 10) >= 100)
+        problems.push(`${describe(dr)}: outlier detection may eject every pod`);
     }
   }
   return problems;
@@ -115,6 +133,11 @@ export function faultProblems(fault: string, changed: string[]): string[] {
 }
 
 /** istio/faults/README.md has a row for each fault component. */
-export function faultDocumentationProblems(faults: string[], readme = readFileSync(repoPath('istio/faults/README.md'), 'utf8')): string[] {
-  return faults.filter((f) => !readme.includes(`| \`${f.split('/').pop()}\` |`)).map((f) => `istio/faults/README.md: no row for ${f}`);
+export function faultDocumentationProblems(
+  faults: string[],
+  readme = readFileSync(repoPath('istio/faults/README.md'), 'utf8'),
+): string[] {
+  return faults
+    .filter((f) => !readme.includes(`| \`${f.split('/').pop()}\` |`))
+    .map((f) => `istio/faults/README.md: no row for ${f}`);
 }

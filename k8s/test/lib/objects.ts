@@ -90,7 +90,10 @@ export function ofKind(objects: K8sObject[], kind: string): K8sObject[] {
 
 export function find(objects: K8sObject[], kind: string, name: string, namespace?: string): K8sObject | undefined {
   return objects.find(
-    (o) => o.kind === kind && o.metadata.name === name && (namespace === undefined || (o.metadata.namespace ?? 'default') === namespace),
+    (o) =>
+      o.kind === kind &&
+      o.metadata.name === name &&
+      (namespace === undefined || (o.metadata.namespace ?? 'default') === namespace),
   );
 }
 
@@ -101,7 +104,7 @@ export function selects(selector: Record<string, string> | undefined, labels: Re
 }
 
 export function describe(o: K8sObject): string {
-  return `${o.kind} ${o.metadata.namespace ? o.metadata.namespace + '/' : ''}${o.metadata.name}`;
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 }
 
 /** Deep copy for the tests that break a manifest on purpose. */
@@ -121,7 +124,15 @@ export function cpuMillis(q: string | undefined): number {
 }
 
 const memoryUnits: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
 };
 
 export function memoryBytes(q: string | undefined): number {

@@ -24,7 +24,11 @@ function isMeshed(objects: K8sObject[], namespace: string, annotations: Record<s
 
 export function platformTotals(objects: K8sObject[], install: MeshInstall): Totals {
   const totals: Totals = { requestCpuMillis: 0, requestMemoryBytes: 0, limitMemoryBytes: 0 };
-  const add = (requests: Record<string, string | undefined> = {}, limits: Record<string, string | undefined> = {}, times = 1) => {
+  const add = (
+    requests: Record<string, string | undefined> = {},
+    limits: Record<string, string | undefined> = {},
+    times = 1,
+  ) => {
     totals.requestCpuMillis += cpuMillis(requests.cpu) * times;
     totals.requestMemoryBytes += memoryBytes(requests.memory) * times;
     // Without a limit a container may take what it likes; count its request at least.
@@ -52,8 +56,13 @@ export function budgetProblems(totals: Totals, machine: { cpuMillis: number; mem
   const cpu = machine.cpuMillis - systemReserve.cpuMillis;
   const memory = machine.memoryBytes - systemReserve.memoryBytes;
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  if (totals.requestCpuMillis > cpu) problems.push(`CPU requests ${totals.requestCpuMillis}m exceed the ${cpu}m left on the minikube node`);
-  if (totals.requestMemoryBytes > memory) problems.push(`memory requests ${gib(totals.requestMemoryBytes)} exceed the ${gib(memory)} left on the minikube node`);
-  if (totals.limitMemoryBytes > memory) problems.push(`memory limits ${gib(totals.limitMemoryBytes)} exceed the ${gib(memory)} left on the minikube node`);
+  if (totals.requestCpuMillis > cpu)
+    problems.push(`CPU requests ${totals.requestCpuMillis}m exceed the ${cpu}m left on the minikube node`);
+  if (totals.requestMemoryBytes > memory)
+    problems.push(
+      `memory requests ${gib(totals.requestMemoryBytes)} exceed the ${gib(memory)} left on the minikube node`,
+    );
+  if (totals.limitMemoryBytes > memory)
+    problems.push(`memory limits ${gib(totals.limitMemoryBytes)} exceed the ${gib(memory)} left on the minikube node`);
   return problems;
 }

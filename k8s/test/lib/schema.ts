@@ -38,7 +38,8 @@ export function schemaProblems(object: K8sObject): string[] {
   const entry = schemas[object.apiVersion];
   if (!entry) return [`${describe(object)}: no schema known for apiVersion ${object.apiVersion}`];
   const Model = entry.models[object.kind] as ModelClass | undefined;
-  if (typeof Model !== 'function') return [`${describe(object)}: no schema for kind ${object.kind} in ${object.apiVersion}`];
+  if (typeof Model !== 'function')
+    return [`${describe(object)}: no schema for kind ${object.kind} in ${object.apiVersion}`];
   try {
     new Model({ ...object, apiVersion: entry.validateAs ?? object.apiVersion }).validate();
     return [];

@@ -78,7 +78,18 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
       kind: 'redis',
       command: binaries.redis,
       // Private and non-persistent, like platform/testing/redis-server.ts.
-      args: ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', paths.redis],
+      args: [
+        '--port',
+        String(ports.redis),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        paths.redis,
+      ],
       cwd: paths.root,
       log: logFile('redis'),
       ports: [{ name: 'redis', port: ports.redis }],
@@ -156,7 +167,7 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
   });
 
   if (binaries.envoy) {
-    writeFileSync(paths.meshFile, JSON.stringify(mesh, null, 2) + '\n');
+    writeFileSync(paths.meshFile, `${JSON.stringify(mesh, null, 2)}\n`);
     for (const proxy of mesh.proxies) {
       const files = proxyFiles(paths, proxy.name);
       writeProxyXds(mesh, proxy.name, files);
@@ -183,7 +194,10 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
         ],
         cwd: paths.root,
         log: logFile(proxy.name),
-        ports: [{ name: 'admin', port: proxy.adminPort }, ...proxy.listeners.map((l) => ({ name: l.name, port: l.port }))],
+        ports: [
+          { name: 'admin', port: proxy.adminPort },
+          ...proxy.listeners.map((l) => ({ name: l.name, port: l.port })),
+        ],
         url: proxy.name === 'ingress' ? url(ports.ingress) : null,
         readyUrl: `${url(proxy.adminPort)}/ready`,
       });

@@ -50,7 +50,10 @@ export function prometheusConfig(targets: ScrapeTargets, rules: string[], scrape
             {
               job_name: 'envoy',
               metrics_path: '/stats/prometheus',
-              static_configs: targets.envoys.map((e) => ({ targets: [`127.0.0.1:${e.adminPort}`], labels: { proxy: e.proxy } })),
+              static_configs: targets.envoys.map((e) => ({
+                targets: [`127.0.0.1:${e.adminPort}`],
+                labels: { proxy: e.proxy },
+              })),
             },
           ]
         : []),

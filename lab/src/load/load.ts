@@ -120,7 +120,10 @@ function targetPath(options: LoadOptions): string {
 
 async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeRecord[]> {
   const flagsHeader = (options.responseFlagsHeader ?? defaultResponseFlagsHeader).toLowerCase();
-  const connections = options.mode.kind === 'rate' ? options.mode.connections ?? Math.min(10, Math.max(1, options.mode.requestsPerSecond)) : options.mode.connections;
+  const connections =
+    options.mode.kind === 'rate'
+      ? (options.mode.connections ?? Math.min(10, Math.max(1, options.mode.requestsPerSecond)))
+      : options.mode.connections;
   const records: OutcomeRecord[] = [];
   // autocannon calls a request's onResponse and then emits 'response' for the same answer in
   // one synchronous step (lib/httpClient.js), so the headers seen last belong to that response.
@@ -130,27 +133,35 @@ async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeReco
     finish = (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve());
   });
   // With a callback autocannon returns its event-emitting instance (without one, a promise).
-  const instance = autocannon({
-    url: options.baseUrl,
-    connections,
-    duration: options.durationMs / 1000,
-    // autocannon checks for the end of the run once per sample interval (1 s by default), which
-    // would round every run up to whole seconds; 100 ms keeps short bursts short.
-    sampleInt: 100,
-    timeout: Math.max(1, Math.ceil((options.timeoutMs ?? 10_000) / 1000)),
-    ...(options.mode.kind === 'rate' ? { overallRate: options.mode.requestsPerSecond } : {}),
-    requests: [
-      {
-        method: options.method ?? 'GET',
-        path: targetPath(options),
-        ...(options.headers ? { headers: options.headers } : {}),
-        ...(options.body !== undefined ? { body: options.body } : {}),
-        onResponse: (_status: number, _body: string, _context: object, headers: Record<string, unknown> | undefined) => {
-          lastHeaders = headers;
+  const instance = autocannon(
+    {
+      url: options.baseUrl,
+      connections,
+      duration: options.durationMs / 1000,
+      // autocannon checks for the end of the run once per sample interval (1 s by default), which
+      // would round every run up to whole seconds; 100 ms keeps short bursts short.
+      sampleInt: 100,
+      timeout: Math.max(1, Math.ceil((options.timeoutMs ?? 10_000) / 1000)),
+      ...(options.mode.kind === 'rate' ? { overallRate: options.mode.requestsPerSecond } : {}),
+      requests: [
+        {
+          method: options.method ?? 'GET',
+          path: targetPath(options),
+          ...(options.headers ? { headers: options.headers } : {}),
+          ...(options.body !== undefined ? { body: options.body } : {}),
+          onResponse: (
+            _status: number,
+            _body: string,
+            _context: object,
+            headers: Record<string, unknown> | undefined,
+          ) => {
+            lastHeaders = headers;
+          },
         },
-      },
-    ],
-  }, (error) => finish(error));
+      ],
+    },
+    (error) => finish(error),
+  );
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     const flagsKey = lastHeaders && Object.keys(lastHeaders).find((k) => k.toLowerCase() === flagsHeader);
     const flags = flagsKey ? lastHeaders![flagsKey] : undefined;

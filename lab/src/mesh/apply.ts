@@ -49,7 +49,11 @@ async function logTail(file: string, lines = 8): Promise<string> {
  * Writes each proxy's new files and waits until Envoy has accepted every changed subscription
  * (its update_success counter moved); a rejected update throws with Envoy's reason.
  */
-export async function applyToProxies(mesh: MeshDescription, proxies: ProxyTarget[], timeoutMs = 10_000): Promise<ApplyResult> {
+export async function applyToProxies(
+  mesh: MeshDescription,
+  proxies: ProxyTarget[],
+  timeoutMs = 10_000,
+): Promise<ApplyResult> {
   const result: ApplyResult = { changed: {} };
   await Promise.all(
     proxies.map(async (proxy) => {
@@ -60,13 +64,22 @@ export async function applyToProxies(mesh: MeshDescription, proxies: ProxyTarget
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const now = await counters(proxy.adminPort);
-        const rejected = changed.filter((s) => (now.get(counterName(s, 'update_rejected')) ?? 0) > (before.get(counterName(s, 'update_rejected')) ?? 0));
+        const rejected = changed.filter(
+          (s) =>
+            (now.get(counterName(s, 'update_rejected')) ?? 0) > (before.get(counterName(s, 'update_rejected')) ?? 0),
+        );
         if (rejected.length > 0) {
-          throw new Error(`${proxy.name} rejected ${rejected.join(', ')}; envoy log (${proxy.log}):\n${await logTail(proxy.log)}`);
+          throw new Error(
+            `${proxy.name} rejected ${rejected.join(', ')}; envoy log (${proxy.log}):\n${await logTail(proxy.log)}`,
+          );
         }
-        const pending = changed.filter((s) => (now.get(counterName(s, 'update_success')) ?? 0) <= (before.get(counterName(s, 'update_success')) ?? 0));
+        const pending = changed.filter(
+          (s) =>
+            (now.get(counterName(s, 'update_success')) ?? 0) <= (before.get(counterName(s, 'update_success')) ?? 0),
+        );
         if (pending.length === 0) return;
-        if (Date.now() > deadline) throw new Error(`${proxy.name} did not load ${pending.join(', ')} within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`${proxy.name} did not load ${pending.join(', ')} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }),

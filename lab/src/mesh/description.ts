@@ -288,7 +288,12 @@ export interface ListenerPatch {
  * A copy of `mesh` with one listener's route/upstream knobs changed, e.g.
  * `patchListener(mesh, 'recipe-api-sidecar', 'inbound-http', { upstream: { idleTimeoutMs: 4000 } })`.
  */
-export function patchListener(mesh: MeshDescription, proxy: ProxyName, listener: string, patch: ListenerPatch): MeshDescription {
+export function patchListener(
+  mesh: MeshDescription,
+  proxy: ProxyName,
+  listener: string,
+  patch: ListenerPatch,
+): MeshDescription {
   const next = structuredClone(mesh);
   const target = findListener(next, proxy, listener);
   if (patch.route) Object.assign(target.route, patch.route);

@@ -80,7 +80,9 @@ export function retryPolicyConfig(retries: RetryPolicy): Json {
     retry_host_predicate: [
       {
         name: 'envoy.retry_host_predicates.previous_hosts',
-        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+        },
       },
     ],
     host_selection_retry_max_attempts: 5,
@@ -108,7 +110,9 @@ export function routeConfiguration(mesh: MeshDescription, listener: ListenerDesc
         decorator: { operation: listener.route.operation },
         route,
         // VirtualService faults live on the route (typed_per_filter_config), like Istio's.
-        ...(listener.route.fault ? { typed_per_filter_config: { [faultFilter]: faultConfig(listener.route.fault) } } : {}),
+        ...(listener.route.fault
+          ? { typed_per_filter_config: { [faultFilter]: faultConfig(listener.route.fault) } }
+          : {}),
       },
     ],
   };
@@ -117,7 +121,10 @@ export function routeConfiguration(mesh: MeshDescription, listener: ListenerDesc
     // The ingress tells each caller its own %RESPONSE_FLAGS%, so load runs can count UC/UF/URX
     // per request without reading logs; the router applies these to its local replies too.
     config.response_headers_to_add = [
-      { header: { key: mesh.responseFlagsHeader, value: '%RESPONSE_FLAGS%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      {
+        header: { key: mesh.responseFlagsHeader, value: '%RESPONSE_FLAGS%' },
+        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+      },
     ];
   }
   return config;
@@ -178,12 +185,20 @@ function httpConnectionManager(
     http_filters: [
       // Always present and empty at the filter level, as Istio installs it; a route turns it on.
       { name: faultFilter, typed_config: faultConfig(null) },
-      { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+      {
+        name: 'envoy.filters.http.router',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+      },
     ],
   };
 }
 
-export function listenerConfig(mesh: MeshDescription, proxy: ProxyDescription, listener: ListenerDescription, files: ProxyFiles): Json {
+export function listenerConfig(
+  mesh: MeshDescription,
+  proxy: ProxyDescription,
+  listener: ListenerDescription,
+  files: ProxyFiles,
+): Json {
   return {
     '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener',
     name: listener.name,
@@ -193,7 +208,10 @@ export function listenerConfig(mesh: MeshDescription, proxy: ProxyDescription, l
     filter_chains: [
       {
         filters: [
-          { name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(mesh, proxy, listener, files) },
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: httpConnectionManager(mesh, proxy, listener, files),
+          },
         ],
       },
     ],
@@ -221,7 +239,8 @@ export function clusterConfig(upstream: UpstreamDescription): Json {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
         common_http_protocol_options: common,
-        explicit_http_config: upstream.protocol === 'http2' ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+        explicit_http_config:
+          upstream.protocol === 'http2' ? { http2_protocol_options: {} } : { http_protocol_options: {} },
       },
     },
     circuit_breakers: {
@@ -277,7 +296,10 @@ export function proxyResources(mesh: MeshDescription, name: ProxyName, files: Pr
     clusters: proxy.listeners.map((l) => clusterConfig(l.upstream)),
     routes: proxy.listeners.map((l) => ({
       listener: l.name,
-      config: { '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', ...routeConfiguration(mesh, l) },
+      config: {
+        '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+        ...routeConfiguration(mesh, l),
+      },
     })),
   };
 }
@@ -349,12 +371,12 @@ export function staticBootstrap(mesh: MeshDescription, name: ProxyName, files: P
     const copy = structuredClone(listener) as Json & { filter_chains: { filters: { typed_config: Json }[] }[] };
     const hcm = copy.filter_chains[0]!.filters[0]!.typed_config;
     delete hcm.rds;
-    const { ['@type']: _type, ...routeConfig } = resources.routes[i]!.config;
+    const { '@type': _type, ...routeConfig } = resources.routes[i]!.config;
     hcm.route_config = routeConfig;
     delete copy['@type'];
     return copy;
   });
-  const clusters = resources.clusters.map(({ ['@type']: _type, ...c }) => c);
+  const clusters = resources.clusters.map(({ '@type': _type, ...c }) => c);
   return {
     node: node(proxy),
     admin: admin(proxy, files),

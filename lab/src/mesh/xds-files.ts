@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { MeshDescription, ProxyName } from './description.js';
 import { discoveryResponse, dynamicBootstrap, proxyResources, xdsFile, type ProxyFiles } from './envoy-config.js';
@@ -24,7 +33,7 @@ function fileContents(mesh: MeshDescription, proxy: ProxyName, files: ProxyFiles
     // version_info = content hash: identical files keep identical versions.
     const body = JSON.stringify(list);
     const version = createHash('sha256').update(body).digest('hex').slice(0, 12);
-    out.set(name, JSON.stringify(discoveryResponse(version, list), null, 2) + '\n');
+    out.set(name, `${JSON.stringify(discoveryResponse(version, list), null, 2)}\n`);
   };
   add(xdsFile.lds, resources.listeners);
   add(xdsFile.cds, resources.clusters);
@@ -47,7 +56,10 @@ function currentVersionDir(configDir: string): string | null {
 /** Writes (or updates) a proxy's bootstrap and xDS files; reports which subscriptions changed. */
 export function writeProxyXds(mesh: MeshDescription, proxy: ProxyName, files: ProxyFiles): XdsWriteResult {
   mkdirSync(files.configDir, { recursive: true });
-  writeFileSync(path.join(files.configDir, xdsFile.bootstrap), JSON.stringify(dynamicBootstrap(mesh, proxy, files), null, 2) + '\n');
+  writeFileSync(
+    path.join(files.configDir, xdsFile.bootstrap),
+    `${JSON.stringify(dynamicBootstrap(mesh, proxy, files), null, 2)}\n`,
+  );
   const contents = fileContents(mesh, proxy, files);
   const current = currentVersionDir(files.configDir);
   const changed: string[] = [];

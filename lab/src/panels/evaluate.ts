@@ -3,7 +3,7 @@ import { defaultInterpolation, interpolate, panelTargets, variableDefaults, type
 /**
  * `npm run lab -- panels`: runs every dashboard panel query against a Prometheus as an instant
  * query and reports how many series each returns, so that an empty panel is found before a user
- * opens Grafana (issue 7). Targets that grafana/kubernetes-only.json lists (Istio telemetry) are
+ * opens Grafana. Targets that grafana/kubernetes-only.json lists (Istio telemetry) are
  * reported but not run; their Envoy-stats equivalents in the same panel are.
  */
 
@@ -83,12 +83,17 @@ export async function instantQuery(
   return summarise(body.data);
 }
 
-export async function evaluatePanels(prometheusUrl: string, dashboardsDir: string, options: EvaluateOptions = {}): Promise<PanelRow[]> {
+export async function evaluatePanels(
+  prometheusUrl: string,
+  dashboardsDir: string,
+  options: EvaluateOptions = {},
+): Promise<PanelRow[]> {
   const rows: PanelRow[] = [];
   const defaults = new Map<string, Record<string, string>>();
   for (const target of panelTargets(dashboardsDir)) {
     if (options.dashboards && !options.dashboards.includes(target.dashboardUid)) continue;
-    if (!defaults.has(target.dashboardUid)) defaults.set(target.dashboardUid, variableDefaults(dashboardsDir, target.dashboardUid));
+    if (!defaults.has(target.dashboardUid))
+      defaults.set(target.dashboardUid, variableDefaults(dashboardsDir, target.dashboardUid));
     const expr = interpolate(target.rawExpr, {
       ...defaultInterpolation,
       ...options.interpolation,

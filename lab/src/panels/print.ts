@@ -24,7 +24,10 @@ export function formatPanelTable(rows: PanelRow[], { panelWidth = 56, showExpr =
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (i === 5 ? 0 : row[i]!.length))));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 5 ? c : i === 3 || i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === 5 ? c : i === 3 || i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
   rows.forEach((r, i) => {
     out.push(line(body[i]!));
@@ -35,7 +38,10 @@ export function formatPanelTable(rows: PanelRow[], { panelWidth = 56, showExpr =
   const empty = run.filter((r) => r.series === 0).length;
   const failed = run.filter((r) => r.error).length;
   const skipped = rows.length - run.length;
-  out.push('', `${run.length} queries run: ${withData} with data, ${empty} empty, ${failed} failed, ${skipped} skipped (Kubernetes only)`);
+  out.push(
+    '',
+    `${run.length} queries run: ${withData} with data, ${empty} empty, ${failed} failed, ${skipped} skipped (Kubernetes only)`,
+  );
   return out.join('\n');
 }
 

@@ -24,11 +24,20 @@ export async function scrapeStates(prometheusUrl: string): Promise<ScrapeState[]
   const url = new URL('api/v1/targets?state=active', prometheusUrl.endsWith('/') ? prometheusUrl : `${prometheusUrl}/`);
   const body = (await (await fetch(url, { signal: AbortSignal.timeout(5000) })).json()) as TargetsResponse;
   if (body.status !== 'success' || !body.data) throw new Error(body.error ?? 'no targets in the answer');
-  return body.data.activeTargets.map((t) => ({ scrapeUrl: t.scrapeUrl, health: t.health, lastScrapeMs: Date.parse(t.lastScrape), lastError: t.lastError }));
+  return body.data.activeTargets.map((t) => ({
+    scrapeUrl: t.scrapeUrl,
+    health: t.health,
+    lastScrapeMs: Date.parse(t.lastScrape),
+    lastError: t.lastError,
+  }));
 }
 
 /** Resolves with the targets once each was scraped at or after `afterMs`; throws naming the laggards. */
-export async function waitForScrape(prometheusUrl: string, afterMs: number, { timeoutMs = 20000 } = {}): Promise<ScrapeState[]> {
+export async function waitForScrape(
+  prometheusUrl: string,
+  afterMs: number,
+  { timeoutMs = 20000 } = {},
+): Promise<ScrapeState[]> {
   let last: ScrapeState[] = [];
   try {
     return await waitFor(
@@ -39,7 +48,9 @@ export async function waitForScrape(prometheusUrl: string, afterMs: number, { ti
       { timeoutMs, intervalMs: 250, what: `a scrape of every target after ${new Date(afterMs).toISOString()}` },
     );
   } catch (error) {
-    const lagging = last.filter((t) => !(t.lastScrapeMs >= afterMs)).map((t) => `${t.scrapeUrl} (${t.health}${t.lastError ? `: ${t.lastError}` : ''})`);
+    const lagging = last
+      .filter((t) => !(t.lastScrapeMs >= afterMs))
+      .map((t) => `${t.scrapeUrl} (${t.health}${t.lastError ? `: ${t.lastError}` : ''})`);
     throw new Error(`${(error as Error).message}; not scraped since: ${lagging.join(', ') || '(no targets)'}`);
   }
 }

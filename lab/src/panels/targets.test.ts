@@ -9,12 +9,18 @@ const dashboardsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 test('interpolate replaces Grafana macros and variables in every syntax', () => {
   const values = { ...defaultInterpolation, variables: { service: '.*', namespace: 'recipe-mesh' } };
   assert.equal(
-    interpolate('rate(x{service=~"$service", namespace=~"${namespace}", a=~"[[service]]", b=~"${service:regex}"}[$__rate_interval])', values),
+    interpolate(
+      'rate(x{service=~"$service", namespace=~"${namespace}", a=~"[[service]]", b=~"${service:regex}"}[$__rate_interval])',
+      values,
+    ),
     'rate(x{service=~".*", namespace=~"recipe-mesh", a=~".*", b=~".*"}[1m])',
   );
   assert.equal(interpolate('x[$__interval] offset $__range', values), 'x[15s] offset 30m');
   // Unknown names stay, as in Grafana, so the query fails loudly; label_replace's $1 is untouched.
-  assert.equal(interpolate('label_replace(up{a="$servce"}, "b", "$1", "c", "(.*)")', values), 'label_replace(up{a="$servce"}, "b", "$1", "c", "(.*)")');
+  assert.equal(
+    interpolate('label_replace(up{a="$servce"}, "b", "$1", "c", "(.*)")', values),
+    'label_replace(up{a="$servce"}, "b", "$1", "c", "(.*)")',
+  );
 });
 
 test('variables default to their "All" value', () => {

@@ -107,7 +107,11 @@ export interface Interpolation {
   variables: Record<string, string>;
 }
 
-export const defaultInterpolation: Omit<Interpolation, 'variables'> = { rateInterval: '1m', interval: '15s', range: '30m' };
+export const defaultInterpolation: Omit<Interpolation, 'variables'> = {
+  rateInterval: '1m',
+  interval: '15s',
+  range: '30m',
+};
 
 /** A variable's "All" value as Grafana sends it for the default selection. */
 export function variableDefaults(dashboardsDir: string, dashboardUid: string): Record<string, string> {

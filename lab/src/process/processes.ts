@@ -111,7 +111,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * SIGTERM every process group (the services drain and exit 0 on it), then SIGKILL whatever is
  * left after `graceMs`. Returns the names that needed SIGKILL.
  */
-export async function stopAll(records: Pick<ProcessRecord, 'name' | 'pid' | 'startTicks'>[], graceMs = 15_000): Promise<string[]> {
+export async function stopAll(
+  records: Pick<ProcessRecord, 'name' | 'pid' | 'startTicks'>[],
+  graceMs = 15_000,
+): Promise<string[]> {
   const alive = records.filter(isRunning);
   for (const r of alive) signal(r.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
@@ -142,7 +145,7 @@ export function findTaggedProcesses(labId: string): number[] {
     if (pid === process.pid) continue;
     try {
       const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if ((environ + '\0').includes(marker)) pids.push(pid);
+      if (`${environ}\0`.includes(marker)) pids.push(pid);
     } catch {
       /* gone or not ours to read */
     }

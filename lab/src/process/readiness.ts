@@ -32,13 +32,16 @@ export async function waitReady(record: ProcessRecord, timeoutMs: number): Promi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!isRunning(record)) {
-      throw new LabError(`${record.name} exited during startup; last lines of ${record.log}:\n${await tail(record.log)}`);
+      throw new LabError(
+        `${record.name} exited during startup; last lines of ${record.log}:\n${await tail(record.log)}`,
+      );
     }
     if (await readyCheck(record)) return;
     if (Date.now() > deadline) {
-      throw new LabError(`${record.name} was not ready after ${timeoutMs} ms (${record.readyUrl ?? 'ports'}); last lines of ${record.log}:\n${await tail(record.log)}`);
+      throw new LabError(
+        `${record.name} was not ready after ${timeoutMs} ms (${record.readyUrl ?? 'ports'}); last lines of ${record.log}:\n${await tail(record.log)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-

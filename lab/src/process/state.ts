@@ -62,7 +62,9 @@ export function readState(stateDir: string): LabState | null {
     return JSON.parse(readFileSync(statePath(stateDir), 'utf8')) as LabState;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`${statePath(stateDir)} is unreadable (${String(error)}); remove it after checking no lab process runs`);
+    throw new Error(
+      `${statePath(stateDir)} is unreadable (${String(error)}); remove it after checking no lab process runs`,
+    );
   }
 }
 
@@ -71,7 +73,7 @@ export function writeState(state: LabState): void {
   mkdirSync(state.labId, { recursive: true });
   const file = statePath(state.labId);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, file);
 }
 

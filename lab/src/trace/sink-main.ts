@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { createTraceSink } from './sink-server.js';
 
 /** Entry point the lab starts as a process: `sink-main.ts --port 4318 --file .lab/traces/spans.ndjson`. */
-const { values } = parseArgs({ options: { port: { type: 'string' }, file: { type: 'string' }, host: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, file: { type: 'string' }, host: { type: 'string' } },
+});
 if (!values.port || !values.file) {
   console.error('usage: sink-main --port <port> --file <spans.ndjson> [--host 127.0.0.1]');
   process.exit(2);

@@ -30,7 +30,7 @@ export function createTraceSink(options: TraceSinkOptions): http.Server {
   let writes: Promise<void> = Promise.resolve();
   const store = (spans: StoredSpan[]) => {
     if (spans.length === 0) return writes;
-    const text = spans.map((s) => JSON.stringify(s)).join('\n') + '\n';
+    const text = `${spans.map((s) => JSON.stringify(s)).join('\n')}\n`;
     writes = writes.then(() => appendFile(options.file, text));
     return writes;
   };

@@ -26,7 +26,8 @@ function tree(spans: StoredSpan[]): Node[] {
   return roots;
 }
 
-const pad = (text: string, width: number) => (text.length > width ? text.slice(0, width - 1) + '…' : text.padEnd(width));
+const pad = (text: string, width: number) =>
+  text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 
 /**
  * A trace as a terminal waterfall: one line per span, indented under its parent, with a bar
@@ -48,17 +49,20 @@ export function renderWaterfall(spans: StoredSpan[], options: WaterfallOptions =
     const s = node.span;
     const from = Math.floor(((s.startMs - start) / total) * barWidth);
     const length = Math.max(1, Math.round((s.durationMs / total) * barWidth));
-    const bar = ' '.repeat(Math.min(from, barWidth - 1)) + '█'.repeat(Math.min(length, barWidth - Math.min(from, barWidth - 1)));
+    const bar =
+      ' '.repeat(Math.min(from, barWidth - 1)) + '█'.repeat(Math.min(length, barWidth - Math.min(from, barWidth - 1)));
     const label = pad('  '.repeat(depth) + s.service, serviceWidth + depth * 2);
     const status = s.statusCode === 'ERROR' ? ' ERROR' : '';
     // Envoy spans carry the access log's response flags (UC, UF, URX...): the incident's fingerprint.
-    const flags = s.attributes['response_flags'];
+    const flags = s.attributes.response_flags;
     const flagText = typeof flags === 'string' && flags !== '-' ? ` ${flags}` : '';
     const httpStatus = s.attributes['http.status_code'] ?? s.attributes['http.response.status_code'];
     const code = httpStatus !== undefined && httpStatus !== null ? ` ${String(httpStatus)}` : '';
     // Istio-style operation names repeat `.svc.cluster.local`; the namespace is enough here.
     const name = s.name.replace(/\.svc\.cluster\.local/g, '');
-    lines.push(`${label} ${pad(`${s.kind.toLowerCase()} ${name}`, 44)} |${bar.padEnd(barWidth)}| ${s.durationMs.toFixed(1).padStart(8)} ms${code}${flagText}${status}`);
+    lines.push(
+      `${label} ${pad(`${s.kind.toLowerCase()} ${name}`, 44)} |${bar.padEnd(barWidth)}| ${s.durationMs.toFixed(1).padStart(8)} ms${code}${flagText}${status}`,
+    );
     node.children.forEach((c) => walk(c, depth + 1));
   };
   tree(spans).forEach((root) => walk(root, 0));

@@ -104,7 +104,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Man
             return send(res, 400, errorBody('VALIDATION_FAILED', error.message, { details: error.issues }));
           }
           const status = (error as { status?: number }).status ?? 400;
-          return send(res, status, errorBody(status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', (error as Error).message));
+          return send(
+            res,
+            status,
+            errorBody(status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', (error as Error).message),
+          );
         }
       }
       res.setHeader('allow', 'GET, PUT, DELETE');

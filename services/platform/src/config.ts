@@ -7,9 +7,7 @@ import { z } from 'zod';
  */
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
@@ -51,8 +49,7 @@ export const env = {
   string: (fallback: string) => z.string().min(1).default(fallback),
   optionalString: () => z.string().min(1).optional(),
   url: (fallback: string) => z.string().url().default(fallback),
-  logLevel: () =>
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
 /** Markdown rows `| VAR | default | description |` for README. */
@@ -81,15 +78,17 @@ export const commonConfigShape = {
     .describe('Graceful shutdown on SIGTERM; `false` exits at once (the rollout experiment).'),
   SHUTDOWN_DRAIN_DELAY_MS: env
     .int(5000)
-    .describe('After SIGTERM, time readiness stays failed while listeners still accept (longer than a readiness period).'),
+    .describe(
+      'After SIGTERM, time readiness stays failed while listeners still accept (longer than a readiness period).',
+    ),
   SHUTDOWN_TIMEOUT_MS: env
     .int(10000)
     .describe('Upper bound for in-flight requests to finish after listeners stop accepting.'),
   KEEP_ALIVE_TIMEOUT_MS: env
     .int(5000)
-    .describe("HTTP server keepAliveTimeout. Node 18–24 default is 5000; it must exceed the proxy's idle timeout (503 UC experiment)."),
+    .describe(
+      "HTTP server keepAliveTimeout. Node 18–24 default is 5000; it must exceed the proxy's idle timeout (503 UC experiment).",
+    ),
   HEADERS_TIMEOUT_MS: env.int(60000).describe('HTTP server headersTimeout.'),
-  FAULTS: env
-    .optionalString()
-    .describe('JSON fault document applied at startup (same shape as `PUT /faults`).'),
+  FAULTS: env.optionalString().describe('JSON fault document applied at startup (same shape as `PUT /faults`).'),
 };

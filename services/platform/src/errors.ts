@@ -57,7 +57,15 @@ export function errorBody(code: string, message: string, extra: Record<string, u
 }
 
 /** Validate input with a zod schema; a failure is a 400 naming each bad field. */
-export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, value: unknown, what = 'input'): T {
+export function parseInput<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  value: unknown,
+  what = 'input',
+): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new AppError(

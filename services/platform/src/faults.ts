@@ -52,16 +52,14 @@ const kinds: Record<string, (doc: FaultDocument) => boolean> = {
 
 export class FaultValidationError extends Error {
   constructor(readonly issues: { path: string; message: string }[]) {
-    super('invalid fault document: ' + issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; '));
+    super(`invalid fault document: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`);
   }
 }
 
 export function parseFaultDocument(input: unknown): FaultDocument {
   const result = faultDocumentSchema.safeParse(input);
   if (!result.success) {
-    throw new FaultValidationError(
-      result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
+    throw new FaultValidationError(result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
   }
   return result.data;
 }
@@ -127,7 +125,8 @@ export class FaultRegistry {
   }
   private export(): void {
     if (!this.metrics) return;
-    for (const [kind, active] of Object.entries(kinds)) this.metrics.faultActive.set({ kind }, active(this.doc) ? 1 : 0);
+    for (const [kind, active] of Object.entries(kinds))
+      this.metrics.faultActive.set({ kind }, active(this.doc) ? 1 : 0);
   }
 }
 

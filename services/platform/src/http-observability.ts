@@ -76,7 +76,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     if (error instanceof AppError) {
-      res.status(error.status).json(errorBody(error.code, error.message, error.details === undefined ? {} : { details: error.details }));
+      res
+        .status(error.status)
+        .json(errorBody(error.code, error.message, error.details === undefined ? {} : { details: error.details }));
       return;
     }
     const bodyError = error as { type?: string; status?: number; message?: string };

@@ -2,7 +2,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export class PortInUseError extends Error {
-  constructor(readonly listener: string, readonly port: number) {
+  constructor(
+    readonly listener: string,
+    readonly port: number,
+  ) {
     super(`${listener} port ${port} is already in use`);
   }
 }

@@ -25,7 +25,14 @@ export function createMetrics(service: string) {
   client.collectDefaultMetrics({ register: registry, gcDurationBuckets: [0.0001, 0.001, 0.01, 0.1, 1] });
 
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Histogram<L>({ name, help, labelNames, buckets: durationBuckets, registers: [registry], enableExemplars: true });
+    new Histogram<L>({
+      name,
+      help,
+      labelNames,
+      buckets: durationBuckets,
+      registers: [registry],
+      enableExemplars: true,
+    });
 
   let lastElu = performance.eventLoopUtilization();
   new Gauge({
@@ -84,7 +91,7 @@ export function createMetrics(service: string) {
     }),
     cacheInvalidationDuration: histogram(
       'cache_invalidation_duration_seconds',
-      'Time to invalidate one user\'s cached views, by strategy (index, scan).',
+      "Time to invalidate one user's cached views, by strategy (index, scan).",
       ['strategy'] as const,
     ),
     degradedResponses: new Counter({

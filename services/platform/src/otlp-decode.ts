@@ -44,9 +44,13 @@ export interface CollectedSpan {
 const otlpTraceDescriptor = {
   nested: {
     ExportTraceServiceRequest: { fields: { resourceSpans: { rule: 'repeated', type: 'ResourceSpans', id: 1 } } },
-    ResourceSpans: { fields: { resource: { type: 'Resource', id: 1 }, scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 } } },
+    ResourceSpans: {
+      fields: { resource: { type: 'Resource', id: 1 }, scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 } },
+    },
     Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
-    ScopeSpans: { fields: { scope: { type: 'InstrumentationScope', id: 1 }, spans: { rule: 'repeated', type: 'Span', id: 2 } } },
+    ScopeSpans: {
+      fields: { scope: { type: 'InstrumentationScope', id: 1 }, spans: { rule: 'repeated', type: 'Span', id: 2 } },
+    },
     InstrumentationScope: { fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } } },
     Span: {
       fields: {
@@ -74,7 +78,11 @@ const otlpTraceDescriptor = {
     Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
     KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
     AnyValue: {
-      oneofs: { value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] } },
+      oneofs: {
+        value: {
+          oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'],
+        },
+      },
       fields: {
         stringValue: { type: 'string', id: 1 },
         boolValue: { type: 'bool', id: 2 },
@@ -195,7 +203,10 @@ const hexId = (raw: string | undefined) => (raw ?? '').toLowerCase();
 const base64Id = (raw: string | undefined) => (raw ? Buffer.from(raw, 'base64').toString('hex') : '');
 
 /** Decodes one export request body by its content type (anything not JSON is protobuf). */
-export function decodeOtlpTraces(contentType: string, body: Uint8Array): { protocol: 'json' | 'protobuf'; spans: CollectedSpan[] } {
+export function decodeOtlpTraces(
+  contentType: string,
+  body: Uint8Array,
+): { protocol: 'json' | 'protobuf'; spans: CollectedSpan[] } {
   if (contentType.includes('json')) {
     return { protocol: 'json', spans: toSpans(JSON.parse(Buffer.from(body).toString('utf8')) as RawRequest, hexId) };
   }
@@ -203,4 +214,3 @@ export function decodeOtlpTraces(contentType: string, body: Uint8Array): { proto
   const object = exportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false });
   return { protocol: 'protobuf', spans: toSpans(object as RawRequest, base64Id) };
 }
-

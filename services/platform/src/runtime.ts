@@ -15,7 +15,9 @@ export const runtimeConfigShape = {
   ...commonConfigShape,
 };
 export const adminPortKey = (fallback: number) =>
-  env.port(fallback).describe('Admin listener: /metrics, /livez, /readyz, /startupz, /faults. Never routed by the ingress.');
+  env
+    .port(fallback)
+    .describe('Admin listener: /metrics, /livez, /readyz, /startupz, /faults. Never routed by the ingress.');
 
 type RuntimeConfig = z.infer<z.ZodObject<typeof runtimeConfigShape>> & { ADMIN_PORT: number };
 

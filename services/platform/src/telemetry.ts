@@ -18,7 +18,7 @@
  *   metadata endpoints and print warnings off-cloud); OTEL_NODE_RESOURCE_DETECTORS still wins.
  * - Instrumentations: only what the services use (http, undici, express, graphql, grpc, ioredis),
  *   not the auto-instrumentations meta package, which measured about half the throughput of a bare
- *   express app here (ARCHITECTURE.md, "Facts measured").
+ *   express app here (docs/architecture.md, "Measured facts").
  *
  * The app is ESM, so patching `import`ed packages needs import-in-the-middle's loader hook as well
  * as require-in-the-middle (OpenTelemetry JS doc/esm-support.md). The hook is told which modules
@@ -29,7 +29,13 @@ import { register } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import type { IncomingMessage } from 'node:http';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator, getBooleanFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+  getBooleanFromEnv,
+  getStringFromEnv,
+} from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import type { Instrumentation } from '@opentelemetry/instrumentation';

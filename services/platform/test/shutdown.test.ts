@@ -49,37 +49,62 @@ async function startApp(env: Record<string, string> = {}) {
 }
 
 const acceptedIds = (app: ServiceProcess) =>
-  new Set(app.logs().filter((l) => l.msg === 'slow request accepted').map((l) => String(l.request_id)));
+  new Set(
+    app
+      .logs()
+      .filter((l) => l.msg === 'slow request accepted')
+      .map((l) => String(l.request_id)),
+  );
 const load = { path: '/slow?ms=100&id={id}', durationSec: 3, connections: 4, signalAfterMs: 1000 };
 
-test('SIGTERM under load: readiness fails first, the drain keeps serving, no accepted request is lost, exit 0 in bound', { skip }, async () => {
+test('SIGTERM under load: readiness fails first, the drain keeps serving, no accepted request is lost, exit 0 in bound', {
+  skip,
+}, async () => {
   const app = await startApp();
   const result = await shutdownUnderLoad(app, load);
   const accepted = acceptedIds(app);
   const lost = [...accepted].filter((id) => !result.answeredIds.has(id));
 
   assert.ok(accepted.size > 20, `steady load reached the server (${accepted.size} accepted)`);
-  assert.deepEqual(lost, [], `every accepted request was answered (${JSON.stringify({ ...result, answeredIds: result.answeredIds.size, errors: [...result.errors], statuses: [...result.statuses] })})`);
+  assert.deepEqual(
+    lost,
+    [],
+    `every accepted request was answered (${JSON.stringify({ ...result, answeredIds: result.answeredIds.size, errors: [...result.errors], statuses: [...result.statuses] })})`,
+  );
   assert.equal(result.exitCode, 0, app.stderr());
   // Well inside the bound: requests take 100 ms, so once the drain ends nothing should hold the
   // process, in particular not the load's busy keep-alive sockets (they get `Connection: close`).
-  assert.ok(result.exitAfterMs < drainDelayMs + 1000, `exited ${result.exitAfterMs} ms after SIGTERM (bound ${drainDelayMs + shutdownTimeoutMs})`);
+  assert.ok(
+    result.exitAfterMs < drainDelayMs + 1000,
+    `exited ${result.exitAfterMs} ms after SIGTERM (bound ${drainDelayMs + shutdownTimeoutMs})`,
+  );
   assert.ok(result.exitAfterMs >= drainDelayMs, 'the drain delay was honoured');
-  assert.ok(result.unreadyAfterMs !== undefined && result.unreadyAfterMs < drainDelayMs, `readyz failed ${result.unreadyAfterMs} ms after SIGTERM`);
+  assert.ok(
+    result.unreadyAfterMs !== undefined && result.unreadyAfterMs < drainDelayMs,
+    `readyz failed ${result.unreadyAfterMs} ms after SIGTERM`,
+  );
   assert.ok(result.answeredWhileUnready > 0, 'the traffic port kept answering after readiness failed');
   // Every step ran and succeeded (their order is shutdown.ts's sequential loop; stdout lines of
   // the same millisecond were seen out of order, so the test does not read order from them).
-  const steps = app.logs().filter((l) => l.msg === 'shutdown step done').map((l) => String(l.step));
+  const steps = app
+    .logs()
+    .filter((l) => l.msg === 'shutdown step done')
+    .map((l) => String(l.step));
   assert.deepEqual(steps.sort(), ['close admin listener', 'close redis', 'flush telemetry', 'stop listeners']);
   assert.equal(app.logs().find((l) => l.msg === 'shutdown complete')?.code, 0);
 });
 
-test('SHUTDOWN_GRACEFUL=false under the same load loses accepted requests (the measurement can fail)', { skip }, async () => {
+test('SHUTDOWN_GRACEFUL=false under the same load loses accepted requests (the measurement can fail)', {
+  skip,
+}, async () => {
   const app = await startApp({ SHUTDOWN_GRACEFUL: 'false' });
   const result = await shutdownUnderLoad(app, load);
   const accepted = acceptedIds(app);
   const lost = [...accepted].filter((id) => !result.answeredIds.has(id));
-  assert.ok(lost.length > 0, `requests in flight at SIGTERM were cut (accepted ${accepted.size}, answered ${result.answeredIds.size})`);
+  assert.ok(
+    lost.length > 0,
+    `requests in flight at SIGTERM were cut (accepted ${accepted.size}, answered ${result.answeredIds.size})`,
+  );
   assert.equal(result.exitCode, 143);
   assert.ok(result.exitAfterMs < drainDelayMs, 'no drain');
 });

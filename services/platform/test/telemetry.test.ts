@@ -10,7 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
 import { startRedis, type RedisProcess } from '@recipe-mesh/platform/testing/redis-server';
 import { freePort } from '@recipe-mesh/platform/testing/net';
-import { startOtlpReceiver, formatTrace, type OtlpReceiver, type CollectedSpan } from '@recipe-mesh/platform/testing/otlp-receiver';
+import {
+  startOtlpReceiver,
+  formatTrace,
+  type OtlpReceiver,
+  type CollectedSpan,
+} from '@recipe-mesh/platform/testing/otlp-receiver';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 import { parseOpenMetrics, promtoolCheckMetrics } from './helpers/openmetrics.js';
 import { contractMetricNames, familyOf } from './helpers/contract-metrics.js';
@@ -55,13 +60,18 @@ const show = (traceId: string) => `\n${formatTrace(receiver.tree(traceId))}`;
 
 /** The server span of a trace and its subtree, once the Redis span has arrived. */
 async function tracedRequest(traceId: string, predicate: (spans: CollectedSpan[]) => boolean) {
-  return receiver.waitFor((spans) => {
-    const trace = spans.filter((s) => s.traceId === traceId);
-    return predicate(trace) ? trace : undefined;
-  }, { what: `spans of trace ${traceId}` });
+  return receiver.waitFor(
+    (spans) => {
+      const trace = spans.filter((s) => s.traceId === traceId);
+      return predicate(trace) ? trace : undefined;
+    },
+    { what: `spans of trace ${traceId}` },
+  );
 }
 
-test('ESM-imported express and ioredis are traced: server span → express handler → Redis span, exported as OTLP/JSON', { skip }, async () => {
+test('ESM-imported express and ioredis are traced: server span → express handler → Redis span, exported as OTLP/JSON', {
+  skip,
+}, async () => {
   const traceId = newTraceId();
   const parentId = newSpanId();
   const res = await fetch(`${app.httpUrl}/items/7`, { headers: { traceparent: `00-${traceId}-${parentId}-01` } });
@@ -107,38 +117,56 @@ test('B3 multi-header context from a mesh hop continues the same trace', { skip 
 
 test('a failing request records the error on its span', { skip }, async () => {
   const traceId = newTraceId();
-  const res = await fetch(`${app.httpUrl}/items/404404`, { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } });
+  const res = await fetch(`${app.httpUrl}/items/404404`, {
+    headers: { traceparent: `00-${traceId}-${newSpanId()}-01` },
+  });
   assert.equal(res.status, 404);
-  const spans = await tracedRequest(traceId, (t) => t.some((s) => s.status.code === 'ERROR') && t.some((s) => s.kind === 'SERVER'));
+  const spans = await tracedRequest(
+    traceId,
+    (t) => t.some((s) => s.status.code === 'ERROR') && t.some((s) => s.kind === 'SERVER'),
+  );
   const server = spans.find((s) => s.kind === 'SERVER')!;
   assert.equal(server.attributes['http.response.status_code'], 404);
   const failed = spans.find((s) => s.status.code === 'ERROR')!;
   assert.ok(
-    failed.events.some((e) => e.name === 'exception' && String(e.attributes['exception.message']).includes('item 404404 not found')),
+    failed.events.some(
+      (e) => e.name === 'exception' && String(e.attributes['exception.message']).includes('item 404404 not found'),
+    ),
     `the exception is recorded as a span event${show(traceId)}`,
   );
 });
 
 test('probe and scrape requests are not traced', { skip }, async () => {
-  for (const p of ['/livez', '/readyz', '/startupz', '/metrics']) assert.equal((await fetch(`${app.adminUrl}${p}`)).status, 200);
+  for (const p of ['/livez', '/readyz', '/startupz', '/metrics'])
+    assert.equal((await fetch(`${app.adminUrl}${p}`)).status, 200);
   const marker = newTraceId();
   await fetch(`${app.httpUrl}/items/7`, { headers: { traceparent: `00-${marker}-${newSpanId()}-01` } });
   await tracedRequest(marker, (t) => t.some((s) => s.kind === 'SERVER'));
-  const noise = receiver.spans().filter((s) => /^\/(livez|readyz|startupz|metrics)/.test(String(s.attributes['url.path'] ?? '')));
-  assert.deepEqual(noise.map((s) => s.name), []);
+  const noise = receiver
+    .spans()
+    .filter((s) => /^\/(livez|readyz|startupz|metrics)/.test(String(s.attributes['url.path'] ?? '')));
+  assert.deepEqual(
+    noise.map((s) => s.name),
+    [],
+  );
 });
 
-test('/metrics is OpenMetrics with every contract family and a trace_id exemplar of a collected trace', { skip }, async () => {
+test('/metrics is OpenMetrics with every contract family and a trace_id exemplar of a collected trace', {
+  skip,
+}, async () => {
   const traceId = newTraceId();
   await fetch(`${app.httpUrl}/items/7`, { headers: { traceparent: `00-${traceId}-${newSpanId()}-01` } });
   await tracedRequest(traceId, (t) => t.some((s) => s.kind === 'SERVER'));
 
-  const res = await fetch(`${app.adminUrl}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+  const res = await fetch(`${app.adminUrl}/metrics`, {
+    headers: { accept: 'application/openmetrics-text; version=1.0.0' },
+  });
   assert.match(res.headers.get('content-type') ?? '', /^application\/openmetrics-text; version=1\.0\.0/);
   const families = parseOpenMetrics(await res.text());
   const missing = contractMetricNames().filter((name) => !familyOf(families, name));
   assert.deepEqual(missing, [], 'every metric of docs/contracts.md is exported');
-  for (const name of contractMetricNames()) assert.ok(familyOf(families, name)!.help.length > 0, `${name} has help text`);
+  for (const name of contractMetricNames())
+    assert.ok(familyOf(families, name)!.help.length > 0, `${name} has help text`);
 
   const http = families.get('http_server_request_duration_seconds')!;
   assert.equal(http.type, 'histogram');
@@ -151,11 +179,17 @@ test('/metrics is OpenMetrics with every contract family and a trace_id exemplar
   const exemplarTraces = new Set(buckets.flatMap((s) => (s.exemplar ? [s.exemplar.labels.trace_id] : [])));
   assert.ok(exemplarTraces.size > 0, 'histogram buckets carry exemplars');
   const collected = new Set(receiver.traceIds());
-  assert.ok([...exemplarTraces].some((id) => id && collected.has(id)), 'an exemplar trace_id is a trace the receiver collected');
+  assert.ok(
+    [...exemplarTraces].some((id) => id && collected.has(id)),
+    'an exemplar trace_id is a trace the receiver collected',
+  );
 
   const redisFamily = families.get('redis_command_duration_seconds')!;
   const redisExemplar = redisFamily.samples.find((s) => s.exemplar && s.labels.command === 'get');
-  assert.ok(redisExemplar && collected.has(redisExemplar.exemplar!.labels.trace_id!), 'redis histogram exemplar points at a collected trace');
+  assert.ok(
+    redisExemplar && collected.has(redisExemplar.exemplar!.labels.trace_id!),
+    'redis histogram exemplar points at a collected trace',
+  );
   assert.equal(families.get('redis_connection_up')!.samples[0]!.value, 1);
 });
 
@@ -171,7 +205,8 @@ test('/metrics without Accept is Prometheus text that promtool accepts', { skip 
   assert.doesNotMatch(check.output, /error while linting|parsing error/, 'promtool parses the exposition');
   // promtool's lint flags three prom-client default gauges for their `_total` suffix; the names
   // are prom-client's (collectDefaultMetrics) and docs/contracts.md lists them as they are.
-  const promClientNames = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+  const promClientNames =
+    /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
   const problems = check.output.split('\n').filter((line) => line.trim() && !promClientNames.test(line.trim()));
   assert.deepEqual(problems, [], check.output);
 });
@@ -189,7 +224,10 @@ test('log lines inside a request carry its trace_id and span_id; lines outside d
     { method: 'GET', route: '/items/:id', status: 200, typeofDuration: 'number' },
   );
   assert.ok(spanIds.has(access.span_id!), 'span_id is a span of that trace');
-  assert.ok(lines.some((l) => l.msg === 'looking up item'), 'handler lines carry it too');
+  assert.ok(
+    lines.some((l) => l.msg === 'looking up item'),
+    'handler lines carry it too',
+  );
   const listening = app.logs().find((l) => l.msg === 'listening');
   assert.ok(listening && listening.trace_id === undefined, 'start-up lines have no trace id');
 });

@@ -14,7 +14,9 @@ export const recipeApiConfigSchema = z.object({
   GRPC_PORT: env.port(4001).describe('gRPC listener (h2c): `recipes.v1.RecipeService` and `grpc.health.v1.Health`.'),
   ADMIN_PORT: adminPortKey(9465),
   ...runtimeConfigShape,
-  REDIS_URL: redisUrl.describe('Redis for cached views and user data; `none` disables the cache (user data then lives in memory).'),
+  REDIS_URL: redisUrl.describe(
+    'Redis for cached views and user data; `none` disables the cache (user data then lives in memory).',
+  ),
   REDIS_COMMAND_TIMEOUT_MS: env
     .int(500, 1)
     .describe('Per-command timeout: a hung Redis degrades a request instead of stalling it.'),
@@ -22,17 +24,27 @@ export const recipeApiConfigSchema = z.object({
   REDIS_RECONNECT_MAX_DELAY_MS: env
     .int(1000, 10)
     .describe('Upper bound of the backoff between reconnection attempts (attempts never stop).'),
-  STORE_SEED_COUNT: env.int(10000, 42).describe('Recipes seeded deterministically at startup (recipe 42 is "Chicken Tikka Masala").'),
+  STORE_SEED_COUNT: env
+    .int(10000, 42)
+    .describe('Recipes seeded deterministically at startup (recipe 42 is "Chicken Tikka Masala").'),
   STORE_LATENCY_MS: env.int(3).describe('Simulated database latency per store call, so that the cache matters.'),
   CACHE_TTL_SECONDS: env.int(300, 1).describe('TTL of cached per-user recipe views (and of their per-user index).'),
   INVALIDATION_STRATEGY: z
     .enum(['index', 'scan'])
     .default('index')
-    .describe('How a user\'s cached views are dropped: `index` (per-user SET) or `scan` (SCAN MATCH; the latency experiment). The `invalidationStrategy` fault overrides it live.'),
+    .describe(
+      "How a user's cached views are dropped: `index` (per-user SET) or `scan` (SCAN MATCH; the latency experiment). The `invalidationStrategy` fault overrides it live.",
+    ),
   SCAN_COUNT: env
     .int(10000, 1)
-    .describe('COUNT hint of each SCAN call of the `scan` strategy (large COUNTs are what make each SCAN block Redis for milliseconds in "Debugging Redis Latency").'),
-  UPLOAD_MAX_BYTES: env.int(5242880, 1).describe('Largest photo accepted by `POST /recipes/:id/photo` (413 above it) unless the `uploadLimits:false` fault is on.'),
+    .describe(
+      'COUNT hint of each SCAN call of the `scan` strategy (large COUNTs are what make each SCAN block Redis for milliseconds in "Debugging Redis Latency").',
+    ),
+  UPLOAD_MAX_BYTES: env
+    .int(5242880, 1)
+    .describe(
+      'Largest photo accepted by `POST /recipes/:id/photo` (413 above it) unless the `uploadLimits:false` fault is on.',
+    ),
   JSON_BODY_LIMIT_BYTES: env.int(65536, 1024).describe('Largest JSON request body (413 above it).'),
   GRAPHQL_MAX_DEPTH: env.int(6, 1).describe('Deepest GraphQL selection accepted.'),
   GRAPHQL_MAX_COST: env.int(5000, 1).describe('Highest GraphQL query cost accepted (graphql-armor cost-limit).'),

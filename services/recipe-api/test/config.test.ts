@@ -11,15 +11,24 @@ test('defaults follow docs/contracts.md and every key is documented', () => {
   assert.equal(config.REDIS_URL, 'redis://127.0.0.1:6379');
   assert.equal(config.INVALIDATION_STRATEGY, 'index');
   assert.equal(config.UPLOAD_MAX_BYTES, 5242880);
-  for (const [key, field] of Object.entries(recipeApiConfigSchema.shape)) assert.ok(field.description, `${key} has no description`);
+  for (const [key, field] of Object.entries(recipeApiConfigSchema.shape))
+    assert.ok(field.description, `${key} has no description`);
 });
 
 test('invalid values are reported by variable name', () => {
   assert.throws(
-    () => loadRecipeApiConfig({ PORT: 'abc', REDIS_URL: 'localhost', INVALIDATION_STRATEGY: 'keys', STORE_SEED_COUNT: '10' }),
+    () =>
+      loadRecipeApiConfig({
+        PORT: 'abc',
+        REDIS_URL: 'localhost',
+        INVALIDATION_STRATEGY: 'keys',
+        STORE_SEED_COUNT: '10',
+      }),
     (error: unknown) =>
       error instanceof ConfigError &&
-      ['PORT', 'REDIS_URL', 'INVALIDATION_STRATEGY', 'STORE_SEED_COUNT'].every((v) => error.problems.some((p) => p.variable === v)),
+      ['PORT', 'REDIS_URL', 'INVALIDATION_STRATEGY', 'STORE_SEED_COUNT'].every((v) =>
+        error.problems.some((p) => p.variable === v),
+      ),
   );
   assert.equal(loadRecipeApiConfig({ REDIS_URL: 'none' }).REDIS_URL, 'none');
 });

@@ -4,7 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import { Health } from '@recipe-mesh/platform/health';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { loadRecipesProto, type CreateRecipeResponse__Output, type GetRecipeResponse__Output } from '@recipe-mesh/platform/proto/recipes';
+import {
+  loadRecipesProto,
+  type CreateRecipeResponse__Output,
+  type GetRecipeResponse__Output,
+} from '@recipe-mesh/platform/proto/recipes';
 import { waitFor } from '@recipe-mesh/platform/testing/net';
 import { bindGrpcServer, createGrpcServer, stopGrpcServer } from '../src/entry-points/grpc/server.js';
 import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpers.js';
@@ -45,20 +49,36 @@ test('GetRecipe answers with producer_pid; INVALID_ARGUMENT and NOT_FOUND are us
   const md = new grpc.Metadata();
   md.set('x-user-id', 'not valid!');
   assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: 42 }, md, cb))), 'INVALID_ARGUMENT');
-  assert.equal(await metricValue(metrics, 'grpc_server_handling_seconds_count', { grpc_method: 'GetRecipe', grpc_code: 'NOT_FOUND' }), 1);
+  assert.equal(
+    await metricValue(metrics, 'grpc_server_handling_seconds_count', {
+      grpc_method: 'GetRecipe',
+      grpc_code: 'NOT_FOUND',
+    }),
+    1,
+  );
 });
 
 test('CreateRecipe validates, replays by idempotency_key, and rejects a reused key', async (t) => {
   const { client, store } = await startGrpc(t);
   const invalid = unary((cb) => client.createRecipe({ ...validRecipe, steps: [] }, cb));
-  await assert.rejects(invalid, (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details.includes('steps'));
-  const first = await unary<CreateRecipeResponse__Output>((cb) => client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb));
-  const again = await unary<CreateRecipeResponse__Output>((cb) => client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb));
+  await assert.rejects(
+    invalid,
+    (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details.includes('steps'),
+  );
+  const first = await unary<CreateRecipeResponse__Output>((cb) =>
+    client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb),
+  );
+  const again = await unary<CreateRecipeResponse__Output>((cb) =>
+    client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb),
+  );
   assert.equal(first.replayed, false);
   assert.equal(again.replayed, true);
   assert.equal(again.recipe?.id, first.recipe?.id);
   assert.equal(store.count(), 301);
-  assert.equal(await codeOf(unary((cb) => client.createRecipe({ ...validRecipe, name: 'Else', idempotencyKey: 'grpc-1' }, cb))), 'FAILED_PRECONDITION');
+  assert.equal(
+    await codeOf(unary((cb) => client.createRecipe({ ...validRecipe, name: 'Else', idempotencyKey: 'grpc-1' }, cb))),
+    'FAILED_PRECONDITION',
+  );
 });
 
 test('ListRecipes streams in id order with limit, cuisine and after_id', async (t) => {
@@ -66,12 +86,22 @@ test('ListRecipes streams in id order with limit, cuisine and after_id', async (
   const collect = (request: object) =>
     new Promise<{ id: string; cuisine: string }[]>((resolve, reject) => {
       const items: { id: string; cuisine: string }[] = [];
-      client.listRecipes(request).on('data', (r) => items.push(r)).on('end', () => resolve(items)).on('error', reject);
+      client
+        .listRecipes(request)
+        .on('data', (r) => items.push(r))
+        .on('end', () => resolve(items))
+        .on('error', reject);
     });
   const all = await collect({});
-  assert.deepEqual(all.map((r) => Number(r.id)), Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(
+    all.map((r) => Number(r.id)),
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   const some = await collect({ limit: 5, afterId: 10 });
-  assert.deepEqual(some.map((r) => Number(r.id)), [11, 12, 13, 14, 15]);
+  assert.deepEqual(
+    some.map((r) => Number(r.id)),
+    [11, 12, 13, 14, 15],
+  );
   const thai = await collect({ cuisine: 'thai' });
   assert.ok(thai.length > 0 && thai.every((r) => r.cuisine === 'thai'));
   await assert.rejects(collect({ limit: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
@@ -83,7 +113,14 @@ test('a cancelled ListRecipes stops producing', async (t) => {
   await new Promise<void>((resolve) => call.once('data', () => resolve()));
   call.cancel();
   call.on('error', () => {});
-  await waitFor(async () => (await metricValue(metrics, 'grpc_server_handling_seconds_count', { grpc_method: 'ListRecipes', grpc_code: 'CANCELLED' })) === 1, { what: 'cancelled stream recorded' });
+  await waitFor(
+    async () =>
+      (await metricValue(metrics, 'grpc_server_handling_seconds_count', {
+        grpc_method: 'ListRecipes',
+        grpc_code: 'CANCELLED',
+      })) === 1,
+    { what: 'cancelled stream recorded' },
+  );
 });
 
 test('injected 503 faults are UNAVAILABLE; health mirrors readiness', async (t) => {
@@ -109,7 +146,18 @@ test('injected 503 faults are UNAVAILABLE; health mirrors readiness', async (t) 
 function healthClientCtor() {
   const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { health: { v1: { Health: new (address: string, creds: grpc.ChannelCredentials) => grpc.Client & { check(req: object, cb: (e: grpc.ServiceError | null, v?: { status: string }) => void): void } } } };
+    grpc: {
+      health: {
+        v1: {
+          Health: new (
+            address: string,
+            creds: grpc.ChannelCredentials,
+          ) => grpc.Client & {
+            check(req: object, cb: (e: grpc.ServiceError | null, v?: { status: string }) => void): void;
+          };
+        };
+      };
+    };
   };
   return { HealthClient: pkg.grpc.health.v1.Health };
 }

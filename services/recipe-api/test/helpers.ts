@@ -30,7 +30,11 @@ export function memoryCatalogue(options: { seedCount?: number; latencyMs?: numbe
  * Sum of the samples of `name` whose labels include `labels`. Reads the whole exposition, and accepts
  * `<name>_total` too: prom-client appends `_total` to counters in OpenMetrics output.
  */
-export async function metricValue(metrics: { registry: { metrics(): Promise<string> } }, name: string, labels: Record<string, string>): Promise<number> {
+export async function metricValue(
+  metrics: { registry: { metrics(): Promise<string> } },
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
   const text = await metrics.registry.metrics();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let sum = 0;

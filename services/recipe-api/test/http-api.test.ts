@@ -7,7 +7,16 @@ import { ExportTracker } from '../src/entry-points/rest/export.js';
 import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpers.js';
 import { waitFor } from '@recipe-mesh/platform/testing/net';
 
-async function startApp(t: TestContext, options: { uploadMaxBytes?: number; seedCount?: number; latencyMs?: number; graphqlMaxDepth?: number; graphqlMaxCost?: number } = {}) {
+async function startApp(
+  t: TestContext,
+  options: {
+    uploadMaxBytes?: number;
+    seedCount?: number;
+    latencyMs?: number;
+    graphqlMaxDepth?: number;
+    graphqlMaxCost?: number;
+  } = {},
+) {
   const deps = memoryCatalogue({ seedCount: options.seedCount, latencyMs: options.latencyMs });
   const exports = new ExportTracker();
   const app = createHttpApp({
@@ -21,7 +30,13 @@ async function startApp(t: TestContext, options: { uploadMaxBytes?: number; seed
   });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { ...deps, exports, base };
 }
@@ -59,13 +74,20 @@ test('GET /recipes pages with an opaque cursor; a forged cursor is 400', async (
   const ids: number[] = [];
   let url = `${base}/recipes?limit=50`;
   for (;;) {
-    const page = (await (await fetch(url)).json()) as { recipes: { id: number }[]; nextCursor: string | null; producer_pid: number };
+    const page = (await (await fetch(url)).json()) as {
+      recipes: { id: number }[];
+      nextCursor: string | null;
+      producer_pid: number;
+    };
     assert.equal(page.producer_pid, process.pid);
     ids.push(...page.recipes.map((r) => r.id));
     if (!page.nextCursor) break;
     url = `${base}/recipes?limit=50&cursor=${page.nextCursor}`;
   }
-  assert.deepEqual(ids, Array.from({ length: 120 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 120 }, (_, i) => i + 1),
+  );
   assert.equal((await fetch(`${base}/recipes?cursor=garbage`)).status, 400);
   assert.equal((await fetch(`${base}/recipes?limit=1000`)).status, 400);
 });
@@ -78,7 +100,10 @@ test('POST /recipes validates, and an Idempotency-Key replay returns the same re
   assert.equal(error.code, 'VALIDATION_FAILED');
   assert.deepEqual(error.details.map((d) => d.path).sort(), ['', 'steps']);
   assert.equal((await fetch(`${base}/recipes`, { ...json(validRecipe), body: '{"name":' })).status, 400);
-  assert.equal((await fetch(`${base}/recipes`, { ...json(validRecipe), headers: { 'content-type': 'text/plain' } })).status, 415);
+  assert.equal(
+    (await fetch(`${base}/recipes`, { ...json(validRecipe), headers: { 'content-type': 'text/plain' } })).status,
+    415,
+  );
   assert.equal((await fetch(`${base}/recipes`, json({ ...validRecipe, steps: ['x'.repeat(5000)] }))).status, 413);
 
   const first = await fetch(`${base}/recipes`, json(validRecipe, { 'idempotency-key': 'k-1' }));
@@ -90,7 +115,10 @@ test('POST /recipes validates, and an Idempotency-Key replay returns the same re
   assert.deepEqual(await replay.json(), firstBody);
   assert.equal(store.count(), 101);
 
-  const conflict = await fetch(`${base}/recipes`, json({ ...validRecipe, name: 'Other' }, { 'idempotency-key': 'k-1' }));
+  const conflict = await fetch(
+    `${base}/recipes`,
+    json({ ...validRecipe, name: 'Other' }, { 'idempotency-key': 'k-1' }),
+  );
   assert.equal(conflict.status, 422);
   assert.equal(((await conflict.json()) as { error: { code: string } }).error.code, 'UNPROCESSABLE');
   assert.equal(store.count(), 101);
@@ -98,19 +126,33 @@ test('POST /recipes validates, and an Idempotency-Key replay returns the same re
 
 test('PUT /users/:id/preferences stores the user view', async (t) => {
   const { base } = await startApp(t);
-  const put = await fetch(`${base}/users/u-1/preferences`, { ...json({ preferredServings: 3, favourites: [42] }), method: 'PUT' });
+  const put = await fetch(`${base}/users/u-1/preferences`, {
+    ...json({ preferredServings: 3, favourites: [42] }),
+    method: 'PUT',
+  });
   assert.equal(put.status, 200);
-  const view = (await (await fetch(`${base}/recipes/42`, { headers: { 'x-user-id': 'u-1' } })).json()) as { userView: unknown };
+  const view = (await (await fetch(`${base}/recipes/42`, { headers: { 'x-user-id': 'u-1' } })).json()) as {
+    userView: unknown;
+  };
   assert.deepEqual(view.userView, { favourite: true, preferredServings: 3 });
-  assert.equal((await fetch(`${base}/users/u-1/preferences`, { ...json({ preferredServings: 0 }), method: 'PUT' })).status, 400);
+  assert.equal(
+    (await fetch(`${base}/users/u-1/preferences`, { ...json({ preferredServings: 0 }), method: 'PUT' })).status,
+    400,
+  );
 });
 
 test('GET /recipes/export streams the whole catalogue as NDJSON', async (t) => {
   const { base } = await startApp(t, { seedCount: 1000 });
   const res = await fetch(`${base}/recipes/export`);
   assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
-  const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { id: number });
-  assert.deepEqual(lines.map((r) => r.id), Array.from({ length: 1000 }, (_, i) => i + 1));
+  const lines = (await res.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { id: number });
+  assert.deepEqual(
+    lines.map((r) => r.id),
+    Array.from({ length: 1000 }, (_, i) => i + 1),
+  );
 });
 
 /** Reads the first bytes of the export, then drops the connection like a client that went away. */
@@ -139,15 +181,24 @@ test('an aborted export releases its source; with streamCleanup:false it leaks',
 
 function multipart(size: number, field = 'photo') {
   const boundary = '----recipe-mesh-test';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  return { body: Buffer.concat([head, Buffer.alloc(size, 7), tail]), type: `multipart/form-data; boundary=${boundary}` };
+  return {
+    body: Buffer.concat([head, Buffer.alloc(size, 7), tail]),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 test('photo uploads are hashed while streamed, 413 over the limit, unlimited under the fault', async (t) => {
   const { base, faults } = await startApp(t, { uploadMaxBytes: 10_000 });
   const small = multipart(5000);
-  const ok = await fetch(`${base}/recipes/42/photo`, { method: 'POST', headers: { 'content-type': small.type }, body: small.body });
+  const ok = await fetch(`${base}/recipes/42/photo`, {
+    method: 'POST',
+    headers: { 'content-type': small.type },
+    body: small.body,
+  });
   assert.equal(ok.status, 201);
   const photo = ((await ok.json()) as { photo: { bytes: number; sha256: string; recipeId: number } }).photo;
   assert.equal(photo.bytes, 5000);
@@ -155,14 +206,31 @@ test('photo uploads are hashed while streamed, 413 over the limit, unlimited und
   assert.match(photo.sha256, /^[0-9a-f]{64}$/);
 
   const big = multipart(12_000);
-  const tooBig = await fetch(`${base}/recipes/42/photo`, { method: 'POST', headers: { 'content-type': big.type }, body: big.body });
+  const tooBig = await fetch(`${base}/recipes/42/photo`, {
+    method: 'POST',
+    headers: { 'content-type': big.type },
+    body: big.body,
+  });
   assert.equal(tooBig.status, 413);
   assert.equal(((await tooBig.json()) as { error: { code: string } }).error.code, 'PAYLOAD_TOO_LARGE');
-  assert.equal((await fetch(`${base}/recipes/99999/photo`, { method: 'POST', headers: { 'content-type': big.type }, body: big.body })).status, 404);
+  assert.equal(
+    (
+      await fetch(`${base}/recipes/99999/photo`, {
+        method: 'POST',
+        headers: { 'content-type': big.type },
+        body: big.body,
+      })
+    ).status,
+    404,
+  );
   assert.equal((await fetch(`${base}/recipes/42/photo`, json({}))).status, 415);
 
   faults.set({ uploadLimits: false });
-  const unlimited = await fetch(`${base}/recipes/42/photo`, { method: 'POST', headers: { 'content-type': big.type }, body: big.body });
+  const unlimited = await fetch(`${base}/recipes/42/photo`, {
+    method: 'POST',
+    headers: { 'content-type': big.type },
+    body: big.body,
+  });
   assert.equal(unlimited.status, 201);
   assert.equal(((await unlimited.json()) as { photo: { bytes: number } }).photo.bytes, 12_000);
 });
@@ -176,7 +244,14 @@ test('injected faults answer on the traffic port with the configured status', as
 });
 
 const gql = (base: string, query: string, variables?: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${base}/graphql`, json({ query, variables }, headers)).then(async (r) => ({ status: r.status, body: (await r.json()) as { data?: any; errors?: { extensions: { code: string } }[]; extensions?: { producer_pid: number } } }));
+  fetch(`${base}/graphql`, json({ query, variables }, headers)).then(async (r) => ({
+    status: r.status,
+    body: (await r.json()) as {
+      data?: any;
+      errors?: { extensions: { code: string } }[];
+      extensions?: { producer_pid: number };
+    },
+  }));
 
 test('GraphQL: queries, connection paging, idempotent mutation, and error codes', async (t) => {
   const { base, store, metrics } = await startApp(t, { seedCount: 100, graphqlMaxDepth: 4, graphqlMaxCost: 2000 });
@@ -184,10 +259,17 @@ test('GraphQL: queries, connection paging, idempotent mutation, and error codes'
   assert.deepEqual(one.body.data, { recipe: { id: 42, name: 'Chicken Tikka Masala' } });
   assert.equal(one.body.extensions?.producer_pid, process.pid);
 
-  const page1 = await gql(base, 'query List($after: String) { recipes(first: 60, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }');
+  const page1 = await gql(
+    base,
+    'query List($after: String) { recipes(first: 60, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+  );
   assert.equal(page1.body.data?.recipes.edges.length, 60, JSON.stringify(page1.body));
   assert.equal(page1.body.data.recipes.pageInfo.hasNextPage, true);
-  const page2 = await gql(base, 'query List($after: String) { recipes(first: 60, after: $after) { edges { node { id } } pageInfo { hasNextPage } } }', { after: page1.body.data.recipes.pageInfo.endCursor });
+  const page2 = await gql(
+    base,
+    'query List($after: String) { recipes(first: 60, after: $after) { edges { node { id } } pageInfo { hasNextPage } } }',
+    { after: page1.body.data.recipes.pageInfo.endCursor },
+  );
   assert.equal(page2.body.data.recipes.edges[0].node.id, 61);
   assert.equal(page2.body.data.recipes.pageInfo.hasNextPage, false);
 
@@ -202,7 +284,10 @@ test('GraphQL: queries, connection paging, idempotent mutation, and error codes'
   const codeOf = (r: Awaited<ReturnType<typeof gql>>) => r.body.errors?.[0]?.extensions.code;
   assert.equal(codeOf(await gql(base, '{ recipe(id: 99999) { id } }')), 'NOT_FOUND');
   assert.equal(codeOf(await gql(base, '{ recipe(id: -1) { id } }')), 'VALIDATION_FAILED');
-  assert.equal(codeOf(await gql(base, create, { input: { ...input, idempotencyKey: undefined, steps: [] } })), 'VALIDATION_FAILED');
+  assert.equal(
+    codeOf(await gql(base, create, { input: { ...input, idempotencyKey: undefined, steps: [] } })),
+    'VALIDATION_FAILED',
+  );
   assert.equal(codeOf(await gql(base, create, { input: { ...input, name: 'Other' } })), 'UNPROCESSABLE');
   assert.equal(codeOf(await gql(base, '{ recipe(id: 1) { nope } }')), 'GRAPHQL_VALIDATION_FAILED');
   // Variables that do not coerce to their declared types are the caller's fault, not a 500.
@@ -210,8 +295,16 @@ test('GraphQL: queries, connection paging, idempotent mutation, and error codes'
   const missingVariable = await gql(base, create, { input: withoutCuisine });
   assert.equal(codeOf(missingVariable), 'BAD_REQUEST', JSON.stringify(missingVariable.body));
   assert.equal(codeOf(await gql(base, '{ recipes { edges { node { ingredients { name } } } } }')), 'QUERY_TOO_DEEP');
-  const twoPages = ['a', 'b'].map((a) => `${a}: recipes(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } }`);
+  const twoPages = ['a', 'b'].map(
+    (a) => `${a}: recipes(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } }`,
+  );
   assert.equal(codeOf(await gql(base, `query Many($after: String) { ${twoPages.join(' ')} }`)), 'QUERY_TOO_COMPLEX');
-  assert.ok((await metricValue(metrics, 'graphql_operation_duration_seconds_count', { operation_name: 'C', operation_type: 'mutation', outcome: 'success' })) >= 2);
+  assert.ok(
+    (await metricValue(metrics, 'graphql_operation_duration_seconds_count', {
+      operation_name: 'C',
+      operation_type: 'mutation',
+      outcome: 'success',
+    })) >= 2,
+  );
   assert.ok((await metricValue(metrics, 'graphql_operation_duration_seconds_count', { outcome: 'error' })) >= 1);
 });

@@ -19,7 +19,11 @@ async function setup(t: import('node:test').TestContext) {
   const server = await startRedis(redisBinary.path);
   t.after(() => server.stop());
   const metrics = createMetrics('recipe-api');
-  const redis = new RedisConnection({ url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 500, reconnectMaxDelayMs: 200 }, metrics, silentLogger);
+  const redis = new RedisConnection(
+    { url: server.url, commandTimeoutMs: 500, connectTimeoutMs: 500, reconnectMaxDelayMs: 200 },
+    metrics,
+    silentLogger,
+  );
   t.after(() => redis.close());
   assert.equal(await redis.waitUntilReady(3000), true);
   const raw = new Redis(server.url);
@@ -31,7 +35,9 @@ async function setup(t: import('node:test').TestContext) {
 const view = (id: number) => ({ recipe: seedRecipe(id), userView: { favourite: false, preferredServings: null } });
 
 for (const name of ['index', 'scan'] as const) {
-  test(`${name} invalidation removes one user's views and nothing else`, { skip: 'skip' in redisBinary && redisBinary.skip }, async (t) => {
+  test(`${name} invalidation removes one user's views and nothing else`, {
+    skip: 'skip' in redisBinary && redisBinary.skip,
+  }, async (t) => {
     const { metrics, redis, raw, cache } = await setup(t);
     for (let id = 1; id <= 50; id++) {
       await cache.set('alice', id, view(id));
@@ -53,7 +59,11 @@ for (const name of ['index', 'scan'] as const) {
     assert.equal(await cache.get('alice', 7), undefined);
     assert.deepEqual(await cache.get('bob', 7), view(7));
     assert.equal(await metricValue(metrics, 'cache_invalidation_duration_seconds_count', { strategy: name }), 1);
-    assert.ok((await metricValue(metrics, 'redis_command_duration_seconds_count', { command: name === 'scan' ? 'scan' : 'smembers' })) >= 1);
+    assert.ok(
+      (await metricValue(metrics, 'redis_command_duration_seconds_count', {
+        command: name === 'scan' ? 'scan' : 'smembers',
+      })) >= 1,
+    );
 
     // The choice is read per call: switching live takes effect at once.
     chosen = name === 'index' ? 'scan' : 'index';
@@ -62,7 +72,9 @@ for (const name of ['index', 'scan'] as const) {
   });
 }
 
-test('cache lookups count hits and misses; user data round-trips', { skip: 'skip' in redisBinary && redisBinary.skip }, async (t) => {
+test('cache lookups count hits and misses; user data round-trips', {
+  skip: 'skip' in redisBinary && redisBinary.skip,
+}, async (t) => {
   const { metrics, redis, cache } = await setup(t);
   assert.equal(await cache.get('carol', 1), undefined);
   await cache.set('carol', 1, view(1));
@@ -77,7 +89,9 @@ test('cache lookups count hits and misses; user data round-trips', { skip: 'skip
   assert.deepEqual(await users.viewOf('carol', 42), { favourite: false, preferredServings: null });
 });
 
-test('with Redis gone, commands fail fast as DependencyUnavailableError and the client reconnects', { skip: 'skip' in redisBinary && redisBinary.skip }, async (t) => {
+test('with Redis gone, commands fail fast as DependencyUnavailableError and the client reconnects', {
+  skip: 'skip' in redisBinary && redisBinary.skip,
+}, async (t) => {
   const { server, metrics, redis, cache } = await setup(t);
   assert.equal(await metricValue(metrics, 'redis_connection_up', {}), 1);
   await server.kill();
@@ -87,7 +101,9 @@ test('with Redis gone, commands fail fast as DependencyUnavailableError and the 
   assert.ok(performance.now() - start < 200, 'fails fast instead of queueing');
   assert.equal(await metricValue(metrics, 'redis_connection_up', {}), 0);
   assert.equal(await metricValue(metrics, 'cache_lookups_total', { result: 'error' }), 1);
-  assert.ok((await metricValue(metrics, 'redis_command_duration_seconds_count', { command: 'get', outcome: 'error' })) >= 1);
+  assert.ok(
+    (await metricValue(metrics, 'redis_command_duration_seconds_count', { command: 'get', outcome: 'error' })) >= 1,
+  );
 
   await server.start();
   assert.equal(await redis.waitUntilReady(5000), true);

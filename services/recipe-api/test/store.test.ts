@@ -31,7 +31,9 @@ test('pagination walks every recipe once, in id order, with and without a cuisin
       if (!page.hasMore) break;
       afterId = page.items.at(-1)!.id;
     }
-    const expected = seedRecipes(1000).filter((r) => !cuisine || r.cuisine === cuisine).map((r) => r.id);
+    const expected = seedRecipes(1000)
+      .filter((r) => !cuisine || r.cuisine === cuisine)
+      .map((r) => r.id);
     assert.deepEqual(seen, expected);
   }
   assert.deepEqual(await store.list({ afterId: 1000, limit: 10 }), { items: [], hasMore: false });
@@ -40,11 +42,21 @@ test('pagination walks every recipe once, in id order, with and without a cuisin
 
 test('created recipes get the next id and appear at the end of listings', async () => {
   const store = new InMemoryRecipeStore({ seedCount: 100, latencyMs: 0, now: () => new Date('2025-05-05T00:00:00Z') });
-  const created = await store.create({ name: 'X', cuisine: 'greek', steps: ['a'], ingredients: [{ name: 'b', quantity: 1, unit: '' }], ownerId: 'u1', servings: 2 });
+  const created = await store.create({
+    name: 'X',
+    cuisine: 'greek',
+    steps: ['a'],
+    ingredients: [{ name: 'b', quantity: 1, unit: '' }],
+    ownerId: 'u1',
+    servings: 2,
+  });
   assert.equal(created.id, 101);
   assert.equal(created.updatedAt, '2025-05-05T00:00:00.000Z');
   const page = await store.list({ cuisine: 'greek', afterId: 100, limit: 5 });
-  assert.deepEqual(page.items.map((r) => r.id), [101]);
+  assert.deepEqual(
+    page.items.map((r) => r.id),
+    [101],
+  );
 });
 
 test('store calls take the simulated latency', async () => {
@@ -56,5 +68,8 @@ test('store calls take the simulated latency', async () => {
 
 test('cursors round-trip and foreign cursors are a validation error', () => {
   assert.equal(decodeCursor(encodeCursor(1234)), 1234);
-  assert.throws(() => decodeCursor('bm9wZQ'), (e: unknown) => e instanceof AppError && e.code === 'VALIDATION_FAILED');
+  assert.throws(
+    () => decodeCursor('bm9wZQ'),
+    (e: unknown) => e instanceof AppError && e.code === 'VALIDATION_FAILED',
+  );
 });

@@ -18,13 +18,15 @@ export const webApiConfigSchema = z.object({
     .describe('`host:port` of recipe-api gRPC (plaintext h2c), one channel per process.'),
   UPSTREAM_TIMEOUT_MS: env
     .int(2000, 1)
-    .describe('Deadline of one call to recipe-api, retries included (→ 504 when exceeded). For the export: time to the first byte.'),
+    .describe(
+      'Deadline of one call to recipe-api, retries included (→ 504 when exceeded). For the export: time to the first byte.',
+    ),
   UPSTREAM_RETRIES: env
     .int(2)
-    .describe('Extra attempts for idempotent calls after a connect error, 503 or UNAVAILABLE (POST only with `Idempotency-Key`).'),
-  MENU_CONCURRENCY: env
-    .int(4, 1)
-    .describe('Upstream calls in flight at once for one `GET /api/menu`.'),
+    .describe(
+      'Extra attempts for idempotent calls after a connect error, 503 or UNAVAILABLE (POST only with `Idempotency-Key`).',
+    ),
+  MENU_CONCURRENCY: env.int(4, 1).describe('Upstream calls in flight at once for one `GET /api/menu`.'),
 });
 
 export type WebApiConfig = z.infer<typeof webApiConfigSchema>;

@@ -17,13 +17,21 @@ test('defaults follow docs/contracts.md', () => {
 
 test('invalid values stop startup naming each bad variable', () => {
   assert.throws(
-    () => loadWebApiConfig({ RECIPE_API_URL: 'not a url', UPSTREAM_TIMEOUT_MS: '0', MENU_CONCURRENCY: 'many', UPSTREAM_RETRIES: '-1' }),
+    () =>
+      loadWebApiConfig({
+        RECIPE_API_URL: 'not a url',
+        UPSTREAM_TIMEOUT_MS: '0',
+        MENU_CONCURRENCY: 'many',
+        UPSTREAM_RETRIES: '-1',
+      }),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
-      assert.deepEqual(
-        error.problems.map((p) => p.variable).sort(),
-        ['MENU_CONCURRENCY', 'RECIPE_API_URL', 'UPSTREAM_RETRIES', 'UPSTREAM_TIMEOUT_MS'],
-      );
+      assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+        'MENU_CONCURRENCY',
+        'RECIPE_API_URL',
+        'UPSTREAM_RETRIES',
+        'UPSTREAM_TIMEOUT_MS',
+      ]);
       return true;
     },
   );

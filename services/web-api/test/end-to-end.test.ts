@@ -11,7 +11,12 @@ import { call } from './support/http.js';
 
 const recipeApiMain = fileURLToPath(new URL('../../recipe-api/src/main.ts', import.meta.url));
 const redisBinary = requireBinary('redis-server');
-const skip = 'skip' in redisBinary ? redisBinary.skip : existsSync(recipeApiMain) ? false : 'services/recipe-api/src/main.ts not found';
+const skip =
+  'skip' in redisBinary
+    ? redisBinary.skip
+    : existsSync(recipeApiMain)
+      ? false
+      : 'services/recipe-api/src/main.ts not found';
 
 /** Both real services and a real Redis: web-api → recipe-api → Redis over each protocol. */
 describe('web-api → recipe-api → Redis', { skip }, () => {
@@ -54,9 +59,18 @@ describe('web-api → recipe-api → Redis', { skip }, () => {
 
       const missing = await call(`${web.url}/api/recipes/999999?via=${via}`);
       assert.equal(missing.status, 404, `via=${via}: ${JSON.stringify(missing.json)}`);
-      assert.deepEqual({ upstream: missing.json.error.upstream, via: missing.json.error.via }, { upstream: 'recipe-api', via });
+      assert.deepEqual(
+        { upstream: missing.json.error.upstream, via: missing.json.error.via },
+        { upstream: 'recipe-api', via },
+      );
 
-      const recipe = { name: `E2E ${via}`, cuisine: 'test', steps: ['Mix'], ingredients: [{ name: 'flour', quantity: 1, unit: 'kg' }], ownerId: 'u-e2e' };
+      const recipe = {
+        name: `E2E ${via}`,
+        cuisine: 'test',
+        steps: ['Mix'],
+        ingredients: [{ name: 'flour', quantity: 1, unit: 'kg' }],
+        ownerId: 'u-e2e',
+      };
       const headers = { 'idempotency-key': `e2e-${via}-${process.pid}` };
       const first = await call(`${web.url}/api/recipes?via=${via}`, { method: 'POST', body: recipe, headers });
       assert.equal(first.status, 201, `via=${via}: ${JSON.stringify(first.json)}`);
@@ -66,7 +80,10 @@ describe('web-api → recipe-api → Redis', { skip }, () => {
       assert.equal(replay.json.producer.recipe.id, first.json.producer.recipe.id, `via=${via}: one recipe for one key`);
 
       // Well-formed for every protocol (GraphQL's input type included), invalid in content.
-      const invalid = await call(`${web.url}/api/recipes?via=${via}`, { method: 'POST', body: { ...recipe, name: '' } });
+      const invalid = await call(`${web.url}/api/recipes?via=${via}`, {
+        method: 'POST',
+        body: { ...recipe, name: '' },
+      });
       assert.equal(invalid.status, 400, `via=${via}: ${JSON.stringify(invalid.json)}`);
       assert.equal(invalid.json.error.code, 'VALIDATION_FAILED', via);
     }

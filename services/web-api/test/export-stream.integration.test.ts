@@ -35,32 +35,52 @@ describe('GET /api/recipes/export', () => {
     await sleep(300);
     const paused = producer.exportBytes;
     await sleep(300);
-    assert.equal(producer.exportBytes, paused, `producer kept writing while nobody read (${paused} → ${producer.exportBytes} bytes)`);
+    assert.equal(
+      producer.exportBytes,
+      paused,
+      `producer kept writing while nobody read (${paused} → ${producer.exportBytes} bytes)`,
+    );
     assert.ok(paused < 32 * 1024 * 1024, `bounded by socket buffers, got ${paused} bytes`);
 
     const abortedAt = Date.now();
     download.abort();
-    await waitFor(() => producer.exportSockets.size === 0, { timeoutMs: 1000, what: 'the upstream export socket to close' });
+    await waitFor(() => producer.exportSockets.size === 0, {
+      timeoutMs: 1000,
+      what: 'the upstream export socket to close',
+    });
     const closedAfterMs = Date.now() - abortedAt;
     // undici 7 then opens one idle replacement connection that serves no request
     // (nodejs/undici#5845) and closes it after its keep-alive timeout (4 s): not a leak, but an
     // open socket all the same, so wait for it too.
-    await waitFor(async () => (await producer.connections()) === 0, { timeoutMs: 6000, what: 'no open upstream socket' });
+    await waitFor(async () => (await producer.connections()) === 0, {
+      timeoutMs: 6000,
+      what: 'no open upstream socket',
+    });
     assert.ok(closedAfterMs < 1000, `export socket closed ${closedAfterMs} ms after the client left`);
   });
 
   test('with the streamCleanup:false fault the upstream socket stays open after the client left (the leak)', async () => {
-    const put = await fetch(`${web.adminUrl}/faults`, { method: 'PUT', body: JSON.stringify({ streamCleanup: false }) });
+    const put = await fetch(`${web.adminUrl}/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ streamCleanup: false }),
+    });
     assert.equal(put.status, 200);
     const metrics = await (await fetch(`${web.adminUrl}/metrics`)).text();
-    assert.ok(/fault_active\{[^}]*kind="stream_cleanup_off"[^}]*\} 1/.test(metrics), 'fault_active{kind="stream_cleanup_off"} is 1');
+    assert.ok(
+      /fault_active\{[^}]*kind="stream_cleanup_off"[^}]*\} 1/.test(metrics),
+      'fault_active{kind="stream_cleanup_off"} is 1',
+    );
     try {
       for (let i = 1; i <= 2; i++) {
         const download = await startDownload(`${web.url}/api/recipes/export`, 64 * 1024);
         download.abort();
         // Longer than the clean variant needs to close its socket (well under 100 ms above).
         await sleep(1000);
-        assert.equal(producer.exportSockets.size, i, `after ${i} aborted download(s), ${i} upstream socket(s) stay open`);
+        assert.equal(
+          producer.exportSockets.size,
+          i,
+          `after ${i} aborted download(s), ${i} upstream socket(s) stay open`,
+        );
         assert.equal(await producer.connections(), i);
       }
       // The leak does not break web-api itself.

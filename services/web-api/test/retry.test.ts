@@ -21,10 +21,23 @@ test('retries only idempotent calls, only retryable failures, at most `retries` 
 });
 
 test('backoff is small, grows, and is jittered', () => {
-  assert.equal(backoffMs(1, () => 0), 13);
-  assert.equal(backoffMs(1, () => 1), 25);
-  assert.equal(backoffMs(2, () => 1), 50);
-  assert.equal(backoffMs(10, () => 1), 200, 'capped');
+  assert.equal(
+    backoffMs(1, () => 0),
+    13,
+  );
+  assert.equal(
+    backoffMs(1, () => 1),
+    25,
+  );
+  assert.equal(
+    backoffMs(2, () => 1),
+    50,
+  );
+  assert.equal(
+    backoffMs(10, () => 1),
+    200,
+    'capped',
+  );
   for (let i = 0; i < 100; i++) {
     const delay = backoffMs(3);
     assert.ok(delay >= 50 && delay <= 100, `attempt 3 waits 50..100 ms, got ${delay}`);
@@ -93,7 +106,9 @@ test('one deadline covers all attempts: its signal aborts with a TimeoutError ma
       attempts++;
       if (attempts === 1) return Promise.reject(unavailable);
       // A hanging answer: only the deadline ends it.
-      return new Promise((_resolve, reject) => deadlineSignal.addEventListener('abort', () => reject(deadlineSignal.reason)));
+      return new Promise((_resolve, reject) =>
+        deadlineSignal.addEventListener('abort', () => reject(deadlineSignal.reason)),
+      );
     }),
     (error: Error & { status?: number }) => error.status === 504,
   );

@@ -84,7 +84,14 @@ describe('web-api against producer stand-ins', () => {
   });
 
   test('bad input is a 400/404 JSON answer without calling recipe-api', async () => {
-    for (const path of ['/api/recipes/abc', '/api/recipes/0', '/api/recipes/1e3', '/api/recipes/42?via=soap', '/api/menu', '/api/menu?ids=1,,2']) {
+    for (const path of [
+      '/api/recipes/abc',
+      '/api/recipes/0',
+      '/api/recipes/1e3',
+      '/api/recipes/42?via=soap',
+      '/api/menu',
+      '/api/menu?ids=1,,2',
+    ]) {
       const { status, json } = await call(`${web.url}${path}`);
       assert.equal(status, 400, path);
       assert.equal(json.error.code, 'VALIDATION_FAILED', path);
@@ -113,9 +120,17 @@ describe('web-api against producer stand-ins', () => {
     }
     const metrics = await (await fetch(`${web.adminUrl}/metrics`)).text();
     for (const via of vias) {
-      assert.match(metrics, new RegExp(`upstream_request_duration_seconds_count\\{[^}]*via="${via}",operation="getRecipe",outcome="timeout"\\} 1`));
+      assert.match(
+        metrics,
+        new RegExp(
+          `upstream_request_duration_seconds_count\\{[^}]*via="${via}",operation="getRecipe",outcome="timeout"\\} 1`,
+        ),
+      );
     }
-    assert.match(metrics, /grpc_client_handling_seconds_count\{[^}]*grpc_method="GetRecipe",grpc_code="DEADLINE_EXCEEDED"\}/);
+    assert.match(
+      metrics,
+      /grpc_client_handling_seconds_count\{[^}]*grpc_method="GetRecipe",grpc_code="DEADLINE_EXCEEDED"\}/,
+    );
   });
 
   test('GET is retried after 503/UNAVAILABLE (up to UPSTREAM_RETRIES) over every via', async () => {
@@ -141,11 +156,19 @@ describe('web-api against producer stand-ins', () => {
   });
 
   test('POST without Idempotency-Key is sent once; with one it is retried and a replay creates nothing new', async () => {
-    const recipe = { name: 'Dal', cuisine: 'indian', steps: ['Boil'], ingredients: [{ name: 'lentils', quantity: 200, unit: 'g' }], servings: 2 };
+    const recipe = {
+      name: 'Dal',
+      cuisine: 'indian',
+      steps: ['Boil'],
+      ingredients: [{ name: 'lentils', quantity: 200, unit: 'g' }],
+      servings: 2,
+    };
     const recipeWithOwner = { ...recipe, ownerId: 'u-7' };
     for (const via of vias) {
       const count = () =>
-        via === 'grpc' ? grpcStandIn.count('CreateRecipe') : rest.count('POST', via === 'graphql' ? '/graphql' : '/recipes');
+        via === 'grpc'
+          ? grpcStandIn.count('CreateRecipe')
+          : rest.count('POST', via === 'graphql' ? '/graphql' : '/recipes');
       rest.reset();
       grpcStandIn.reset();
       rest.behaviour.failNext = 1;
@@ -157,14 +180,22 @@ describe('web-api against producer stand-ins', () => {
       rest.behaviour.failNext = 1;
       grpcStandIn.behaviour.failNext = 1;
       const key = `key-${via}-${Date.now()}`;
-      const created = await call(`${web.url}/api/recipes?via=${via}`, { method: 'POST', body: recipeWithOwner, headers: { 'idempotency-key': key } });
+      const created = await call(`${web.url}/api/recipes?via=${via}`, {
+        method: 'POST',
+        body: recipeWithOwner,
+        headers: { 'idempotency-key': key },
+      });
       assert.equal(created.status, 201, `${via}: ${JSON.stringify(created.json)}`);
       assert.equal(count(), 3, `${via}: retried once with the key`);
       if (via === 'http') assert.equal(rest.requests.at(-1)?.headers['idempotency-key'], key, 'the key is forwarded');
       assert.equal(created.json.producer.recipe.name, 'Dal');
       assert.equal(created.json.producer.replayed, false);
 
-      const replay = await call(`${web.url}/api/recipes?via=${via}`, { method: 'POST', body: recipeWithOwner, headers: { 'idempotency-key': key } });
+      const replay = await call(`${web.url}/api/recipes?via=${via}`, {
+        method: 'POST',
+        body: recipeWithOwner,
+        headers: { 'idempotency-key': key },
+      });
       assert.equal(replay.status, 200);
       assert.equal(replay.json.producer.replayed, true);
       assert.equal(replay.json.producer.recipe.id, created.json.producer.recipe.id);
@@ -174,7 +205,10 @@ describe('web-api against producer stand-ins', () => {
 
   test('POST validation: upstream 400 passes through with details; 413 over the body limit; 415 without JSON', async () => {
     for (const via of vias) {
-      const { status, json } = await call(`${web.url}/api/recipes?via=${via}`, { method: 'POST', body: { cuisine: 'x' } });
+      const { status, json } = await call(`${web.url}/api/recipes?via=${via}`, {
+        method: 'POST',
+        body: { cuisine: 'x' },
+      });
       assert.equal(status, 400, via);
       assert.equal(json.error.code, 'VALIDATION_FAILED');
       assert.equal(json.error.upstream, 'recipe-api');
@@ -182,16 +216,30 @@ describe('web-api against producer stand-ins', () => {
     const http400 = await call(`${web.url}/api/recipes`, { method: 'POST', body: { cuisine: 'x' } });
     assert.deepEqual(http400.json.error.details, [{ path: 'name', message: 'Required' }]);
 
-    const wrongType = await call(`${web.url}/api/recipes?via=grpc`, { method: 'POST', body: { name: 'x', servings: 'four' } });
+    const wrongType = await call(`${web.url}/api/recipes?via=grpc`, {
+      method: 'POST',
+      body: { name: 'x', servings: 'four' },
+    });
     assert.equal(wrongType.status, 400);
     assert.equal(wrongType.json.error.details[0].path, 'servings');
 
-    const tooLarge = await call(`${web.url}/api/recipes`, { method: 'POST', body: { name: 'x', steps: ['y'.repeat(70 * 1024)] } });
+    const tooLarge = await call(`${web.url}/api/recipes`, {
+      method: 'POST',
+      body: { name: 'x', steps: ['y'.repeat(70 * 1024)] },
+    });
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.json.error.code, 'PAYLOAD_TOO_LARGE');
-    const notJson = await call(`${web.url}/api/recipes`, { method: 'POST', rawBody: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const notJson = await call(`${web.url}/api/recipes`, {
+      method: 'POST',
+      rawBody: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(notJson.status, 415);
-    const broken = await call(`${web.url}/api/recipes`, { method: 'POST', rawBody: '{"name":', headers: { 'content-type': 'application/json' } });
+    const broken = await call(`${web.url}/api/recipes`, {
+      method: 'POST',
+      rawBody: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(broken.status, 400);
     const array = await call(`${web.url}/api/recipes`, { method: 'POST', body: [1] });
     assert.equal(array.status, 400);
@@ -203,7 +251,10 @@ describe('web-api against producer stand-ins', () => {
       const { status, json } = await call(`${web.url}/api/menu?ids=3,42,1,3&via=${via}`);
       assert.equal(status, 200, `via=${via}: ${JSON.stringify(json)}`);
       assert.equal(json.via, via);
-      assert.deepEqual(json.producers.map((p: { recipe: { id: number } }) => p.recipe.id), [3, 42, 1]);
+      assert.deepEqual(
+        json.producers.map((p: { recipe: { id: number } }) => p.recipe.id),
+        [3, 42, 1],
+      );
       assert.equal(json.producers[1].recipe.name, 'Chicken Tikka Masala');
     }
     rest.reset();
@@ -215,7 +266,9 @@ describe('web-api against producer stand-ins', () => {
     assert.equal(rest.maxInFlight, 2, 'MENU_CONCURRENCY=2');
 
     rest.reset();
-    const tooMany = await call(`${web.url}/api/menu?ids=${Array.from({ length: maxMenuIds + 1 }, (_, i) => i + 1).join(',')}`);
+    const tooMany = await call(
+      `${web.url}/api/menu?ids=${Array.from({ length: maxMenuIds + 1 }, (_, i) => i + 1).join(',')}`,
+    );
     assert.equal(tooMany.status, 400);
     assert.equal(rest.requests.length, 0);
     const missing = await call(`${web.url}/api/menu?ids=1,9999&via=grpc`);
@@ -224,7 +277,10 @@ describe('web-api against producer stand-ins', () => {
   });
 
   test('PUT /api/users/:id/preferences forwards to recipe-api over REST only', async () => {
-    const { status, json } = await call(`${web.url}/api/users/u-7/preferences`, { method: 'PUT', body: { servings: 2 } });
+    const { status, json } = await call(`${web.url}/api/users/u-7/preferences`, {
+      method: 'PUT',
+      body: { servings: 2 },
+    });
     assert.equal(status, 200, JSON.stringify(json));
     assert.deepEqual(json.producer, { producer_pid: process.pid, userId: 'u-7', preferences: { servings: 2 } });
     assert.equal(json.via, 'http');
@@ -283,7 +339,10 @@ describe('web-api with recipe-api down', () => {
     assert.equal(ready.status, 200, 'readiness does not follow recipe-api');
     assert.equal((await fetch(`${web.adminUrl}/livez`)).status, 200);
     const metrics = await (await fetch(`${web.adminUrl}/metrics`)).text();
-    assert.match(metrics, /upstream_request_duration_seconds_count\{[^}]*via="grpc",operation="getRecipe",outcome="unavailable"\} 3/);
+    assert.match(
+      metrics,
+      /upstream_request_duration_seconds_count\{[^}]*via="grpc",operation="getRecipe",outcome="unavailable"\} 3/,
+    );
   });
 });
 

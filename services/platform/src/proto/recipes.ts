@@ -11,7 +11,11 @@ export type * from './generated/recipes/v1/GetRecipeResponse.js';
 export type * from './generated/recipes/v1/ListRecipesRequest.js';
 export type * from './generated/recipes/v1/CreateRecipeRequest.js';
 export type * from './generated/recipes/v1/CreateRecipeResponse.js';
-export type { RecipeServiceClient, RecipeServiceHandlers, RecipeServiceDefinition } from './generated/recipes/v1/RecipeService.js';
+export type {
+  RecipeServiceClient,
+  RecipeServiceHandlers,
+  RecipeServiceDefinition,
+} from './generated/recipes/v1/RecipeService.js';
 
 /** Same depth from src/proto and dist/proto. */
 export const recipesProtoPath = fileURLToPath(new URL('../../../../proto/recipes/v1/recipes.proto', import.meta.url));

@@ -31,7 +31,10 @@ export interface OtlpReceiver {
   /** The trace as a tree (spans whose parent never arrived are roots too). */
   tree(traceId: string): SpanNode[];
   /** Polls until `select` returns something truthy for the spans received so far. */
-  waitFor<T>(select: (spans: CollectedSpan[]) => T | undefined | null | false, options?: { timeoutMs?: number; what?: string }): Promise<T>;
+  waitFor<T>(
+    select: (spans: CollectedSpan[]) => T | undefined | null | false,
+    options?: { timeoutMs?: number; what?: string },
+  ): Promise<T>;
   clear(): void;
   close(): Promise<void>;
 }
@@ -48,7 +51,9 @@ export async function startOtlpReceiver(options: { host?: string; port?: number 
       const contentType = req.headers['content-type'] ?? '';
       const json = contentType.includes('json');
       const reply = (status: number, body = '') =>
-        res.writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf' }).end(json && !body ? '{}' : body);
+        res
+          .writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+          .end(json && !body ? '{}' : body);
       const path = (req.url ?? '/').split('?')[0];
       const signal = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' }[path ?? ''];
       if (req.method !== 'POST' || !signal) return reply(404);

@@ -28,7 +28,9 @@ export async function startRedis(binary: string, extraArgs: string[] = []): Prom
     await waitFor(() => portIsOpen(port), { what: `redis-server on ${port}` });
   };
   const exited = (c: ChildProcess) =>
-    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+    c.exitCode !== null || c.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => c.once('exit', () => r()));
   const kill = async () => {
     if (!child) return;
     const c = child;

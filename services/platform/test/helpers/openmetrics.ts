@@ -67,7 +67,11 @@ export function parseOpenMetrics(text: string): Map<string, Family> {
     if (!family) throw new Error(`line ${index + 1}: sample ${sampleName} has no TYPE before it`);
     const sample: Sample = { name: sampleName, labels: parseLabels(s[2]), value: Number(s[3]) };
     if (s[5]) {
-      sample.exemplar = { labels: parseLabels(s[5]), value: Number(s[6]), ...(s[7] ? { timestamp: Number(s[7]) } : {}) };
+      sample.exemplar = {
+        labels: parseLabels(s[5]),
+        value: Number(s[6]),
+        ...(s[7] ? { timestamp: Number(s[7]) } : {}),
+      };
     }
     family.samples.push(sample);
   });

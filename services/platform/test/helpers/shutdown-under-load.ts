@@ -33,29 +33,32 @@ export async function shutdownUnderLoad(
   let answeredWhileUnready = 0;
 
   let loadDone!: Promise<void>;
-  const instance = autocannon({
-    url: service.httpUrl,
-    connections: options.connections,
-    duration: options.durationSec,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req) => ({ ...req, path: options.path.replace('{id}', String(next++)) }),
-        onResponse: (status, body) => {
-          statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          if (status >= 200 && status < 300) {
-            if (unreadySince !== undefined) answeredWhileUnready++;
-            try {
-              const id = (JSON.parse(body) as { id?: unknown }).id;
-              if (id !== undefined) answeredIds.add(String(id));
-            } catch {
-              /* not every route answers an id */
+  const instance = autocannon(
+    {
+      url: service.httpUrl,
+      connections: options.connections,
+      duration: options.durationSec,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req) => ({ ...req, path: options.path.replace('{id}', String(next++)) }),
+          onResponse: (status, body) => {
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status >= 200 && status < 300) {
+              if (unreadySince !== undefined) answeredWhileUnready++;
+              try {
+                const id = (JSON.parse(body) as { id?: unknown }).id;
+                if (id !== undefined) answeredIds.add(String(id));
+              } catch {
+                /* not every route answers an id */
+              }
             }
-          }
+          },
         },
-      },
-    ],
-  }, () => undefined);
+      ],
+    },
+    () => undefined,
+  );
   // The callback form returns the instance (an EventEmitter); `done` marks the end of the load.
   loadDone = new Promise((resolve) => instance.once('done', () => resolve()));
   instance.on('reqError', (error: NodeJS.ErrnoException) => {
@@ -68,7 +71,10 @@ export async function shutdownUnderLoad(
   service.child.kill('SIGTERM');
   let exitedAt: number | undefined;
   const exitCode = await (async () => {
-    const exited = service.exited.then((code) => ((exitedAt = Date.now()), code));
+    const exited = service.exited.then((code) => {
+      exitedAt = Date.now();
+      return code;
+    });
     while (exitedAt === undefined) {
       try {
         const res = await fetch(`${service.adminUrl}/readyz`);

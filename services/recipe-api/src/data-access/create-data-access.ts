@@ -32,7 +32,11 @@ export function createDataAccess(
 ): DataAccess {
   if (config.REDIS_URL === 'none') {
     logger.info('REDIS_URL=none: cache disabled, user data kept in memory');
-    return { cache: new DisabledViewCache(), invalidator: new NoopInvalidator(strategy), userData: new InMemoryUserData() };
+    return {
+      cache: new DisabledViewCache(),
+      invalidator: new NoopInvalidator(strategy),
+      userData: new InMemoryUserData(),
+    };
   }
   const redis = new RedisConnection(
     {

@@ -23,7 +23,7 @@ export class RedisConnection {
   constructor(
     options: RedisConnectionOptions,
     private readonly metrics: Pick<Metrics, 'redisCommandDuration' | 'redisConnectionUp'>,
-    private readonly logger: Logger,
+    readonly logger: Logger,
   ) {
     this.client = new Redis(options.url, {
       // Fail fast instead of queueing while disconnected: a queued command would hold the request
@@ -87,7 +87,9 @@ export class RedisConnection {
       stop({ command, outcome: 'error' });
       // A ReplyError is Redis refusing a command we sent (a bug here), not Redis being away.
       if ((error as Error).name === 'ReplyError') throw error;
-      throw new DependencyUnavailableError('redis', `redis ${command} failed: ${(error as Error).message}`, { cause: error });
+      throw new DependencyUnavailableError('redis', `redis ${command} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 

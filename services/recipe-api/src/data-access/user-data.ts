@@ -27,7 +27,8 @@ export class RedisUserData implements UserDataStore {
     await this.redis.run('multi', async (r) => {
       const tx = r.multi().del(favourites, prefs);
       if (preferences.favourites.length > 0) tx.sadd(favourites, ...preferences.favourites.map(String));
-      if (preferences.preferredServings !== null) tx.hset(prefs, 'preferredServings', String(preferences.preferredServings));
+      if (preferences.preferredServings !== null)
+        tx.hset(prefs, 'preferredServings', String(preferences.preferredServings));
       return execResults(await tx.exec());
     });
   }
@@ -43,6 +44,9 @@ export class InMemoryUserData implements UserDataStore {
   }
 
   async replace(userId: string, preferences: Preferences): Promise<void> {
-    this.users.set(userId, { favourites: new Set(preferences.favourites), preferredServings: preferences.preferredServings });
+    this.users.set(userId, {
+      favourites: new Set(preferences.favourites),
+      preferredServings: preferences.preferredServings,
+    });
   }
 }

@@ -12,7 +12,9 @@ export function decodeCursor(cursor: string): number {
   const match = /^v1:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   const afterId = match ? Number(match[1]) : NaN;
   if (!Number.isSafeInteger(afterId)) {
-    throw new AppError('VALIDATION_FAILED', 'invalid cursor', [{ path: 'cursor', message: 'not a cursor this API issued' }]);
+    throw new AppError('VALIDATION_FAILED', 'invalid cursor', [
+      { path: 'cursor', message: 'not a cursor this API issued' },
+    ]);
   }
   return afterId;
 }

@@ -7,9 +7,15 @@ export function fingerprint(value: unknown): string {
     Array.isArray(v)
       ? v.map(canonical)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]))
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('hex');
 }
 
 interface Entry<T> {
@@ -34,7 +40,11 @@ export class IdempotencyLedger<T> {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async run(key: string, requestFingerprint: string, create: () => Promise<T>): Promise<{ value: T; replayed: boolean }> {
+  async run(
+    key: string,
+    requestFingerprint: string,
+    create: () => Promise<T>,
+  ): Promise<{ value: T; replayed: boolean }> {
     const existing = this.entries.get(key);
     if (existing && existing.expiresAt > this.now()) {
       if (existing.fingerprint !== requestFingerprint) {

@@ -81,7 +81,9 @@ export class RecipeCatalogue {
   /** Creates once per `idempotencyKey`; a replay returns the first result with `replayed: true`. */
   async createRecipe(input: NewRecipe, idempotencyKey?: string): Promise<{ recipe: Recipe; replayed: boolean }> {
     if (!idempotencyKey) return { recipe: await this.deps.store.create(input), replayed: false };
-    const { value, replayed } = await this.ledger.run(idempotencyKey, fingerprint(input), () => this.deps.store.create(input));
+    const { value, replayed } = await this.ledger.run(idempotencyKey, fingerprint(input), () =>
+      this.deps.store.create(input),
+    );
     return { recipe: value, replayed };
   }
 
@@ -99,7 +101,9 @@ export class RecipeCatalogue {
       return { preferences, invalidated: removed, strategy };
     } catch (error) {
       if (error instanceof DependencyUnavailableError) {
-        throw new AppError('UNAVAILABLE', 'preferences cannot be stored while Redis is unavailable', undefined, { cause: error });
+        throw new AppError('UNAVAILABLE', 'preferences cannot be stored while Redis is unavailable', undefined, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -138,7 +142,10 @@ export class RecipeCatalogue {
       this.suppressedDegradedLogs++;
       return;
     }
-    this.deps.logger.warn({ reason, ...fields, suppressed: this.suppressedDegradedLogs }, 'degraded response: serving from the store');
+    this.deps.logger.warn(
+      { reason, ...fields, suppressed: this.suppressedDegradedLogs },
+      'degraded response: serving from the store',
+    );
     this.lastDegradedLog = now;
     this.suppressedDegradedLogs = 0;
   }

@@ -36,9 +36,16 @@ export interface RecipeView {
  */
 export const userIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+  );
 
-export const recipeIdSchema = z.coerce.number().int().positive().max(2 ** 31 - 1);
+export const recipeIdSchema = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 31 - 1);
 /**
  * `{ id }` as path params, GraphQL arguments and gRPC requests carry it. Schemas are built once at
  * module load: zod 4 compiles each object schema into a validator on first use, so a schema built

@@ -17,17 +17,40 @@ function mulberry32(seed: number): () => number {
 }
 
 export const cuisines = [
-  'indian', 'italian', 'mexican', 'japanese', 'thai', 'french',
-  'greek', 'chinese', 'lebanese', 'ethiopian', 'peruvian', 'korean',
+  'indian',
+  'italian',
+  'mexican',
+  'japanese',
+  'thai',
+  'french',
+  'greek',
+  'chinese',
+  'lebanese',
+  'ethiopian',
+  'peruvian',
+  'korean',
 ] as const;
 
 const styles = ['Smoky', 'Crispy', 'Slow-cooked', 'Spiced', 'Charred', 'Lemony', 'Herbed', 'Golden', 'Fiery', 'Creamy'];
 const mains = ['Chicken', 'Chickpea', 'Lamb', 'Tofu', 'Salmon', 'Aubergine', 'Beef', 'Mushroom', 'Prawn', 'Lentil'];
 const dishes = ['Curry', 'Stew', 'Tacos', 'Risotto', 'Noodles', 'Skewers', 'Pie', 'Salad', 'Bowl', 'Flatbread'];
 const pantry: Array<[string, string]> = [
-  ['onion', 'piece'], ['garlic', 'clove'], ['tomato', 'g'], ['olive oil', 'ml'], ['rice', 'g'],
-  ['yogurt', 'g'], ['cumin', 'tsp'], ['coriander', 'tsp'], ['chilli', 'piece'], ['lime', 'piece'],
-  ['stock', 'ml'], ['butter', 'g'], ['flour', 'g'], ['cream', 'ml'], ['ginger', 'g'], ['soy sauce', 'ml'],
+  ['onion', 'piece'],
+  ['garlic', 'clove'],
+  ['tomato', 'g'],
+  ['olive oil', 'ml'],
+  ['rice', 'g'],
+  ['yogurt', 'g'],
+  ['cumin', 'tsp'],
+  ['coriander', 'tsp'],
+  ['chilli', 'piece'],
+  ['lime', 'piece'],
+  ['stock', 'ml'],
+  ['butter', 'g'],
+  ['flour', 'g'],
+  ['cream', 'ml'],
+  ['ginger', 'g'],
+  ['soy sauce', 'ml'],
 ];
 const verbs = ['Chop', 'Marinate', 'Sear', 'Simmer', 'Roast', 'Stir in', 'Season', 'Rest', 'Toast', 'Fold in'];
 
@@ -66,15 +89,22 @@ export function seedRecipe(id: number): Recipe {
   if (id === 42) return recipe42();
   const random = mulberry32(id * 2654435761);
   const main = pick(random, mains);
-  const ingredients: Ingredient[] = [{ name: main.toLowerCase(), quantity: 100 + Math.floor(random() * 8) * 50, unit: 'g' }];
+  const ingredients: Ingredient[] = [
+    { name: main.toLowerCase(), quantity: 100 + Math.floor(random() * 8) * 50, unit: 'g' },
+  ];
   const extra = 2 + Math.floor(random() * 6);
   for (let i = 0; i < extra; i++) {
     const [name, unit] = pick(random, pantry);
     if (ingredients.some((it) => it.name === name)) continue;
-    ingredients.push({ name, quantity: 1 + Math.floor(random() * 20) * (unit === 'g' || unit === 'ml' ? 10 : 1), unit });
+    ingredients.push({
+      name,
+      quantity: 1 + Math.floor(random() * 20) * (unit === 'g' || unit === 'ml' ? 10 : 1),
+      unit,
+    });
   }
-  const steps = Array.from({ length: 3 + Math.floor(random() * 4) }, (_, i) =>
-    `${pick(random, verbs)} the ${i === 0 ? main.toLowerCase() : pick(random, pantry)[0]}.`,
+  const steps = Array.from(
+    { length: 3 + Math.floor(random() * 4) },
+    (_, i) => `${pick(random, verbs)} the ${i === 0 ? main.toLowerCase() : pick(random, pantry)[0]}.`,
   );
   return {
     id,

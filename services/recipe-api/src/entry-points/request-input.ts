@@ -17,7 +17,9 @@ const idempotencyKeyHeaderSchema = z.object({
 
 export function idempotencyKeyFrom(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  return parseInput(idempotencyKeyHeaderSchema, { 'idempotency-key': raw }, 'Idempotency-Key header')['idempotency-key'];
+  return parseInput(idempotencyKeyHeaderSchema, { 'idempotency-key': raw }, 'Idempotency-Key header')[
+    'idempotency-key'
+  ];
 }
 
 /** Present in every answer of recipe-api, as the producer of "Distributed Systems with Node.js" does. */

@@ -35,7 +35,13 @@ export class GraphqlRecipeClient implements RecipeUpstream {
   getRecipe(id: number, context: CallContext) {
     // A query has no side effects: always safe to retry.
     return this.caller.call({ via, operation: 'getRecipe', idempotent: true }, async ({ deadlineSignal }) => {
-      const { data, producerPid } = await this.execute('GetRecipe', getRecipeQuery, { id }, context.userId, deadlineSignal);
+      const { data, producerPid } = await this.execute(
+        'GetRecipe',
+        getRecipeQuery,
+        { id },
+        context.userId,
+        deadlineSignal,
+      );
       const recipe = data.recipe as Record<string, unknown> | null | undefined;
       // recipe-api answers NOT_FOUND as an error; a bare null means the same.
       if (recipe === null) throw fromHttpStatus(404, { error: { message: `recipe ${id} not found` } }, via);
@@ -52,7 +58,13 @@ export class GraphqlRecipeClient implements RecipeUpstream {
       input: context.idempotencyKey === undefined ? input : { ...input, idempotencyKey: context.idempotencyKey },
     };
     return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadlineSignal }) => {
-      const { data, producerPid } = await this.execute('CreateRecipe', createRecipeMutation, variables, context.userId, deadlineSignal);
+      const { data, producerPid } = await this.execute(
+        'CreateRecipe',
+        createRecipeMutation,
+        variables,
+        context.userId,
+        deadlineSignal,
+      );
       const created = data.createRecipe as Record<string, unknown> | null | undefined;
       return readProducerCreated({ ...created, producer_pid: producerPid }, via);
     });
@@ -73,10 +85,14 @@ export class GraphqlRecipeClient implements RecipeUpstream {
       body: { query, variables, operationName },
       signal,
     });
-    const body = answer.json as { data?: unknown; errors?: unknown; extensions?: { producer_pid?: unknown } } | undefined;
-    if (Array.isArray(body?.errors) && body.errors.length > 0) throw fromGraphqlErrors(body.errors as GraphqlError[], via);
+    const body = answer.json as
+      | { data?: unknown; errors?: unknown; extensions?: { producer_pid?: unknown } }
+      | undefined;
+    if (Array.isArray(body?.errors) && body.errors.length > 0)
+      throw fromGraphqlErrors(body.errors as GraphqlError[], via);
     if (answer.status < 200 || answer.status >= 300) throw fromHttpStatus(answer.status, answer.json, via);
-    if (!body || typeof body.data !== 'object' || body.data === null) throw badAnswerError(via, 'GraphQL answer without data');
+    if (!body || typeof body.data !== 'object' || body.data === null)
+      throw badAnswerError(via, 'GraphQL answer without data');
     return { data: body.data as Record<string, unknown>, producerPid: body.extensions?.producer_pid };
   }
 }

@@ -62,19 +62,30 @@ export class GrpcRecipeClient implements RecipeUpstream {
       const response = await this.unary<GetRecipeResponse__Output>('GetRecipe', context.userId, (metadata, callback) =>
         this.client.GetRecipe({ id: String(id) }, metadata, { deadline }, callback),
       );
-      return readProducerRecipe({ producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView }, via);
+      return readProducerRecipe(
+        { producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView },
+        via,
+      );
     });
   }
 
   createRecipe(input: Record<string, unknown>, context: CreateContext) {
     const idempotent = context.idempotencyKey !== undefined;
     // Checked before the call: a bad body is the caller's 400, not an upstream failure.
-    const request = { ...parseInput(createRecipeRequest, input, 'recipe'), idempotencyKey: context.idempotencyKey ?? '' };
+    const request = {
+      ...parseInput(createRecipeRequest, input, 'recipe'),
+      idempotencyKey: context.idempotencyKey ?? '',
+    };
     return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadline }) => {
-      const response = await this.unary<CreateRecipeResponse__Output>('CreateRecipe', context.userId, (metadata, callback) =>
-        this.client.CreateRecipe(request, metadata, { deadline }, callback),
+      const response = await this.unary<CreateRecipeResponse__Output>(
+        'CreateRecipe',
+        context.userId,
+        (metadata, callback) => this.client.CreateRecipe(request, metadata, { deadline }, callback),
       );
-      return readProducerCreated({ producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed }, via);
+      return readProducerCreated(
+        { producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed },
+        via,
+      );
     });
   }
 
@@ -93,7 +104,8 @@ export class GrpcRecipeClient implements RecipeUpstream {
           const code = error ? (grpc.status[error.code] ?? String(error.code)) : 'OK';
           done({ grpc_method: method, grpc_code: code });
           if (error) reject(fromGrpcError(error, via));
-          else if (value === undefined) reject(fromGrpcError({ code: grpc.status.INTERNAL, details: 'empty response' }, via));
+          else if (value === undefined)
+            reject(fromGrpcError({ code: grpc.status.INTERNAL, details: 'empty response' }, via));
           else resolve(value);
         });
       } catch (error) {

@@ -54,7 +54,8 @@ export class HttpRecipeClient implements RecipeUpstream, RestOnlyUpstream {
         signal: deadlineSignal,
       });
       const json = expectSuccess(answer, via);
-      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badAnswerError(via, 'preferences answer is not an object');
+      if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw badAnswerError(via, 'preferences answer is not an object');
       return json as Record<string, unknown>;
     });
   }

@@ -24,7 +24,10 @@ export interface UpstreamSettings {
 }
 
 /** The three clients to recipe-api: REST and GraphQL share one undici pool, gRPC has one channel. */
-export function createUpstreams(settings: UpstreamSettings, metrics: Pick<Metrics, 'upstreamDuration' | 'grpcClientDuration'>): Upstreams {
+export function createUpstreams(
+  settings: UpstreamSettings,
+  metrics: Pick<Metrics, 'upstreamDuration' | 'grpcClientDuration'>,
+): Upstreams {
   const caller = new UpstreamCaller({
     timeoutMs: settings.UPSTREAM_TIMEOUT_MS,
     retries: settings.UPSTREAM_RETRIES,

@@ -27,7 +27,10 @@ export function restOnlyVia(req: Request): 'http' {
 /** recipe-api's rule for user ids (they end up in Redis keys), checked here before any call. */
 export const userIdText = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+  );
 
 // Built once: zod 4 compiles an object schema on first use, so one built per request recompiles each time.
 const userIdHeader = z.object({ 'x-user-id': userIdText });
@@ -44,7 +47,9 @@ const idempotencyKeyHeader = z.object({
 
 export function idempotencyKeyOf(req: Request): string | undefined {
   const value = req.get('idempotency-key');
-  return value === undefined ? undefined : parseInput(idempotencyKeyHeader, { 'idempotency-key': value }, 'header')['idempotency-key'];
+  return value === undefined
+    ? undefined
+    : parseInput(idempotencyKeyHeader, { 'idempotency-key': value }, 'header')['idempotency-key'];
 }
 
 /** A JSON object body (express.json has parsed it); anything else is the caller's mistake. */

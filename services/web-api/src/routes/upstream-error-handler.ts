@@ -11,7 +11,10 @@ export function upstreamErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, next) => {
     if (!(error instanceof UpstreamError)) return next(error);
     if (error.status >= 500) {
-      logger.warn({ via: error.via, code: error.code, outcome: error.outcome, reason: error.message }, 'upstream call failed');
+      logger.warn(
+        { via: error.via, code: error.code, outcome: error.outcome, reason: error.message },
+        'upstream call failed',
+      );
     }
     if (res.headersSent || res.destroyed) return;
     res.status(error.status).json(upstreamErrorBody(error));

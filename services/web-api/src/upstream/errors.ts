@@ -43,14 +43,32 @@ export function upstreamErrorBody(error: UpstreamError): ErrorBody {
 }
 
 export const timeoutError = (via: Via, cause?: unknown) =>
-  new UpstreamError('UPSTREAM_TIMEOUT', `${upstreamName} did not answer in time`, via, 'timeout', false, undefined, { cause });
+  new UpstreamError('UPSTREAM_TIMEOUT', `${upstreamName} did not answer in time`, via, 'timeout', false, undefined, {
+    cause,
+  });
 
 export const unavailableError = (via: Via, why: string, cause?: unknown) =>
-  new UpstreamError('UPSTREAM_UNAVAILABLE', `${upstreamName} is unavailable: ${why}`, via, 'unavailable', true, undefined, { cause });
+  new UpstreamError(
+    'UPSTREAM_UNAVAILABLE',
+    `${upstreamName} is unavailable: ${why}`,
+    via,
+    'unavailable',
+    true,
+    undefined,
+    { cause },
+  );
 
 /** recipe-api answered something web-api cannot use (wrong shape, not JSON, unexpected status). */
 export const badAnswerError = (via: Via, why: string, outcome: FailureOutcome = 'server_error', cause?: unknown) =>
-  new UpstreamError('UPSTREAM_ERROR', `unexpected answer from ${upstreamName}: ${why}`, via, outcome, false, undefined, { cause });
+  new UpstreamError(
+    'UPSTREAM_ERROR',
+    `unexpected answer from ${upstreamName}: ${why}`,
+    via,
+    outcome,
+    false,
+    undefined,
+    { cause },
+  );
 
 /** The `{ error: { code, message, details } }` body recipe-api sends, when it is that shape. */
 function upstreamErrorFields(body: unknown): { code?: string; message?: string; details?: unknown } {
@@ -83,14 +101,25 @@ export function fromHttpStatus(status: number, body: unknown, via: Via): Upstrea
   if (passCode) {
     // Keep recipe-api's own code when it means the same status (BAD_REQUEST vs VALIDATION_FAILED).
     const code = status === 400 && upstream.code === 'BAD_REQUEST' ? 'BAD_REQUEST' : passCode;
-    return new UpstreamError(code, upstream.message ?? `${upstreamName} answered ${status}`, via, 'client_error', false, upstream.details);
+    return new UpstreamError(
+      code,
+      upstream.message ?? `${upstreamName} answered ${status}`,
+      via,
+      'client_error',
+      false,
+      upstream.details,
+    );
   }
   // 503 is what a draining or overloaded recipe-api, an injected fault and Envoy (503 UC/UF/UO)
   // answer: nothing was processed, so an idempotent call may try again.
   if (status === 503) return unavailableError(via, `status 503${upstream.message ? ` (${upstream.message})` : ''}`);
   // A gateway in between (Envoy's route timeout) gave up: retrying would only add load.
   if (status === 504) return timeoutError(via);
-  return badAnswerError(via, `status ${status}${upstream.message ? ` (${upstream.message})` : ''}`, status >= 500 ? 'server_error' : 'client_error');
+  return badAnswerError(
+    via,
+    `status ${status}${upstream.message ? ` (${upstream.message})` : ''}`,
+    status >= 500 ? 'server_error' : 'client_error',
+  );
 }
 
 /** Error codes of a connection that could not be made or was lost: recipe-api is not there. */
@@ -130,7 +159,10 @@ export function fromTransportError(error: unknown, via: Via): UpstreamError {
 }
 
 /** A failed gRPC call (grpc-js ServiceError) as what web-api answers. */
-export function fromGrpcError(error: { code?: number; details?: string; message?: string }, via: Via = 'grpc'): UpstreamError {
+export function fromGrpcError(
+  error: { code?: number; details?: string; message?: string },
+  via: Via = 'grpc',
+): UpstreamError {
   const details = error.details || error.message || 'no details';
   switch (error.code) {
     case grpcStatus.DEADLINE_EXCEEDED:

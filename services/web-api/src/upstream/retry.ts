@@ -24,11 +24,7 @@ export interface RetryInput {
 
 export function shouldRetry({ error, attempts, retries, idempotent, remainingMs, delayMs }: RetryInput): boolean {
   return (
-    idempotent &&
-    error instanceof UpstreamError &&
-    error.retryable &&
-    attempts <= retries &&
-    remainingMs > delayMs
+    idempotent && error instanceof UpstreamError && error.retryable && attempts <= retries && remainingMs > delayMs
   );
 }
 

@@ -31,7 +31,10 @@ export async function call(
  * Starts a download with node:http (which, unlike fetch, lets the test stop reading and hang up
  * at a chosen moment) and resolves once `bytes` have arrived, with the response paused.
  */
-export function startDownload(url: string, bytes: number): Promise<{ res: http.IncomingMessage; received: string; abort(): void }> {
+export function startDownload(
+  url: string,
+  bytes: number,
+): Promise<{ res: http.IncomingMessage; received: string; abort(): void }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
       let received = '';

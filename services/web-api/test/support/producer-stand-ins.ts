@@ -152,14 +152,19 @@ export class HttpProducerStandIn {
     if (req.method === 'GET' && path === '/recipes/export') return this.streamExport(req, res);
     if (req.method === 'GET' && recipeMatch) {
       const recipe = standInRecipe(Number(recipeMatch[1]));
-      if (!recipe) return this.send(res, 404, { error: { code: 'NOT_FOUND', message: `recipe ${recipeMatch[1]} not found` } });
+      if (!recipe)
+        return this.send(res, 404, { error: { code: 'NOT_FOUND', message: `recipe ${recipeMatch[1]} not found` } });
       return this.send(res, 200, { producer_pid: process.pid, recipe, userView: userId ? standInUserView : null });
     }
     if (req.method === 'POST' && path === '/recipes') {
       const input = body as Record<string, unknown> | undefined;
       if (typeof input?.name !== 'string' || input.name === '') {
         return this.send(res, 400, {
-          error: { code: 'VALIDATION_FAILED', message: 'invalid recipe', details: [{ path: 'name', message: 'Required' }] },
+          error: {
+            code: 'VALIDATION_FAILED',
+            message: 'invalid recipe',
+            details: [{ path: 'name', message: 'Required' }],
+          },
         });
       }
       const key = req.headers['idempotency-key'];
@@ -169,14 +174,22 @@ export class HttpProducerStandIn {
     }
     const prefsMatch = /^\/users\/([^/]+)\/preferences$/.exec(path);
     if (req.method === 'PUT' && prefsMatch) {
-      return this.send(res, 200, { producer_pid: process.pid, userId: decodeURIComponent(prefsMatch[1]!), preferences: body });
+      return this.send(res, 200, {
+        producer_pid: process.pid,
+        userId: decodeURIComponent(prefsMatch[1]!),
+        preferences: body,
+      });
     }
     if (req.method === 'POST' && path === '/graphql') return this.graphql(req, res, body);
     this.send(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
   }
 
   private async graphql(req: http.IncomingMessage, res: http.ServerResponse, body: unknown) {
-    const { query, variables, operationName } = body as { query: string; variables?: Record<string, unknown>; operationName?: string };
+    const { query, variables, operationName } = body as {
+      query: string;
+      variables?: Record<string, unknown>;
+      operationName?: string;
+    };
     const userId = req.headers['x-user-id'];
     const result = await graphql({
       schema: graphqlSchema,
@@ -209,7 +222,7 @@ export class HttpProducerStandIn {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
     for (let id = 1; !res.destroyed; id++) {
-      const line = JSON.stringify({ ...chickenTikkaMasala, id, name: `Recipe ${id}` }) + '\n';
+      const line = `${JSON.stringify({ ...chickenTikkaMasala, id, name: `Recipe ${id}` })}\n`;
       this.exportBytes += line.length;
       if (!res.write(line)) {
         let onDrain = () => {};
@@ -236,7 +249,11 @@ export class GrpcProducerStandIn {
           const recipe = standInRecipe(Number(call.request.id));
           if (!recipe) return callback({ code: grpc.status.NOT_FOUND, details: `recipe ${call.request.id} not found` });
           const userId = call.metadata.get('x-user-id')[0];
-          callback(null, { recipe: recipe as Recipe, producerPid: process.pid, userView: userId ? standInUserView : null });
+          callback(null, {
+            recipe: recipe as Recipe,
+            producerPid: process.pid,
+            userView: userId ? standInUserView : null,
+          });
         });
       },
       CreateRecipe: (call, callback) => {
@@ -252,7 +269,9 @@ export class GrpcProducerStandIn {
     };
     this.server.addService(proto.recipes.v1.RecipeService.service, handlers);
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) =>
+        e ? reject(e) : resolve(port),
+      ),
     );
     return this;
   }
@@ -277,12 +296,22 @@ export class GrpcProducerStandIn {
     });
   }
 
-  private async prepare(method: string, call: { metadata: grpc.Metadata; cancelled: boolean }): Promise<grpc.ServiceError | undefined> {
+  private async prepare(
+    method: string,
+    call: { metadata: grpc.Metadata; cancelled: boolean },
+  ): Promise<grpc.ServiceError | undefined> {
     const userId = call.metadata.get('x-user-id')[0];
     this.calls.push({ method, userId: typeof userId === 'string' ? userId : undefined });
     if (this.behaviour.delayMs > 0) await sleep(this.behaviour.delayMs);
     // Past its deadline: must not use up a failure meant for a later test.
-    if (call.cancelled) return { code: grpc.status.CANCELLED, details: 'cancelled', metadata: new grpc.Metadata(), name: 'Error', message: 'cancelled' };
+    if (call.cancelled)
+      return {
+        code: grpc.status.CANCELLED,
+        details: 'cancelled',
+        metadata: new grpc.Metadata(),
+        name: 'Error',
+        message: 'cancelled',
+      };
     if (this.behaviour.failNext > 0) {
       this.behaviour.failNext--;
       return Object.assign(new Error('stand-in told to fail'), {

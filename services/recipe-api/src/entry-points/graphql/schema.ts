@@ -113,19 +113,26 @@ export function recipeSchema(catalogue: RecipeCatalogue) {
             afterId: after ? decodeCursor(after) : 0,
             limit: first,
           });
-          const edges = page.items.map((recipe) => ({ cursor: encodeCursor(recipe.id), node: { ...recipe, userView: null } }));
+          const edges = page.items.map((recipe) => ({
+            cursor: encodeCursor(recipe.id),
+            node: { ...recipe, userView: null },
+          }));
           return { edges, pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
         },
       },
       Mutation: {
         createRecipe: async (_: unknown, args: { input: Record<string, unknown> }) => {
           const { idempotencyKey, ...fields } = withoutNulls(args.input);
-          const input = parseInput(newRecipeSchema, {
-            ...fields,
-            ingredients: Array.isArray(fields.ingredients)
-              ? fields.ingredients.map((i) => withoutNulls(i as Record<string, unknown>))
-              : fields.ingredients,
-          }, 'input');
+          const input = parseInput(
+            newRecipeSchema,
+            {
+              ...fields,
+              ingredients: Array.isArray(fields.ingredients)
+                ? fields.ingredients.map((i) => withoutNulls(i as Record<string, unknown>))
+                : fields.ingredients,
+            },
+            'input',
+          );
           const key = idempotencyKeyFrom(typeof idempotencyKey === 'string' ? idempotencyKey : undefined);
           const { recipe, replayed } = await catalogue.createRecipe(input, key);
           return { recipe: { ...recipe, userView: null }, replayed };

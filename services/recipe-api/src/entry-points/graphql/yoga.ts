@@ -33,7 +33,10 @@ function withCode(error: GraphQLError, code: string, extra: Record<string, unkno
  * including parse/validation failures) and adds `producer_pid` to every result's extensions.
  */
 function operationMetricsPlugin(metrics: GraphqlOptions['metrics']): Plugin {
-  const operations = new WeakMap<Request, { stop: ReturnType<typeof startDurationTimer>; name: string; type: string }>();
+  const operations = new WeakMap<
+    Request,
+    { stop: ReturnType<typeof startDurationTimer>; name: string; type: string }
+  >();
   return {
     onParams({ request, params }) {
       const stop = startDurationTimer(metrics.graphqlOperationDuration);
@@ -85,7 +88,8 @@ function validationCodesPlugin(): Plugin {
 export function createGraphqlHandler(options: GraphqlOptions) {
   const { logger } = options;
   const reject = (code: string) => [
-    (ctx: { reportError(error: GraphQLError): void } | null, error: GraphQLError) => ctx?.reportError(withCode(error, code)),
+    (ctx: { reportError(error: GraphQLError): void } | null, error: GraphQLError) =>
+      ctx?.reportError(withCode(error, code)),
   ];
   return createYoga<ServerContext>({
     schema: recipeSchema(options.catalogue),
@@ -109,7 +113,10 @@ export function createGraphqlHandler(options: GraphqlOptions) {
             source: base.source,
             positions: base.positions,
             path: base.path,
-            extensions: { code: original.code, ...(original.details === undefined ? {} : { details: original.details }) },
+            extensions: {
+              code: original.code,
+              ...(original.details === undefined ? {} : { details: original.details }),
+            },
           });
         }
         // graphql-js reports variables that do not coerce as a GraphQLError wrapping another

@@ -59,7 +59,14 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
     return (code: grpc.status, extra: Record<string, unknown> = {}) => {
       const seconds = stop({ grpc_method: method, grpc_code: grpcCodeName(code) });
       logger.info(
-        { method: 'POST', route: `/recipes.v1.RecipeService/${method}`, grpc_method: method, grpc_code: grpcCodeName(code), duration_ms: Math.round(seconds * 1e4) / 10, ...extra },
+        {
+          method: 'POST',
+          route: `/recipes.v1.RecipeService/${method}`,
+          grpc_method: method,
+          grpc_code: grpcCodeName(code),
+          duration_ms: Math.round(seconds * 1e4) / 10,
+          ...extra,
+        },
         'request',
       );
     };
@@ -70,7 +77,10 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
     if (status !== undefined) throw new InjectedFaultError(status);
   };
 
-  function unary<Req, Res>(method: string, handle: (call: grpc.ServerUnaryCall<Req, Res>, extra: Record<string, unknown>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req, Res>(
+    method: string,
+    handle: (call: grpc.ServerUnaryCall<Req, Res>, extra: Record<string, unknown>) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const finish = observe(method);
       const extra: Record<string, unknown> = {};
@@ -83,7 +93,8 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
           },
           (error: unknown) => {
             const status = toGrpcStatus(error);
-            if (status.code === grpc.status.INTERNAL) logger.error({ err: error, grpc_method: method }, 'grpc handler failed');
+            if (status.code === grpc.status.INTERNAL)
+              logger.error({ err: error, grpc_method: method }, 'grpc handler failed');
             finish(call.cancelled ? grpc.status.CANCELLED : status.code, extra);
             callback({ ...status, metadata: pidMetadata() });
           },
@@ -142,7 +153,8 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
         (error: unknown) => {
           if (cancelled.signal.aborted) return finish(grpc.status.CANCELLED);
           const status = toGrpcStatus(error);
-          if (status.code === grpc.status.INTERNAL) logger.error({ err: error, grpc_method: 'ListRecipes' }, 'grpc handler failed');
+          if (status.code === grpc.status.INTERNAL)
+            logger.error({ err: error, grpc_method: 'ListRecipes' }, 'grpc handler failed');
           finish(status.code);
           call.emit('error', { ...status, metadata: pidMetadata() });
         },

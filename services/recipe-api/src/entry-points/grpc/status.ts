@@ -56,7 +56,8 @@ export function toGrpcStatus(error: unknown): StatusError {
       : error.message;
     return { code: grpcCodeOf[error.code], details };
   }
-  if (error instanceof InjectedFaultError) return { code: grpcCodeOfHttpStatus(error.httpStatus), details: error.message };
+  if (error instanceof InjectedFaultError)
+    return { code: grpcCodeOfHttpStatus(error.httpStatus), details: error.message };
   return { code: grpc.status.INTERNAL, details: 'internal error' };
 }
 

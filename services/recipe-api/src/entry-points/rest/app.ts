@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { AppError, parseInput } from '@recipe-mesh/platform/errors';
+import { AppError } from '@recipe-mesh/platform/errors';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { Metrics } from '@recipe-mesh/platform/metrics';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
@@ -63,7 +63,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.post('/recipes/:id/photo', async (req, res) => {
     const id = idParam(req);
     await catalogue.requireRecipe(id);
-    if (!req.is('multipart/form-data')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'upload must be multipart/form-data');
+    if (!req.is('multipart/form-data'))
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'upload must be multipart/form-data');
     // Read per request so flipping the `uploadLimits` fault takes effect on the next upload.
     const limit = faults.get().uploadLimits === false ? undefined : options.uploadMaxBytes;
     const photo = await catalogue.savePhoto(await receivePhoto(req, limit), id);

@@ -32,7 +32,12 @@ export class ExportTracker {
  * drains, so the paused source, the store cursor behind it and the response (with its socket) stay
  * referenced forever.
  */
-export function exportHandler(catalogue: RecipeCatalogue, faults: FaultRegistry, tracker: ExportTracker, logger: Logger) {
+export function exportHandler(
+  catalogue: RecipeCatalogue,
+  faults: FaultRegistry,
+  tracker: ExportTracker,
+  logger: Logger,
+) {
   return async (req: Request, res: Response) => {
     const source = Readable.from(ndjson(catalogue.allRecipes()));
     tracker.track(source);
@@ -55,7 +60,10 @@ export function exportHandler(catalogue: RecipeCatalogue, faults: FaultRegistry,
       await pipeline(source, res);
     } catch (error) {
       // The client went away (or the socket failed): the source is already destroyed by pipeline.
-      logger.info({ route: req.path, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message }, 'export stopped: client gone');
+      logger.info(
+        { route: req.path, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message },
+        'export stopped: client gone',
+      );
     }
   };
 }

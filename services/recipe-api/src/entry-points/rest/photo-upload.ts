@@ -22,7 +22,8 @@ export function receivePhoto(req: Request, maxBytes: number | undefined): Promis
     try {
       parser = busboy({
         headers: req.headers,
-        limits: maxBytes === undefined ? undefined : { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 12 },
+        limits:
+          maxBytes === undefined ? undefined : { fileSize: maxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 12 },
       });
     } catch (error) {
       reject(new AppError('BAD_REQUEST', `not a multipart body: ${(error as Error).message}`));
@@ -53,7 +54,7 @@ export function receivePhoto(req: Request, maxBytes: number | undefined): Promis
     }
 
     parser.on('file', (_field, file, info) => {
-      if (pendingFile) {
+      if (pendingFile !== undefined) {
         file.resume();
         return;
       }
@@ -76,13 +77,18 @@ export function receivePhoto(req: Request, maxBytes: number | undefined): Promis
     });
     parser.on('filesLimit', () => tooLarge('number of files'));
     parser.on('partsLimit', () => tooLarge('number of parts'));
-    parser.on('error', (error: Error) => fail(new AppError('BAD_REQUEST', `malformed multipart body: ${error.message}`)));
+    parser.on('error', (error: Error) =>
+      fail(new AppError('BAD_REQUEST', `malformed multipart body: ${error.message}`)),
+    );
     parser.on('close', () => {
       void (pendingFile ?? Promise.resolve()).then(() => {
         if (settled) return;
         settled = true;
         if (photo) resolve(photo);
-        else reject(new AppError('VALIDATION_FAILED', 'no file part in the upload', [{ path: 'file', message: 'required' }]));
+        else
+          reject(
+            new AppError('VALIDATION_FAILED', 'no file part in the upload', [{ path: 'file', message: 'required' }]),
+          );
       });
     });
     req.pipe(parser);

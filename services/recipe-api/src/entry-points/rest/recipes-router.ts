@@ -2,7 +2,13 @@ import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError, parseInput } from '@recipe-mesh/platform/errors';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
-import { listLimits, newRecipeSchema, preferencesSchema, recipeIdInputSchema, userIdSchema } from '../../domain/recipe.js';
+import {
+  listLimits,
+  newRecipeSchema,
+  preferencesSchema,
+  recipeIdInputSchema,
+  userIdSchema,
+} from '../../domain/recipe.js';
 import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
 import { idempotencyKeyFrom, producerPid, viewerFrom } from '../request-input.js';
 
@@ -17,7 +23,11 @@ function jsonBody(limitBytes: number) {
   const parse = express.json({ limit: limitBytes });
   return [
     (req: Request, _res: unknown, next: (error?: unknown) => void) =>
-      next(req.is('application/json') ? undefined : new AppError('UNSUPPORTED_MEDIA_TYPE', 'body must be application/json')),
+      next(
+        req.is('application/json')
+          ? undefined
+          : new AppError('UNSUPPORTED_MEDIA_TYPE', 'body must be application/json'),
+      ),
     parse,
   ];
 }
@@ -59,7 +69,10 @@ export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLim
     const { recipe, replayed } = await catalogue.createRecipe(input, key);
     // 201 the first time, 200 with the same body on a replay (Stripe's behaviour, flagged by header).
     if (replayed) res.set('idempotent-replayed', 'true');
-    res.status(replayed ? 200 : 201).location(`/recipes/${recipe.id}`).json({ producer_pid: producerPid, recipe });
+    res
+      .status(replayed ? 200 : 201)
+      .location(`/recipes/${recipe.id}`)
+      .json({ producer_pid: producerPid, recipe });
   });
 
   router.put('/users/:id/preferences', ...body, async (req, res) => {
