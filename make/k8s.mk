@@ -7,6 +7,7 @@ MINIKUBE ?= minikube
 KUBECTL ?= kubectl
 ISTIOCTL ?= istioctl
 DOCKER ?= docker
+NODE_TS ?= node --conditions=source --import tsx
 
 # Pinned: istioctl of another version is refused (istio/install/istio-operator.yaml is for it).
 ISTIO_VERSION := 1.30.5
@@ -32,7 +33,10 @@ K8S_GENERATED ?= k8s/.generated
 GRAFANA_LOCAL_PORT ?= 3300
 ROLLOUT_TIMEOUT ?= 5m
 
-k8s_kubectl = $(KUBECTL) --context $(KUBE_CONTEXT)
+# KUBECONFIG=<file> names the kubeconfig on every command too (make kube-up's, for example); a
+# colon-separated list is left to kubectl's own reading of $$KUBECONFIG.
+k8s_kubeconfig = $(if $(KUBECONFIG),$(if $(findstring :,$(KUBECONFIG)),,--kubeconfig $(KUBECONFIG) ))
+k8s_kubectl = $(KUBECTL) $(k8s_kubeconfig)--context $(KUBE_CONTEXT)
 # $(call k8s_require,tool,how to get it): a clear message instead of "command not found".
 k8s_require = @command -v $(1) >/dev/null 2>&1 || { echo "k8s: '$(1)' is not installed or not on PATH. $(2)" >&2; exit 127; }
 k8s_need_minikube = $(call k8s_require,$(MINIKUBE),Install minikube: https://minikube.sigs.k8s.io/docs/start/)
@@ -40,7 +44,22 @@ k8s_need_kubectl = $(call k8s_require,$(KUBECTL),Install kubectl: https://kubern
 k8s_need_istioctl = $(call k8s_require,$(ISTIOCTL),Install istioctl $(ISTIO_VERSION): curl -L https://istio.io/downloadIstio | ISTIO_VERSION=$(ISTIO_VERSION) sh -)
 k8s_need_docker = $(call k8s_require,$(DOCKER),Install the Docker CLI: make images builds inside minikube's Docker through it)
 
-.PHONY: minikube-up istio-install images deploy fault fault-clear smoke dashboards undeploy k8s-check k8s-overlay k8s-fault-named
+.PHONY: kube-build kube-up kube-status kube-down minikube-up istio-install images deploy fault fault-clear smoke dashboards undeploy k8s-check k8s-overlay k8s-fault-named
+
+# A real control plane without containers (etcd, kube-apiserver, controller manager, scheduler,
+# kwok nodes) on 127.0.0.1: what make test deploys to. Then e.g.
+# `make deploy KUBECONFIG=.kube/recipe-mesh-test.kubeconfig KUBE_CONTEXT=recipe-mesh-test`.
+kube-build: node_modules/.package-lock.json ## Build the local control plane's binaries from the Go module proxy (cached)
+	$(NODE_TS) k8s/kube/cli.ts build
+
+kube-up: node_modules/.package-lock.json ## Start the local control plane; writes .kube/recipe-mesh-test.kubeconfig
+	$(NODE_TS) k8s/kube/cli.ts up
+
+kube-status: ## The local control plane's processes, memory and nodes
+	$(NODE_TS) k8s/kube/cli.ts status
+
+kube-down: ## Stop the local control plane (by pid) and remove its state
+	$(NODE_TS) k8s/kube/cli.ts down
 
 minikube-up: ## Start a minikube sized for the platform (4 CPUs, 8 GiB)
 	$(k8s_need_minikube)
@@ -89,10 +108,11 @@ k8s-overlay:
 
 # Server-side apply: the dashboards ConfigMap outgrows the 256 KiB last-applied annotation of
 # client-side apply, and fields a previous apply set but this one omits (a cleared fault) are
-# still removed, as the same field manager owned them.
+# still removed, as the same field manager owned them. --validate=strict: an unknown or duplicate
+# field is an error, not a warning (k8s/test/live-deploy.test.ts proves it on a real API server).
 deploy: k8s-overlay ## Apply the platform (K8S_COMPONENTS=…, FAULT=…) and wait for every rollout
 	$(k8s_need_kubectl)
-	$(k8s_kubectl) apply --server-side --force-conflicts -k $(K8S_GENERATED)
+	$(k8s_kubectl) apply --server-side --force-conflicts --validate=strict -k $(K8S_GENERATED)
 	$(k8s_kubectl) -n $(K8S_NAMESPACE) rollout status deployment -l app.kubernetes.io/part-of=recipe-mesh --timeout=$(ROLLOUT_TIMEOUT)
 
 fault: k8s-fault-named deploy ## Apply one mesh fault on top of the platform: make fault FAULT=delay (see istio/faults)

@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureBuilt, toolDir, toolNames } from './build.js';
+import { kubectl, processStatus, readState, startControlPlane, stopControlPlane } from './control-plane.js';
+import { contextName } from './versions.js';
+
+const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | kube-status | kube-down)
+  build    build every binary into the cache (${path.dirname(toolDir('kubernetes'))}) unless already there
+  up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (2 nodes) on
+           127.0.0.1, apply Istio's CRDs, write .kube/${contextName}.kubeconfig (context ${contextName})
+  status   each process, its pid and memory, and the nodes
+  down     stop every process by its pid and remove the state and kubeconfig`;
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const stateDir = path.join(root, '.kube', contextName);
+const kubeconfig = path.join(root, '.kube', `${contextName}.kubeconfig`);
+
+const mib = (bytes: number) => `${Math.round(bytes / (1 << 20))} MiB`;
+
+async function main(command: string | undefined): Promise<number> {
+  switch (command) {
+    case 'build':
+      await ensureBuilt(toolNames);
+      return 0;
+    case 'up': {
+      const state = await startControlPlane({ stateDir, kubeconfig });
+      const memory = processStatus(state).reduce((sum, p) => sum + (p.rssBytes ?? 0), 0);
+      console.log(`kube: up at ${state.server} (${mib(memory)} RSS in ${state.processes.length} processes)`);
+      console.log(`kube: kubectl --kubeconfig ${path.relative(process.cwd(), kubeconfig)} get nodes`);
+      console.log(`kube: its kubectl: ${state.kubectl}`);
+      return 0;
+    }
+    case 'status': {
+      const state = readState(stateDir);
+      if (!state) {
+        console.log('kube: not running (make kube-up)');
+        return 1;
+      }
+      const rows = processStatus(state);
+      for (const p of rows)
+        console.log(
+          `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'STOPPED'}  ${p.rssBytes ? mib(p.rssBytes) : ''}  ${path.relative(process.cwd(), p.log)}`,
+        );
+      const total = rows.reduce((sum, p) => sum + (p.rssBytes ?? 0), 0);
+      console.log(`total RSS ${mib(total)}; server ${state.server}; kubeconfig ${state.kubeconfig}`);
+      if (rows.every((p) => p.running)) console.log(kubectl(state, ['get', 'nodes']).trimEnd());
+      return rows.every((p) => p.running) ? 0 : 1;
+    }
+    case 'down':
+      console.log((await stopControlPlane(stateDir)) ? 'kube: stopped' : 'kube: nothing was running');
+      return 0;
+    default:
+      console.error(usage);
+      return 2;
+  }
+}
+
+main(process.argv[2]).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`kube: ${error.message}`);
+    process.exit(1);
+  },
+);
