@@ -127,7 +127,7 @@ fault-clear: deploy ## Re-apply the platform without mesh faults
 smoke: ## Requests through the ingress over HTTP, GraphQL and gRPC; a trace in Tempo; series in Prometheus
 	$(k8s_need_kubectl)
 	$(call k8s_require,curl,Install curl.)
-	KUBECTL="$(KUBECTL)" KUBE_CONTEXT="$(KUBE_CONTEXT)" K8S_NAMESPACE="$(K8S_NAMESPACE)" MINIKUBE_PROFILE="$(MINIKUBE_PROFILE)" bash k8s/scripts/smoke.sh
+	KUBECTL="$(KUBECTL)" KUBECONFIG="$(KUBECONFIG)" KUBE_CONTEXT="$(KUBE_CONTEXT)" K8S_NAMESPACE="$(K8S_NAMESPACE)" MINIKUBE_PROFILE="$(MINIKUBE_PROFILE)" bash k8s/scripts/smoke.sh
 
 dashboards: ## Port-forward Grafana and print its URL (Ctrl-C stops)
 	$(k8s_need_kubectl)

@@ -18,7 +18,10 @@ SMOKE_RETRIES=${SMOKE_RETRIES:-12}
 SMOKE_RETRY_DELAY=${SMOKE_RETRY_DELAY:-5}
 
 run() { echo "+ $*" >&2; "$@"; }
-kube() { run "$KUBECTL" --context "$KUBE_CONTEXT" "$@"; }
+# KUBECONFIG (one file) is named on every command, like make/k8s.mk does.
+kubeconfig=()
+if [[ -n ${KUBECONFIG:-} && $KUBECONFIG != *:* ]]; then kubeconfig=(--kubeconfig "$KUBECONFIG"); fi
+kube() { run "$KUBECTL" "${kubeconfig[@]}" --context "$KUBE_CONTEXT" "$@"; }
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
 
 # Retries "$@" until its output matches the pattern in $1.
