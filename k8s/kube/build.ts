@@ -1,5 +1,15 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,10 +80,12 @@ const tools: Record<ToolName, Tool> = {
       mkdirSync(path.join(out, 'stages'));
       for (const stage of ['node/fast', 'node/heartbeat-with-lease', 'pod/fast']) {
         const dir = path.join(source, 'kustomize', 'stage', stage);
-        const yaml = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-        if (yaml.length !== 1) throw new Error(`expected one stage file in ${dir}, found ${yaml.join(', ')}`);
+        const yaml = readdirSync(dir)
+          .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+          .sort();
+        if (yaml.length === 0) throw new Error(`no stage files in ${dir}`);
         const target = path.join(out, 'stages', `${stage.replace('/', '-')}.yaml`);
-        copyFileSync(path.join(dir, yaml[0]!), target);
+        writeFileSync(target, yaml.map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n---\n'));
         chmodSync(target, 0o644);
       }
     },

@@ -286,9 +286,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       `--cluster-signing-cert-file=${certs.ca}`,
       `--cluster-signing-key-file=${certs.caKey}`,
       `--service-cluster-ip-range=${serviceClusterIpRange}`,
-      // kwok renews node leases on its own schedule; with the default 40 s grace the node-lifecycle
-      // controller keeps its nodes Ready (docs/kubernetes.md).
-      '--node-monitor-grace-period=40s',
       '--profiling=false',
     ]);
     startProcess(state, 'kube-scheduler', need('kubernetes', 'kube-scheduler'), [
@@ -302,9 +299,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ]);
     const kwok = startProcess(state, 'kwok', need('kwok', 'kwok'), [
       `--kubeconfig=${kubeconfig}`,
-      '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       `--server-address=127.0.0.1:${kwokPort}`,
+      // Without leases of this length the node-lifecycle controller marks kwok's nodes NotReady
+      // (docs/kubernetes.md).
       '--node-lease-duration-seconds=40',
       ...['node-fast', 'node-heartbeat-with-lease', 'pod-fast'].map(
         (s) => `--config=${need('kwok', `stages/${s}.yaml`)}`,
@@ -337,6 +335,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
 /** Istio's CRDs from the istio.io/istio module (manifests/charts/base/files/crd-all.gen.yaml). */
 export function applyIstio(state: ControlPlaneState): void {
+  kubectl(
+    state,
+    ['apply', '--server-side', '-f', '-'],
+    stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }),
+  );
   kubectl(state, ['apply', '--server-side', '-f', need('istio', 'crd-all.gen.yaml')]);
   kubectl(state, ['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
 }

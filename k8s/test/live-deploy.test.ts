@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import {
   controlPlaneSkipReason,
   makeAgainst,
@@ -143,7 +142,7 @@ describe('a broken copy is rejected by the API server with the flags make deploy
       (objects) => {
         find(objects, 'Deployment', 'recipe-api')!.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
       },
-      /unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolicyy"/,
+      /unknown field "imagePullPolicyy"/,
     ],
     [
       'a wrong type',
@@ -157,27 +156,27 @@ describe('a broken copy is rejected by the API server with the flags make deploy
       (objects) => {
         find(objects, 'Deployment', 'recipe-api')!.spec.selector.matchLabels = { app: 'nothing' };
       },
-      /selector.*does not match template labels/,
+      /`selector` does not match template `labels`/,
     ],
     [
       'an unknown field in an Istio resource',
       (objects) => {
         find(objects, 'VirtualService', 'recipe-api')!.spec.http[0].timeoutt = '1s';
       },
-      /unknown field "spec\.http\[0\]\.timeoutt"/,
+      /unknown field "timeoutt"/,
     ],
   ];
   for (const [what, breakIt, expected] of broken) {
     test(what, () => {
       const objects = buildDefault();
       breakIt(objects);
-      const file = path.join(generated, 'broken.yaml');
-      writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
+      // JSON, not YAML: kubectl reads YAML 1.1, where a plain `no` (redis' args) is a boolean.
+      const file = path.join(generated, 'broken.json');
+      writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
       const args = ['--kubeconfig', cluster.kubeconfig, '--context', cluster.context, ...deployApplyArgs(file)];
       const result = spawnSync(cluster.kubectlPath, args, { encoding: 'utf8' });
       assert.notEqual(result.status, 0, `accepted:\n${result.stdout}`);
       assert.match(result.stderr, expected);
-      ok(makeAgainst(cluster, 'undeploy'));
     });
   }
 });
