@@ -28,7 +28,7 @@ export class IndexInvalidation implements InvalidationStrategy {
 /**
  * `scan`: SCAN MATCH over the whole keyspace. Kept on purpose: each SCAN call walks COUNT slots of
  * the keyspace on Redis' single thread, so with many keys it delays every other client (p99 GET
- * 0.28 ms → 7.5 ms measured, docs/architecture.md), the incident the scan experiment reproduces.
+ * 0.28 ms → 7.5 ms measured, docs/architecture.md "Measured facts"), the incident the scan experiment reproduces.
  */
 export class ScanInvalidation implements InvalidationStrategy {
   readonly name = 'scan';
