@@ -90,5 +90,6 @@ export const commonConfigShape = {
       "HTTP server keepAliveTimeout. Node 18–24 default is 5000; it must exceed the proxy's idle timeout (503 UC experiment).",
     ),
   HEADERS_TIMEOUT_MS: env.int(60000).describe('HTTP server headersTimeout.'),
+  JSON_BODY_LIMIT_BYTES: env.int(65536, 1024).describe('Largest JSON request body (413 above it).'),
   FAULTS: env.optionalString().describe('JSON fault document applied at startup (same shape as `PUT /faults`).'),
 };

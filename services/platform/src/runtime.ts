@@ -19,7 +19,11 @@ export const adminPortKey = (fallback: number) =>
     .port(fallback)
     .describe('Admin listener: /metrics, /livez, /readyz, /startupz, /faults. Never routed by the ingress.');
 
-type RuntimeConfig = z.infer<z.ZodObject<typeof runtimeConfigShape>> & { ADMIN_PORT: number };
+/**
+ * What createRuntime reads: any service config whose schema spreads runtimeConfigShape and has an
+ * ADMIN_PORT, passed as it is (optional keys may be absent).
+ */
+export type RuntimeConfig = z.infer<z.ZodObject<typeof runtimeConfigShape>> & { ADMIN_PORT: number };
 
 export interface Runtime {
   service: string;

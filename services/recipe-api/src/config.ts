@@ -45,7 +45,6 @@ export const recipeApiConfigSchema = z.object({
     .describe(
       'Largest photo accepted by `POST /recipes/:id/photo` (413 above it) unless the `uploadLimits:false` fault is on.',
     ),
-  JSON_BODY_LIMIT_BYTES: env.int(65536, 1024).describe('Largest JSON request body (413 above it).'),
   GRAPHQL_MAX_DEPTH: env.int(6, 1).describe('Deepest GraphQL selection accepted.'),
   GRAPHQL_MAX_COST: env.int(5000, 1).describe('Highest GraphQL query cost accepted (graphql-armor cost-limit).'),
   IDEMPOTENCY_TTL_SECONDS: env.int(86400, 1).describe('How long an `Idempotency-Key` is remembered.'),

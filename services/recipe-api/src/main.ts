@@ -12,8 +12,7 @@ const service = 'recipe-api';
 /** Wiring only: config → runtime (logger, metrics, admin) → store and Redis → listeners → shutdown. */
 async function main(): Promise<void> {
   const config = loadRecipeApiConfig();
-  // Optional keys spelled out: RuntimeConfig wants them present-but-undefined.
-  const runtime = await createRuntime(service, { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN, FAULTS: config.FAULTS });
+  const runtime = await createRuntime(service, config);
   const { logger, metrics, health, faults } = runtime;
 
   const store = new InMemoryRecipeStore({ seedCount: config.STORE_SEED_COUNT, latencyMs: config.STORE_LATENCY_MS });

@@ -8,17 +8,16 @@ import { preferencesRouter } from './routes/preferences.js';
 import { recipesRouter } from './routes/recipes.js';
 import { upstreamErrorHandler } from './routes/upstream-error-handler.js';
 
-/** Recipes are small; a larger body is a mistake or an attack (413). */
-export const jsonBodyLimit = '64kb';
-
 export interface AppDependencies {
   runtime: Pick<Runtime, 'logger' | 'metrics' | 'faults'>;
   upstreams: Upstreams;
   menuConcurrency: number;
+  /** Recipes are small; a larger body is a mistake or an attack (413). */
+  jsonBodyLimitBytes: number;
 }
 
 /** web-api's public REST app on the traffic port (the probes and /faults live on the admin port). */
-export function createApp({ runtime, upstreams, menuConcurrency }: AppDependencies): Express {
+export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBytes }: AppDependencies): Express {
   const { logger, metrics, faults } = runtime;
   const app = express();
   app.disable('x-powered-by');
@@ -33,7 +32,7 @@ export function createApp({ runtime, upstreams, menuConcurrency }: AppDependenci
   );
   const injectFaults = faultInjection(faults);
   app.use((req, res, next) => (req.path.startsWith('/api/') ? injectFaults(req, res, next) : next()));
-  app.use(express.json({ limit: jsonBodyLimit }));
+  app.use(express.json({ limit: jsonBodyLimitBytes }));
 
   // export before `/api/recipes/:id`, which would otherwise take "export" as an id.
   app.use(exportRouter(upstreams, faults, logger));

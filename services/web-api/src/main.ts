@@ -6,12 +6,13 @@ import { loadWebApiConfig } from './config.js';
 
 const service = 'web-api';
 
-try {
+/** Wiring only: config → runtime (logger, metrics, admin) → recipe-api clients → listener → shutdown. */
+async function main(): Promise<void> {
   const config = loadWebApiConfig();
-  // Optional keys spelled out: createRuntime's config type wants them present (possibly undefined).
-  const runtime = await createRuntime(service, { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN, FAULTS: config.FAULTS });
+  const runtime = await createRuntime(service, config);
+  const { metrics, health } = runtime;
 
-  const upstreams = createUpstreams(config, runtime.metrics);
+  const upstreams = createUpstreams(config, metrics);
   // Closed after the listeners have stopped, so in-flight requests can still reach recipe-api.
   runtime.addDependencyClose('recipe-api http pool', upstreams.closeHttpPool);
   runtime.addDependencyClose('recipe-api grpc channel', upstreams.closeGrpcChannel);
@@ -21,11 +22,17 @@ try {
   // web-api replica out of the load balancer at once, and clients would get connection errors from
   // the ingress instead of web-api's own 503/504 JSON answers. web-api stays ready and reports the
   // dependency per request (status, `upstream_request_duration_seconds{outcome}`).
-  const app = createApp({ runtime, upstreams, menuConcurrency: config.MENU_CONCURRENCY });
+  const app = createApp({
+    runtime,
+    upstreams,
+    menuConcurrency: config.MENU_CONCURRENCY,
+    jsonBodyLimitBytes: config.JSON_BODY_LIMIT_BYTES,
+  });
   await runtime.serveHttp(http.createServer(app), config.PORT, 'http');
 
-  runtime.health.markStarted();
+  // Listening: startup is done, readiness may pass.
+  health.markStarted();
   runtime.enableShutdown();
-} catch (error) {
-  exitOnStartupError(service, error);
 }
+
+main().catch((error: unknown) => exitOnStartupError(service, error));

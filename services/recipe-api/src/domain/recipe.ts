@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recipeIdSchema, userIdSchema } from '@recipe-mesh/platform/request-rules';
 
 /** The catalogue's record: the proto's `recipes.v1.Recipe` with a numeric id (ids stay below 2^31). */
 export interface Ingredient {
@@ -30,26 +31,13 @@ export interface RecipeView {
   userView: UserView | null;
 }
 
-/**
- * User ids come from `x-user-id` and end up inside Redis keys and SCAN MATCH patterns, so the
- * character set excludes glob specials (`* ? [ ] \`) and `:` (our key separator).
- */
-export const userIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-    'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
-  );
+// The id rules are shared with web-api, which checks them before calling here.
+export { recipeIdSchema, userIdSchema } from '@recipe-mesh/platform/request-rules';
 
-export const recipeIdSchema = z.coerce
-  .number()
-  .int()
-  .positive()
-  .max(2 ** 31 - 1);
 /**
- * `{ id }` as path params, GraphQL arguments and gRPC requests carry it. Schemas are built once at
- * module load: zod 4 compiles each object schema into a validator on first use, so a schema built
- * per request recompiled on every request (about half of recipe-api's CPU under load).
+ * `{ id }` as path params, GraphQL arguments and gRPC requests carry it. Built once at module load:
+ * zod 4 compiles each object schema into a validator on first use, and compiling per request cost
+ * about half of recipe-api's CPU under load (docs/benchmarks.md).
  */
 export const recipeIdInputSchema = z.object({ id: recipeIdSchema });
 

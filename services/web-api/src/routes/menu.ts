@@ -2,8 +2,9 @@ import { Router } from 'express';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { parseInput } from '@recipe-mesh/platform/errors';
+import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
-import { recipeIdText, userIdOf, viaOf } from './request-input.js';
+import { userIdOf, viaOf } from './request-input.js';
 
 /** A menu is a handful of dishes; a cap keeps one request from fanning out into hundreds of calls. */
 export const maxMenuIds = 50;
@@ -11,8 +12,8 @@ export const maxMenuIds = 50;
 const menuQuery = z.object({
   ids: z
     .string({ error: 'ids is required, e.g. ids=1,2,3' })
-    .transform((text) => text.split(','))
-    .pipe(z.array(recipeIdText).min(1).max(maxMenuIds, `at most ${maxMenuIds} ids`))
+    .transform((text): unknown[] => text.split(','))
+    .pipe(z.array(recipeIdSchema).min(1).max(maxMenuIds, `at most ${maxMenuIds} ids`))
     // The same dish twice needs one call.
     .transform((ids) => [...new Set(ids)]),
 });

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '@recipe-mesh/platform/errors';
+import { userIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
-import { jsonObjectBody, restOnlyVia, userIdText } from './request-input.js';
+import { jsonObjectBody, restOnlyVia } from './request-input.js';
 
-const userParams = z.object({ id: userIdText });
+const userParams = z.object({ id: userIdSchema });
 
 /**
  * `PUT /api/users/:id/preferences` — forwards the preferences to recipe-api, which stores them and

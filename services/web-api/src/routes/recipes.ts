@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { parseInput } from '@recipe-mesh/platform/errors';
 import { z } from 'zod';
+import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
-import { idempotencyKeyOf, jsonObjectBody, recipeIdText, userIdOf, viaOf } from './request-input.js';
+import { idempotencyKeyOf, jsonObjectBody, userIdOf, viaOf } from './request-input.js';
 
-const idParams = z.object({ id: recipeIdText });
+const idParams = z.object({ id: recipeIdSchema });
 
 /**
  * `GET /api/recipes/:id?via=` — the book's consumer: `{ consumer_pid, via, producer }`, with the

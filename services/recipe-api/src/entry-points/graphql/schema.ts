@@ -5,7 +5,7 @@ import { parseInput } from '@recipe-mesh/platform/errors';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import { listLimits, newRecipeSchema, recipeIdInputSchema, type Recipe, type UserView } from '../../domain/recipe.js';
 import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
-import { idempotencyKeyFrom, viewerFrom } from '../request-input.js';
+import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 
 /** The proto's shapes in GraphQL (ids are Int: the catalogue's ids stay below 2^31). */
 export const typeDefs = /* GraphQL */ `
@@ -99,7 +99,7 @@ export function recipeSchema(catalogue: RecipeCatalogue) {
       Query: {
         recipe: async (_: unknown, args: { id: number }, ctx: ServerContext): Promise<RecipeNode> => {
           const id = parseInput(recipeIdInputSchema, args, 'arguments').id;
-          const { value, degraded } = await catalogue.getRecipe(id, viewerFrom(ctx.req.get('x-user-id')));
+          const { value, degraded } = await catalogue.getRecipe(id, userIdFromHeader(ctx.req.get('x-user-id')));
           if (degraded) {
             ctx.res.locals.degraded = degraded;
             ctx.res.setHeader('x-degraded', degraded);
@@ -133,7 +133,7 @@ export function recipeSchema(catalogue: RecipeCatalogue) {
             },
             'input',
           );
-          const key = idempotencyKeyFrom(typeof idempotencyKey === 'string' ? idempotencyKey : undefined);
+          const key = idempotencyKeyFromHeader(typeof idempotencyKey === 'string' ? idempotencyKey : undefined);
           const { recipe, replayed } = await catalogue.createRecipe(input, key);
           return { recipe: { ...recipe, userView: null }, replayed };
         },

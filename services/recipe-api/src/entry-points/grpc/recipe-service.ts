@@ -16,7 +16,8 @@ import type {
 } from '@recipe-mesh/platform/proto/recipes';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import { newRecipeSchema, recipeIdInputSchema, type Recipe } from '../../domain/recipe.js';
-import { idempotencyKeyFrom, producerPid, viewerFrom } from '../request-input.js';
+import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
+import { producerPid } from '../request-input.js';
 import { grpcCodeName, InjectedFaultError, toGrpcStatus } from './status.js';
 
 export interface RecipeServiceOptions {
@@ -105,7 +106,10 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
   return {
     GetRecipe: unary<GetRecipeRequest__Output, GetRecipeResponse>('GetRecipe', async (call, extra) => {
       const id = parseInput(recipeIdInputSchema, call.request, 'request').id;
-      const { value, degraded } = await catalogue.getRecipe(id, viewerFrom(metadataValue(call.metadata, 'x-user-id')));
+      const { value, degraded } = await catalogue.getRecipe(
+        id,
+        userIdFromHeader(metadataValue(call.metadata, 'x-user-id')),
+      );
       if (degraded) extra.degraded = degraded;
       // proto3 has no null: an unset preference is 0, an absent view is an unset message.
       const userView = value.userView
@@ -118,7 +122,7 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
       const { idempotencyKey, ...fields } = call.request;
       // proto3 sends 0 for an unset int: treat it as "use the default" like an absent JSON field.
       const input = parseInput(newRecipeSchema, { ...fields, servings: fields.servings || undefined }, 'recipe');
-      const { recipe, replayed } = await catalogue.createRecipe(input, idempotencyKeyFrom(idempotencyKey));
+      const { recipe, replayed } = await catalogue.createRecipe(input, idempotencyKeyFromHeader(idempotencyKey));
       return { recipe: toProto(recipe), replayed, producerPid };
     }),
 

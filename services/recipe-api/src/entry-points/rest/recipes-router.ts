@@ -10,7 +10,8 @@ import {
   userIdSchema,
 } from '../../domain/recipe.js';
 import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
-import { idempotencyKeyFrom, producerPid, viewerFrom } from '../request-input.js';
+import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
+import { producerPid } from '../request-input.js';
 
 const listQuerySchema = z.object({
   cuisine: z.string().trim().toLowerCase().min(1).max(40).optional(),
@@ -54,7 +55,7 @@ export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLim
 
   router.get('/recipes/:id', async (req, res) => {
     const id = idParam(req);
-    const viewer = viewerFrom(req.get('x-user-id'));
+    const viewer = userIdFromHeader(req.get('x-user-id'));
     const { value, degraded } = await catalogue.getRecipe(id, viewer);
     if (degraded) {
       res.locals.degraded = degraded;
@@ -64,7 +65,7 @@ export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLim
   });
 
   router.post('/recipes', ...body, async (req, res) => {
-    const key = idempotencyKeyFrom(req.get('idempotency-key'));
+    const key = idempotencyKeyFromHeader(req.get('idempotency-key'));
     const input = parseInput(newRecipeSchema, req.body, 'recipe');
     const { recipe, replayed } = await catalogue.createRecipe(input, key);
     // 201 the first time, 200 with the same body on a replay (Stripe's behaviour, flagged by header).

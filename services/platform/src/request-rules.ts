@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { parseInput } from './errors.js';
+
+/**
+ * The rules for what callers send, applied by both services (web-api checks them before any call to
+ * recipe-api, recipe-api again on every protocol), so a bad value gets the same 400 and the same
+ * message wherever it enters. Schemas are built once at module load: zod 4 compiles an object
+ * schema into a validator on first use, so one built per request recompiles every time.
+ */
+
+const recipeIdMessage = 'must be a positive integer below 2^31';
+
+/**
+ * Recipe ids are positive int32 values (the proto's int64 carries them, as a decimal string once
+ * loaded with `longs: String`). A decimal string or a number is accepted; hex, exponents, signs and
+ * spaces are not.
+ */
+export const recipeIdSchema = z.preprocess(
+  (value) => (typeof value === 'string' && /^[1-9]\d{0,9}$/.test(value) ? Number(value) : value),
+  z
+    .number({ error: recipeIdMessage })
+    .int(recipeIdMessage)
+    .min(1, recipeIdMessage)
+    .max(2 ** 31 - 1, recipeIdMessage),
+);
+
+/**
+ * User ids come from `x-user-id` and path segments and end up inside Redis keys and SCAN MATCH
+ * patterns, so the character set excludes glob specials (`* ? [ ] \`) and `:` (the key separator).
+ */
+export const userIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit',
+  );
+
+/** Printable ASCII without spaces, up to 255 characters, as the IETF Idempotency-Key draft's examples. */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');
+
+const userIdHeader = z.object({ 'x-user-id': userIdSchema });
+const idempotencyKeyHeader = z.object({ 'idempotency-key': idempotencyKeySchema });
+
+/** `x-user-id` (HTTP header or gRPC metadata): absent or empty means anonymous, malformed is a 400. */
+export function userIdFromHeader(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return parseInput(userIdHeader, { 'x-user-id': raw }, 'x-user-id header')['x-user-id'];
+}
+
+/** `Idempotency-Key`: absent or empty means none, malformed is a 400. */
+export function idempotencyKeyFromHeader(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  return parseInput(idempotencyKeyHeader, { 'idempotency-key': raw }, 'Idempotency-Key header')['idempotency-key'];
+}
