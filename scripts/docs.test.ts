@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { configTable } from '@recipe-mesh/platform/config';
+import { faultKinds } from '@recipe-mesh/platform/faults';
+import { durationBuckets } from '@recipe-mesh/platform/metrics';
 import { recipeApiConfigSchema } from '../services/recipe-api/src/config.js';
 import { webApiConfigSchema } from '../services/web-api/src/config.js';
 
@@ -33,4 +35,22 @@ test('README lists every metric family of docs/contracts.md', () => {
   const names = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
   assert.ok(names.length >= 10, 'contracts metric table not found');
   for (const name of names) assert.ok(readme.includes(`\`${name}\``), `README does not document ${name}`);
+});
+
+const contracts = readFileSync(new URL('../docs/contracts.md', import.meta.url), 'utf8');
+
+test('docs/contracts.md lists exactly the fault_active kinds the fault schema defines', () => {
+  const listed = contracts.split('Kinds for `fault_active{kind}`:')[1]?.split('\n\n')[0] ?? '';
+  assert.ok(listed, 'docs/contracts.md has no fault_active kinds list');
+  assert.deepEqual(
+    [...listed.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]),
+    faultKinds,
+  );
+});
+
+test('docs/contracts.md states the histogram buckets the metrics use', () => {
+  assert.ok(
+    contracts.includes(`buckets ${durationBuckets.join(' ')} and`),
+    'contracts.md buckets differ from durationBuckets',
+  );
 });

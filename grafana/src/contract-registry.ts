@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
+import { durationBuckets } from '@recipe-mesh/platform/metrics';
 import type { ContractMetric } from './contracts.js';
 
 /**
@@ -8,9 +9,6 @@ import type { ContractMetric } from './contracts.js';
  * `trace_id` exemplars) — a stand-in for the services' /metrics that checks the dashboards against
  * the contract's shape. The real services are checked the same way by the lab's panel check.
  */
-
-/** Buckets every contract histogram uses (docs/contracts.md, "Metrics"). */
-export const CONTRACT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Example values per label name: a good and a bad one where the dashboards tell them apart. */
 export const SAMPLE_LABEL_VALUES: Record<string, string[]> = {
@@ -72,7 +70,7 @@ export function contractRegistries(metrics: ContractMetric[]): ContractRegistrie
       };
       const instance: AnyMetric =
         metric.type === 'histogram'
-          ? new client.Histogram({ ...common, buckets: CONTRACT_BUCKETS, enableExemplars: true })
+          ? new client.Histogram({ ...common, buckets: durationBuckets, enableExemplars: true })
           : metric.type === 'counter'
             ? new client.Counter(common)
             : new client.Gauge(common);

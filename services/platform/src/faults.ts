@@ -36,19 +36,28 @@ export const faultDocumentSchema = z
 
 export type FaultDocument = z.infer<typeof faultDocumentSchema>;
 
-/** Kinds exported as `fault_active{kind}` and which document entries turn them on. */
-const kinds: Record<string, (doc: FaultDocument) => boolean> = {
-  latency: (d) => d.latency !== undefined,
-  errors: (d) => d.errors !== undefined,
-  keep_alive_timeout: (d) => d.keepAliveTimeoutMs !== undefined,
-  headers_timeout: (d) => d.headersTimeoutMs !== undefined,
-  cpu_burn: (d) => (d.cpuBurnMs ?? 0) > 0,
-  unready: (d) => d.unready === true,
-  invalidation_scan: (d) => d.invalidationStrategy === 'scan',
-  graceful_shutdown_off: (d) => d.gracefulShutdown === false,
-  stream_cleanup_off: (d) => d.streamCleanup === false,
-  upload_limits_off: (d) => d.uploadLimits === false,
+/**
+ * The `fault_active{kind}` series: one kind per key of the fault document, and when it counts as
+ * active. Typed by the schema's keys, so a new fault key does not compile without its kind;
+ * docs/contracts.md lists these kinds (checked by scripts/docs.test.ts).
+ */
+const faultKindOf: { [K in keyof FaultDocument]-?: [kind: string, active: (doc: FaultDocument) => boolean] } = {
+  latency: ['latency', (d) => d.latency !== undefined],
+  errors: ['errors', (d) => d.errors !== undefined],
+  keepAliveTimeoutMs: ['keep_alive_timeout', (d) => d.keepAliveTimeoutMs !== undefined],
+  headersTimeoutMs: ['headers_timeout', (d) => d.headersTimeoutMs !== undefined],
+  cpuBurnMs: ['cpu_burn', (d) => (d.cpuBurnMs ?? 0) > 0],
+  unready: ['unready', (d) => d.unready === true],
+  invalidationStrategy: ['invalidation_scan', (d) => d.invalidationStrategy === 'scan'],
+  gracefulShutdown: ['graceful_shutdown_off', (d) => d.gracefulShutdown === false],
+  streamCleanup: ['stream_cleanup_off', (d) => d.streamCleanup === false],
+  uploadLimits: ['upload_limits_off', (d) => d.uploadLimits === false],
 };
+
+/** Every `fault_active` kind, in the fault document's key order. */
+export const faultKinds: string[] = Object.keys(faultDocumentSchema.shape).map(
+  (key) => faultKindOf[key as keyof FaultDocument][0],
+);
 
 export class FaultValidationError extends Error {
   constructor(readonly issues: { path: string; message: string }[]) {
@@ -125,7 +134,7 @@ export class FaultRegistry {
   }
   private export(): void {
     if (!this.metrics) return;
-    for (const [kind, active] of Object.entries(kinds))
+    for (const [kind, active] of Object.values(faultKindOf))
       this.metrics.faultActive.set({ kind }, active(this.doc) ? 1 : 0);
   }
 }
