@@ -22,16 +22,59 @@ export class ExportTracker {
   }
 }
 
+/** How an export is written to the client: a named strategy, chosen per request by the fault document. */
+interface ExportStreaming {
+  readonly name: 'pipeline' | 'manual-no-cleanup';
+  stream(source: Readable, req: Request, res: Response, logger: Logger): Promise<void>;
+}
+
 /**
- * `GET /recipes/export`: the whole catalogue as NDJSON, produced page by page only as fast as the
- * client reads (stream.pipeline propagates backpressure), and released when the client goes away:
- * pipeline destroys the source, which returns the generator and stops reading the store.
- *
- * With the `streamCleanup:false` fault it is wired by hand the way the Nodeload2 leak was: pause on
- * a full socket, resume on 'drain', and no 'close' handling. A client that leaves mid-export never
- * drains, so the paused source, the store cursor behind it and the response (with its socket) stay
- * referenced forever.
+ * `pipeline` (the default): produced page by page only as fast as the client reads (stream.pipeline
+ * propagates backpressure), and released when the client goes away: pipeline destroys the source,
+ * which returns the generator and stops reading the store.
  */
+const pipelineStreaming: ExportStreaming = {
+  name: 'pipeline',
+  async stream(source, req, res, logger) {
+    try {
+      await pipeline(source, res);
+    } catch (error) {
+      // The client went away (or the socket failed): the source is already destroyed by pipeline.
+      logger.info(
+        { route: req.path, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message },
+        'export stopped: client gone',
+      );
+    }
+  },
+};
+
+/**
+ * `manual-no-cleanup` (the `streamCleanup:false` fault, the client-abort-leak experiment): wired by
+ * hand the way the Nodeload2 leak was: pause on a full socket, resume on 'drain', and no 'close'
+ * handling. A client that leaves mid-export never drains, so the paused source, the store cursor
+ * behind it and the response (with its socket) stay referenced forever.
+ */
+const manualNoCleanupStreaming: ExportStreaming = {
+  name: 'manual-no-cleanup',
+  async stream(source, _req, res) {
+    // Writes after the client left fail with ERR_STREAM_DESTROYED; swallowing them is the bug.
+    res.on('error', () => {});
+    source.on('data', (line: string) => {
+      if (!res.write(line)) {
+        source.pause();
+        res.once('drain', () => source.resume());
+      }
+    });
+    source.on('end', () => res.end());
+  },
+};
+
+/** The export strategy the fault document selects (read per request, so a flip takes effect at once). */
+export function exportStreamingFor(faults: FaultRegistry): ExportStreaming {
+  return faults.get().streamCleanup === false ? manualNoCleanupStreaming : pipelineStreaming;
+}
+
+/** `GET /recipes/export`: the whole catalogue as NDJSON, written by the selected strategy. */
 export function exportHandler(
   catalogue: RecipeCatalogue,
   faults: FaultRegistry,
@@ -42,28 +85,6 @@ export function exportHandler(
     const source = Readable.from(ndjson(catalogue.allRecipes()));
     tracker.track(source);
     res.status(200).type('application/x-ndjson');
-
-    if (faults.get().streamCleanup === false) {
-      // Writes after the client left fail with ERR_STREAM_DESTROYED; swallowing them is the bug.
-      res.on('error', () => {});
-      source.on('data', (line: string) => {
-        if (!res.write(line)) {
-          source.pause();
-          res.once('drain', () => source.resume());
-        }
-      });
-      source.on('end', () => res.end());
-      return;
-    }
-
-    try {
-      await pipeline(source, res);
-    } catch (error) {
-      // The client went away (or the socket failed): the source is already destroyed by pipeline.
-      logger.info(
-        { route: req.path, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message },
-        'export stopped: client gone',
-      );
-    }
+    await exportStreamingFor(faults).stream(source, req, res, logger);
   };
 }
