@@ -72,14 +72,22 @@ before(async () => {
   const generated = runIstioctl(['manifest', 'generate', '-f', repoPath('istio/install/istio-operator.yaml')]);
   assert.equal(generated.status, 0, generated.stderr);
   const controlPlane = parseYaml(generated.stdout).filter(
-    (o) => !['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind),
+    (o) =>
+      !['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind),
   );
   apply(controlPlane);
   const configMap = (name: string) => controlPlane.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
   const injector = configMap('istio-sidecar-injector');
   const mesh = configMap('istio');
-  assert.ok(injector?.data?.config && injector.data.values && mesh?.data?.mesh, 'injector and mesh ConfigMaps generated');
-  const files = { inject: path.join(work, 'inject.yaml'), values: path.join(work, 'values.json'), mesh: path.join(work, 'mesh.yaml') };
+  assert.ok(
+    injector?.data?.config && injector.data.values && mesh?.data?.mesh,
+    'injector and mesh ConfigMaps generated',
+  );
+  const files = {
+    inject: path.join(work, 'inject.yaml'),
+    values: path.join(work, 'values.json'),
+    mesh: path.join(work, 'mesh.yaml'),
+  };
   writeFileSync(files.inject, injector.data.config);
   writeFileSync(files.values, injector.data.values);
   writeFileSync(files.mesh, mesh.data.mesh);
@@ -106,7 +114,16 @@ before(async () => {
   );
   assert.equal(injected.status, 0, injected.stderr);
   apply(parseYaml(injected.stdout));
-  cluster.kubectl(['-n', ns, 'rollout', 'status', 'deployment', '-l', 'app.kubernetes.io/part-of=recipe-mesh', '--timeout=120s']);
+  cluster.kubectl([
+    '-n',
+    ns,
+    'rollout',
+    'status',
+    'deployment',
+    '-l',
+    'app.kubernetes.io/part-of=recipe-mesh',
+    '--timeout=120s',
+  ]);
 });
 after(async () => {
   await cluster?.stop();
