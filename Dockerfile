@@ -19,6 +19,7 @@ COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY services/platform/package.json services/platform/
 COPY services/recipe-api/package.json services/recipe-api/
 COPY services/web-api/package.json services/web-api/
+COPY measure/package.json measure/
 COPY lab/package.json lab/
 COPY experiments/package.json experiments/
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -34,6 +35,7 @@ COPY package.json package-lock.json ./
 COPY services/platform/package.json services/platform/
 COPY services/recipe-api/package.json services/recipe-api/
 COPY services/web-api/package.json services/web-api/
+COPY measure/package.json measure/
 COPY lab/package.json lab/
 COPY experiments/package.json experiments/
 

@@ -35,7 +35,7 @@ run: node_modules/.package-lock.json ## Both services (+ a private Redis when re
 	$(NODE_TS) scripts/run-local.ts
 
 clean: ## Remove build output
-	rm -rf services/*/dist lab/dist experiments/dist services/*/tsconfig.tsbuildinfo lab/tsconfig.tsbuildinfo experiments/tsconfig.tsbuildinfo
+	rm -rf services/*/dist measure/dist lab/dist experiments/dist services/*/tsconfig.tsbuildinfo measure/tsconfig.tsbuildinfo lab/tsconfig.tsbuildinfo experiments/tsconfig.tsbuildinfo
 
 # Lab (make up/down), Kubernetes (make deploy…), experiments and benchmarks live in their own fragments.
 -include make/*.mk

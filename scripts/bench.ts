@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { runLoad, type Via } from '@recipe-mesh/lab/load/load';
-import { parseScrape, sumOf } from '@recipe-mesh/experiments/evidence/metrics';
+import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
@@ -54,8 +54,8 @@ async function measure(mode: Row['mode']): Promise<Row[]> {
         mode,
         via,
         requestsPerSecond: Math.round(summary.requestsPerSecond),
-        p50: summary.latencyMs.p50,
-        p99: summary.latencyMs.p99,
+        p50: summary.latencyMs.p50 ?? NaN,
+        p99: summary.latencyMs.p99 ?? NaN,
         non200: summary.requests - (summary.byStatus['200'] ?? 0),
         webApiRssMiB: await rssMiB(endpoints.webApiAdminUrl),
         recipeApiRssMiB: await rssMiB(endpoints.recipeApiAdminUrl),

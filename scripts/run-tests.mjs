@@ -7,7 +7,7 @@ import path from 'node:path';
 
 const roots = process.argv.slice(2).length
   ? process.argv.slice(2)
-  : ['services', 'lab', 'experiments', 'k8s', 'istio', 'grafana', 'scripts'];
+  : ['services', 'measure', 'lab', 'experiments', 'k8s', 'istio', 'grafana', 'scripts'];
 const files = [];
 const walk = (p) => {
   let st;

@@ -1,8 +1,8 @@
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import type { ListenerPatch, MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
 import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import type { LatencySummary } from './evidence/latency.js';
-import type { MetricDelta, Scrape } from './evidence/metrics.js';
+import type { LatencySummary } from '@recipe-mesh/measure/latency';
+import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from './evidence/trace.js';
 
 /**

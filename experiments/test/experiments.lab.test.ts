@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
 import { allPanelsHaveData, formatPanelTable } from '@recipe-mesh/lab/panels/print';
 import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';

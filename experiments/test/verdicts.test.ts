@@ -14,7 +14,12 @@ import { judgeUpload, type UploadEvidence } from '../src/incidents/upload-oom.js
 
 const load = (phase: string, byStatusFlag: Record<string, number>): PhaseLoad => {
   const requests = Object.values(byStatusFlag).reduce((a, b) => a + b, 0);
-  return { phase, requests, byStatusFlag, latencyMs: { count: requests, p50: 5, p90: 8, p99: 12, max: 20 } };
+  return {
+    phase,
+    requests,
+    byStatusFlag,
+    latencyMs: { count: requests, p50: 5, p90: 8, p99: 12, max: 20, mean: null },
+  };
 };
 
 const uc = parseAccessLogLine(

@@ -3,9 +3,10 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
-import { exposedFamilies, startEnvoy } from '../src/processes.js';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { waitFor } from '@recipe-mesh/measure/net';
+import { parseScrape } from '@recipe-mesh/measure/metric-text';
+import { startEnvoy } from './lib/processes.js';
 import { readMeshMetrics } from '../src/queries.js';
 import { meshMetricsFile } from '../src/paths.js';
 
@@ -55,12 +56,12 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
   const stats = await waitFor(
     async () => {
       const text = await (await fetch(`${envoy.url}/stats/prometheus`)).text();
-      return exposedFamilies(text).has('envoy_cluster_upstream_rq_time') ? text : null;
+      return 'envoy_cluster_upstream_rq_time' in parseScrape(text).types ? text : null;
     },
     { timeoutMs: 10000, what: 'envoy_cluster_upstream_rq_time in /stats/prometheus' },
   );
 
-  const families = exposedFamilies(stats);
+  const families = new Set(Object.keys(parseScrape(stats).types));
   const documented = readMeshMetrics(meshMetricsFile).filter((m) => m.source === 'envoy');
   assert.ok(documented.length >= 20);
   assert.deepEqual(

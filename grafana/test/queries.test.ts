@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { parseContractMetrics } from '../src/contracts.js';
 import { kubernetesOnlyProblems, kubernetesOnlyProblemsIn } from '../src/kubernetes-only.js';
 import { selectedMetrics } from '../src/promql.js';

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { checkRules, testRules } from '../src/promtool.js';
 import { readRuleFiles } from '../src/queries.js';
 import { ruleTestsDir, rulesDir } from '../src/paths.js';

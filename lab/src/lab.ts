@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { findBinary, installHint } from '@recipe-mesh/platform/testing/binaries';
-import { portIsOpen } from '@recipe-mesh/platform/testing/net';
+import { findBinary, installHint } from '@recipe-mesh/measure/binaries';
+import { portIsOpen } from '@recipe-mesh/measure/net';
 import { launchSpecs, type AppCommand } from './components/launch-specs.js';
 import { LabError } from './errors.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';

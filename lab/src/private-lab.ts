@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { freePort } from '@recipe-mesh/measure/net';
 import { startLab, stopLab, type LabOptions } from './lab.js';
 import type { LabState } from './process/state.js';
 import { defaultPorts, PortsTakenError, type LabPorts } from './ports.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { portIsOpen } from '@recipe-mesh/platform/testing/net';
+import { portIsOpen } from '@recipe-mesh/measure/net';
 import { labStatus, startLab, stopLab } from '../src/lab.js';
 import { statePath } from '../src/process/state.js';
 import { alivePids, freeLabPorts, standIn, tempStateDir } from './helpers.js';

@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { portIsOpen, waitFor } from '@recipe-mesh/platform/testing/net';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { portIsOpen, waitFor } from '@recipe-mesh/measure/net';
 import { startLab, stopLab, type LabState } from '../src/lab.js';
 import { readAccessLog } from '../src/mesh/access-log.js';
 import { runLoad } from '../src/load/load.js';
@@ -159,7 +159,10 @@ test('lab up with the real services: three protocol paths, access logs, metrics,
       });
       assert.equal(put.status, 200, await put.text());
       const during = await load();
-      assert.ok(during.summary.latencyMs.p50 >= 200, `p50 ${during.summary.latencyMs.p50} ms with 200 ms injected`);
+      assert.ok(
+        (during.summary.latencyMs.p50 ?? 0) >= 200,
+        `p50 ${during.summary.latencyMs.p50} ms with 200 ms injected`,
+      );
       const bad = await fetch(faults, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
@@ -171,7 +174,7 @@ test('lab up with the real services: three protocol paths, access logs, metrics,
       assert.ok([200, 204].includes((await fetch(faults, { method: 'DELETE' })).status));
       const after = await load();
       assert.ok(
-        after.summary.latencyMs.p50 < before.summary.latencyMs.p50 + 100,
+        (after.summary.latencyMs.p50 ?? Infinity) < (before.summary.latencyMs.p50 ?? 0) + 100,
         `p50 back to ${after.summary.latencyMs.p50} ms (was ${before.summary.latencyMs.p50})`,
       );
     },

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { istioTextFormat, parseAccessLogLine, countByResponseFlags } from '../src/mesh/access-log.js';
 import {
   defaultMesh,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { freePort } from '@recipe-mesh/measure/net';
 import type { AppCommand } from '../src/lab.js';
 import { defaultPorts, type LabPorts } from '../src/ports.js';
 

@@ -3,14 +3,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import {
-  formatSummary,
-  percentile,
-  runBursts,
-  runLoad,
-  summarizeOutcomes,
-  type OutcomeRecord,
-} from '../src/load/load.js';
+import { formatSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
+import { runBursts, runLoad } from '../src/load/load.js';
 
 /** A server that answers after `delayMs`, every third request 503 with flag UC, like an Envoy ingress would. */
 async function server(t: { after(fn: () => unknown): void }, delayMs: number) {
@@ -32,15 +26,6 @@ async function server(t: { after(fn: () => unknown): void }, delayMs: number) {
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, count: () => count, seen };
 }
 
-test('percentiles are nearest-rank', () => {
-  const values = Array.from({ length: 100 }, (_, i) => i + 1);
-  assert.equal(percentile(values, 50), 50);
-  assert.equal(percentile(values, 90), 90);
-  assert.equal(percentile(values, 99), 99);
-  assert.equal(percentile([7], 99), 7);
-  assert.equal(percentile([], 50), 0);
-});
-
 test('concurrency load: one record per answered request with status, latency and the response-flags header', async (t) => {
   const target = await server(t, 20);
   const { records, summary } = await runLoad({
@@ -54,20 +39,18 @@ test('concurrency load: one record per answered request with status, latency and
   assert.ok(target.count() >= records.length, 'no record without a request');
   assert.ok(target.seen.every((u) => u === '/api/recipes/42?via=grpc'));
   for (const r of records) {
-    assert.equal(r.responseFlags, r.status === 503 ? 'UC' : '-');
+    assert.deepEqual(r.flags, r.status === 503 ? ['UC'] : []);
     assert.ok(r.latencyMs >= 19, `latency ${r.latencyMs}`);
   }
   assert.equal(summary.requests, records.length);
   assert.equal((summary.byStatus['503'] ?? 0) + (summary.byStatus['200'] ?? 0), records.length);
-  assert.equal(summary.byResponseFlags.UC, summary.byStatus['503']);
-  assert.ok(summary.byResponseFlags.UC! > 0);
-  assert.ok(summary.latencyMs.p50 >= 20 && summary.latencyMs.p50 < 200, `p50 ${summary.latencyMs.p50}`);
-  assert.ok(
-    summary.latencyMs.p50 <= summary.latencyMs.p90 &&
-      summary.latencyMs.p90 <= summary.latencyMs.p99 &&
-      summary.latencyMs.p99 <= summary.latencyMs.max,
-  );
-  assert.match(formatSummary(summary), /requests .* status .*200×\d+.* flags .*UC×\d+ .*latency ms p50 \d/);
+  assert.equal(summary.byOutcome['503 UC'], summary.byStatus['503']);
+  assert.ok(summary.byOutcome['503 UC']! > 0);
+  const { p50, p90, p99, max } = summary.latencyMs;
+  assert.ok(p50 !== null && p90 !== null && p99 !== null && max !== null, 'latency measured');
+  assert.ok(p50 >= 20 && p50 < 200, `p50 ${p50}`);
+  assert.ok(p50 <= p90 && p90 <= p99 && p99 <= max);
+  assert.match(formatSummary(summary), /requests .* 200 -×\d+.* 503 UC×\d+ .*latency ms p50 \d/);
 });
 
 test('rate load stays near the asked rate', async (t) => {
@@ -124,22 +107,27 @@ test('requests that get no answer are recorded with status 0 and the error', asy
   assert.ok(records.length >= 1);
   assert.ok(records.every((r) => r.status === 0 && r.error === 'request timed out'));
   assert.equal(summary.errors, records.length);
-  assert.equal(summary.latencyMs.p50, 0);
+  assert.deepEqual(
+    summary.latencyMs,
+    { count: 0, p50: null, p90: null, p99: null, max: null, mean: null },
+    'no answer: no latency data, not zero',
+  );
 });
 
 test('summaries count statuses and flags over records', () => {
-  const r = (status: number, latencyMs: number, responseFlags: string): OutcomeRecord => ({
+  const r = (status: number, latencyMs: number, flags: string[]): RequestRecord => ({
     startedAtMs: 0,
     status,
     latencyMs,
-    responseFlags,
+    flags,
     error: null,
+    bytes: 0,
     burst: 0,
   });
-  const s = summarizeOutcomes([r(200, 10, '-'), r(503, 2, 'UC'), r(200, 30, '-'), r(0, 0, '')], 2000);
+  const s = summarizeRequests([r(200, 10, []), r(503, 2, ['UC']), r(200, 30, []), r(0, 0, [])], 2000);
   assert.deepEqual(s.byStatus, { '200': 2, '503': 1, '0': 1 });
-  assert.deepEqual(s.byResponseFlags, { '-': 2, UC: 1 });
+  assert.deepEqual(s.byOutcome, { '200 -': 2, '503 UC': 1, '0 -': 1 });
   assert.equal(s.errors, 1);
   assert.equal(s.requestsPerSecond, 2);
-  assert.deepEqual(s.latencyMs, { p50: 10, p90: 30, p99: 30, max: 30, mean: 14 });
+  assert.deepEqual(s.latencyMs, { count: 3, p50: 10, p90: 30, p99: 30, max: 30, mean: 14 });
 });

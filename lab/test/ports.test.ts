@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { freePort } from '@recipe-mesh/measure/net';
 import { assertPortsFree, portEnvName, portsFromEnv, PortsTakenError } from '../src/ports.js';
 
 test('port overrides come from LAB_PORT_* variables and bad values are refused', () => {

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { prometheusConfig, ruleFiles } from '../src/components/prometheus.js';
 import { tempStateDir } from './helpers.js';
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -8,8 +7,8 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { freePort } from '@recipe-mesh/platform/testing/net';
-import { createTraceSink } from '../src/trace/sink-server.js';
+import { freePort } from '@recipe-mesh/measure/net';
+import { startTraceSink } from '../src/trace/sink-server.js';
 import { findTrace, lastTraces } from '../src/trace/store.js';
 import { renderWaterfall } from '../src/trace/waterfall.js';
 import { tempStateDir } from './helpers.js';
@@ -17,10 +16,8 @@ import { tempStateDir } from './helpers.js';
 async function startSink(t: { after(fn: () => unknown): void }) {
   const file = path.join(tempStateDir(t), 'spans.ndjson');
   const port = await freePort();
-  const server = createTraceSink({ port, file });
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => new Promise((r) => server.close(r)));
+  const sink = await startTraceSink({ port, file });
+  t.after(() => sink.close());
   return { file, url: `http://127.0.0.1:${port}/v1/traces` };
 }
 

@@ -1,4 +1,5 @@
 import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
+import { parseResponseFlags } from '@recipe-mesh/measure/outcomes';
 
 /**
  * Questions experiments ask of one trace (spans as the lab's trace sink stores them: Envoy spans
@@ -43,7 +44,7 @@ export function spanStatus(s: TraceSpan): number | undefined {
 
 /** Envoy tags each span with its `response_flags` (`-` when none). */
 export function spanResponseFlags(s: TraceSpan): string[] {
-  return (attr(s, 'response_flags') ?? '-').split(',').filter((f) => f && f !== '-');
+  return parseResponseFlags(attr(s, 'response_flags'));
 }
 
 /** Groups spans by trace id. */

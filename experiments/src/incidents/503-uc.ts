@@ -6,7 +6,8 @@ import {
   type AccessLogEntry,
 } from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
-import { sendRequest, type RequestRecord } from '../load/http.js';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import { sendRequest } from '../load/http.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { phaseFromRecords } from '../load/phase.js';
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { redisKeys } from '@recipe-mesh/recipe-api/data-access/keys';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
-import { percentile, ratio } from '../evidence/latency.js';
+import { percentile, ratio } from '@recipe-mesh/measure/latency';
 import {
   delta,
   describeDelta,
@@ -10,8 +10,8 @@ import {
   histogramQuantile,
   type MetricDelta,
   type Scrape,
-} from '../evidence/metrics.js';
-import type { RequestRecord } from '../load/http.js';
+} from '@recipe-mesh/measure/metric-text';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 

@@ -1,7 +1,8 @@
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { describeDelta, sumOf, type MetricDelta, type Scrape } from '../evidence/metrics.js';
-import { sendRequest, type RequestRecord } from '../load/http.js';
+import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import { sendRequest } from '../load/http.js';
 import { multipartFile } from '../load/multipart.js';
 import { phaseFromRecords } from '../load/phase.js';
 

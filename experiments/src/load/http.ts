@@ -1,22 +1,13 @@
 import http from 'node:http';
 import type { Readable } from 'node:stream';
+import { parseResponseFlags } from '@recipe-mesh/measure/outcomes';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
 
 /**
  * Single requests with exact control over timing, connections and bodies — what the special
  * loads need (bursts timed to a keep-alive expiry, downloads aborted halfway, streamed multipart
  * uploads). Steady loads use the lab's autocannon module (lab/src/load/load.ts).
  */
-
-export interface RequestRecord {
-  startedAtMs: number;
-  /** 0 when no answer came. */
-  status: number;
-  latencyMs: number;
-  /** Envoy's response flags from the ingress' header; [] for `-` or no header. */
-  flags: string[];
-  error: string | null;
-  bytes: number;
-}
 
 export interface RequestSpec {
   url: string;
@@ -35,17 +26,17 @@ export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
   const startedAtMs = Date.now();
   return new Promise((resolve) => {
     let settled = false;
-    const done = (record: Omit<RequestRecord, 'startedAtMs' | 'latencyMs'>) => {
+    const done = (record: Omit<RequestRecord, 'startedAtMs' | 'latencyMs' | 'burst'>) => {
       if (settled) return;
       settled = true;
-      resolve({ ...record, startedAtMs, latencyMs: performance.now() - started });
+      resolve({ ...record, startedAtMs, latencyMs: performance.now() - started, burst: 0 });
     };
     const req = http.request(
       spec.url,
       { method: spec.method ?? 'GET', headers: spec.headers, agent: spec.agent ?? false },
       (res) => {
         const header = spec.flagsHeader ? res.headers[spec.flagsHeader.toLowerCase()] : undefined;
-        const flags = typeof header === 'string' && header !== '-' ? header.split(',').filter(Boolean) : [];
+        const flags = parseResponseFlags(typeof header === 'string' ? header : null);
         let bytes = 0;
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
@@ -70,14 +61,4 @@ export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
       req.end(body);
     }
   });
-}
-
-/** Counts records by `status flags` (e.g. `200 -`, `503 UC`), as the access-log counts are keyed. */
-export function countRecords(records: readonly RequestRecord[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const r of records) {
-    const key = `${r.status} ${r.flags.length ? r.flags.join(',') : '-'}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
 }

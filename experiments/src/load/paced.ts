@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { sendRequest, type RequestRecord, type RequestSpec } from './http.js';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import { type RequestSpec, sendRequest } from './http.js';
 
 /**
  * Requests evenly spaced in time (each lane sends one every `lanes / ratePerSecond` seconds), so

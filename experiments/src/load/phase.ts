@@ -1,30 +1,14 @@
-import type { LoadResult } from '@recipe-mesh/lab/load/load';
+import { countOutcomes } from '@recipe-mesh/measure/outcomes';
+import { summarizeLatency } from '@recipe-mesh/measure/latency';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type { PhaseLoad } from '../definition.js';
-import { summarizeLatency } from '../evidence/latency.js';
-import { countRecords, type RequestRecord } from './http.js';
 
-/** A load phase as the report shows it, from this package's request records. */
+/** A load phase as the report shows it, from any load generator's request records. */
 export function phaseFromRecords(phase: string, records: readonly RequestRecord[]): PhaseLoad {
   return {
     phase,
     requests: records.length,
-    byStatusFlag: countRecords(records),
+    byStatusFlag: countOutcomes(records),
     latencyMs: summarizeLatency(records.filter((r) => r.status > 0).map((r) => r.latencyMs)),
-  };
-}
-
-/** A load phase from the lab's autocannon load (lab/src/load/load.ts). */
-export function phaseFromLabLoad(phase: string, result: LoadResult): PhaseLoad {
-  const byStatusFlag: Record<string, number> = {};
-  for (const r of result.records) {
-    const flags = r.responseFlags && r.responseFlags !== '' ? r.responseFlags : '-';
-    const key = `${r.status} ${flags}`;
-    byStatusFlag[key] = (byStatusFlag[key] ?? 0) + 1;
-  }
-  return {
-    phase,
-    requests: result.records.length,
-    byStatusFlag,
-    latencyMs: summarizeLatency(result.records.filter((r) => r.status > 0).map((r) => r.latencyMs)),
   };
 }

@@ -290,7 +290,7 @@ function run(argv: string[], stdin?: string): Promise<string> {
 }
 
 async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const { portIsOpen } = await import('@recipe-mesh/platform/testing/net');
+  const { portIsOpen } = await import('@recipe-mesh/measure/net');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portIsOpen(port)) return;

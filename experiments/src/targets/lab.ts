@@ -13,7 +13,7 @@ import {
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
 import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { parseScrape, type Scrape } from '../evidence/metrics.js';
+import { parseScrape, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';

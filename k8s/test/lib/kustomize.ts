@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { findBinary } from '@recipe-mesh/platform/testing/binaries';
+import { findBinary } from '@recipe-mesh/measure/binaries';
 import type { K8sObject } from './objects.js';
 import { repoPath, repoRoot } from './repo.js';
 

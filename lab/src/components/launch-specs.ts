@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findBinary } from '@recipe-mesh/platform/testing/binaries';
+import { findBinary } from '@recipe-mesh/measure/binaries';
+import { privateRedisArgs } from '@recipe-mesh/measure/redis-server';
 import type { MeshDescription } from '../mesh/description.js';
 import { xdsFile } from '../mesh/envoy-config.js';
 import { writeProxyXds } from '../mesh/xds-files.js';
@@ -77,19 +78,7 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
       name: 'redis',
       kind: 'redis',
       command: binaries.redis,
-      // Private and non-persistent, like platform/testing/redis-server.ts.
-      args: [
-        '--port',
-        String(ports.redis),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        paths.redis,
-      ],
+      args: privateRedisArgs(ports.redis, paths.redis),
       cwd: paths.root,
       log: logFile('redis'),
       ports: [{ name: 'redis', port: ports.redis }],

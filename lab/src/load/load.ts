@@ -1,3 +1,5 @@
+import { parseResponseFlags } from '@recipe-mesh/measure/outcomes';
+import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
 import autocannon from 'autocannon';
 
 /**
@@ -35,82 +37,12 @@ export interface LoadOptions {
   responseFlagsHeader?: string;
 }
 
-export interface OutcomeRecord {
-  /** When the request left, ms since the epoch (answer time minus latency). */
-  startedAtMs: number;
-  /** HTTP status; 0 when no answer came (connection error or timeout). */
-  status: number;
-  latencyMs: number;
-  /** Envoy's response flags from the header, `-` for none, `` when the header was absent. */
-  responseFlags: string;
-  error: string | null;
-  /** Index of the burst the request belongs to (0 without bursts). */
-  burst: number;
-}
-
-export interface LatencySummary {
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-export interface LoadSummary {
-  requests: number;
-  /** Counts by status code ("200", "503", "0" for no answer). */
-  byStatus: Record<string, number>;
-  /** Counts by Envoy response flags ("-", "UC", "URX,UF"...). */
-  byResponseFlags: Record<string, number>;
-  errors: number;
-  durationMs: number;
-  requestsPerSecond: number;
-  /** Over every request that got an answer. */
-  latencyMs: LatencySummary;
-}
-
 export interface LoadResult {
-  records: OutcomeRecord[];
+  records: RequestRecord[];
   summary: LoadSummary;
 }
 
 export const defaultResponseFlagsHeader = 'x-lab-response-flags';
-
-/** Nearest-rank percentile of an ascending list (0 for an empty one). */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
-}
-
-export function summarizeOutcomes(records: OutcomeRecord[], durationMs: number): LoadSummary {
-  const byStatus: Record<string, number> = {};
-  const byResponseFlags: Record<string, number> = {};
-  for (const r of records) {
-    byStatus[String(r.status)] = (byStatus[String(r.status)] ?? 0) + 1;
-    if (r.responseFlags) byResponseFlags[r.responseFlags] = (byResponseFlags[r.responseFlags] ?? 0) + 1;
-  }
-  const latencies = records
-    .filter((r) => r.status > 0)
-    .map((r) => r.latencyMs)
-    .sort((a, b) => a - b);
-  const mean = latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0;
-  return {
-    requests: records.length,
-    byStatus,
-    byResponseFlags,
-    errors: records.filter((r) => r.status === 0).length,
-    durationMs,
-    requestsPerSecond: durationMs > 0 ? (records.length * 1000) / durationMs : 0,
-    latencyMs: {
-      p50: percentile(latencies, 50),
-      p90: percentile(latencies, 90),
-      p99: percentile(latencies, 99),
-      max: latencies.at(-1) ?? 0,
-      mean,
-    },
-  };
-}
 
 function targetPath(options: LoadOptions): string {
   if (!options.via) return options.path;
@@ -118,13 +50,13 @@ function targetPath(options: LoadOptions): string {
   return `${options.path}${separator}via=${options.via}`;
 }
 
-async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeRecord[]> {
+async function runOnce(options: LoadOptions, burst: number): Promise<RequestRecord[]> {
   const flagsHeader = (options.responseFlagsHeader ?? defaultResponseFlagsHeader).toLowerCase();
   const connections =
     options.mode.kind === 'rate'
       ? (options.mode.connections ?? Math.min(10, Math.max(1, options.mode.requestsPerSecond)))
       : options.mode.connections;
-  const records: OutcomeRecord[] = [];
+  const records: RequestRecord[] = [];
   // autocannon calls a request's onResponse and then emits 'response' for the same answer in
   // one synchronous step (lib/httpClient.js), so the headers seen last belong to that response.
   let lastHeaders: Record<string, unknown> | undefined;
@@ -170,8 +102,9 @@ async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeReco
       startedAtMs: Date.now() - responseTime,
       status: statusCode,
       latencyMs: responseTime,
-      responseFlags: typeof flags === 'string' ? flags : '',
+      flags: parseResponseFlags(typeof flags === 'string' ? flags : null),
       error: null,
+      bytes: 0,
       burst,
     });
   });
@@ -180,8 +113,9 @@ async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeReco
       startedAtMs: Date.now(),
       status: 0,
       latencyMs: 0,
-      responseFlags: '',
+      flags: [],
       error: error instanceof Error ? error.message : String(error),
+      bytes: 0,
       burst,
     });
   });
@@ -193,7 +127,7 @@ async function runOnce(options: LoadOptions, burst: number): Promise<OutcomeReco
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const records = await runOnce(options, 0);
-  return { records, summary: summarizeOutcomes(records, Date.now() - started) };
+  return { records, summary: summarizeRequests(records, Date.now() - started) };
 }
 
 export interface BurstOptions extends LoadOptions {
@@ -205,28 +139,14 @@ export interface BurstOptions extends LoadOptions {
 /** `bursts` runs of `durationMs`, `idleMs` apart; records carry their burst index. */
 export async function runBursts(options: BurstOptions): Promise<LoadResult & { perBurst: LoadSummary[] }> {
   const started = Date.now();
-  const records: OutcomeRecord[] = [];
+  const records: RequestRecord[] = [];
   const perBurst: LoadSummary[] = [];
   for (let burst = 0; burst < options.bursts; burst++) {
     if (burst > 0) await new Promise((r) => setTimeout(r, options.idleMs));
     const burstStart = Date.now();
     const burstRecords = await runOnce(options, burst);
     records.push(...burstRecords);
-    perBurst.push(summarizeOutcomes(burstRecords, Date.now() - burstStart));
+    perBurst.push(summarizeRequests(burstRecords, Date.now() - burstStart));
   }
-  return { records, summary: summarizeOutcomes(records, Date.now() - started), perBurst };
-}
-
-/** One line a person reads: count, statuses, flags and latency percentiles. */
-export function formatSummary(summary: LoadSummary): string {
-  const counts = (o: Record<string, number>) =>
-    Object.entries(o)
-      .map(([k, v]) => `${k}×${v}`)
-      .join(' ');
-  const l = summary.latencyMs;
-  return (
-    `${summary.requests} requests (${summary.requestsPerSecond.toFixed(1)}/s) status ${counts(summary.byStatus)}` +
-    (Object.keys(summary.byResponseFlags).length ? ` flags ${counts(summary.byResponseFlags)}` : '') +
-    ` latency ms p50 ${l.p50.toFixed(1)} p90 ${l.p90.toFixed(1)} p99 ${l.p99.toFixed(1)} max ${l.max.toFixed(1)}`
-  );
+  return { records, summary: summarizeRequests(records, Date.now() - started), perBurst };
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { countBy, flagsKey, outcomeKey, parseResponseFlags } from '@recipe-mesh/measure/outcomes';
 
 /**
  * Istio's default TEXT access-log format (meshConfig.accessLogFormat unset; Istio 1.22+ prints
@@ -123,7 +124,7 @@ export function parseAccessLogLine(line: string): AccessLogEntry | null {
     path: request[1] ?? '',
     protocol: request[2] ?? '',
     responseCode,
-    responseFlags: (dash(t[3]) ?? '').split(',').filter(Boolean),
+    responseFlags: parseResponseFlags(t[3]),
     responseCodeDetails: dash(t[4]),
     connectionTerminationDetails: dash(t[5]),
     upstreamTransportFailureReason: dash(t[6]),
@@ -151,19 +152,9 @@ export function parseAccessLog(text: string): AccessLogEntry[] {
   return out;
 }
 
-/** `200 -`, `503 UC`, `0 DC`: the key reports count by. */
-export function statusFlagKey(status: number, flags: readonly string[]): string {
-  return `${status} ${flags.length ? flags.join(',') : '-'}`;
-}
-
-/** Counts entries by `status flags`, most frequent first. */
+/** Counts entries by `status flags` (measure/src/outcomes.ts), most frequent first. */
 export function countByStatusAndFlag(entries: readonly AccessLogEntry[]): Record<string, number> {
-  const counts = new Map<string, number>();
-  for (const e of entries) {
-    const key = statusFlagKey(e.responseCode, e.responseFlags);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+  return countBy(entries, (e) => outcomeKey(e.responseCode, e.responseFlags));
 }
 
 /**
@@ -192,10 +183,5 @@ export async function readAccessLog(file: string, sinceMs = 0): Promise<AccessLo
 
 /** Counts by response flags (`-`, `UC`, `URX,UF`...), the first thing to read after an incident. */
 export function countByResponseFlags(entries: readonly AccessLogEntry[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const e of entries) {
-    const key = e.responseFlags.length ? e.responseFlags.join(',') : '-';
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
+  return countBy(entries, (e) => flagsKey(e.responseFlags));
 }

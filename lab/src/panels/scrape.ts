@@ -1,4 +1,4 @@
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { waitFor } from '@recipe-mesh/measure/net';
 
 /**
  * Waits until Prometheus has scraped every one of its targets after `afterMs`, so that a panel

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { portIsOpen } from '@recipe-mesh/platform/testing/net';
+import { portIsOpen } from '@recipe-mesh/measure/net';
 import { LabError } from '../errors.js';
 import { isRunning } from './processes.js';
 import type { ProcessRecord } from './state.js';

@@ -1,8 +1,8 @@
-import { decodeOtlpTraces, type CollectedSpan } from '@recipe-mesh/platform/otlp-decode';
+import type { CollectedSpan } from '@recipe-mesh/platform/otlp-decode';
 
 /**
- * The lab sink's view of OTLP trace exports: the shared decoder (platform/otlp-decode.ts, both
- * encodings) flattened into the one-line-per-span shape the sink stores as NDJSON.
+ * The lab sink's file format: a span from the shared decoder (platform/otlp-decode.ts) flattened
+ * into the one-line-per-span shape the sink stores as NDJSON.
  */
 
 /** One span as the sink stores it (one NDJSON line). */
@@ -25,7 +25,7 @@ export interface StoredSpan {
   attributes: Record<string, unknown>;
 }
 
-function toStored(span: CollectedSpan): StoredSpan {
+export function toStoredSpan(span: CollectedSpan): StoredSpan {
   return {
     traceId: span.traceId,
     spanId: span.spanId,
@@ -42,12 +42,4 @@ function toStored(span: CollectedSpan): StoredSpan {
     statusMessage: span.status.message ?? '',
     attributes: span.attributes,
   };
-}
-
-export function decodeProtobufTraces(body: Uint8Array): StoredSpan[] {
-  return decodeOtlpTraces('application/x-protobuf', body).spans.map(toStored);
-}
-
-export function decodeJsonTraces(body: string): StoredSpan[] {
-  return decodeOtlpTraces('application/json', Buffer.from(body, 'utf8')).spans.map(toStored);
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createTraceSink } from './sink-server.js';
+import { startTraceSink } from './sink-server.js';
 
 /** Entry point the lab starts as a process: `sink-main.ts --port 4318 --file .lab/traces/spans.ndjson`. */
 const { values } = parseArgs({
@@ -10,10 +10,8 @@ if (!values.port || !values.file) {
   process.exit(2);
 }
 const host = values.host ?? '127.0.0.1';
-const server = createTraceSink({ port: Number(values.port), file: values.file, host });
-server.listen(Number(values.port), host, () => {
-  console.log(JSON.stringify({ msg: 'trace sink listening', port: Number(values.port), file: values.file }));
-});
-const stop = () => server.close(() => process.exit(0));
+const sink = await startTraceSink({ port: Number(values.port), file: values.file, host });
+console.log(JSON.stringify({ msg: 'trace sink listening', port: sink.port, file: values.file }));
+const stop = () => void sink.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

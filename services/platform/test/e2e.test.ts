@@ -10,17 +10,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { startRedis, type RedisProcess } from '@recipe-mesh/platform/testing/redis-server';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
+import { freePort } from '@recipe-mesh/measure/net';
 import {
   startOtlpReceiver,
   formatTrace,
   type OtlpReceiver,
   type CollectedSpan,
-} from '@recipe-mesh/platform/testing/otlp-receiver';
+} from '@recipe-mesh/measure/otlp-receiver';
 import { repoRoot, startService, type ServiceProcess } from './helpers/service-process.js';
-import { parseOpenMetrics } from './helpers/openmetrics.js';
+import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { shutdownUnderLoad } from './helpers/shutdown-under-load.js';
 
 const recipeApiEntry = 'services/recipe-api/src/main.ts';
@@ -233,7 +233,8 @@ test('both services export every histogram they observe with exemplars of collec
   ];
   for (const [service, names] of expectations) {
     const res = await fetch(`${service.adminUrl}/metrics`, { headers: { accept: 'application/openmetrics-text' } });
-    const families = parseOpenMetrics(await res.text());
+    const scrape = parseScrape(await res.text(), { strict: true });
+    const families = scrape.families;
     for (const name of names) {
       const exemplars = (families.get(name)?.samples ?? []).flatMap((s) =>
         s.exemplar?.labels.trace_id ? [s.exemplar.labels.trace_id] : [],

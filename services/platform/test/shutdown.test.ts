@@ -7,9 +7,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { startRedis, type RedisProcess } from '@recipe-mesh/platform/testing/redis-server';
-import { freePort, waitFor } from '@recipe-mesh/platform/testing/net';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
+import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
 import { shutdownUnderLoad } from './helpers/shutdown-under-load.js';
 

@@ -7,18 +7,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { startRedis, type RedisProcess } from '@recipe-mesh/platform/testing/redis-server';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
+import { freePort } from '@recipe-mesh/measure/net';
 import {
   startOtlpReceiver,
   formatTrace,
   type OtlpReceiver,
   type CollectedSpan,
-} from '@recipe-mesh/platform/testing/otlp-receiver';
+} from '@recipe-mesh/measure/otlp-receiver';
 import { startService, type ServiceProcess } from './helpers/service-process.js';
-import { parseOpenMetrics, promtoolCheckMetrics } from './helpers/openmetrics.js';
-import { contractMetricNames, familyOf } from './helpers/contract-metrics.js';
+import { familyOf, parseScrape } from '@recipe-mesh/measure/metric-text';
+import { promtoolCheckMetrics } from './helpers/openmetrics.js';
+import { contractMetricNames } from './helpers/contract-metrics.js';
 
 const redisBinary = requireBinary('redis-server');
 const promtool = requireBinary('promtool');
@@ -162,11 +163,11 @@ test('/metrics is OpenMetrics with every contract family and a trace_id exemplar
     headers: { accept: 'application/openmetrics-text; version=1.0.0' },
   });
   assert.match(res.headers.get('content-type') ?? '', /^application\/openmetrics-text; version=1\.0\.0/);
-  const families = parseOpenMetrics(await res.text());
-  const missing = contractMetricNames().filter((name) => !familyOf(families, name));
+  const scrape = parseScrape(await res.text(), { strict: true });
+  const families = scrape.families;
+  const missing = contractMetricNames().filter((name) => !familyOf(scrape, name));
   assert.deepEqual(missing, [], 'every metric of docs/contracts.md is exported');
-  for (const name of contractMetricNames())
-    assert.ok(familyOf(families, name)!.help.length > 0, `${name} has help text`);
+  for (const name of contractMetricNames()) assert.ok(familyOf(scrape, name)!.help.length > 0, `${name} has help text`);
 
   const http = families.get('http_server_request_duration_seconds')!;
   assert.equal(http.type, 'histogram');

@@ -9,7 +9,7 @@ import {
   type CreateRecipeResponse__Output,
   type GetRecipeResponse__Output,
 } from '@recipe-mesh/platform/proto/recipes';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { waitFor } from '@recipe-mesh/measure/net';
 import { bindGrpcServer, createGrpcServer, stopGrpcServer } from '../src/entry-points/grpc/server.js';
 import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpers.js';
 

@@ -6,6 +6,7 @@ import { RecipeCatalogue } from '../src/domain/recipe-catalogue.js';
 import { DisabledViewCache } from '../src/data-access/view-cache.js';
 import { NoopInvalidator } from '../src/data-access/invalidation.js';
 import { InMemoryUserData } from '../src/data-access/user-data.js';
+import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -30,22 +31,14 @@ export function memoryCatalogue(options: { seedCount?: number; latencyMs?: numbe
  * Sum of the samples of `name` whose labels include `labels`. Reads the whole exposition, and accepts
  * `<name>_total` too: prom-client appends `_total` to counters in OpenMetrics output.
  */
+/** Sum of `name` (or `${name}_total`) over samples whose labels include `labels`, read by the one metric-text reader. */
 export async function metricValue(
   metrics: { registry: { metrics(): Promise<string> } },
   name: string,
   labels: Record<string, string>,
 ): Promise<number> {
-  const text = await metrics.registry.metrics();
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
-    if (!sample || (sample !== name && sample !== `${name}_total`) || !wanted.every((w) => line.includes(w))) continue;
-    // The value follows the label set (first `}`; an OpenMetrics exemplar may follow the value).
-    const afterLabels = line.includes('{') ? line.slice(line.indexOf('}') + 1) : line.slice(sample.length);
-    sum += Number(afterLabels.trim().split(' ')[0]);
-  }
-  return sum;
+  const scrape = parseScrape(await metrics.registry.metrics());
+  return (sumOf(scrape, name, labels) ?? 0) + (sumOf(scrape, `${name}_total`, labels) ?? 0);
 }
 
 export const validRecipe = {

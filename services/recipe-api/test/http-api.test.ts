@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createHttpApp } from '../src/entry-points/rest/app.js';
 import { ExportTracker } from '../src/entry-points/rest/export.js';
 import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpers.js';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { waitFor } from '@recipe-mesh/measure/net';
 
 async function startApp(
   t: TestContext,

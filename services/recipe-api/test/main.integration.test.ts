@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { freePort, waitFor } from '@recipe-mesh/platform/testing/net';
-import { startRedis } from '@recipe-mesh/platform/testing/redis-server';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { freePort, waitFor } from '@recipe-mesh/measure/net';
+import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
+import { startRedis } from '@recipe-mesh/measure/redis-server';
 import { loadRecipesProto, type GetRecipeResponse__Output } from '@recipe-mesh/platform/proto/recipes';
 import { metricValue, validRecipe } from './helpers.js';
 
@@ -21,7 +21,11 @@ test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and return
   const redis = await startRedis(redisBinary.path);
   t.after(() => redis.stop());
   const [port, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', mainTs], {
+  const admin = `http://127.0.0.1:${adminPort}`;
+  const app = await startProcess({
+    name: 'recipe-api',
+    command: process.execPath,
+    args: nodeEntryArgs(mainTs),
     cwd: repoRoot,
     env: {
       ...process.env,
@@ -35,24 +39,15 @@ test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and return
       SHUTDOWN_DRAIN_DELAY_MS: '100',
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: () => fetch(`${admin}/readyz`).then((r) => r.ok),
+    readyTimeoutMs: 15_000,
   });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  const child = app.child;
+  t.after(() => app.kill());
 
   const base = `http://127.0.0.1:${port}`;
-  const admin = `http://127.0.0.1:${adminPort}`;
   const scrape = { registry: { metrics: () => fetch(`${admin}/metrics`).then((r) => r.text()) } };
   const metric = (name: string, labels: Record<string, string> = {}) => metricValue(scrape, name, labels);
-  await waitFor(() => fetch(`${admin}/readyz`).then((r) => r.ok), {
-    timeoutMs: 15_000,
-    what: `recipe-api ready (${output})`,
-  });
   const asUser = { headers: { 'x-user-id': 'ada' } };
 
   // REST with cache-aside: the second read of the same view is a hit.
@@ -137,5 +132,5 @@ test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and return
   assert.equal(await metric('cache_lookups_total', { result: 'hit' }), hitsBefore + 1);
 
   child.kill('SIGTERM');
-  assert.equal(await exited, 0, output);
+  assert.equal(await app.exited, 0, app.output());
 });

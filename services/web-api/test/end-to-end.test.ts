@@ -2,11 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { freePort } from '@recipe-mesh/platform/testing/net';
-import { startRedis, type RedisProcess } from '@recipe-mesh/platform/testing/redis-server';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { freePort } from '@recipe-mesh/measure/net';
+import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
 import { vias } from '../src/upstream/errors.js';
-import { startService, startWebApi, type ServiceProcess } from './support/web-api-process.js';
+import { startMain, startWebApi, type ServiceProcess } from './support/web-api-process.js';
 import { call } from './support/http.js';
 
 const recipeApiMain = fileURLToPath(new URL('../../recipe-api/src/main.ts', import.meta.url));
@@ -28,7 +28,7 @@ describe('web-api → recipe-api → Redis', { skip }, () => {
     if (!('path' in redisBinary)) return;
     redis = await startRedis(redisBinary.path);
     const grpcPort = await freePort();
-    recipeApi = await startService(recipeApiMain, { REDIS_URL: redis.url, GRPC_PORT: String(grpcPort) });
+    recipeApi = await startMain(recipeApiMain, { REDIS_URL: redis.url, GRPC_PORT: String(grpcPort) });
     web = await startWebApi({
       RECIPE_API_URL: recipeApi.url,
       RECIPE_API_GRPC_TARGET: `127.0.0.1:${grpcPort}`,

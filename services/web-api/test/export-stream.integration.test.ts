@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, waitFor } from '@recipe-mesh/platform/testing/net';
+import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { HttpProducerStandIn } from './support/producer-stand-ins.js';
 import { startWebApi, type ServiceProcess } from './support/web-api-process.js';
 import { call, startDownload } from './support/http.js';

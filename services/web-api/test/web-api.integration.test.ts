@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { freePort } from '@recipe-mesh/platform/testing/net';
+import { freePort } from '@recipe-mesh/measure/net';
 import { vias } from '../src/upstream/errors.js';
 import { maxMenuIds } from '../src/routes/menu.js';
 import { GrpcProducerStandIn, HttpProducerStandIn, standInUserView } from './support/producer-stand-ins.js';

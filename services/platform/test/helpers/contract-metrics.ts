@@ -21,11 +21,3 @@ export function contractMetricNames(): string[] {
   }
   return [...names];
 }
-
-/** The OpenMetrics family a contract name lives in: counters drop `_total` (OpenMetrics 1.0). */
-export function familyOf<F extends { type: string }>(families: Map<string, F>, name: string): F | undefined {
-  const exact = families.get(name);
-  if (exact) return exact;
-  const counter = name.endsWith('_total') ? families.get(name.slice(0, -'_total'.length)) : undefined;
-  return counter?.type === 'counter' ? counter : undefined;
-}

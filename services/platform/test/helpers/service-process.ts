@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
 
 /** The repository root, where `--import @recipe-mesh/platform/telemetry` resolves. */
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -40,71 +40,45 @@ export async function startService(options: {
   adminPort: number;
   startTimeoutMs?: number;
 }): Promise<ServiceProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', '--import', '@recipe-mesh/platform/telemetry', options.entry],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        HOST: '127.0.0.1',
-        PORT: String(options.httpPort),
-        ADMIN_PORT: String(options.adminPort),
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
   const lines: LogLine[] = [];
-  let partial = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    for (const text of parts) {
-      if (!text.trim()) continue;
+  const adminUrl = `http://127.0.0.1:${options.adminPort}`;
+  const started = await startProcess({
+    name: options.name,
+    command: process.execPath,
+    args: nodeEntryArgs(options.entry, ['@recipe-mesh/platform/telemetry']),
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HOST: '127.0.0.1',
+      PORT: String(options.httpPort),
+      ADMIN_PORT: String(options.adminPort),
+      ...options.env,
+    },
+    onLine(text, stream) {
+      if (stream === 'stderr') {
+        stderr += `${text}\n`;
+        return;
+      }
+      if (!text.trim()) return;
       try {
         lines.push(JSON.parse(text) as LogLine);
       } catch {
         lines.push({ msg: text });
       }
-    }
+    },
+    ready: async () => (await fetch(`${adminUrl}/startupz`)).status === 200,
+    readyTimeoutMs: options.startTimeoutMs ?? 30_000,
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  );
-  let done = false;
-  void exited.then(() => (done = true));
-
-  const service: ServiceProcess = {
+  return {
     name: options.name,
-    child,
+    child: started.child,
     httpUrl: `http://127.0.0.1:${options.httpPort}`,
-    adminUrl: `http://127.0.0.1:${options.adminPort}`,
+    adminUrl,
     logs: () => [...lines],
     stderr: () => stderr,
-    exited,
-    async kill() {
-      if (!done) child.kill('SIGKILL');
-      await exited;
-    },
+    exited: started.exited,
+    kill: started.kill,
   };
-  try {
-    await Promise.race([
-      waitFor(async () => (await fetch(`${service.adminUrl}/startupz`)).status === 200, {
-        timeoutMs: options.startTimeoutMs ?? 30_000,
-        intervalMs: 100,
-        what: `${options.name} /startupz`,
-      }),
-      exited.then((code) => {
-        throw new Error(`${options.name} exited (${code}) during startup: ${stderr.slice(-2000)}`);
-      }),
-    ]);
-  } catch (error) {
-    await service.kill();
-    throw error;
-  }
-  return service;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { percentile, ratio, summarizeLatency } from '../src/evidence/latency.js';
+import { percentile, ratio, summarizeLatency } from '../src/latency.js';
 
 test('nearest-rank percentiles', () => {
   const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted on purpose
@@ -20,4 +20,9 @@ test('ratio is null without a usable baseline', () => {
   assert.equal(ratio(10, 2), 5);
   assert.equal(ratio(10, 0), null);
   assert.equal(ratio(null, 2), null);
+});
+
+test('an empty input is no data, never zero', () => {
+  assert.deepEqual(summarizeLatency([]), { count: 0, p50: null, p90: null, p99: null, max: null, mean: null });
+  assert.equal(summarizeLatency([4, 2]).mean, 3);
 });

@@ -1,27 +1,49 @@
 import http from 'node:http';
-import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { decodeOtlpTraces, type CollectedSpan } from '../otlp-decode.js';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { type CollectedSpan, decodeOtlpTraces } from '@recipe-mesh/platform/otlp-decode';
 import { waitFor } from './net.js';
 
 /**
- * An OTLP/HTTP trace receiver for tests: point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint` and it
- * collects every span exported to `POST /v1/traces`, in either protocol the services support
- * (`http/json` and the SDK default `http/protobuf`, gzip or not), and assembles them by trace id.
- * `/v1/metrics` and `/v1/logs` are accepted and counted, so an exporter switched on by mistake
- * shows up in `requests` instead of as connection errors.
+ * The one OTLP/HTTP trace receiver: tests point `OTEL_EXPORTER_OTLP_ENDPOINT` at `endpoint`, and
+ * the lab's trace sink is this receiver with an `onSpans` that appends to its NDJSON file.
+ * `POST /v1/traces` in either protocol the services support (`http/json` and the SDK default
+ * `http/protobuf`, gzip or not); `/v1/metrics` and `/v1/logs` are accepted and counted, so an
+ * exporter switched on by mistake shows up in `requests` instead of as connection errors;
+ * `GET /healthz` answers readiness. An undecodable body gets 400 so the exporter does not retry it
+ * (OTLP/HTTP specification, "Failures").
  */
 
-export type { AttributeValue, Attributes, SpanKindName, StatusCodeName, CollectedSpan } from '../otlp-decode.js';
+export type {
+  AttributeValue,
+  Attributes,
+  CollectedSpan,
+  SpanKindName,
+  StatusCodeName,
+} from '@recipe-mesh/platform/otlp-decode';
+
+const gunzip = promisify(zlib.gunzip);
 
 export interface SpanNode {
   span: CollectedSpan;
   children: SpanNode[];
 }
 
+export interface OtlpReceiverOptions {
+  host?: string;
+  /** 0 (default) for a free port. */
+  port?: number;
+  /** Called with every decoded export before it is acknowledged; a rejection answers 500. */
+  onSpans?: (spans: CollectedSpan[]) => Promise<void> | void;
+  /** Keep spans in memory for `spans()`, `trace()`, `waitFor()` (default true; a long-running sink says false). */
+  keep?: boolean;
+}
+
 export interface OtlpReceiver {
   /** Base URL for `OTEL_EXPORTER_OTLP_ENDPOINT` (the exporter appends `/v1/traces`). */
   endpoint: string;
+  port: number;
   /** Export requests seen, by signal and protocol (e.g. `traces/json`). */
   requests: Map<string, number>;
   spans(): CollectedSpan[];
@@ -39,36 +61,48 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
-export async function startOtlpReceiver(options: { host?: string; port?: number } = {}): Promise<OtlpReceiver> {
+const signals: Record<string, string> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
+
+export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const collected: CollectedSpan[] = [];
+  const keep = options.keep ?? true;
   const requests = new Map<string, number>();
   const count = (key: string) => requests.set(key, (requests.get(key) ?? 0) + 1);
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const contentType = req.headers['content-type'] ?? '';
-      const json = contentType.includes('json');
-      const reply = (status: number, body = '') =>
-        res
-          .writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
-          .end(json && !body ? '{}' : body);
-      const path = (req.url ?? '/').split('?')[0];
-      const signal = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' }[path ?? ''];
-      if (req.method !== 'POST' || !signal) return reply(404);
-      count(`${signal}/${json ? 'json' : 'protobuf'}`);
-      if (signal !== 'traces') return reply(200);
-      try {
-        let body = Buffer.concat(chunks);
-        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-        collected.push(...decodeOtlpTraces(contentType, body).spans);
-        reply(200);
-      } catch (error) {
-        count('traces/undecodable');
-        reply(400, json ? JSON.stringify({ error: String(error) }) : '');
-      }
-    });
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const contentType = req.headers['content-type'] ?? '';
+    const json = contentType.includes('json');
+    const reply = (status: number, body = '') =>
+      res
+        .writeHead(status, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+        .end(json && !body ? '{}' : body);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    const signal = signals[path];
+    if (req.method !== 'POST' || !signal) return reply(404);
+    count(`${signal}/${json ? 'json' : 'protobuf'}`);
+    if (signal !== 'traces') return reply(200);
+    let spans: CollectedSpan[];
+    try {
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = await gunzip(body);
+      spans = decodeOtlpTraces(contentType, body).spans;
+    } catch (error) {
+      count('traces/undecodable');
+      return reply(400, json ? JSON.stringify({ error: `cannot decode OTLP traces: ${String(error)}` }) : '');
+    }
+    try {
+      await options.onSpans?.(spans);
+    } catch (error) {
+      return reply(500, json ? JSON.stringify({ error: String(error) }) : '');
+    }
+    if (keep) collected.push(...spans);
+    reply(200);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -81,6 +115,7 @@ export async function startOtlpReceiver(options: { host?: string; port?: number 
 
   return {
     endpoint: `http://${address}:${port}`,
+    port,
     requests,
     spans: () => [...collected],
     trace,

@@ -9,7 +9,7 @@ import {
   histogramQuantile,
   parseScrape,
   sumOf,
-} from '../src/evidence/metrics.js';
+} from '../src/metric-text.js';
 
 const openMetrics = `# HELP redis_command_duration_seconds Redis command duration.
 # TYPE redis_command_duration_seconds histogram
@@ -110,4 +110,26 @@ test('deltas between two scrapes: counters, gauges and histogram buckets', () =>
   const median = histogramQuantile(0.5, d)!;
   assert.ok(median > 0.001 && median <= 0.01 + 1e-12, String(median));
   assert.equal(histogramQuantile(0.99, d), 0.01);
+});
+
+test('strict mode accepts what prom-client serves as OpenMetrics and names the first bad line', async () => {
+  const registry = new Registry();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as typeof Registry.PROMETHEUS_CONTENT_TYPE);
+  const requests = new Counter({ name: 'strict_requests_total', help: 'requests', registers: [registry] });
+  requests.inc(2);
+  const strict = parseScrape(await registry.metrics(), { strict: true });
+  assert.equal(strict.families.get('strict_requests')?.type, 'counter');
+  assert.equal(strict.families.get('strict_requests')?.samples[0]?.value, 2);
+
+  assert.throws(() => parseScrape('# TYPE a counter\na_total 1\n', { strict: true }), /must end with "# EOF"/);
+  assert.throws(
+    () => parseScrape('# TYPE a counter\na_total one\n# EOF\n', { strict: true }),
+    /line 2 is not OpenMetrics/,
+  );
+  assert.throws(() => parseScrape('b 1\n# EOF\n', { strict: true }), /line 1: sample b has no TYPE before it/);
+  // Lenient mode skips what it cannot read instead.
+  assert.deepEqual(
+    parseScrape('garbage here\n# TYPE c gauge\nc 3\n').samples.map((s) => s.value),
+    [3],
+  );
 });

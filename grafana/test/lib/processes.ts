@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, waitFor } from '@recipe-mesh/platform/testing/net';
+import { freePort } from '@recipe-mesh/measure/net';
+import { startProcess } from '@recipe-mesh/measure/process';
 
 /** Real Prometheus and Envoy processes for the checks, on free loopback ports, stopped by `stop()`. */
 
@@ -12,26 +12,6 @@ export interface Started {
   /** Everything the process wrote, for failure messages. */
   output: () => string;
   stop: () => Promise<void>;
-}
-
-function startProcess(binary: string, args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { child, output: () => log };
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 export interface ScrapeJob {
@@ -57,28 +37,29 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
-  const { child, output } = startProcess(binary, [
-    `--config.file=${path.join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--enable-feature=exemplar-storage',
-    '--log.level=warn',
-  ]);
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    await stopProcess(child);
-    await rm(dir, { recursive: true, force: true });
-  };
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, {
-      timeoutMs: 20000,
-      what: 'Prometheus ready',
+    const started = await startProcess({
+      name: 'prometheus',
+      command: binary,
+      args: [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--enable-feature=exemplar-storage',
+        '--log.level=warn',
+      ],
+      ready: async () => (await fetch(`${url}/-/ready`)).ok,
     });
+    const stop = async () => {
+      await started.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { url, output: started.output, stop };
   } catch (error) {
-    await stop();
-    throw new Error(`${String(error)}\n${output()}`);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  return { url, output, stop };
 }
 
 /**
@@ -152,33 +133,21 @@ export async function startEnvoy(
     },
   };
   await writeFile(path.join(dir, 'envoy.yaml'), stringify(config));
-  const { child, output } = startProcess(binary, [
-    '-c',
-    path.join(dir, 'envoy.yaml'),
-    '--log-level',
-    'warn',
-    '--disable-hot-restart',
-    '--concurrency',
-    '1',
-  ]);
   const url = `http://127.0.0.1:${adminPort}`;
-  const stop = async () => {
-    await stopProcess(child);
-    await rm(dir, { recursive: true, force: true });
-  };
   try {
-    await waitFor(async () => child.exitCode === null && (await fetch(`${url}/ready`)).ok, {
-      timeoutMs: 20000,
-      what: 'Envoy ready',
+    const started = await startProcess({
+      name: 'envoy',
+      command: binary,
+      args: ['-c', path.join(dir, 'envoy.yaml'), '--log-level', 'warn', '--disable-hot-restart', '--concurrency', '1'],
+      ready: async () => (await fetch(`${url}/ready`)).ok,
     });
+    const stop = async () => {
+      await started.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { url, output: started.output, stop, listener: `http://127.0.0.1:${listenerPort}` };
   } catch (error) {
-    await stop();
-    throw new Error(`${String(error)}\n${output()}`);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  return { url, output, stop, listener: `http://127.0.0.1:${listenerPort}` };
-}
-
-/** Family names (# TYPE lines) in a Prometheus text exposition. */
-export function exposedFamilies(text: string): Set<string> {
-  return new Set([...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!));
 }
