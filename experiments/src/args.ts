@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 
 export const usage = `usage: npm run experiment -- --list
        npm run experiment -- --all [--duration <s>]    (every experiment without and with each fix; make experiments)
@@ -11,7 +12,7 @@ options:
   --json                print the JSON report instead of the text one
   --keep-lab            leave a lab this run started running afterwards
   --dry-run             k8s only: print the commands and queries without running them
-  --namespace <ns>      k8s only (default: default)
+  --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
 exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
 
 export type CliCommand =
@@ -59,7 +60,7 @@ export function parseCli(argv: string[]): CliCommand {
         json: { type: 'boolean' },
         'keep-lab': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
-        namespace: { type: 'string', default: 'default' },
+        namespace: { type: 'string', default: meshNamespace },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -90,6 +91,6 @@ export function parseCli(argv: string[]): CliCommand {
     json: values.json ?? false,
     keepLab: values['keep-lab'] ?? false,
     dryRun: values['dry-run'] ?? false,
-    namespace: values.namespace ?? 'default',
+    namespace: values.namespace ?? meshNamespace,
   };
 }

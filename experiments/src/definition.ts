@@ -1,5 +1,5 @@
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
-import type { ListenerPatch, MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
+import type { MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
 import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import type { LatencySummary } from '@recipe-mesh/measure/latency';
 import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';
@@ -14,27 +14,16 @@ import type { TraceSpan } from './evidence/trace.js';
 
 export type ServiceName = 'web-api' | 'recipe-api';
 
-/** One knob of the lab's mesh description, changed for the run and restored afterwards. */
-export interface MeshChange {
-  proxy: ProxyName;
-  listener: string;
-  patch: ListenerPatch;
-}
-
-/** The Istio resource that makes the same change on Kubernetes (applied with kubectl). */
-export interface IstioResource {
-  kind: 'DestinationRule' | 'VirtualService' | 'EnvoyFilter';
-  name: string;
-  /** YAML of the whole resource, as a user would commit it. */
-  yaml: string;
-}
-
 export interface Setup {
   /** Human lines for the report's "what was injected". */
   describe: string[];
   appFaults: Partial<Record<ServiceName, FaultDocument>>;
-  mesh: MeshChange[];
-  istio: IstioResource[];
+  /**
+   * Mesh components by name, each `istio/faults/<name>/` (kustomize patches of istio/): applied as
+   * `make fault FAULT=<name>` on k8s, translated into the lab's Envoy patches by
+   * mesh/components.ts. The one home of every Istio-side change (docs/experiments.md).
+   */
+  mesh: string[];
   /** Redis CONFIG values set for the run (restored afterwards), e.g. slowlog-log-slower-than. */
   redisConfig?: Record<string, string>;
 }

@@ -126,8 +126,8 @@ test('lab up with the real services: three protocol paths, access logs, metrics,
         const redis = s.some(
           (x) => x.attributes['db.system'] === 'redis' || x.attributes['db.system.name'] === 'redis',
         );
-        return ['istio-ingressgateway', 'web-api.default', 'recipe-api.default', 'web-api', 'recipe-api'].every((n) =>
-          services.has(n),
+        return ['istio-ingressgateway', 'web-api.recipe-mesh', 'recipe-api.recipe-mesh', 'web-api', 'recipe-api'].every(
+          (n) => services.has(n),
         ) && redis
           ? s
           : null;

@@ -77,8 +77,8 @@ test('the mesh: ingress and sidecars route all three protocols, log, trace, expo
       new Set(web.map((e) => e.upstreamCluster)),
       new Set([
         'inbound|3000||',
-        'outbound|4000||recipe-api.default.svc.cluster.local',
-        'outbound|4001||recipe-api.default.svc.cluster.local',
+        'outbound|4000||recipe-api.recipe-mesh.svc.cluster.local',
+        'outbound|4001||recipe-api.recipe-mesh.svc.cluster.local',
       ]),
     );
     assert.ok(
@@ -97,10 +97,10 @@ test('the mesh: ingress and sidecars route all three protocols, log, trace, expo
       );
       assert.deepEqual(
         new Set(spans.map((s) => s.service)),
-        new Set(['istio-ingressgateway', 'web-api.default', 'recipe-api.default']),
+        new Set(['istio-ingressgateway', 'web-api.recipe-mesh', 'recipe-api.recipe-mesh']),
       );
       const kinds = spans
-        .filter((s) => s.service === 'web-api.default')
+        .filter((s) => s.service === 'web-api.recipe-mesh')
         .map((s) => s.kind)
         .sort();
       assert.deepEqual(kinds, ['CLIENT', 'SERVER']);

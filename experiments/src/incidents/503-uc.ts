@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { serviceHost, sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
 import {
   countByStatusAndFlag,
@@ -9,6 +12,7 @@ import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { sendRequest } from '../load/http.js';
 import { measureIdleClose } from '../load/idle-close.js';
+import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { phaseFromRecords } from '../load/phase.js';
 
 /**
@@ -23,10 +27,16 @@ import { phaseFromRecords } from '../load/phase.js';
 export const appKeepAliveMs = 500;
 /** The article's fix: longer than any idle gap the proxy leaves a pooled connection in. */
 export const articleKeepAliveMs = 45_000;
+/** The mesh component of the proxy-side fix; its DestinationRule value is the one value of this knob. */
+export const idleTimeoutComponent = 'idle-timeout';
+const idleTimeoutField = '/spec/trafficPolicy/connectionPool/http/idleTimeout';
 /** Below the app's keepAliveTimeout (500 ms advertised, ~1.5 s real), so the sidecar always closes first. */
-export const proxyIdleTimeoutMs = 250;
+export const proxyIdleTimeoutMs = durationMs(
+  componentValue(idleTimeoutComponent, 'DestinationRule', 'recipe-api', idleTimeoutField),
+);
 
-const recipeHost = 'recipe-api.default.svc.cluster.local';
+const recipeHost = serviceHost('recipe-api');
+const recipeSidecarService = sidecarServiceName('recipe-api');
 const inboundCluster = 'inbound|4000||';
 const outboundCluster = `outbound|4000||${recipeHost}`;
 
@@ -124,20 +134,6 @@ export function judge503Uc(e: UcEvidence): Verdict {
   return { outcome: 'healthy', reasons };
 }
 
-const destinationRule = (idleTimeout: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: recipe-api-idle-timeout
-spec:
-  host: ${recipeHost}
-  trafficPolicy:
-    connectionPool:
-      http:
-        # Istio programs the same connection pool on the server-side sidecar's inbound cluster
-        # (istio/api#2961); below the app's keepAliveTimeout, the sidecar always closes first.
-        idleTimeout: ${idleTimeout}
-`;
-
 const incidentSetup: Setup = {
   describe: [
     `recipe-api keepAliveTimeout ${appKeepAliveMs} ms (PUT /faults {"keepAliveTimeoutMs":${appKeepAliveMs}}; Node 18–24 default 5000 ms, Node adds a 1 s keepAliveTimeoutBuffer)`,
@@ -146,7 +142,6 @@ const incidentSetup: Setup = {
   ],
   appFaults: { 'recipe-api': { keepAliveTimeoutMs: appKeepAliveMs } },
   mesh: [],
-  istio: [],
 };
 
 /**
@@ -208,7 +203,6 @@ export const uc503: Experiment<UcEvidence> = {
         ],
         appFaults: { 'recipe-api': { keepAliveTimeoutMs: articleKeepAliveMs } },
         mesh: [],
-        istio: [],
       },
       production: [
         {
@@ -221,35 +215,21 @@ export const uc503: Experiment<UcEvidence> = {
     },
     {
       name: 'proxy-idle-timeout',
-      summary: `Make the sidecar close idle connections first: connectionPool.http.idleTimeout below the app's keepAliveTimeout (${proxyIdleTimeoutMs} ms vs ${appKeepAliveMs} ms here; e.g. 4s against Node's default 5 s).`,
+      summary: `Make the sidecar close idle connections first: connectionPool.http.idleTimeout below the app's keepAliveTimeout (${proxyIdleTimeoutMs} ms vs ${appKeepAliveMs} ms here, from istio/faults/${idleTimeoutComponent}).`,
       setup: {
         describe: [
           `recipe-api keepAliveTimeout ${appKeepAliveMs} ms (as in the incident)`,
           `recipe-api sidecar inbound cluster idle timeout ${proxyIdleTimeoutMs} ms (DestinationRule connectionPool.http.idleTimeout)`,
         ],
         appFaults: { 'recipe-api': { keepAliveTimeoutMs: appKeepAliveMs } },
-        mesh: [
-          {
-            proxy: 'recipe-api-sidecar',
-            listener: 'inbound-http',
-            patch: { upstream: { idleTimeoutMs: proxyIdleTimeoutMs } },
-          },
-        ],
-        istio: [
-          {
-            kind: 'DestinationRule',
-            name: 'recipe-api-idle-timeout',
-            yaml: destinationRule(`${proxyIdleTimeoutMs}ms`),
-          },
-        ],
+        mesh: [idleTimeoutComponent],
       },
       production: [
         {
           kind: 'istio-resource',
           title: "Istio: the sidecar's idle timeout below the app's keep-alive",
-          snippet: destinationRule('4s # < Node default keepAliveTimeout 5s').trimEnd(),
-          repoFile:
-            'experiments/src/incidents/503-uc.ts (applied by --target k8s; in the lab as recipe-api-sidecar inbound-http idleTimeoutMs)',
+          snippet: readFileSync(path.join(componentDir(idleTimeoutComponent), 'kustomization.yaml'), 'utf8').trimEnd(),
+          repoFile: `istio/faults/${idleTimeoutComponent}/kustomization.yaml (make fault FAULT=${idleTimeoutComponent}; --target k8s applies it, the lab translates it)`,
         },
       ],
     },
@@ -276,7 +256,7 @@ export const uc503: Experiment<UcEvidence> = {
     {
       name: 'trace with sidecar spans and no recipe-api span',
       lab: '.lab/traces/spans.ndjson (npm run lab -- trace <id>)',
-      k8s: 'Tempo: { resource.service.name = "recipe-api.default" && span.response_flags = "UC" }',
+      k8s: `Tempo: { resource.service.name = "${recipeSidecarService}" && span.response_flags = "UC" }`,
     },
     {
       name: "retries Envoy made (Istio's defaults)",
@@ -379,12 +359,12 @@ export const uc503: Experiment<UcEvidence> = {
     // Envoy's OpenTelemetry tracer flushes its spans every 5 s: wait for the affected trace.
     const anyReset = directPhase.connectionTerminations.length + meshPhase.connectionTerminations.length > 0;
     let traces = await target.traces({ sinceMs: started - 1000 });
-    let found = findSidecarOnlyFailure(traces, 'recipe-api.default', 'recipe-api');
+    let found = findSidecarOnlyFailure(traces, recipeSidecarService, 'recipe-api');
     const traceDeadline = Date.now() + (anyReset ? 7000 : 0);
     while (!found && Date.now() < traceDeadline) {
       await new Promise((r) => setTimeout(r, 500));
       traces = await target.traces({ sinceMs: started - 1000 });
-      found = findSidecarOnlyFailure(traces, 'recipe-api.default', 'recipe-api');
+      found = findSidecarOnlyFailure(traces, recipeSidecarService, 'recipe-api');
     }
     const mesh = target.mesh();
     const routeOf = (proxy: string, listener: string) =>

@@ -95,7 +95,6 @@ const setup = (cleanup: boolean, describe: string): Setup => ({
     ? { 'web-api': {}, 'recipe-api': {} }
     : { 'web-api': { streamCleanup: false }, 'recipe-api': { streamCleanup: false } },
   mesh: [],
-  istio: [],
 });
 
 function leakFindings(e: LeakEvidence): string[] {

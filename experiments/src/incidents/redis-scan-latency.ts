@@ -99,7 +99,6 @@ const setup = (strategy: 'scan' | 'index', describe: string): Setup => ({
   ],
   appFaults: { 'recipe-api': { invalidationStrategy: strategy } },
   mesh: [],
-  istio: [],
   redisConfig: { 'slowlog-log-slower-than': String(slowlogThresholdMicros) },
 });
 

@@ -90,7 +90,6 @@ const setup = (limits: boolean, describe: string): Setup => ({
   describe: [describe],
   appFaults: { 'recipe-api': limits ? { uploadLimits: true } : { uploadLimits: false } },
   mesh: [],
-  istio: [],
 });
 
 /** Samples until `until` settles and for at least `minMs` (a fast 413 must still be watched a while). */

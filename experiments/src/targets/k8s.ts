@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { runLoad } from '@recipe-mesh/lab/load/load';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, Fix, ServiceName, Setup, Verdict } from '../definition.js';
 import { RestoreStack } from '../restore.js';
 
@@ -12,10 +13,12 @@ import { RestoreStack } from '../restore.js';
 
 export interface K8sOptions {
   fix: Fix | null;
-  namespace: string;
+  /** Default: the manifests' namespace (k8s/base/kustomization.yaml), where every object of the platform runs. */
+  namespace?: string;
   durationS: number;
-  /** Where Istio's ingress gateway and Prometheus run (istio-system with Istio's addons). */
+  /** Where Istio's ingress gateway runs (`make istio-install`: istio-system). */
   istioNamespace?: string;
+  /** Default: the observability component's Prometheus, deployed with the platform in its namespace. */
   prometheus?: { namespace: string; service: string; port: number };
 }
 
@@ -72,20 +75,22 @@ function setupSteps(setup: Setup, ns: string): { apply: K8sStep[]; undo: K8sStep
     }
     undo.push({ kind: 'http', phase: 'restore', describe: `${service}: clear app faults`, method: 'DELETE', url });
   }
-  for (const resource of setup.istio) {
+  if (setup.mesh.length > 1)
+    throw new Error(`one mesh component per run on k8s (make fault takes one FAULT): ${setup.mesh.join(', ')}`);
+  for (const component of setup.mesh) {
+    // As `make fault` does: the overlay plus istio/faults/<name>, server-side applied, so the
+    // component patches the existing resources instead of adding a second one for the same host.
     apply.push({
       kind: 'command',
       phase: 'setup',
-      describe: `apply ${resource.kind}/${resource.name}`,
-      argv: ['kubectl', '-n', ns, 'apply', '-f', '-'],
-      stdin: resource.yaml,
+      describe: `apply istio/faults/${component} on top of the platform`,
+      argv: ['make', 'fault', `FAULT=${component}`],
     });
     undo.push({
       kind: 'command',
       phase: 'restore',
-      describe: `delete ${resource.kind}/${resource.name}`,
-      argv: ['kubectl', '-n', ns, 'delete', '--ignore-not-found', '-f', '-'],
-      stdin: resource.yaml,
+      describe: `re-apply the platform without istio/faults/${component}`,
+      argv: ['make', 'fault-clear'],
     });
   }
   for (const [key, value] of Object.entries(setup.redisConfig ?? {})) {
@@ -118,9 +123,9 @@ function setupSteps(setup: Setup, ns: string): { apply: K8sStep[]; undo: K8sStep
 }
 
 export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K8sPlan {
-  const ns = options.namespace;
+  const ns = options.namespace ?? meshNamespace;
   const istioNs = options.istioNamespace ?? 'istio-system';
-  const prom = options.prometheus ?? { namespace: istioNs, service: 'prometheus', port: 9090 };
+  const prom = options.prometheus ?? { namespace: ns, service: 'prometheus', port: 9090 };
   const setup = options.fix?.setup ?? experiment.incidentSetup;
   const window = promWindow(options.durationS);
   const steps: K8sStep[] = [

@@ -18,6 +18,7 @@ import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';
 import type { RestoreStack } from '../restore.js';
+import { translateComponent } from '../mesh/components.js';
 
 /**
  * The lab as experiments see it: URLs, scrapes of the admin ports, access logs and traces from
@@ -152,9 +153,10 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     if (setup.mesh.length) {
       const original = currentMesh(options);
       let next = original;
-      for (const change of setup.mesh) next = patchListener(next, change.proxy, change.listener, change.patch);
+      for (const change of setup.mesh.flatMap((component) => translateComponent(component)))
+        next = patchListener(next, change.proxy, change.listener, change.patch);
       await restore.change(
-        'mesh back to its description before the run',
+        `mesh back to its description before ${setup.mesh.map((c) => `istio/faults/${c}`).join(', ')}`,
         async () => void (await applyMeshConfig(original, options)),
         async () => void (await applyMeshConfig(next, options)),
       );

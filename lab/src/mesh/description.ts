@@ -1,4 +1,5 @@
 import type { LabPorts } from '../ports.js';
+import { serviceHost, sidecarServiceName } from './namespace.js';
 
 /**
  * One typed description of the lab's mesh: three Envoys (an ingress shaped like
@@ -66,7 +67,7 @@ export interface FaultPolicy {
 }
 
 export interface UpstreamDescription {
-  /** Istio-style cluster name, e.g. `outbound|4000||recipe-api.default.svc.cluster.local`. */
+  /** Istio-style cluster name, e.g. `outbound|4000||recipe-api.recipe-mesh.svc.cluster.local`. */
   cluster: string;
   host: string;
   port: number;
@@ -115,8 +116,7 @@ export interface MeshDescription {
   proxies: ProxyDescription[];
 }
 
-const namespace = 'default';
-const fqdn = (service: string) => `${service}.${namespace}.svc.cluster.local`;
+const fqdn = (service: string) => serviceHost(service);
 const hour = 3_600_000;
 
 /** Istio's outbound cluster circuit-breaker defaults: every threshold at 2^32-1 (effectively off). */
@@ -209,7 +209,7 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
       },
       {
         name: 'web-api-sidecar',
-        serviceName: 'web-api.default',
+        serviceName: sidecarServiceName('web-api'),
         adminPort: ports.webApiSidecarAdmin,
         listeners: [
           {
@@ -237,7 +237,7 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
       },
       {
         name: 'recipe-api-sidecar',
-        serviceName: 'recipe-api.default',
+        serviceName: sidecarServiceName('recipe-api'),
         adminPort: ports.recipeApiSidecarAdmin,
         listeners: [
           {

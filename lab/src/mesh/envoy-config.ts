@@ -9,6 +9,7 @@ import type {
   RetryPolicy,
   UpstreamDescription,
 } from './description.js';
+import { meshNamespace } from './namespace.js';
 
 /**
  * Envoy v3 configuration generated from a MeshDescription. Each proxy gets a small static
@@ -327,7 +328,10 @@ function admin(proxy: ProxyDescription, files: ProxyFiles): Json {
 function node(proxy: ProxyDescription): Json {
   // Istio's node id shape: <type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local
   const type = proxy.name === 'ingress' ? 'router' : 'sidecar';
-  return { id: `${type}~127.0.0.1~${proxy.name}.default~default.svc.cluster.local`, cluster: proxy.serviceName };
+  return {
+    id: `${type}~127.0.0.1~${proxy.name}.${meshNamespace}~${meshNamespace}.svc.cluster.local`,
+    cluster: proxy.serviceName,
+  };
 }
 
 /**

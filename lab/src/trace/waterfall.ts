@@ -33,7 +33,7 @@ const pad = (text: string, width: number) =>
  * A trace as a terminal waterfall: one line per span, indented under its parent, with a bar
  * placed on the trace's timeline, e.g.
  *   istio-ingressgateway  web-api...:3000/*   |██████████████████████|  12.3 ms
- *     web-api.default     web-api...:3000/*   | █████████████████████|  11.9 ms
+ *     web-api.recipe-mesh web-api...:3000/*   | █████████████████████|  11.9 ms
  */
 export function renderWaterfall(spans: StoredSpan[], options: WaterfallOptions = {}): string {
   if (spans.length === 0) return '(no spans)';

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ListenerPatch, ProxyName } from '@recipe-mesh/lab/mesh/description';
+import { parse } from 'yaml';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Mesh changes have one home: a kustomize component under `istio/faults/<name>/` that patches the
+ * resources of `istio/` (JSON 6902 patches on the DestinationRule / VirtualService / EnvoyFilter
+ * by name). `--target k8s` applies the component as `make fault FAULT=<name>` does; the lab gets
+ * the same fields through `translateComponent`, so each knob has one value for both targets.
+ */
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface PatchOp {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+export interface ComponentPatch {
+  kind: string;
+  name: string;
+  ops: PatchOp[];
+}
+
+/** A lab mesh change: one listener of one proxy, patched (lab/src/mesh/description.ts). */
+export interface LabMeshChange {
+  proxy: ProxyName;
+  listener: string;
+  patch: ListenerPatch;
+}
+
+export class UnsupportedMeshFieldError extends Error {
+  constructor(component: string, patch: ComponentPatch, op: PatchOp) {
+    super(
+      `istio/faults/${component}: ${patch.kind}/${patch.name} ${op.op} ${op.path} has no lab equivalent; ` +
+        `supported: ${supportedFields.join(', ')} (experiments/src/mesh/components.ts)`,
+    );
+    this.name = 'UnsupportedMeshFieldError';
+  }
+}
+
+export function componentDir(name: string, root = repoRoot): string {
+  return path.join(root, 'istio/faults', name);
+}
+
+/** The patches of `istio/faults/<name>/kustomization.yaml`, parsed. */
+export function readComponent(name: string, root = repoRoot): ComponentPatch[] {
+  const file = path.join(componentDir(name, root), 'kustomization.yaml');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new Error(`no mesh component istio/faults/${name} (${path.relative(root, file)} is missing)`);
+  }
+  const doc = parse(text) as {
+    kind?: string;
+    patches?: { target?: { kind?: string; name?: string }; patch?: string }[];
+  };
+  if (doc.kind !== 'Component') throw new Error(`istio/faults/${name} is not a kustomize Component`);
+  return (doc.patches ?? []).map((p) => {
+    if (!p.target?.kind || !p.target.name || typeof p.patch !== 'string')
+      throw new Error(`istio/faults/${name}: every patch needs target.kind, target.name and a JSON 6902 patch`);
+    return { kind: p.target.kind, name: p.target.name, ops: parse(p.patch) as PatchOp[] };
+  });
+}
+
+/** Istio durations (`250ms`, `3s`, `1h`, `1m30s`) in milliseconds. */
+export function durationMs(value: unknown): number {
+  if (typeof value !== 'string' || !/^(\d+(\.\d+)?(h|ms|m|s))+$/.test(value))
+    throw new Error(`not an Istio duration: ${JSON.stringify(value)}`);
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
+}
+
+/**
+ * One row per supported field. A DestinationRule's connectionPool also programs the server-side
+ * sidecar's inbound cluster to its app (istio/api#2961), which is where the lab's
+ * `recipe-api-sidecar` `inbound-http` listener sits.
+ */
+const translations: {
+  kind: string;
+  name: string;
+  path: string;
+  to: (value: unknown) => LabMeshChange;
+}[] = [
+  {
+    kind: 'DestinationRule',
+    name: 'recipe-api',
+    path: '/spec/trafficPolicy/connectionPool/http/idleTimeout',
+    to: (value) => ({
+      proxy: 'recipe-api-sidecar',
+      listener: 'inbound-http',
+      patch: { upstream: { idleTimeoutMs: durationMs(value) } },
+    }),
+  },
+  {
+    kind: 'DestinationRule',
+    name: 'recipe-api',
+    path: '/spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection',
+    to: (value) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+        throw new Error(`maxRequestsPerConnection must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
+      return {
+        proxy: 'recipe-api-sidecar',
+        listener: 'inbound-http',
+        patch: { upstream: { maxRequestsPerConnection: value } },
+      };
+    },
+  },
+];
+
+export const supportedFields = translations.map((t) => `${t.kind}/${t.name} ${t.path}`);
+
+/** The lab's Envoy patches for a component; throws UnsupportedMeshFieldError for a field with no translation. */
+export function translateComponent(name: string, root = repoRoot): LabMeshChange[] {
+  const changes: LabMeshChange[] = [];
+  for (const patch of readComponent(name, root)) {
+    for (const op of patch.ops) {
+      const row = translations.find((t) => t.kind === patch.kind && t.name === patch.name && t.path === op.path);
+      if (!row || op.op === 'remove') throw new UnsupportedMeshFieldError(name, patch, op);
+      changes.push(row.to(op.value));
+    }
+  }
+  return changes;
+}
+
+/** The value a component sets at `path` of `kind/name` (for reports and the experiment's own numbers). */
+export function componentValue(
+  name: string,
+  kind: string,
+  resource: string,
+  fieldPath: string,
+  root = repoRoot,
+): unknown {
+  for (const patch of readComponent(name, root)) {
+    if (patch.kind !== kind || patch.name !== resource) continue;
+    const op = patch.ops.find((o) => o.path === fieldPath);
+    if (op) return op.value;
+  }
+  throw new Error(`istio/faults/${name} does not set ${kind}/${resource} ${fieldPath}`);
+}

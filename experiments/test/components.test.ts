@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { appKeepAliveMs, proxyIdleTimeoutMs } from '../src/incidents/503-uc.js';
+import {
+  durationMs,
+  readComponent,
+  supportedFields,
+  translateComponent,
+  UnsupportedMeshFieldError,
+} from '../src/mesh/components.js';
+
+/** A repo root with one component `istio/faults/<name>` holding `patch` on `kind/name`. */
+function fakeRoot(t: { after(fn: () => void): void }, kind: string, name: string, patch: string): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'components-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'istio/faults/x'), { recursive: true });
+  const indented = patch
+    .trim()
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
+  writeFileSync(
+    path.join(root, 'istio/faults/x/kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - target:\n      kind: ${kind}\n      name: ${name}\n    patch: |-\n${indented}\n`,
+  );
+  return root;
+}
+
+test('Istio durations', () => {
+  assert.equal(durationMs('250ms'), 250);
+  assert.equal(durationMs('3s'), 3000);
+  assert.equal(durationMs('1h'), 3_600_000);
+  assert.equal(durationMs('1m30s'), 90_000);
+  assert.throws(() => durationMs('soon'), /not an Istio duration/);
+  assert.throws(() => durationMs(5), /not an Istio duration/);
+});
+
+test('DestinationRule connectionPool.http.idleTimeout → the server sidecar inbound cluster idle timeout', (t) => {
+  const root = fakeRoot(
+    t,
+    'DestinationRule',
+    'recipe-api',
+    '- op: replace\n  path: /spec/trafficPolicy/connectionPool/http/idleTimeout\n  value: 4s',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch: { upstream: { idleTimeoutMs: 4000 } } },
+  ]);
+});
+
+test('DestinationRule connectionPool.http.maxRequestsPerConnection → the inbound cluster limit', (t) => {
+  const root = fakeRoot(
+    t,
+    'DestinationRule',
+    'recipe-api',
+    '- op: add\n  path: /spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection\n  value: 1',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch: { upstream: { maxRequestsPerConnection: 1 } } },
+  ]);
+  const bad = fakeRoot(
+    t,
+    'DestinationRule',
+    'recipe-api',
+    '- op: add\n  path: /spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection\n  value: -1',
+  );
+  assert.throws(() => translateComponent('x', bad), /whole number/);
+});
+
+test('a field without a lab translation is a clear error naming the field and what is supported', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'recipe-api',
+    '- op: add\n  path: /spec/http/0/mirror\n  value:\n    host: elsewhere',
+  );
+  assert.throws(
+    () => translateComponent('x', root),
+    (error: unknown) =>
+      error instanceof UnsupportedMeshFieldError &&
+      error.message.includes(
+        'istio/faults/x: VirtualService/recipe-api add /spec/http/0/mirror has no lab equivalent',
+      ) &&
+      error.message.includes(supportedFields[0]!),
+  );
+  assert.throws(() => translateComponent('does-not-exist'), /no mesh component istio\/faults\/does-not-exist/);
+});
+
+test('503-uc takes its proxy idle timeout from istio/faults/idle-timeout, below the app keep-alive', () => {
+  const [patch] = readComponent('idle-timeout');
+  assert.equal(patch?.kind, 'DestinationRule');
+  assert.equal(proxyIdleTimeoutMs, durationMs(patch?.ops[0]?.value));
+  assert.ok(proxyIdleTimeoutMs < appKeepAliveMs, `${proxyIdleTimeoutMs} ms < ${appKeepAliveMs} ms`);
+  assert.deepEqual(translateComponent('idle-timeout'), [
+    {
+      proxy: 'recipe-api-sidecar',
+      listener: 'inbound-http',
+      patch: { upstream: { idleTimeoutMs: proxyIdleTimeoutMs } },
+    },
+  ]);
+});
