@@ -163,6 +163,38 @@ export interface LabTarget {
   envoyStats(proxy: ProxyName, filter: string): Promise<Record<string, number>>;
   /** Spans of recent traces, newest first (flushed by the services and Envoy to the sink). */
   traces(options?: { sinceMs?: number }): Promise<TraceSpan[][]>;
+
+  // The plumbing every experiment needs, here once, each with a deadline (docs/experiments.md).
+  /**
+   * Access logs since `mark`, read until `complete` says every line the experiment expects is
+   * there (Envoy flushes file logs in batches, file_flush_interval 1 s): reading, not sleeping.
+   * Throws "timed out after … waiting for <what>" at the deadline (default 5 s).
+   */
+  accessLogWhen(
+    mark: AccessLogMark,
+    complete: (logs: Record<string, AccessLogEntry[]>) => boolean,
+    options: { what: string; timeoutMs?: number },
+  ): Promise<Record<string, AccessLogEntry[]>>;
+  /**
+   * Reads `read` until `done` holds or `maxMs` passes; not settling is an answer (a leak), so it
+   * resolves either way with the last reading.
+   */
+  settle<T>(
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+    options: { maxMs: number; intervalMs?: number },
+  ): Promise<{ value: T; settled: boolean; afterMs: number }>;
+  /** Polls the trace sink until `pick` finds something (or null at the deadline: absence is evidence). */
+  waitForTrace<T>(
+    pick: (traces: TraceSpan[][]) => T | null | undefined,
+    options: { sinceMs: number; timeoutMs: number },
+  ): Promise<T | null>;
+  /** Calls `read` every `everyMs` until `until` settles (at least `minMs`); readings that throw are skipped. */
+  sampleWhile<T>(
+    read: () => Promise<T>,
+    until: Promise<unknown>,
+    options: { everyMs: number; minMs?: number },
+  ): Promise<T[]>;
 }
 
 export type AccessLogMark = Record<string, number>;

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { serviceHost, sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
@@ -9,8 +8,7 @@ import {
   type AccessLogEntry,
 } from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
-import type { RequestRecord } from '@recipe-mesh/measure/requests';
-import { sendRequest } from '../load/http.js';
+import { burstsNearIdleClose } from '../load/bursts.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -93,8 +91,6 @@ const clientNon2xx = (p: PhaseLoad) =>
     .filter(([k]) => !k.startsWith('2'))
     .reduce((n, [, v]) => n + v, 0);
 
-/** Envoy's default access-log file flush interval is 1 s; wait a bit longer before the last read. */
-const accessLogFlushMs = 1200;
 /** Concurrent requests per burst: each one lands on its own pooled connection. */
 const burstSize = 20;
 /** Enough resets to make the point; the load stops there instead of running its full duration. */
@@ -143,45 +139,6 @@ const incidentSetup: Setup = {
   appFaults: { 'recipe-api': { keepAliveTimeoutMs: appKeepAliveMs } },
   mesh: [],
 };
-
-/**
- * Bursts of concurrent requests separated by idle gaps near the app's idle-close time. A burst's
- * requests finish over its duration S, so its connections expire over a window of length S one
- * idle-close time later. The next burst starts inside that window (idle + 10–90 % of S, drawn at
- * random): some connections expire while the app is busy answering the new burst, and the
- * requests written onto them meet a socket the app closes without reading them (measured in the
- * lab: 5 of 15 bursts hit, up to 19 of 20 requests of one burst).
- */
-async function burstsNearIdleClose(
-  url: (i: number) => string,
-  flagsHeader: string,
-  options: { burstSize: number; idleMs: number; untilMs: number; stop?: () => Promise<boolean> },
-): Promise<{ records: RequestRecord[]; bursts: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.burstSize });
-  const records: RequestRecord[] = [];
-  let bursts = 0;
-  try {
-    while (Date.now() < options.untilMs) {
-      const started = performance.now();
-      const burst = await Promise.all(
-        Array.from({ length: options.burstSize }, (_, i) =>
-          sendRequest({ url: url(i), agent, flagsHeader, timeoutMs: 10_000 }),
-        ),
-      );
-      const spread = performance.now() - started;
-      records.push(...burst);
-      bursts++;
-      if (options.stop && (await options.stop())) break;
-      const nextStart = options.idleMs + (0.1 + 0.8 * Math.random()) * spread;
-      const wait = Math.max(0, nextStart - (performance.now() - started));
-      if (Date.now() + wait >= options.untilMs) break;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  } finally {
-    agent.destroy();
-  }
-  return { records, bursts };
-}
 
 export const uc503: Experiment<UcEvidence> = {
   name: '503-uc',
@@ -305,7 +262,13 @@ export const uc503: Experiment<UcEvidence> = {
     const idleMs = idleCloseMs ?? incidentIdleMs;
     const started = Date.now();
 
-    const phase = async (name: string, url: (i: number) => string, seconds: number): Promise<UcPhase> => {
+    const phase = async (
+      name: string,
+      url: (i: number) => string,
+      seconds: number,
+      /** The proxy every request of this phase passes first, so logs one line per answered request. */
+      entry: 'recipe-api-sidecar' | 'ingress',
+    ): Promise<UcPhase> => {
       const mark = await target.accessLogMark();
       const retriesBefore = await retryCounters();
       ctx.log(
@@ -322,9 +285,10 @@ export const uc503: Experiment<UcEvidence> = {
         stop: async () =>
           inboundOf(await target.accessLogSince(mark)).filter(isUpstreamConnectionTermination).length >= enoughResets,
       });
-      // Envoy writes file access logs in batches, flushed every second (file_flush_interval).
-      await new Promise((r) => setTimeout(r, accessLogFlushMs));
-      const logs = await target.accessLogSince(mark);
+      const answered = load.records.filter((r) => r.status > 0).length;
+      const logs = await target.accessLogWhen(mark, (l) => (l[entry] ?? []).length >= answered, {
+        what: `${answered} answered requests of "${name}" logged by ${entry}`,
+      });
       const retriesAfter = await retryCounters();
       const inbound = inboundOf(logs);
       return {
@@ -349,23 +313,28 @@ export const uc503: Experiment<UcEvidence> = {
       ctx.fix ? 'with fix, straight to the sidecar' : 'straight to the sidecar',
       direct,
       ctx.durationS,
+      'recipe-api-sidecar',
     );
     const meshPhase = await phase(
       ctx.fix ? 'with fix, through the mesh' : 'through the mesh',
       viaMesh,
       Math.ceil(ctx.durationS * 0.6),
+      'ingress',
     );
 
     // Envoy's OpenTelemetry tracer flushes its spans every 5 s: wait for the affected trace.
     const anyReset = directPhase.connectionTerminations.length + meshPhase.connectionTerminations.length > 0;
-    let traces = await target.traces({ sinceMs: started - 1000 });
-    let found = findSidecarOnlyFailure(traces, recipeSidecarService, 'recipe-api');
-    const traceDeadline = Date.now() + (anyReset ? 7000 : 0);
-    while (!found && Date.now() < traceDeadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      traces = await target.traces({ sinceMs: started - 1000 });
-      found = findSidecarOnlyFailure(traces, recipeSidecarService, 'recipe-api');
-    }
+    let tracesSearched = 0;
+    const found = await target.waitForTrace(
+      (traces) => {
+        tracesSearched = traces.length;
+        return findSidecarOnlyFailure(traces, recipeSidecarService, 'recipe-api');
+      },
+      {
+        sinceMs: started - 1000,
+        timeoutMs: anyReset ? 7000 : 0,
+      },
+    );
     const mesh = target.mesh();
     const routeOf = (proxy: string, listener: string) =>
       mesh.proxies.find((p) => p.name === proxy)?.listeners.find((l) => l.name === listener)?.route;
@@ -380,7 +349,7 @@ export const uc503: Experiment<UcEvidence> = {
       direct: directPhase,
       throughMesh: meshPhase,
       trace: found?.trace ?? null,
-      tracesSearched: traces.length,
+      tracesSearched,
     };
   },
 

@@ -200,8 +200,24 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     await sendRequest({ url, abortAfterBytes: half, timeoutMs: 30_000 });
 
     await ctx.applySetup();
-    await new Promise((r) => setTimeout(r, 300));
-    const s0 = { 'web-api': await target.scrape('web-api'), 'recipe-api': await target.scrape('recipe-api') };
+    const scrapeBoth = async (): Promise<Record<ServiceName, Scrape>> => ({
+      'web-api': await target.scrape('web-api'),
+      'recipe-api': await target.scrape('recipe-api'),
+    });
+    const fds = (s: Record<ServiceName, Scrape>) =>
+      (['web-api', 'recipe-api'] as const).map((svc) => sumOf(s[svc], 'process_open_fds'));
+    // The baseline once the warm-up abort's fds are closed: two readings in a row agree.
+    let previousFds: string | null = null;
+    const { value: s0 } = await target.settle(
+      scrapeBoth,
+      (s) => {
+        const now = JSON.stringify(fds(s));
+        const steady = now === previousFds;
+        previousFds = now;
+        return steady;
+      },
+      { maxMs: 3000, intervalMs: 200 },
+    );
     const mark = await target.accessLogMark();
     ctx.log(`${abortedClients} downloads aborted after ${half} of ${full.bytes} bytes, ${concurrency} at a time`);
     const records: RequestRecord[] = [];
@@ -212,22 +228,26 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
       records.push(...(await Promise.all(batch)));
     }
     const tolerance = toleranceFor(records.length);
-    const settleStarted = Date.now();
-    let s1: Record<ServiceName, Scrape>;
     let first: Record<ServiceName, Scrape> | undefined;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 500));
-      s1 = { 'web-api': await target.scrape('web-api'), 'recipe-api': await target.scrape('recipe-api') };
-      first ??= s1;
-      const back = (['web-api', 'recipe-api'] as const).every(
-        (svc) =>
-          (sumOf(s1[svc], 'process_open_fds') ?? Infinity) - (sumOf(s0[svc], 'process_open_fds') ?? 0) <= tolerance,
-      );
-      if (back || Date.now() - settleStarted >= settleMaxMs) break;
-    }
-    const settledAfterMs = Date.now() - settleStarted;
-    await new Promise((r) => setTimeout(r, 1100)); // access-log flush
-    const logs = await target.accessLogSince(mark);
+    const settled = await target.settle(
+      scrapeBoth,
+      (s1) => {
+        first ??= s1;
+        return (['web-api', 'recipe-api'] as const).every(
+          (svc) =>
+            (sumOf(s1[svc], 'process_open_fds') ?? Infinity) - (sumOf(s0[svc], 'process_open_fds') ?? 0) <= tolerance,
+        );
+      },
+      { maxMs: settleMaxMs, intervalMs: 500 },
+    );
+    const s1 = settled.value;
+    const firstAfter = first ?? s1;
+    const settledAfterMs = settled.afterMs;
+    const logs = await target.accessLogWhen(
+      mark,
+      (l) => (l.ingress ?? []).filter((e) => e.path.startsWith('/api/recipes/export')).length >= records.length,
+      { what: `${records.length} aborted exports logged by the ingress` },
+    );
     const sidecarExports = (logs['recipe-api-sidecar'] ?? []).filter((e) => e.path.startsWith('/recipes/export'));
     const ingressExports = (logs.ingress ?? []).filter((e) => e.path.startsWith('/api/recipes/export'));
     return {
@@ -236,7 +256,7 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
       baseline: phaseFromRecords('full download', [full]),
       aborted: phaseFromRecords(ctx.fix ? 'aborted, with fix' : 'aborted', records),
       before: { 'web-api': read(s0['web-api']), 'recipe-api': read(s0['recipe-api']) },
-      first: { 'web-api': read(first['web-api']), 'recipe-api': read(first['recipe-api']) },
+      first: { 'web-api': read(firstAfter['web-api']), 'recipe-api': read(firstAfter['recipe-api']) },
       after: { 'web-api': read(s1['web-api']), 'recipe-api': read(s1['recipe-api']) },
       metricDeltas: (['web-api', 'recipe-api'] as const).flatMap((svc) => [
         describeDelta(svc, s0[svc], s1[svc], 'process_open_fds'),

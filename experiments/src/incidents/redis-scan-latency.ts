@@ -12,6 +12,7 @@ import {
   type Scrape,
 } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import type { TraceSpan } from '../evidence/trace.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 
@@ -321,11 +322,18 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
       const command = String(entry[3]?.[0] ?? '?').toLowerCase();
       slowlog[command] = (slowlog[command] ?? 0) + 1;
     }
-    // ioredis spans of recipe-api, exported within ~200 ms (OTEL_BSP_SCHEDULE_DELAY in the lab).
-    await new Promise((r) => setTimeout(r, 800));
-    const spans = (await target.traces({ sinceMs: b0Ms }))
-      .flat()
-      .filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+    // ioredis spans of recipe-api, exported within ~200 ms (OTEL_BSP_SCHEDULE_DELAY in the lab):
+    // read until GET spans of the last phase's final second are in, 3 s at most.
+    const getSpans = (traces: TraceSpan[][]) =>
+      traces.flat().filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+    const spans =
+      (await target.waitForTrace(
+        (traces) => {
+          const found = getSpans(traces);
+          return found.some((s) => s.startMs >= a1Ms - 1000) ? found : null;
+        },
+        { sinceMs: b0Ms, timeoutMs: 3000 },
+      )) ?? getSpans(await target.traces({ sinceMs: b0Ms }));
     const within = (from: number, to: number) =>
       spans.filter((s) => s.startMs >= from && s.startMs <= to).map((s) => s.durationMs);
     const spanBefore = within(b0Ms, b1Ms);

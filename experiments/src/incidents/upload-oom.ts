@@ -1,7 +1,6 @@
 import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
-import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { sendRequest } from '../load/http.js';
 import { multipartFile } from '../load/multipart.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -92,32 +91,17 @@ const setup = (limits: boolean, describe: string): Setup => ({
   mesh: [],
 });
 
-/** Samples until `until` settles and for at least `minMs` (a fast 413 must still be watched a while). */
-async function sampleMemory(
-  scrape: () => Promise<Scrape>,
-  until: Promise<unknown>,
-  minMs = 1500,
-): Promise<{ peak: MemoryReading; samples: number }> {
-  const started = Date.now();
-  const peak: MemoryReading = { rss: null, heapUsed: null, external: null };
-  // Each field is its own maximum over the samples.
-  let samples = 0;
-  let done = false;
-  void until.finally(() => (done = true));
+/** The peak of each memory field over the readings (each field is its own maximum). */
+function peakMemory(readings: readonly MemoryReading[]): MemoryReading {
   const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
-  while (!done || Date.now() - started < minMs) {
-    try {
-      const m = readMemory(await scrape());
-      samples++;
-      peak.rss = max(peak.rss, m.rss);
-      peak.heapUsed = max(peak.heapUsed, m.heapUsed);
-      peak.external = max(peak.external, m.external);
-    } catch {
-      /* a scrape that timed out under memory pressure: skip it */
-    }
-    await new Promise((r) => setTimeout(r, sampleEveryMs));
-  }
-  return { peak, samples };
+  return readings.reduce<MemoryReading>(
+    (peak, m) => ({
+      rss: max(peak.rss, m.rss),
+      heapUsed: max(peak.heapUsed, m.heapUsed),
+      external: max(peak.external, m.external),
+    }),
+    { rss: null, heapUsed: null, external: null },
+  );
 }
 
 export const uploadOom: Experiment<UploadEvidence> = {
@@ -209,19 +193,37 @@ export const uploadOom: Experiment<UploadEvidence> = {
     };
     await ctx.applySetup();
     const small = await upload(smallBytes);
-    // A settled heap to compare with: collect what the small upload left behind first.
-    await new Promise((r) => setTimeout(r, 500));
-    const s0 = await target.scrape('recipe-api');
+    // A settled heap to compare with: read until two readings ~250 ms apart agree within 5 %.
+    let previousHeap: number | null = null;
+    const { value: s0 } = await target.settle(
+      () => target.scrape('recipe-api'),
+      (scrape) => {
+        const heap = readMemory(scrape).heapUsed;
+        const steady = heap !== null && previousHeap !== null && Math.abs(heap - previousHeap) <= 0.05 * previousHeap;
+        previousHeap = heap;
+        return steady;
+      },
+      { maxMs: 3000 },
+    );
     const mark = await target.accessLogMark();
     ctx.log(`${concurrentUploads} concurrent uploads of ${oversizedBytes / mb} MiB`);
     const uploads = Promise.all(Array.from({ length: concurrentUploads }, () => upload(oversizedBytes)));
-    const [records, sampled] = (await Promise.all([
+    // Sampled for at least 1.5 s: a fast 413 must still be watched a while.
+    const [records, readings] = await Promise.all([
       uploads,
-      sampleMemory(() => target.scrape('recipe-api'), uploads),
-    ])) as [RequestRecord[], Awaited<ReturnType<typeof sampleMemory>>];
-    await new Promise((r) => setTimeout(r, 1100)); // access-log flush
+      target.sampleWhile(async () => readMemory(await target.scrape('recipe-api')), uploads, {
+        everyMs: sampleEveryMs,
+        minMs: 1500,
+      }),
+    ]);
+    const sampled = { peak: peakMemory(readings), samples: readings.length };
+    const answered = records.filter((r) => r.status > 0).length;
+    const logs = await target.accessLogWhen(
+      mark,
+      (l) => (l['recipe-api-sidecar'] ?? []).filter((e) => e.path.includes('/photo')).length >= answered,
+      { what: `${answered} answered uploads logged by recipe-api's sidecar` },
+    );
     const s1 = await target.scrape('recipe-api');
-    const logs = await target.accessLogSince(mark);
     return {
       uploadBytes: oversizedBytes,
       concurrent: concurrentUploads,

@@ -19,6 +19,7 @@ import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';
 import type { RestoreStack } from '../restore.js';
 import { translateComponent } from '../mesh/components.js';
+import { pause, pollUntil, waitFor } from '@recipe-mesh/measure/net';
 
 /**
  * The lab as experiments see it: URLs, scrapes of the admin ports, access logs and traces from
@@ -131,6 +132,52 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       const out: Record<string, number> = {};
       for (const s of body.stats ?? []) if (typeof s.value === 'number') out[s.name] = s.value;
       return out;
+    },
+    accessLogWhen(mark, complete, { what, timeoutMs = 5000 }) {
+      return waitFor(
+        async () => {
+          const logs = await target.accessLogSince(mark);
+          return complete(logs) ? logs : null;
+        },
+        { timeoutMs, intervalMs: 100, what: `access logs: ${what}` },
+      );
+    },
+    async settle(read, done, { maxMs, intervalMs = 250 }) {
+      // pollUntil runs the check at least once, so `last` is always a real reading.
+      let last!: Awaited<ReturnType<typeof read>>;
+      const result = await pollUntil(
+        async () => {
+          last = await read();
+          return done(last);
+        },
+        { timeoutMs: maxMs, intervalMs },
+      );
+      return { value: last, settled: result.value === true, afterMs: result.elapsedMs };
+    },
+    async waitForTrace(pick, { sinceMs, timeoutMs }) {
+      const { value } = await pollUntil(async () => pick(await target.traces({ sinceMs })) ?? null, {
+        timeoutMs,
+        intervalMs: 250,
+      });
+      return value;
+    },
+    async sampleWhile(read, until, { everyMs, minMs = 0 }) {
+      const samples: Awaited<ReturnType<typeof read>>[] = [];
+      let done = false;
+      void until.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      const started = Date.now();
+      while (!done || Date.now() - started < minMs) {
+        try {
+          samples.push(await read());
+        } catch {
+          /* a reading that timed out under load: skip it */
+        }
+        await pause(everyMs);
+      }
+      return samples;
     },
     async traces(opts = {}): Promise<TraceSpan[][]> {
       const spans = (await readSpans(e.spansFile)).filter((s) => s.startMs >= (opts.sinceMs ?? 0));
