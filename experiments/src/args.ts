@@ -12,6 +12,7 @@ options:
   --json                print the JSON report instead of the text one
   --keep-lab            leave a lab this run started running afterwards
   --dry-run             k8s only: print the commands and queries without running them
+  --repeat <n>          run it n times and report reproduced k/n with a 95 % interval
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
 exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
 
@@ -30,6 +31,8 @@ export type CliCommand =
       keepLab: boolean;
       dryRun: boolean;
       namespace: string;
+      /** Runs of the same experiment (`--repeat N`), reported as `reproduced k/N`. */
+      repeat: number;
     };
 
 export class UsageError extends Error {}
@@ -61,6 +64,7 @@ export function parseCli(argv: string[]): CliCommand {
         'keep-lab': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         namespace: { type: 'string', default: meshNamespace },
+        repeat: { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -81,6 +85,9 @@ export function parseCli(argv: string[]): CliCommand {
   if (values.target !== 'lab' && values.target !== 'k8s')
     throw new UsageError(`--target ${values.target}: expected lab or k8s`);
   if (values['dry-run'] && values.target !== 'k8s') throw new UsageError('--dry-run applies to --target k8s');
+  const repeat = Number(values.repeat ?? '1');
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new UsageError(`--repeat ${values.repeat}: expected a whole number ≥ 1`);
   return {
     kind: 'run',
     name,
@@ -92,5 +99,6 @@ export function parseCli(argv: string[]): CliCommand {
     keepLab: values['keep-lab'] ?? false,
     dryRun: values['dry-run'] ?? false,
     namespace: values.namespace ?? meshNamespace,
+    repeat,
   };
 }

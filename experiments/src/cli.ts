@@ -2,11 +2,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, usage, UsageError } from './args.js';
 import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
-import type { Experiment } from './definition.js';
+import type { Experiment, Outcome } from './definition.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
 import { renderReport } from './report.js';
 import { chooseFix, runOnLab } from './runner.js';
 import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
+import { formatRepeats, summarizeRepeats } from './repeat.js';
 
 /** `npm run experiment -- …` (package.json): list, run on the lab, or run/print the k8s plan. */
 
@@ -63,21 +64,50 @@ async function main(argv: string[]): Promise<number> {
       console.log(renderPlan(plan));
       return 0;
     }
-    return (await runPlan(plan, experiment, { log })).code;
+    const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
+    for (let i = 0; i < command.repeat; i++) {
+      if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
+      const { code, verdict } = await runPlan(plan, experiment, { log });
+      runs.push({ outcome: verdict?.outcome ?? 'error', held: code === 0 });
+    }
+    return finishRepeats(runs, command.repeat, log);
   }
 
-  const { report, file } = await runOnLab({
-    experiment,
-    fix,
-    durationS,
-    lab: { root, start: true, keep: command.keepLab, log, appEnv: labAppEnv() },
-    reportsDir: path.join(root, 'reports'),
-    log,
-    handleSignals: true,
-  });
-  console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
-  log(`report written to ${path.relative(process.cwd(), file)}`);
-  return report.expectationHeld ? 0 : 1;
+  const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
+  for (let i = 0; i < command.repeat; i++) {
+    if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
+    const last = i === command.repeat - 1;
+    try {
+      const { report, file } = await runOnLab({
+        experiment,
+        fix,
+        durationS,
+        // A lab this command started stays up between repeats and stops after the last one.
+        lab: { root, start: true, keep: command.keepLab || !last, log, appEnv: labAppEnv() },
+        reportsDir: path.join(root, 'reports'),
+        log,
+        handleSignals: true,
+      });
+      console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
+      log(`report written to ${path.relative(process.cwd(), file)}`);
+      runs.push({ outcome: report.verdict.outcome, held: report.expectationHeld });
+    } catch (error) {
+      if (command.repeat === 1) throw error;
+      log(`run ${i + 1} did not complete: ${(error as Error).message.split('\n')[0]}`);
+      runs.push({ outcome: 'error', held: false });
+    }
+  }
+  return finishRepeats(runs, command.repeat, log);
+}
+
+/** Exit 0 when every run held; with `--repeat` also prints `reproduced k/N`. */
+function finishRepeats(
+  runs: { outcome: Outcome | 'error'; held: boolean }[],
+  repeat: number,
+  log: (line: string) => void,
+): number {
+  if (repeat > 1) log(formatRepeats(summarizeRepeats(runs)));
+  return runs.every((r) => r.held) ? 0 : 1;
 }
 
 /** Every experiment without and with each fix, on one lab (started once if down), then a summary. */

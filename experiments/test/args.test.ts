@@ -28,6 +28,7 @@ test('parses a run with every option', () => {
       keepLab: false,
       dryRun: true,
       namespace: 'mesh',
+      repeat: 1,
     },
   );
   const plain = parseCli(['upload-oom']);

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { runLoad } from '@recipe-mesh/lab/load/load';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { portIsOpen, waitFor } from '@recipe-mesh/measure/net';
 import type { Experiment, Fix, ServiceName, Setup, Verdict } from '../definition.js';
 import { RestoreStack } from '../restore.js';
 
@@ -294,14 +296,8 @@ function run(argv: string[], stdin?: string): Promise<string> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const { portIsOpen } = await import('@recipe-mesh/measure/net');
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await portIsOpen(port)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`port-forward to ${port} did not open`);
+function waitForPort(port: number, timeoutMs = 15_000): Promise<boolean> {
+  return waitFor(() => portIsOpen(port), { timeoutMs, intervalMs: 200, what: `the port-forward to ${port}` });
 }
 
 async function promQuery(promql: string): Promise<number | null> {
@@ -317,8 +313,8 @@ async function promQuery(promql: string): Promise<number | null> {
 }
 
 /**
- * Executes a plan against the current kube context: port-forwards, setup, load, a scrape interval
- * of waiting, queries, restore (also on failure and Ctrl-C). Returns the exit code: 0 when the
+ * Executes a plan against the current kube context: port-forwards, setup, load, a wait until
+ * Prometheus has scraped every target after the load, queries, restore (also on failure and Ctrl-C). Returns the exit code: 0 when the
  * experiment's k8s verdict matches the expectation.
  */
 export async function runPlan(
@@ -383,8 +379,9 @@ export async function runPlan(
           mode: { kind: 'concurrency', connections: 8 },
           durationMs: step.durationS * 1000,
         });
-        log('waiting 30 s for Prometheus to scrape…');
-        await new Promise((r) => setTimeout(r, 30_000));
+        // Every target scraped after the load ended: the queries then see all of it (no guessed sleep).
+        log('waiting for Prometheus to scrape every target once more…');
+        await waitForScrape(`http://127.0.0.1:${localPorts.prometheus}`, Date.now(), { timeoutMs: 60_000 });
       } else if (step.kind === 'query') {
         values[step.name] = await promQuery(step.promql);
         log(`  ${step.name} = ${values[step.name] ?? 'no data'}`);
