@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { request } from 'node:https';
 import path from 'node:path';
-import { freePort, waitFor } from '@recipe-mesh/platform/testing/net';
+import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { stringify } from 'yaml';
 import { builtFile, ensureBuilt, type ToolName } from './build.js';
 import { type Certificates, type ClientName, generateCertificates } from './certs.js';

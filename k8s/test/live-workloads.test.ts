@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { waitFor } from '@recipe-mesh/measure/net';
 import {
   controlPlaneSkipReason,
   makeAgainst,
