@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TS := node --conditions=source --import tsx
 
-.PHONY: help install build typecheck lint format proto-check test run bench clean
+.PHONY: help install build typecheck lint format docs proto-check test run bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ lint: node_modules/.package-lock.json ## Formatting and lint rules (Biome, biome
 
 format: node_modules/.package-lock.json ## Rewrite files to the project's format and apply safe lint fixes
 	npx biome check --write .
+
+docs: node_modules/.package-lock.json ## Regenerate the docs' generated tables (metrics) from their sources
+	$(NODE_TS) scripts/gen-docs.ts
 
 proto-check: node_modules/.package-lock.json ## Fail when generated gRPC types drifted from proto/
 	node scripts/gen-proto.mjs --check

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { defaultInterpolation, interpolate, readDashboards, variableDefaults } from '@recipe-mesh/lab/panels/targets';
-import { readContractMetrics, seriesNames, type ContractMetric } from './contracts.js';
+import { contractMetricList, seriesNames, type ContractMetric } from './contracts.js';
 import { selectedMetrics } from './promql.js';
 import { parseErrors } from './promtool.js';
 
@@ -135,6 +135,6 @@ export async function parseProblems(promtool: string, queries: Query[]): Promise
   return [...errors].map(([i, message]) => `${queries[i]!.source}: ${message}\n    ${queries[i]!.expr}`);
 }
 
-export function contractMetrics(repoRoot: string): ContractMetric[] {
-  return readContractMetrics(path.join(repoRoot, 'docs', 'contracts.md'));
+export function contractMetrics(): ContractMetric[] {
+  return contractMetricList();
 }

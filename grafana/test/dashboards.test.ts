@@ -12,7 +12,7 @@ const files = readdirSync(dashboardsDir)
   .sort();
 const read = (file: string) =>
   JSON.parse(readFileSync(path.join(dashboardsDir, file), 'utf8')) as Record<string, unknown>;
-const contract = contractMetrics(repoRoot);
+const contract = contractMetrics();
 const options = {
   datasourceUids: DATASOURCE_UIDS,
   exemplarHistograms: new Set(

@@ -53,7 +53,7 @@ test('every panel returns data from live metrics; rules load and record', { skip
     for (const stop of stops.reverse()) await stop();
   });
 
-  const { registries, observe } = contractRegistries(contractMetrics(repoRoot));
+  const { registries, observe } = contractRegistries(contractMetrics());
   const metricsServer = http.createServer(async (req, res) => {
     const registry = registries.get(req.url?.split('/')[1] ?? '');
     if (!registry) return void res.writeHead(404).end();

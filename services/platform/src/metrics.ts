@@ -8,14 +8,15 @@ import client, {
   type LabelValues,
 } from 'prom-client';
 import { trace, isSpanContextValid } from '@opentelemetry/api';
+import { labelNamesOf, metricCatalogue, registeredName, type MetricDefinition } from './metric-catalogue.js';
 
 /** Seconds, resolving 1 ms to 10 s (docs/contracts.md). */
 export const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * Every metric family of both services, created on one registry per process. The names are the
- * contract with dashboards and rules (docs/contracts.md); a service that never observes a family
- * still exports its HELP/TYPE, which is harmless and keeps one definition.
+ * Every metric family of both services, created on one registry per process from
+ * metric-catalogue.ts (the contract with dashboards, rules and docs/contracts.md); a service that
+ * never observes a family still exports its HELP/TYPE, which is harmless and keeps one definition.
  */
 export function createMetrics(service: string) {
   // OpenMetrics content type, so exemplars reach Prometheus (`--enable-feature=exemplar-storage`).
@@ -24,20 +25,25 @@ export function createMetrics(service: string) {
   registry.setDefaultLabels({ service });
   client.collectDefaultMetrics({ register: registry, gcDurationBuckets: [0.0001, 0.001, 0.01, 0.1, 1] });
 
-  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Histogram<L>({
-      name,
-      help,
-      labelNames,
+  const c = metricCatalogue;
+  const histogram = <D extends MetricDefinition>(d: D) =>
+    new Histogram({
+      name: d.name,
+      help: d.help,
+      labelNames: labelNamesOf(d),
       buckets: durationBuckets,
       registers: [registry],
       enableExemplars: true,
     });
+  const gauge = <D extends MetricDefinition>(d: D) =>
+    new Gauge({ name: d.name, help: d.help, labelNames: labelNamesOf(d), registers: [registry] });
+  const counter = <D extends MetricDefinition>(d: D) =>
+    new Counter({ name: registeredName(d), help: d.help, labelNames: labelNamesOf(d), registers: [registry] });
 
   let lastElu = performance.eventLoopUtilization();
   new Gauge({
-    name: 'nodejs_eventloop_utilization_ratio',
-    help: 'Share of time the event loop was busy since the previous scrape (0..1).',
+    name: c.eventLoopUtilization.name,
+    help: c.eventLoopUtilization.help,
     registers: [registry],
     collect() {
       const now = performance.eventLoopUtilization();
@@ -48,64 +54,17 @@ export function createMetrics(service: string) {
 
   return {
     registry,
-    httpServerDuration: histogram(
-      'http_server_request_duration_seconds',
-      'HTTP server request duration by method, route template and status code.',
-      ['method', 'route', 'status_code'] as const,
-    ),
-    grpcServerDuration: histogram(
-      'grpc_server_handling_seconds',
-      'gRPC server call duration by method and status code.',
-      ['grpc_method', 'grpc_code'] as const,
-    ),
-    grpcClientDuration: histogram(
-      'grpc_client_handling_seconds',
-      'gRPC client call duration by method and status code.',
-      ['grpc_method', 'grpc_code'] as const,
-    ),
-    graphqlOperationDuration: histogram(
-      'graphql_operation_duration_seconds',
-      'GraphQL operation duration by operation name, type and outcome.',
-      ['operation_name', 'operation_type', 'outcome'] as const,
-    ),
-    upstreamDuration: histogram(
-      'upstream_request_duration_seconds',
-      'Calls from web-api to recipe-api by protocol, operation and outcome.',
-      ['via', 'operation', 'outcome'] as const,
-    ),
-    redisCommandDuration: histogram(
-      'redis_command_duration_seconds',
-      'Redis command duration by command and outcome.',
-      ['command', 'outcome'] as const,
-    ),
-    redisConnectionUp: new Gauge({
-      name: 'redis_connection_up',
-      help: '1 when the Redis client is connected and ready, else 0.',
-      registers: [registry],
-    }),
-    cacheLookups: new Counter({
-      name: 'cache_lookups', // exposed as cache_lookups_total (OpenMetrics adds the suffix)
-      help: 'Cache lookups by result (hit, miss, error).',
-      labelNames: ['result'] as const,
-      registers: [registry],
-    }),
-    cacheInvalidationDuration: histogram(
-      'cache_invalidation_duration_seconds',
-      "Time to invalidate one user's cached views, by strategy (index, scan).",
-      ['strategy'] as const,
-    ),
-    degradedResponses: new Counter({
-      name: 'degraded_responses', // exposed as degraded_responses_total
-      help: 'Responses served without a dependency (e.g. from the store with Redis down), by reason.',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    faultActive: new Gauge({
-      name: 'fault_active',
-      help: 'Injected fault kinds currently active (1) or not (0).',
-      labelNames: ['kind'] as const,
-      registers: [registry],
-    }),
+    httpServerDuration: histogram(c.httpServerDuration),
+    grpcServerDuration: histogram(c.grpcServerDuration),
+    grpcClientDuration: histogram(c.grpcClientDuration),
+    graphqlOperationDuration: histogram(c.graphqlOperationDuration),
+    upstreamDuration: histogram(c.upstreamDuration),
+    redisCommandDuration: histogram(c.redisCommandDuration),
+    redisConnectionUp: gauge(c.redisConnectionUp),
+    cacheLookups: counter(c.cacheLookups),
+    cacheInvalidationDuration: histogram(c.cacheInvalidationDuration),
+    degradedResponses: counter(c.degradedResponses),
+    faultActive: gauge(c.faultActive),
   };
 }
 
