@@ -32,7 +32,6 @@ export async function shutdownUnderLoad(
   let unreadySince: number | undefined;
   let answeredWhileUnready = 0;
 
-  let loadDone!: Promise<void>;
   const instance = autocannon(
     {
       url: service.httpUrl,
@@ -60,7 +59,7 @@ export async function shutdownUnderLoad(
     () => undefined,
   );
   // The callback form returns the instance (an EventEmitter); `done` marks the end of the load.
-  loadDone = new Promise((resolve) => instance.once('done', () => resolve()));
+  const loadDone = new Promise<void>((resolve) => instance.once('done', () => resolve()));
   instance.on('reqError', (error: NodeJS.ErrnoException) => {
     const code = error.code ?? error.message;
     errors.set(code, (errors.get(code) ?? 0) + 1);
