@@ -43,5 +43,5 @@ clean: ## Remove build output
 # Lab (make up/down), Kubernetes (make deploy…), experiments and benchmarks live in their own fragments.
 -include make/*.mk
 
-bench: node_modules/.package-lock.json ## Throughput, latency and memory per protocol, services alone and through the mesh
+bench: build ## Floors, each protocol, telemetry on/off, the mesh: req/s, latency, CPU, RSS (BENCH_DURATION_MS shortens rows)
 	$(NODE_TS) scripts/bench.ts

@@ -1,91 +1,306 @@
-// `make bench`: throughput, latency and memory of GET /api/recipes/42 for each protocol web-api
-// speaks to recipe-api, once with the services alone and once through the lab's Envoy mesh, so
-// the cost of each protocol and of the sidecars is a number, not a guess. Writes
-// reports/bench-<time>.json and prints a Markdown table (docs/benchmarks.md keeps measured runs).
-// Fails when any request did not get a 200: a benchmark of errors measures nothing.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `make bench`: the platform's own overhead as numbers on this machine, all in one run so ratios
+// hold on a noisy machine. Floors (node:http, express, graphql-yoga serving recipe-api's answer),
+// recipe-api per protocol, web-api → recipe-api per `via`, telemetry off, and the lab mesh; the
+// rows and ratios are listed in scripts/bench/report.ts. Services run as the images run them:
+// compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile), so run
+// `make build` first (the make target does). Writes reports/bench-<time>.json, prints Markdown and
+// replaces the latest-run section of docs/benchmarks.md. Fails when any request did not get a 200.
+// BENCH_DURATION_MS (default 8000) shortens every row; BENCH_CONNECTIONS (default 20).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
-import { runLoad, type Via } from '@recipe-mesh/lab/load/load';
-import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
+import { startPrivateLab, type PrivateLab } from '@recipe-mesh/lab/private-lab';
+import { runLoad, type LoadOptions, type Via } from '@recipe-mesh/lab/load/load';
+import type { LoadSummary } from '@recipe-mesh/measure/requests';
+import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
+import { summarizeLatency } from '@recipe-mesh/measure/latency';
+import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
+import { grpcUnaryLoad } from './bench/grpc-load.js';
+import { watchProcesses } from './bench/process-usage.js';
+import { buildReport, renderMarkdown, vias, type Row, type Scenario } from './bench/report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
-const vias: Via[] = ['http', 'graphql', 'grpc'];
+const warmupMs = Math.min(1500, durationMs);
+const userId = 'bench-user';
+const recipePath = '/recipes/42';
+const graphqlBody = JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' });
 
-interface Row {
-  mode: 'direct' | 'mesh';
-  via: Via;
-  requestsPerSecond: number;
-  p50: number;
-  p99: number;
-  non200: number;
-  webApiRssMiB: number;
-  recipeApiRssMiB: number;
+for (const service of ['web-api', 'recipe-api']) {
+  if (!existsSync(path.join(root, `services/${service}/dist/main.js`))) {
+    throw new Error(`services/${service}/dist/main.js is missing: run \`make build\` first`);
+  }
 }
 
-async function rssMiB(adminUrl: string): Promise<number> {
-  const scrape = parseScrape(await (await fetch(`${adminUrl}/metrics`)).text());
-  return Math.round((sumOf(scrape, 'process_resident_memory_bytes') ?? NaN) / 2 ** 20);
-}
+/** As the Dockerfile's ENTRYPOINT starts each service. */
+const asImage = (service: 'web-api' | 'recipe-api') => ({
+  command: process.execPath,
+  args: ['--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
+});
 
-async function measure(mode: Row['mode']): Promise<Row[]> {
-  const lab = await startPrivateLab(
-    root,
-    () => {},
-    mode === 'direct' ? { use: { envoy: false, prometheus: false } } : {},
+const rows: Row[] = [];
+
+function record(
+  base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps'>,
+  summary: Pick<Row, 'requestsPerSecond' | 'p50' | 'p99' | 'non200'>,
+  processes: Row['processes'],
+): Row {
+  const row: Row = { ...base, ...summary, processes };
+  rows.push(row);
+  console.error(
+    `${row.key}: ${row.requestsPerSecond} req/s, p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms`,
   );
+  return row;
+}
+
+const fromLoad = (s: LoadSummary) => ({
+  requestsPerSecond: Math.round(s.requestsPerSecond),
+  p50: s.latencyMs.p50 ?? Number.NaN,
+  p99: s.latencyMs.p99 ?? Number.NaN,
+  non200: s.requests - (s.byStatus['200'] ?? 0),
+});
+
+/** One closed-loop HTTP row (autocannon) after a warm-up, with per-process usage. */
+async function httpRow(
+  base: { key: string; scenario: Scenario; via: Via | null; telemetry: boolean },
+  load: Omit<LoadOptions, 'mode' | 'durationMs'>,
+  pids: Record<string, number>,
+): Promise<Row> {
+  const mode = { kind: 'concurrency', connections } as const;
+  await runLoad({ ...load, mode, durationMs: warmupMs });
+  const watch = watchProcesses(pids);
+  const { summary } = await runLoad({ ...load, mode, durationMs });
+  return record({ ...base, loop: 'closed', connections, targetRps: null }, fromLoad(summary), watch.stop());
+}
+
+/** Constant rate, evenly spaced (no bunching), at half the closed-loop maximum of `closed`. */
+async function openRow(closed: Row, url: string, pids: Record<string, number>): Promise<Row> {
+  const targetRps = Math.max(1, Math.round(closed.requestsPerSecond / 2));
+  const watch = watchProcesses(pids);
+  const started = performance.now();
+  const records = await pacedLoad({
+    request: () => ({ url, headers: { 'x-user-id': userId } }),
+    ratePerSecond: targetRps,
+    lanes: connections,
+    durationMs,
+  });
+  const elapsed = performance.now() - started;
+  const latency = summarizeLatency(records.filter((r) => r.status > 0).map((r) => r.latencyMs));
+  return record(
+    { ...closed, key: `${closed.key}:open`, loop: 'open', targetRps },
+    {
+      requestsPerSecond: Math.round((records.length * 1000) / elapsed),
+      p50: latency.p50 ?? 0,
+      p99: latency.p99 ?? 0,
+      non200: records.filter((r) => r.status !== 200).length,
+    },
+    watch.stop(),
+  );
+}
+
+function pidsOf(lab: PrivateLab, names: string[]): Record<string, number> {
+  return Object.fromEntries(
+    lab.state.processes.filter((p) => names.includes(p.name)).map((p) => [p.name, p.pid] as const),
+  );
+}
+
+function labWith(options: { mesh: boolean; telemetry: boolean }): Promise<PrivateLab> {
+  return startPrivateLab(root, () => {}, {
+    apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
+    ...(options.mesh ? {} : { use: { envoy: false, prometheus: false } }),
+    ...(options.telemetry ? {} : { appEnv: { OTEL_SDK_DISABLED: 'true' } }),
+  });
+}
+
+async function withLab<T>(lab: PrivateLab, run: (lab: PrivateLab) => Promise<T>): Promise<T> {
   try {
-    const { endpoints } = lab.state;
-    const rows: Row[] = [];
-    for (const via of vias) {
-      const load = {
-        baseUrl: endpoints.publicUrl,
-        path: '/api/recipes/42',
-        via,
-        headers: { 'x-user-id': 'bench-user' },
-      };
-      // Warm-up: JIT, connection pools, the user's cached view.
-      await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs: 1500 });
-      const { summary } = await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs });
-      rows.push({
-        mode,
-        via,
-        requestsPerSecond: Math.round(summary.requestsPerSecond),
-        p50: summary.latencyMs.p50 ?? NaN,
-        p99: summary.latencyMs.p99 ?? NaN,
-        non200: summary.requests - (summary.byStatus['200'] ?? 0),
-        webApiRssMiB: await rssMiB(endpoints.webApiAdminUrl),
-        recipeApiRssMiB: await rssMiB(endpoints.recipeApiAdminUrl),
-      });
-      console.error(`${mode} ${via}: ${rows.at(-1)!.requestsPerSecond} req/s`);
-    }
-    return rows;
+    return await run(lab);
   } finally {
     await lab.stop();
   }
 }
 
-const rows = [...(await measure('direct')), ...(await measure('mesh'))];
-const table = [
-  `GET /api/recipes/42 with x-user-id, ${connections} connections, ${durationMs / 1000} s per row (autocannon), Node ${process.version}`,
-  '',
-  '| path | via | req/s | p50 ms | p99 ms | non-200 | web-api RSS MiB | recipe-api RSS MiB |',
-  '|---|---|---|---|---|---|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.mode} | ${r.via} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${r.webApiRssMiB} | ${r.recipeApiRssMiB} |`,
-  ),
-].join('\n');
-console.log(table);
+const recipeApiUrl = (lab: PrivateLab) => lab.state.processes.find((p) => p.name === 'recipe-api')!.url!;
+const webApiLoad = (baseUrl: string, via: Via) => ({
+  baseUrl,
+  path: `/api${recipePath}`,
+  via,
+  headers: { 'x-user-id': userId },
+});
+const apps = ['web-api', 'recipe-api', 'redis', 'trace-sink'];
+
+/** Starts a floor server as a child process; resolves with its port and a stop function. */
+async function startFloor(
+  kind: string,
+  answerFile: string,
+): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', path.join(root, 'scripts/bench/floor-server.ts'), kind, answerFile],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`floor ${kind} exited (${code}) before listening`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid!,
+    port,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// 1. Services alone, telemetry on: capture the answer for the floors, then B0/E0/Y0, B1–B4.
+await withLab(await labWith({ mesh: false, telemetry: true }), async (lab) => {
+  const recipeUrl = recipeApiUrl(lab);
+  const headers = { 'x-user-id': userId };
+  const rest = await (await fetch(`${recipeUrl}${recipePath}`, { headers })).json();
+  const graphql = (await (
+    await fetch(`${recipeUrl}/graphql`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: graphqlBody,
+    })
+  ).json()) as { data: unknown };
+  const answerFile = path.join(lab.options.stateDir, 'bench-answer.json');
+  writeFileSync(answerFile, JSON.stringify({ rest, graphqlData: graphql.data }));
+
+  const floors = [
+    { key: 'B0', kind: 'node-http', path: recipePath, graphql: false },
+    { key: 'E0', kind: 'express', path: recipePath, graphql: false },
+    { key: 'Y0', kind: 'yoga', path: '/graphql', graphql: true },
+  ] as const;
+  for (const floor of floors) {
+    const server = await startFloor(floor.kind, answerFile);
+    try {
+      await httpRow(
+        { key: floor.key, scenario: floor.key, via: null, telemetry: false },
+        {
+          baseUrl: `http://127.0.0.1:${server.port}`,
+          path: floor.path,
+          ...(floor.graphql
+            ? { method: 'POST', body: graphqlBody, headers: { ...headers, 'content-type': 'application/json' } }
+            : { headers }),
+        },
+        { [floor.kind]: server.pid },
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+
+  const recipePids = pidsOf(lab, ['recipe-api', 'redis', 'trace-sink']);
+  await httpRow(
+    { key: 'B1', scenario: 'B1', via: null, telemetry: true },
+    { baseUrl: recipeUrl, path: recipePath, headers },
+    recipePids,
+  );
+  await httpRow(
+    { key: 'B2', scenario: 'B2', via: null, telemetry: true },
+    {
+      baseUrl: recipeUrl,
+      path: '/graphql',
+      method: 'POST',
+      body: graphqlBody,
+      headers: { ...headers, 'content-type': 'application/json' },
+    },
+    recipePids,
+  );
+  const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
+  const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
+  await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
+  const grpcWatch = watchProcesses(recipePids);
+  const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
+  record(
+    { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
+    fromLoad(grpcSummary),
+    grpcWatch.stop(),
+  );
+
+  for (const via of vias) {
+    const closed = await httpRow(
+      { key: `B4:${via}`, scenario: 'B4', via, telemetry: true },
+      webApiLoad(lab.state.endpoints.publicUrl, via),
+      pidsOf(lab, apps),
+    );
+    await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, pidsOf(lab, apps));
+  }
+});
+
+// 2. The same with telemetry off (B5).
+await withLab(await labWith({ mesh: false, telemetry: false }), async (lab) => {
+  await httpRow(
+    { key: 'B5:B1:off', scenario: 'B5', via: null, telemetry: false },
+    { baseUrl: recipeApiUrl(lab), path: recipePath, headers: { 'x-user-id': userId } },
+    pidsOf(lab, ['recipe-api', 'redis']),
+  );
+  for (const via of vias) {
+    await httpRow(
+      { key: `B5:B4:${via}:off`, scenario: 'B5', via, telemetry: false },
+      webApiLoad(lab.state.endpoints.publicUrl, via),
+      pidsOf(lab, ['web-api', 'recipe-api', 'redis']),
+    );
+  }
+});
+
+// 3. Through the lab's ingress and sidecars (B6), as `make up` runs it (Prometheus scraping).
+await withLab(await labWith({ mesh: true, telemetry: true }), async (lab) => {
+  if (lab.state.mode !== 'mesh')
+    throw new Error(`the lab started without Envoy (${lab.state.missing.join('; ')}): run \`make lab-deps\``);
+  const meshPids = pidsOf(lab, [...apps, 'ingress', 'web-api-sidecar', 'recipe-api-sidecar', 'prometheus']);
+  for (const via of vias) {
+    const closed = await httpRow(
+      { key: `B6:${via}`, scenario: 'B6', via, telemetry: true },
+      webApiLoad(lab.state.endpoints.publicUrl, via),
+      meshPids,
+    );
+    await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, meshPids);
+  }
+});
+
+const report = buildReport({
+  machine: {
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    date: new Date().toISOString(),
+  },
+  durationMs,
+  connections,
+  rows,
+});
+const markdown = renderMarkdown(report);
+console.log(markdown);
 mkdirSync(path.join(root, 'reports'), { recursive: true });
-const file = path.join(root, 'reports', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ durationMs, connections, node: process.version, rows }, null, 2));
+const file = path.join(root, 'reports', `bench-${report.machine.date.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nwritten to ${path.relative(root, file)}`);
+
+// docs/benchmarks.md keeps the latest run between these markers; the rest of the page is prose.
+const docsFile = path.join(root, 'docs/benchmarks.md');
+const [startMarker, endMarker] = ['<!-- bench:latest-run:start -->', '<!-- bench:latest-run:end -->'];
+const docs = readFileSync(docsFile, 'utf8');
+const start = docs.indexOf(startMarker);
+const end = docs.indexOf(endMarker);
+if (start >= 0 && end > start) {
+  writeFileSync(docsFile, `${docs.slice(0, start + startMarker.length)}\n${markdown}\n${docs.slice(end)}`);
+  console.log(`latest run written to docs/benchmarks.md`);
+}
+
 const failed = rows.filter((r) => r.non200 > 0);
 if (failed.length) {
-  console.error(`requests failed in: ${failed.map((r) => `${r.mode}/${r.via}`).join(', ')}`);
+  console.error(`requests failed in: ${failed.map((r) => `${r.key} (${r.non200})`).join(', ')}`);
   process.exit(1);
 }

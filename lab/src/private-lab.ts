@@ -20,7 +20,7 @@ export interface PrivateLab {
 export async function startPrivateLab(
   root: string,
   log: (line: string) => void = () => {},
-  extra: Pick<LabOptions, 'appEnv' | 'use'> = {},
+  extra: Pick<LabOptions, 'appEnv' | 'use' | 'apps'> = {},
 ): Promise<PrivateLab> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
   let options!: PrivateLab['options'];

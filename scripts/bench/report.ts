@@ -1,0 +1,149 @@
+import type { Via } from '@recipe-mesh/lab/load/load';
+import type { ProcessUsage } from './process-usage.js';
+
+/**
+ * The rows `make bench` measures and the ratios derived from them. One table of row keys is the
+ * source of truth: the bench runs exactly these, the report refuses to build without any of them,
+ * and the unit test checks the ratios a script reads (`ratios`, `peakRssMiB`).
+ */
+
+export const vias: readonly Via[] = ['http', 'graphql', 'grpc'];
+
+export const scenarioDescriptions = {
+  B0: 'bare node:http, same JSON',
+  E0: 'express 5 hello world (etag off), same JSON',
+  Y0: 'graphql-yoga hello world, recipe-api schema, same data',
+  B1: 'recipe-api REST GET /recipes/42 (cached view, x-user-id)',
+  B2: 'recipe-api GraphQL GetRecipe',
+  B3: 'recipe-api gRPC GetRecipe (grpc-js client, fixed concurrency)',
+  B4: 'web-api GET /api/recipes/42?via=… → recipe-api',
+  B5: 'B1 and B4 with telemetry off (OTEL_SDK_DISABLED=true)',
+  B6: 'B4 through the lab ingress and sidecars',
+} as const;
+export type Scenario = keyof typeof scenarioDescriptions;
+
+/** Every row, by key: `<scenario>[:<via>][:off][:open]`. */
+export const rowKeys = [
+  'B0',
+  'E0',
+  'Y0',
+  'B1',
+  'B2',
+  'B3',
+  ...vias.map((v) => `B4:${v}`),
+  'B5:B1:off',
+  ...vias.map((v) => `B5:B4:${v}:off`),
+  ...vias.map((v) => `B6:${v}`),
+  ...vias.map((v) => `B4:${v}:open`),
+  ...vias.map((v) => `B6:${v}:open`),
+] as const;
+
+export interface Row {
+  key: string;
+  scenario: Scenario;
+  via: Via | null;
+  telemetry: boolean;
+  /** closed: fixed concurrency, each connection waits for its answer; open: constant rate. */
+  loop: 'closed' | 'open';
+  connections: number;
+  /** open rows: the rate asked for. */
+  targetRps: number | null;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non200: number;
+  /** Per process that took part (load generator excluded): CPU seconds in the row, peak RSS. */
+  processes: Record<string, ProcessUsage>;
+}
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  node: string;
+  date: string;
+}
+
+/** null when the baseline row answered nothing (a ratio to zero means nothing). */
+type PerVia = Record<Via, number | null>;
+
+export interface BenchReport {
+  machine: Machine;
+  durationMs: number;
+  connections: number;
+  rows: Row[];
+  ratios: {
+    'B1/E0': number | null;
+    'B2/Y0': number | null;
+    'B3/B1': number | null;
+    'B4/B1': PerVia;
+    /** Telemetry on / off, req/s: 1 means telemetry costs nothing. */
+    B5: { B1: number | null; B4: PerVia };
+    'B6/B4': PerVia;
+  };
+  /** What the mesh adds to p50 in the open-loop rows (B6 minus B4), per via. */
+  meshAddedP50Ms: Record<Via, number>;
+  /** Highest RSS each service reached in any row. */
+  peakRssMiB: { 'web-api': number; 'recipe-api': number };
+}
+
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function buildReport(input: {
+  machine: Machine;
+  durationMs: number;
+  connections: number;
+  rows: Row[];
+}): BenchReport {
+  const byKey = new Map(input.rows.map((r) => [r.key, r]));
+  const missing = rowKeys.filter((k) => !byKey.has(k));
+  if (missing.length) throw new Error(`bench rows missing: ${missing.join(', ')}`);
+  const rps = (key: string) => byKey.get(key)!.requestsPerSecond;
+  const ratio = (a: string, b: string) => (rps(b) > 0 ? round(rps(a) / rps(b)) : null);
+  const perVia = (f: (via: Via) => number | null): PerVia => Object.fromEntries(vias.map((v) => [v, f(v)])) as PerVia;
+  const perViaNumber = (f: (via: Via) => number) =>
+    Object.fromEntries(vias.map((v) => [v, f(v)])) as Record<Via, number>;
+  const peak = (service: string) => Math.max(0, ...input.rows.map((r) => r.processes[service]?.peakRssMiB ?? 0));
+  return {
+    ...input,
+    ratios: {
+      'B1/E0': ratio('B1', 'E0'),
+      'B2/Y0': ratio('B2', 'Y0'),
+      'B3/B1': ratio('B3', 'B1'),
+      'B4/B1': perVia((v) => ratio(`B4:${v}`, 'B1')),
+      B5: { B1: ratio('B1', 'B5:B1:off'), B4: perVia((v) => ratio(`B4:${v}`, `B5:B4:${v}:off`)) },
+      'B6/B4': perVia((v) => ratio(`B6:${v}`, `B4:${v}`)),
+    },
+    meshAddedP50Ms: perViaNumber((v) => round(byKey.get(`B6:${v}:open`)!.p50 - byKey.get(`B4:${v}:open`)!.p50, 2)),
+    peakRssMiB: { 'web-api': peak('web-api'), 'recipe-api': peak('recipe-api') },
+  };
+}
+
+/** The Markdown docs/benchmarks.md keeps for a run: machine, rows, ratios, targets. */
+export function renderMarkdown(report: BenchReport): string {
+  const { machine, ratios } = report;
+  const processes = (r: Row) =>
+    Object.entries(r.processes)
+      .map(([name, u]) => `${name} ${u.cpuSeconds.toFixed(1)} s / ${u.peakRssMiB} MiB`)
+      .join(', ');
+  const rowLine = (r: Row) =>
+    `| ${r.key} | ${r.loop}${r.targetRps !== null ? ` @${r.targetRps}/s` : ` c${r.connections}`} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${processes(r)} |`;
+  const viaCells = (o: Record<Via, number | null>) => vias.map((v) => `${v} ${o[v]}`).join(', ');
+  return [
+    `${machine.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ${report.durationMs / 1000} s per row, ${report.connections} connections for closed-loop rows.`,
+    '',
+    '| row | load | req/s | p50 ms | p99 ms | non-200 | CPU s / peak RSS per process |',
+    '|---|---|---|---|---|---|---|',
+    ...report.rows.map(rowLine),
+    '',
+    '| ratio | value | target |',
+    '|---|---|---|',
+    `| B1/E0 | ${ratios['B1/E0']} | ≥ 0.8 |`,
+    `| B2/Y0 | ${ratios['B2/Y0']} | ≥ 0.8 |`,
+    `| B3/B1 | ${ratios['B3/B1']} | ≥ 1 |`,
+    `| B4/B1 | ${viaCells(ratios['B4/B1'])} | ≥ 0.4 each |`,
+    `| B5 telemetry on/off | B1 ${ratios.B5.B1}; B4 ${viaCells(ratios.B5.B4)} | ≥ 0.8 |`,
+    `| B6/B4 | ${viaCells(ratios['B6/B4'])} | — |`,
+    `| mesh added p50 ms (open loop) | ${viaCells(report.meshAddedP50Ms)} | ≤ 1 |`,
+    `| peak RSS MiB | web-api ${report.peakRssMiB['web-api']}, recipe-api ${report.peakRssMiB['recipe-api']} | ≤ 150 each |`,
+  ].join('\n');
+}
