@@ -38,7 +38,7 @@ export const clientScript = String.raw`
       plugins: [windowsPlugin(moments || [])],
       scales: { x: { time: false, range: scale && scale.x ? function () { return scale.x; } : undefined },
                 y: scale && scale.y ? { range: function () { return scale.y; } } : {} },
-      axes: [{ label: 'seconds since start' }, { label: yLabel }],
+      axes: [{ label: 'seconds since start' }, { label: yLabel, size: 80 }],
       series: [{ label: 's' }].concat(series.map(function (name, i) {
         return { label: name, stroke: palette[i % palette.length], width: 2, dash: dashes[i % dashes.length],
                  points: { show: true, size: 5 + (i % 3) * 2 }, spanGaps: false };
