@@ -5,6 +5,7 @@ import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
 import type { Experiment } from './definition.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
 import { renderReport } from './report.js';
+import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
 import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
 
@@ -42,6 +43,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command.kind === 'all') return runAll(command.durationS, command.keepLab);
+  if (command.kind === 'report') {
+    const file = await writeReportPage(path.join(root, 'reports'), command.name);
+    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    return 0;
+  }
   const experiment = findExperiment(command.name);
   if (!experiment) {
     console.error(`unknown experiment "${command.name}"\n\n${list()}`);
@@ -66,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     return (await runPlan(plan, experiment, { log })).code;
   }
 
-  const { report, file } = await runOnLab({
+  const { report, file, html } = await runOnLab({
     experiment,
     fix,
     durationS,
@@ -76,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     handleSignals: true,
   });
   console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
-  log(`report written to ${path.relative(process.cwd(), file)}`);
+  log(`report written to ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), html)}`);
   return report.expectationHeld ? 0 : 1;
 }
 

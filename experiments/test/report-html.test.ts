@@ -97,3 +97,32 @@ test('the recorder buckets per second, counts a request once, and keeps only the
   assert.deepEqual(t.scrapes, [{ t: 0.5, service: 'recipe-api', values: { m: 5 } }]);
   assert.deepEqual(t.moments, [{ kind: 'phase', label: 'p', start: 0.1, end: 2.13 }]);
 });
+
+test('report pages: the index lists every run with its verdict; the comparison shares axes', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync, readFileSync: read } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { writeReportPage } = await import('../src/report-html/pages.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-report-pages-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fixed = {
+    ...fixture,
+    mode: 'fix',
+    fixVariant: 'busboy-limits',
+    startedAt: '2026-11-23T17:00:00.000Z',
+    verdict: { outcome: 'healthy', reasons: [] },
+    timeline: { ...fixture.timeline!, perSecond: fixture.timeline!.perSecond.map((b) => ({ ...b, p99: 50 })) },
+  };
+  writeFileSync(path.join(dir, 'a.json'), JSON.stringify(fixture));
+  writeFileSync(path.join(dir, 'b.json'), JSON.stringify(fixed));
+  writeFileSync(path.join(dir, 'not-a-run.json'), '{}');
+  const index = read(await writeReportPage(dir, undefined), 'utf8');
+  assert.match(index, /href="a\.html"/);
+  assert.match(index, /INCIDENT/);
+  assert.match(index, /HEALTHY/);
+  assert.match(index, /2 runs/);
+  const compare = read(await writeReportPage(dir, 'upload-oom'), 'utf8');
+  const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(compare)![1]!);
+  assert.deepEqual(data.charts['before-latency'].scale, data.charts['after-latency'].scale);
+  assert.ok(data.charts['after-latency'].scale.y[1] >= 740, 'the shared y range covers the larger run');
+  await assert.rejects(writeReportPage(dir, 'redis-scan-latency'), /need a run without and one with the fix/);
+});
