@@ -3,6 +3,7 @@ import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 
 export const usage = `usage: npm run experiment -- --list
        npm run experiment -- --all [--duration <s>]    (every experiment without and with each fix; make experiments)
+       npm run experiment -- report [<name>]            (HTML: reports/index.html of every run; with a name, latest run without vs with the fix)
        npm run experiment -- <name> [--fix] [--fix-variant <name>] [--target lab|k8s] [--duration <s>] [--json]
 options:
   --fix                 run with the experiment's fix (default fix unless --fix-variant)
@@ -20,6 +21,7 @@ export type CliCommand =
   | { kind: 'help' }
   | { kind: 'list' }
   | { kind: 'all'; durationS: number | undefined; keepLab: boolean }
+  | { kind: 'report'; name: string | undefined }
   | {
       kind: 'run';
       name: string;
@@ -78,6 +80,10 @@ export function parseCli(argv: string[]): CliCommand {
     if (positionals.length || values.fix || values['fix-variant'] || values.target !== 'lab')
       throw new UsageError('--all runs every experiment and fix on the lab; it takes only --duration and --keep-lab');
     return { kind: 'all', durationS: parseDuration(values.duration), keepLab: values['keep-lab'] ?? false };
+  }
+  if (positionals[0] === 'report') {
+    if (positionals.length > 2) throw new UsageError(`unexpected arguments: ${positionals.slice(2).join(' ')}`);
+    return { kind: 'report', name: positionals[1] };
   }
   const name = positionals[0];
   if (!name) throw new UsageError('name an experiment (see --list)');

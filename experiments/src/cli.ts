@@ -5,6 +5,7 @@ import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
 import type { Experiment, Outcome } from './definition.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
 import { renderReport } from './report.js';
+import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
 import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
 import { formatRepeats, summarizeRepeats } from './repeat.js';
@@ -43,6 +44,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command.kind === 'all') return runAll(command.durationS, command.keepLab);
+  if (command.kind === 'report') {
+    const file = await writeReportPage(path.join(root, 'reports'), command.name);
+    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    return 0;
+  }
   const experiment = findExperiment(command.name);
   if (!experiment) {
     console.error(`unknown experiment "${command.name}"\n\n${list()}`);
@@ -78,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
     const last = i === command.repeat - 1;
     try {
-      const { report, file } = await runOnLab({
+      const { report, file, html } = await runOnLab({
         experiment,
         fix,
         durationS,
@@ -89,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
         handleSignals: true,
       });
       console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
-      log(`report written to ${path.relative(process.cwd(), file)}`);
+      log(`report written to ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), html)}`);
       runs.push({ outcome: report.verdict.outcome, held: report.expectationHeld });
     } catch (error) {
       if (command.repeat === 1) throw error;
@@ -121,7 +127,7 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
       for (const fix of [null, ...experiment.fixes]) {
         const label = `${experiment.name} ${fix ? `--fix-variant ${fix.name}` : '(incident)'}`;
         try {
-          const { report, file } = await runOnLab({
+          const { report, file, html } = await runOnLab({
             experiment,
             fix,
             ...(durationS !== undefined ? { durationS } : {}),

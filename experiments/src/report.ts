@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderWaterfall } from '@recipe-mesh/lab/trace/waterfall';
 import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
+import type { Timeline } from './recording.js';
 import type { Experiment, Fix, Presentation, Setup, Verdict } from './definition.js';
 
 /** Everything one run found, as written to reports/<name>-<time>.json and printed for a person. */
@@ -26,6 +27,8 @@ export interface RunReport {
   restoreFailures: string[];
   /** The experiment's raw evidence, for whoever wants to dig further. */
   evidence: unknown;
+  /** Time series recorded during the run (recording.ts), for the HTML report's charts. */
+  timeline?: Timeline;
 }
 
 export function buildReport(args: {

@@ -1,6 +1,8 @@
 import { stopLab, type LabOptions } from '@recipe-mesh/lab/lab';
 import type { Experiment, Fix, RunContext } from './definition.js';
 import { buildReport, writeReport, type RunReport } from './report.js';
+import { Recorder, withRecorder } from './recording.js';
+import { writeReportHtml } from './report-html/write.js';
 import { RestoreStack } from './restore.js';
 import { connectLab } from './targets/lab.js';
 
@@ -32,13 +34,14 @@ export function chooseFix(experiment: Experiment<unknown>, variant: string | und
  * One experiment against the lab: connect (starting the lab if needed), let the experiment run
  * its phases with its setup, restore everything (also on failure and Ctrl-C), judge and report.
  */
-export async function runOnLab(options: LabRunOptions): Promise<{ report: RunReport; file: string }> {
+export async function runOnLab(options: LabRunOptions): Promise<{ report: RunReport; file: string; html: string }> {
   const { experiment, fix, log } = options;
   const restore = new RestoreStack();
   const removeSignalHandlers = options.handleSignals ? restore.restoreOnSignals(log) : () => {};
   const setup = fix?.setup ?? experiment.incidentSetup;
   const durationS = options.durationS ?? experiment.load.defaultDurationS;
   const startedAt = new Date();
+  const recorder = new Recorder(startedAt.getTime());
   let evidence: unknown;
   let failure: unknown;
   let restoreFailures: string[] = [];
@@ -50,16 +53,30 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
         await stopLab(options.lab);
       });
     }
+    // The recorder sees every scrape and when the setup (fault or fix) was in place.
+    const target = {
+      ...lab.target,
+      scrape: async (service: Parameters<typeof lab.target.scrape>[0]) => {
+        const scrape = await lab.target.scrape(service);
+        recorder.scrape(service, scrape);
+        return scrape;
+      },
+    };
     const ctx: RunContext = {
-      target: lab.target,
+      target,
       setup,
       fix: fix !== null,
       durationS,
-      applySetup: () => lab.apply(setup, restore),
+      applySetup: async () => {
+        await lab.apply(setup, restore);
+        const endWindow = recorder.begin(fix ? 'fix' : 'fault', fix ? `fix ${fix.name}` : 'fault');
+        // Pushed after the setup's undos, so it runs first: the window ends as restoring begins.
+        restore.push('end of the recorded setup window', async () => endWindow());
+      },
       onRestore: (label, undo) => restore.push(label, undo),
       log,
     };
-    evidence = await experiment.run(ctx);
+    evidence = await withRecorder(recorder, () => experiment.run(ctx));
   } catch (error) {
     failure = error;
   } finally {
@@ -83,6 +100,8 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
     evidence,
     restoreFailures,
   });
+  report.timeline = recorder.timeline(report.presentation.metricDeltas);
   const file = await writeReport(report, options.reportsDir);
-  return { report, file };
+  const html = await writeReportHtml(report, file);
+  return { report, file, html };
 }
