@@ -84,6 +84,8 @@ export function runSchemathesis(binary: string, target: FuzzTarget, budget: Fuzz
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, {
+      // schemathesis keeps a crash cache in its working directory: not in the repository.
+      cwd: tmpdir(),
       env: {
         ...process.env,
         ...(target.hooks ? { SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: hooksDir } : {}),
