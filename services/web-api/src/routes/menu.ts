@@ -9,9 +9,10 @@ import { userIdOf, viaOf } from './request-input.js';
 /** A menu is a handful of dishes; a cap keeps one request from fanning out into hundreds of calls. */
 export const maxMenuIds = 50;
 
-const menuQuery = z.object({
+export const menuQuery = z.object({
   ids: z
     .string({ error: 'ids is required, e.g. ids=1,2,3' })
+    .meta({ description: `Comma-separated recipe ids, at most ${maxMenuIds}`, example: '1,2,3' })
     .transform((text): unknown[] => text.split(','))
     .pipe(z.array(recipeIdSchema).min(1).max(maxMenuIds, `at most ${maxMenuIds} ids`))
     // The same dish twice needs one call.

@@ -5,7 +5,7 @@ import { userIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
 import { jsonObjectBody, restOnlyVia } from './request-input.js';
 
-const userParams = z.object({ id: userIdSchema });
+export const userParams = z.object({ id: userIdSchema });
 
 /**
  * `PUT /api/users/:id/preferences` — forwards the preferences to recipe-api, which stores them and

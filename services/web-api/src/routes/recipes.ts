@@ -5,7 +5,7 @@ import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
 import { idempotencyKeyOf, jsonObjectBody, userIdOf, viaOf } from './request-input.js';
 
-const idParams = z.object({ id: recipeIdSchema });
+export const idParams = z.object({ id: recipeIdSchema });
 
 /**
  * `GET /api/recipes/:id?via=` — the book's consumer: `{ consumer_pid, via, producer }`, with the

@@ -4,8 +4,8 @@ import { AppError, parseInput } from '@recipe-mesh/platform/errors';
 import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 import { vias, type Via } from '../upstream/errors.js';
 
-const viaQuery = z.object({ via: z.enum(vias).default('http') });
-const restOnlyViaQuery = z.object({
+export const viaQuery = z.object({ via: z.enum(vias).default('http') });
+export const restOnlyViaQuery = z.object({
   via: z.literal('http', { error: 'this operation exists only over http (REST) at recipe-api' }).default('http'),
 });
 

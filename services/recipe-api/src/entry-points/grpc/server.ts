@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 import type { Health } from '@recipe-mesh/platform/health';
-import { loadRecipesProto } from '@recipe-mesh/platform/proto/recipes';
+import { loadRecipesProto, recipesProtoPath } from '@recipe-mesh/platform/proto/recipes';
 import { recipeServiceHandlers, type RecipeServiceOptions } from './recipe-service.js';
 
 export const recipeServiceName = 'recipes.v1.RecipeService';
@@ -14,7 +16,9 @@ export interface GrpcServer {
 
 /**
  * The gRPC listener: RecipeService plus the standard grpc.health.v1.Health, whose status (overall
- * "" and per service) mirrors the admin port's /readyz, so gRPC-aware probes and meshes agree.
+ * "" and per service) mirrors the admin port's /readyz, so gRPC-aware probes and meshes agree,
+ * and server reflection (grpc.reflection.v1 and v1alpha), so grpcurl, grpcui and Postman list,
+ * describe and call both services without a copy of the proto file.
  */
 export function createGrpcServer(options: RecipeServiceOptions & { health: Health }): GrpcServer {
   const server = new grpc.Server();
@@ -23,6 +27,10 @@ export function createGrpcServer(options: RecipeServiceOptions & { health: Healt
 
   const healthService = new HealthImplementation({ '': 'NOT_SERVING', [recipeServiceName]: 'NOT_SERVING' });
   healthService.addToServer(server);
+  // Reflection describes the files as written (keepCase): the service's own loading camel-cases
+  // field names for JS, which would publish `ownerId = 5` instead of the contract's `owner_id = 5`.
+  const described = protoLoader.loadSync([recipesProtoPath, healthProtoPath], { keepCase: true });
+  new ReflectionService(described).addToServer(server);
   const publish = (ready: boolean) => {
     const status: ServingStatus = ready ? 'SERVING' : 'NOT_SERVING';
     healthService.setStatus('', status);

@@ -4,10 +4,12 @@ import { AppError } from '@recipe-mesh/platform/errors';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { Metrics } from '@recipe-mesh/platform/metrics';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
+import { serveOpenApi } from '@recipe-mesh/platform/openapi';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import { createGraphqlHandler } from '../graphql/yoga.js';
 import { producerPid } from '../request-input.js';
 import { ExportTracker, exportHandler } from './export.js';
+import { recipeApiOpenApiDocument } from './openapi.js';
 import { receivePhoto } from './photo-upload.js';
 import { idParam, recipesRouter } from './recipes-router.js';
 
@@ -46,6 +48,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.set('x-producer-pid', String(producerPid));
     next();
   });
+  // The contract, generated from the routes' zod schemas (openapi.ts); like probes, never faulted.
+  app.get('/openapi.json', serveOpenApi(recipeApiOpenApiDocument()));
   app.use(faultInjection(faults));
 
   const graphql = createGraphqlHandler({

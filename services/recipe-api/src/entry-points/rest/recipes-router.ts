@@ -13,7 +13,7 @@ import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
 import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 import { producerPid } from '../request-input.js';
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   cuisine: z.string().trim().toLowerCase().min(1).max(40).optional(),
   limit: z.coerce.number().int().min(1).max(listLimits.max).default(listLimits.default),
   cursor: z.string().min(1).max(200).optional(),
@@ -33,7 +33,7 @@ function jsonBody(limitBytes: number) {
   ];
 }
 
-const userParamsSchema = z.object({ id: userIdSchema });
+export const userParamsSchema = z.object({ id: userIdSchema });
 const idParam = (req: Request) => parseInput(recipeIdInputSchema, req.params, 'path').id;
 
 /** REST routes over the catalogue. Responses carry `producer_pid`; errors go to the shared handler. */

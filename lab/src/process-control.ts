@@ -1,0 +1,70 @@
+import { findBinary } from '@recipe-mesh/platform/testing/binaries';
+import { launchSpecs } from './components/launch-specs.js';
+import { LabError } from './errors.js';
+import { currentMesh, type LabOptions } from './lab.js';
+import { labPaths } from './paths.js';
+import { isRunning, launch } from './process/processes.js';
+import { waitReady } from './process/readiness.js';
+import { type ProcessRecord, readState, writeState } from './process/state.js';
+
+/**
+ * Outage drills on a running lab: signal one of its processes by the pid the lab recorded (never
+ * by name: other labs and people share the machine), and start it again exactly as `lab up` did.
+ */
+
+type ControlOptions = Pick<LabOptions, 'root' | 'stateDir' | 'apps' | 'appEnv' | 'scrapeIntervalSeconds'>;
+
+export function labProcess(options: Pick<LabOptions, 'root' | 'stateDir'>, name: string): ProcessRecord {
+  const state = readState(labPaths(options).stateDir);
+  const record = state?.processes.find((p) => p.name === name);
+  if (!record) throw new LabError(`the lab has no process named ${name}`);
+  return record;
+}
+
+/**
+ * Sends `signal` to the recorded pid, checked against its start time so a recycled pid is never
+ * hit. SIGKILL goes to the process group too, so nothing the process forked survives it.
+ */
+export function signalLabProcess(
+  options: Pick<LabOptions, 'root' | 'stateDir'>,
+  name: string,
+  signal: NodeJS.Signals,
+): ProcessRecord {
+  const record = labProcess(options, name);
+  if (!isRunning(record)) throw new LabError(`${name} (pid ${record.pid}) is not running`);
+  process.kill(signal === 'SIGKILL' ? -record.pid : record.pid, signal);
+  return record;
+}
+
+/**
+ * Starts `name` again with the command, env and ports of `lab up` (same options as it was started
+ * with), records the new pid and resolves once it is ready. The old one must have exited.
+ */
+export async function restartLabProcess(
+  options: ControlOptions,
+  name: string,
+  timeoutMs = 30_000,
+): Promise<ProcessRecord> {
+  const paths = labPaths(options);
+  const state = readState(paths.stateDir);
+  const index = state?.processes.findIndex((p) => p.name === name) ?? -1;
+  if (!state || index < 0) throw new LabError(`the lab has no process named ${name}`);
+  if (isRunning(state.processes[index]!)) throw new LabError(`${name} is still running; stop it first`);
+  const specs = launchSpecs({
+    paths,
+    ports: state.ports,
+    mesh: currentMesh(options),
+    binaries: { envoy: findBinary('envoy'), redis: findBinary('redis-server'), prometheus: findBinary('prometheus') },
+    log: () => undefined,
+    apps: options.apps,
+    appEnv: options.appEnv,
+    scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+  });
+  const spec = specs.find((s) => s.name === name);
+  if (!spec) throw new LabError(`no launch spec for ${name}`);
+  const record = launch(spec, paths.stateDir);
+  state.processes[index] = record;
+  writeState(state);
+  await waitReady(record, timeoutMs);
+  return record;
+}

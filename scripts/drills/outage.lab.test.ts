@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { runLoad } from '@recipe-mesh/lab/load/load';
+import { restartLabProcess, signalLabProcess, labProcess } from '@recipe-mesh/lab/process-control';
+import { isRunning } from '@recipe-mesh/lab/process/processes';
+import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
+import { webApiConfigSchema } from '../../services/web-api/src/config.js';
+import { format, holdOutage, maxLatency, metric, msUntil, statusCounts } from './drill-support.js';
+
+/**
+ * Outage drills (docs/reliability.md): each failure users meet, under a paced load through the
+ * ingress of a private lab, with the numbers printed. The resilience triad of README: a lost cache
+ * still answers, a lost connection reconnects, an upstream failure is an answer, not a crash.
+ */
+const needed = ['envoy', 'redis-server'].map((name) => requireBinary(name));
+const missing = needed.flatMap((r) => ('skip' in r ? [r.skip] : []));
+
+const { REDIS_COMMAND_TIMEOUT_MS } = recipeApiConfigSchema.parse({});
+const { UPSTREAM_TIMEOUT_MS } = webApiConfigSchema.parse({});
+const rate = 20;
+/** A per-user view: cached in Redis, so cache hits and degraded answers both show. */
+const path = '/api/recipes/42';
+const headers = { 'x-user-id': 'drill-user' };
+
+describe('outage drills in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
+  let lab: Awaited<ReturnType<typeof startPrivateLab>>;
+  let recipeAdmin: string;
+  let webAdmin: string;
+  let publicUrl: string;
+  const report = (line: string) => console.log(`drill ${line}`);
+  const load = (durationMs: number) =>
+    runLoad({
+      baseUrl: publicUrl,
+      path,
+      headers,
+      mode: { kind: 'rate', requestsPerSecond: rate, connections: 4 },
+      durationMs,
+    });
+  const hits = () => metric(recipeAdmin, 'cache_lookups_total', { result: 'hit' });
+
+  before(async () => {
+    lab = await startPrivateLab();
+    recipeAdmin = lab.state.endpoints.recipeApiAdminUrl;
+    webAdmin = lab.state.endpoints.webApiAdminUrl;
+    publicUrl = lab.state.endpoints.publicUrl;
+    // Warm the cache so hits are flowing before the first drill.
+    const before = await hits();
+    await msUntil(
+      async () => (await fetch(`${publicUrl}${path}`, { headers })).ok && (await hits()) > before,
+      10_000,
+      'a cache hit',
+    );
+  });
+  after(() => lab?.stop());
+
+  test('Redis SIGKILLed and restarted: no 5xx, answers degrade, cache hits resume within 5 s', async () => {
+    const degradedBefore = await metric(recipeAdmin, 'degraded_responses_total');
+    const loadDone = load(9_000);
+    await holdOutage(1_500);
+    const killedAt = Date.now();
+    signalLabProcess(lab.options, 'redis', 'SIGKILL');
+    await msUntil(async () => !isRunning(labProcess(lab.options, 'redis')), 5_000, 'redis to exit');
+    await msUntil(async () => (await metric(recipeAdmin, 'redis_connection_up')) === 0, 5_000, 'redis_connection_up 0');
+    await holdOutage(2_000);
+    await restartLabProcess(lab.options, 'redis');
+    const backAt = Date.now();
+    const hitsAtBack = await hits();
+    const resumeMs = await msUntil(async () => (await hits()) > hitsAtBack, 10_000, 'cache hits to resume');
+    const { records, summary } = await loadDone;
+    const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
+    report(
+      `redis SIGKILL: down ${backAt - killedAt} ms; client ${format(statusCounts(records))}; degraded_responses +${degraded}; ` +
+        `cache hits resumed ${resumeMs} ms after redis was back; p99 ${summary.latencyMs.p99.toFixed(0)} ms`,
+    );
+    assert.deepEqual(Object.keys(statusCounts(records)), ['200'], 'every request answered 200 through the outage');
+    assert.ok(degraded > 0, 'degraded_responses_total rose');
+    assert.ok(resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
+  });
+
+  test(`Redis stalled (SIGSTOP) longer than REDIS_COMMAND_TIMEOUT_MS (${REDIS_COMMAND_TIMEOUT_MS} ms): requests degrade at the timeout`, async () => {
+    const degradedBefore = await metric(recipeAdmin, 'degraded_responses_total');
+    const loadDone = load(8_000);
+    await holdOutage(1_500);
+    const stall = { from: Date.now(), to: 0 };
+    signalLabProcess(lab.options, 'redis', 'SIGSTOP');
+    try {
+      await holdOutage(REDIS_COMMAND_TIMEOUT_MS * 6);
+    } finally {
+      signalLabProcess(lab.options, 'redis', 'SIGCONT');
+    }
+    stall.to = Date.now();
+    const hitsAtBack = await hits();
+    const resumeMs = await msUntil(async () => (await hits()) > hitsAtBack, 10_000, 'cache hits to resume');
+    const { records } = await loadDone;
+    const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
+    const worst = maxLatency(records, stall);
+    report(
+      `redis SIGSTOP ${stall.to - stall.from} ms: client ${format(statusCounts(records))}; during the stall max ${worst.toFixed(0)} ms ` +
+        `(command timeout ${REDIS_COMMAND_TIMEOUT_MS} ms); degraded_responses +${degraded}; hits resumed ${resumeMs} ms after SIGCONT`,
+    );
+    assert.deepEqual(Object.keys(statusCounts(records)), ['200']);
+    assert.ok(degraded > 0, 'degraded_responses_total rose');
+    // Degrading at the timeout: one command timeout plus the store read and the mesh, far from hanging.
+    assert.ok(worst < REDIS_COMMAND_TIMEOUT_MS + 1_000, `slowest answer during the stall took ${worst} ms`);
+    assert.ok(resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
+  });
+
+  test('recipe-api SIGKILLed and restarted: web-api answers 503/504 JSON in its deadline, stays ready, recovers within 5 s', async () => {
+    const loadDone = load(12_000);
+    await holdOutage(1_500);
+    signalLabProcess(lab.options, 'recipe-api', 'SIGKILL');
+    await msUntil(async () => !isRunning(labProcess(lab.options, 'recipe-api')), 5_000, 'recipe-api to exit');
+    const down = { from: Date.now(), to: 0 };
+    const started = Date.now();
+    const answer = await fetch(`${publicUrl}${path}`, { headers });
+    const answeredMs = Date.now() - started;
+    const body = (await answer.json()) as { error?: { code?: string } };
+    const webReady = (await fetch(`${webAdmin}/readyz`)).status;
+    await restartLabProcess(lab.options, 'recipe-api');
+    down.to = Date.now();
+    const recoverMs = await msUntil(
+      async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200,
+      10_000,
+      'a 200 again',
+    );
+    const { records } = await loadDone;
+    const counts = statusCounts(records);
+    report(
+      `recipe-api SIGKILL: down ${down.to - down.from} ms; probe ${answer.status} ${body.error?.code} in ${answeredMs} ms ` +
+        `(deadline ${UPSTREAM_TIMEOUT_MS} ms); web-api /readyz ${webReady}; 200 again ${recoverMs} ms after ready; client ${format(counts)}`,
+    );
+    assert.ok([503, 504].includes(answer.status), `status ${answer.status}`);
+    assert.match(answer.headers.get('content-type') ?? '', /application\/json/);
+    assert.ok(body.error?.code, 'a coded JSON error');
+    assert.ok(answeredMs < UPSTREAM_TIMEOUT_MS + 1_000, `answered in ${answeredMs} ms`);
+    assert.equal(webReady, 200, 'web-api stays ready while recipe-api is down');
+    assert.ok(recoverMs < 5_000, `served again ${recoverMs} ms after recipe-api was ready`);
+    for (const status of Object.keys(counts)) assert.ok(['200', '503', '504'].includes(status), `unexpected ${status}`);
+  });
+
+  test('the recipe-api sidecar Envoy restarted: errors bounded and counted, full recovery', async () => {
+    const loadDone = load(10_000);
+    await holdOutage(1_500);
+    const killedAt = Date.now();
+    signalLabProcess(lab.options, 'recipe-api-sidecar', 'SIGKILL');
+    await msUntil(async () => !isRunning(labProcess(lab.options, 'recipe-api-sidecar')), 5_000, 'the sidecar to exit');
+    await restartLabProcess(lab.options, 'recipe-api-sidecar');
+    const backAt = Date.now();
+    const recoverMs = await msUntil(
+      async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200,
+      10_000,
+      'a 200 again',
+    );
+    const { records } = await loadDone;
+    const counts = statusCounts(records);
+    const errors = records.filter((r) => r.status !== 200).length;
+    const tail = statusCounts(records, { from: backAt + recoverMs + 500, to: Number.POSITIVE_INFINITY });
+    report(
+      `recipe-api sidecar SIGKILL + restart: down ${backAt - killedAt} ms; client ${format(counts)}; ` +
+        `errors ${errors} (bound: the requests of the downtime plus 1 s); 200 again ${recoverMs} ms after restart; after: ${format(tail)}`,
+    );
+    for (const status of Object.keys(counts)) assert.ok(['200', '503', '504'].includes(status), `unexpected ${status}`);
+    assert.ok(errors <= Math.ceil(((backAt - killedAt + recoverMs + 1_000) / 1000) * rate), `${errors} errors`);
+    assert.deepEqual(Object.keys(tail), ['200'], 'full recovery after the restart');
+  });
+});
