@@ -139,7 +139,7 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
           console.log(renderReport(report));
           if (!report.expectationHeld) failed++;
           results.push(
-            `${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)})`,
+            `${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)}, ${path.relative(root, html)})`,
           );
         } catch (error) {
           failed++;

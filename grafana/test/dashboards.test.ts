@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { lintDashboard, lintDashboardSet } from '../src/dashboard-lint.js';
 import { contractMetrics } from '../src/queries.js';
-import { DATASOURCE_UIDS, dashboardsDir, repoRoot } from '../src/paths.js';
+import { DATASOURCE_UIDS, dashboardsDir } from '../src/paths.js';
 import { staleFiles } from '../src/write-dashboards.js';
 
 const files = readdirSync(dashboardsDir)

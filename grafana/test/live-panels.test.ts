@@ -16,7 +16,7 @@ import { contractRegistries } from '../src/contract-registry.js';
 import { contractMetrics, readMeshMetrics, readRuleFiles } from '../src/queries.js';
 import { selectedMetrics } from '../src/promql.js';
 import { startEnvoy, startPrometheus, type Started } from './lib/processes.js';
-import { dashboardsDir, meshMetricsFile, repoRoot, rulesDir } from '../src/paths.js';
+import { dashboardsDir, meshMetricsFile, rulesDir } from '../src/paths.js';
 import { ucPanel } from '../src/dashboards.js';
 
 /**

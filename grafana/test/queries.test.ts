@@ -13,7 +13,7 @@ import {
   ruleQueries,
   unknownMetricProblems,
 } from '../src/queries.js';
-import { dashboardsDir, meshMetricsFile, repoRoot, rulesDir } from '../src/paths.js';
+import { dashboardsDir, meshMetricsFile, rulesDir } from '../src/paths.js';
 import { panelTargets, readKubernetesOnly } from '@recipe-mesh/lab/panels/targets';
 
 const promtool = requireBinary('promtool');

@@ -1,4 +1,4 @@
-import { findBinary } from '@recipe-mesh/platform/testing/binaries';
+import { findBinary } from '@recipe-mesh/measure/binaries';
 import { launchSpecs } from './components/launch-specs.js';
 import { LabError } from './errors.js';
 import { currentMesh, type LabOptions } from './lab.js';

@@ -1,5 +1,5 @@
-import { parseScrape, sumOf } from '../../experiments/src/evidence/metrics.js';
-import type { OutcomeRecord } from '@recipe-mesh/lab/load/load';
+import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
 
 /** A counter or gauge on a service's admin /metrics (summed over matching series). */
 export async function metric(adminUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -30,7 +30,7 @@ export interface Window {
 }
 
 /** Counts by status (0 = no answer) of the requests that left inside `window` (all when omitted). */
-export function statusCounts(records: OutcomeRecord[], window?: Window): Record<string, number> {
+export function statusCounts(records: RequestRecord[], window?: Window): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of records) {
     if (window && (r.startedAtMs < window.from || r.startedAtMs > window.to)) continue;
@@ -39,7 +39,7 @@ export function statusCounts(records: OutcomeRecord[], window?: Window): Record<
   return counts;
 }
 
-export function maxLatency(records: OutcomeRecord[], window: Window): number {
+export function maxLatency(records: RequestRecord[], window: Window): number {
   return Math.max(
     0,
     ...records.filter((r) => r.startedAtMs >= window.from && r.startedAtMs <= window.to).map((r) => r.latencyMs),

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { runLoad } from '@recipe-mesh/lab/load/load';
 import { restartLabProcess, signalLabProcess, labProcess } from '@recipe-mesh/lab/process-control';
 import { isRunning } from '@recipe-mesh/lab/process/processes';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { formatMs } from '@recipe-mesh/measure/latency';
 import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
 import { webApiConfigSchema } from '../../services/web-api/src/config.js';
@@ -72,7 +73,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
     report(
       `redis SIGKILL: down ${backAt - killedAt} ms; client ${format(statusCounts(records))}; degraded_responses +${degraded}; ` +
-        `cache hits resumed ${resumeMs} ms after redis was back; p99 ${summary.latencyMs.p99.toFixed(0)} ms`,
+        `cache hits resumed ${resumeMs} ms after redis was back; p99 ${formatMs(summary.latencyMs.p99, 0)} ms`,
     );
     assert.deepEqual(Object.keys(statusCounts(records)), ['200'], 'every request answered 200 through the outage');
     assert.ok(degraded > 0, 'degraded_responses_total rose');

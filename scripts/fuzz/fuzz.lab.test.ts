@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { graphqlSdlFile, runSchemathesis, testBudget } from './schemathesis.js';
 import { labTargets } from './targets.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { startPlanted500App } from './fixtures/planted-500-app.js';
 import { restChecks, runSchemathesis, testBudget } from './schemathesis.js';
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Health } from '@recipe-mesh/platform/health';
-import { requireBinary } from '@recipe-mesh/platform/testing/binaries';
-import { waitFor } from '@recipe-mesh/platform/testing/net';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { waitFor } from '@recipe-mesh/measure/net';
 import {
   bindGrpcServer,
   createGrpcServer,
