@@ -233,6 +233,13 @@ test('photo uploads are hashed while streamed, 413 over the limit, unlimited und
   });
   assert.equal(unlimited.status, 201);
   assert.equal(((await unlimited.json()) as { photo: { bytes: number } }).photo.bytes, 12_000);
+  // Both receiving strategies digest the same bytes: only where they hold them differs.
+  const buffered = await fetch(`${base}/recipes/42/photo`, {
+    method: 'POST',
+    headers: { 'content-type': small.type },
+    body: small.body,
+  });
+  assert.equal(((await buffered.json()) as { photo: { sha256: string } }).photo.sha256, photo.sha256);
 });
 
 test('injected faults answer on the traffic port with the configured status', async (t) => {

@@ -10,7 +10,7 @@ import { createGraphqlHandler } from '../graphql/yoga.js';
 import { producerPid } from '../request-input.js';
 import { ExportTracker, exportHandler } from './export.js';
 import { recipeApiOpenApiDocument } from './openapi.js';
-import { receivePhoto } from './photo-upload.js';
+import { receivePhoto, uploadReceivingFor } from './photo-upload.js';
 import { idParam, recipesRouter } from './recipes-router.js';
 
 export interface HttpAppOptions {
@@ -69,9 +69,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     await catalogue.requireRecipe(id);
     if (!req.is('multipart/form-data'))
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'upload must be multipart/form-data');
-    // Read per request so flipping the `uploadLimits` fault takes effect on the next upload.
-    const limit = faults.get().uploadLimits === false ? undefined : options.uploadMaxBytes;
-    const photo = await catalogue.savePhoto(await receivePhoto(req, limit), id);
+    // Chosen per request so flipping the `uploadLimits` fault takes effect on the next upload.
+    const receiving = uploadReceivingFor(faults.get());
+    const photo = await catalogue.savePhoto(await receivePhoto(req, receiving, options.uploadMaxBytes), id);
     res.status(201).json({ producer_pid: producerPid, photo });
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import busboy from 'busboy';
 import { AppError } from '@recipe-mesh/platform/errors';
+import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import type { PhotoRecord } from '../../domain/recipe-store.js';
 
 export type ReceivedPhoto = Omit<PhotoRecord, 'recipeId'>;
@@ -9,14 +10,69 @@ export type ReceivedPhoto = Omit<PhotoRecord, 'recipeId'>;
 /** Room for multipart boundaries and part headers on top of the file itself. */
 const multipartOverheadBytes = 16 * 1024;
 
+/** Where the bytes of the file part go while it arrives. */
+interface FileSink {
+  write(chunk: Buffer): void;
+  /** The file's digest, once its last chunk was written. */
+  digest(): string;
+}
+
 /**
- * Reads one file part from a multipart body. With a limit the file is streamed through a hash and
- * never held in memory; over the limit (file, file count, or whole body) it is a 413 and the rest of
- * the body is discarded so the client can read the answer rather than see a reset.
- * Without a limit (the `uploadLimits:false` fault, the upload-OOM experiment) the whole file is
- * buffered in memory first, the way an unguarded handler does it.
+ * How an upload is received: a named strategy, chosen per request by the fault document (the
+ * `uploadLimits` key), as export streaming and cache invalidation are.
  */
-export function receivePhoto(req: Request, maxBytes: number | undefined): Promise<ReceivedPhoto> {
+export interface UploadReceiving {
+  readonly name: 'streamed-limited' | 'buffered-unlimited';
+  /** The byte limit this strategy enforces given the configured one; undefined for none. */
+  limitOf(configuredMaxBytes: number): number | undefined;
+  sink(): FileSink;
+}
+
+/**
+ * `streamed-limited` (the default): the file is streamed through a hash and never held in memory;
+ * over the limit (file, file count, or whole body) it is a 413.
+ */
+const streamedLimited: UploadReceiving = {
+  name: 'streamed-limited',
+  limitOf: (configured) => configured,
+  sink() {
+    const hash = createHash('sha256');
+    return { write: (chunk) => hash.update(chunk), digest: () => hash.digest('hex') };
+  },
+};
+
+/**
+ * `buffered-unlimited` (the `uploadLimits:false` fault, the upload-oom experiment): no limit, and
+ * the whole file is buffered in memory before it is hashed, the way an unguarded handler does it
+ * ("Multipart Form Uploads - Busboy and Node Streams", docs/experiments.md).
+ */
+const bufferedUnlimited: UploadReceiving = {
+  name: 'buffered-unlimited',
+  limitOf: () => undefined,
+  sink() {
+    const chunks: Buffer[] = [];
+    return {
+      write: (chunk) => chunks.push(chunk),
+      digest: () => createHash('sha256').update(Buffer.concat(chunks)).digest('hex'),
+    };
+  },
+};
+
+/** The strategy the fault document selects for this request. */
+export function uploadReceivingFor(faults: Pick<FaultDocument, 'uploadLimits'>): UploadReceiving {
+  return faults.uploadLimits === false ? bufferedUnlimited : streamedLimited;
+}
+
+/**
+ * Reads one file part from a multipart body with the given strategy. Over its limit, the rest of
+ * the body is discarded so the client can read the 413 rather than see a reset.
+ */
+export function receivePhoto(
+  req: Request,
+  receiving: UploadReceiving,
+  configuredMaxBytes: number,
+): Promise<ReceivedPhoto> {
+  const maxBytes = receiving.limitOf(configuredMaxBytes);
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -58,19 +114,16 @@ export function receivePhoto(req: Request, maxBytes: number | undefined): Promis
         file.resume();
         return;
       }
-      const hash = createHash('sha256');
+      const sink = receiving.sink();
       let bytes = 0;
-      const chunks: Buffer[] = [];
       pendingFile = new Promise<void>((done) => {
         file.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
-          if (maxBytes === undefined) chunks.push(chunk);
-          else hash.update(chunk);
+          sink.write(chunk);
         });
         file.on('limit', () => tooLarge('file'));
         file.on('end', () => {
-          if (maxBytes === undefined) hash.update(Buffer.concat(chunks));
-          photo = { bytes, sha256: hash.digest('hex'), contentType: info.mimeType, filename: info.filename ?? '' };
+          photo = { bytes, sha256: sink.digest(), contentType: info.mimeType, filename: info.filename ?? '' };
           done();
         });
       });
