@@ -8,7 +8,8 @@ import autocannon from 'autocannon';
  * expire between bursts, the 503 UC setup), with one outcome record per request.
  */
 
-export type Via = 'http' | 'graphql' | 'grpc';
+export type { Via } from '@recipe-mesh/platform/request-rules';
+import type { Via } from '@recipe-mesh/platform/request-rules';
 
 export type LoadMode =
   /**

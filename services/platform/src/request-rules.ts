@@ -54,3 +54,10 @@ export function idempotencyKeyFromHeader(raw: string | undefined): string | unde
   if (raw === undefined || raw === '') return undefined;
   return parseInput(idempotencyKeyHeader, { 'idempotency-key': raw }, 'Idempotency-Key header')['idempotency-key'];
 }
+
+/**
+ * How web-api reaches recipe-api: the `via` query parameter of web-api's public API, its metric
+ * label, and what the lab's load and the bench ask for.
+ */
+export const vias = ['http', 'graphql', 'grpc'] as const;
+export type Via = (typeof vias)[number];

@@ -1,9 +1,8 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { AppError, errorBody, type ErrorBody, type ErrorCode } from '@recipe-mesh/platform/errors';
 
-/** How web-api reaches recipe-api (the `via` query parameter and metric label). */
-export const vias = ['http', 'graphql', 'grpc'] as const;
-export type Via = (typeof vias)[number];
+export { vias, type Via } from '@recipe-mesh/platform/request-rules';
+import type { Via } from '@recipe-mesh/platform/request-rules';
 
 /** `operation` label values of upstream_request_duration_seconds (docs/contracts.md). */
 export type Operation = 'getRecipe' | 'listRecipes' | 'createRecipe' | 'setPreferences' | 'export';
