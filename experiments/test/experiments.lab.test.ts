@@ -12,10 +12,11 @@ import { readState } from '@recipe-mesh/lab/process/state';
 import { ucPanel } from '../../grafana/src/dashboards.js';
 import { catalogue, labAppEnv } from '../src/catalogue.js';
 import type { Experiment, Fix } from '../src/definition.js';
-import { renderReport } from '../src/report.js';
+import { renderReport, type RunReport } from '../src/report.js';
 import { runOnLab } from '../src/runner.js';
 import { warmUpDashboards } from './dashboard-traffic.js';
 import { repoRoot, startPrivateLab } from './lab-fixture.js';
+import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
 
 /**
  * Every experiment against one real lab (Envoy, Redis, both services), without and with each of
@@ -52,6 +53,8 @@ const durations: Record<string, number> = {
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
   let lab: Awaited<ReturnType<typeof startPrivateLab>>;
   const reportsDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-experiment-reports-'));
+  /** The HTML page each run wrote, opened in a browser once every run is done. */
+  const pages: { html: string; report: RunReport; name: string }[] = [];
 
   before(async () => {
     lab = await startPrivateLab(() => {}, labAppEnv());
@@ -87,7 +90,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
     for (const fix of [null, ...experiment.fixes] as (Fix | null)[]) {
       const label = `${experiment.name} ${fix ? `with fix ${fix.name}: healthy` : 'without fix: incident'}`;
       test(label, async () => {
-        const { report } = await runOnLab({
+        const { report, html } = await runOnLab({
           experiment,
           fix,
           durationS: durations[experiment.name]!,
@@ -96,6 +99,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
           log: () => {},
           handleSignals: false,
         });
+        pages.push({ html, report, name: `${experiment.name}-${fix ? fix.name : 'incident'}` });
         assert.deepEqual(report.restoreFailures, []);
         assert.ok(report.expectationHeld, `${label}\n${renderReport(report)}`);
       });
@@ -126,4 +130,21 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
       }
     }
   }
+
+  // After every run: the page each one wrote, as a person opens it (offline, charts drawn, verdict).
+  test("every run's HTML report opens offline with its charts drawn and the JSON's verdict", {
+    skip: chromiumSkipReason(),
+  }, async (t) => {
+    const expected = (catalogue as Experiment<unknown>[]).reduce((n, e) => n + 1 + e.fixes.length, 0);
+    assert.equal(pages.length, expected, 'a page for every run');
+    const browser = await launchChromium();
+    t.after(() => browser.close());
+    for (const { html, report, name } of pages) {
+      const { charts } = await checkReportPage(browser, html, report, {
+        dir: path.join(repoRoot, 'reports'),
+        name: `lab-run-${name}`,
+      });
+      t.diagnostic(`${name}: ${report.verdict.outcome}, charts ${charts.map((c) => `${c.id}(${c.points})`).join(' ')}`);
+    }
+  });
 });
