@@ -25,7 +25,7 @@ test('a report page opens offline, draws every chart and shows the JSON verdict'
   writeFileSync(file, renderReportHtml(reportView(report)));
   const browser = await launchChromium();
   t.after(() => browser.close());
-  const { charts } = await checkReportPage(browser, file, report, { dir: reportsDir, name: 'report-html-test' });
+  const { charts } = await checkReportPage(browser, file, report, { dir: reportsDir, name: 'report-html-test' }, 50);
   assert.deepEqual(
     charts.map((c) => c.id),
     ['chart-rate', 'chart-latency', 'chart-metric0'],
