@@ -145,7 +145,7 @@ export const uc503: Experiment<UcEvidence> = {
   title: 'Envoy 503 UC when the app closes a pooled keep-alive connection',
   incident: {
     title: 'Debugging HTTP 503 UC Errors in Istio Service Mesh',
-    source: 'shared/seeds/001 (blog index); envoyproxy/envoy#47468 for the retry question',
+    source: 'the blog post of that title (docs/experiments.md); envoyproxy/envoy#47468 for the retry question',
   },
   hypothesis:
     'recipe-api closes idle keep-alive connections after keepAliveTimeout (+1 s Node buffer) while its sidecar would keep them 1 h. Traffic that pauses for about that long makes the sidecar write requests onto connections the app is closing: those requests end 503 UC upstream_reset_before_response_started{connection_termination} at the sidecar and never reach recipe-api.',

@@ -113,7 +113,10 @@ function leakFindings(e: LeakEvidence): string[] {
 export const clientAbortLeak: Experiment<LeakEvidence> = {
   name: 'client-abort-leak',
   title: 'Aborted downloads leak sockets and fds when streams are not cleaned up',
-  incident: { title: 'Nodeload2: Download Engine - Reboot (GitHub)', source: 'shared/seeds/004' },
+  incident: {
+    title: 'Nodeload2: Download Engine - Reboot (GitHub)',
+    source: "GitHub Engineering's Nodeload2 post (docs/experiments.md)",
+  },
   hypothesis:
     "A client that goes away mid-download closes its side only. If web-api pipes recipe-api's export with a bare pipe() and ignores the close, the upstream response stays paused on backpressure forever: web-api keeps its socket to recipe-api, recipe-api keeps the export and its socket. Every aborted download leaves file descriptors on both.",
   incidentSetup: setup(

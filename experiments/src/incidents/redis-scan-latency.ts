@@ -168,7 +168,7 @@ const getP99 = (before: Scrape, after: Scrape) => {
 export const redisScanLatency: Experiment<RedisLatencyEvidence> = {
   name: 'redis-scan-latency',
   title: 'Redis GET p99 climbs while per-user invalidation SCANs the keyspace',
-  incident: { title: 'Debugging Redis Latency', source: 'shared/seeds/000 and 001 (blog index)' },
+  incident: { title: 'Debugging Redis Latency', source: 'the blog post of that title (docs/experiments.md)' },
   hypothesis:
     "With 200,000 cached views, invalidating one user with SCAN MATCH walks the whole keyspace in COUNT-sized steps on Redis' single thread. Each step is short, but GETs from the steady read load queue behind them: p99 of Redis GET rises at least 5× over its baseline, and the SCANs show in SLOWLOG once its threshold is low enough. With the per-user index SET, p99 stays within 2×.",
   incidentSetup: setup(

@@ -109,7 +109,7 @@ export const uploadOom: Experiment<UploadEvidence> = {
   title: 'Unlimited multipart uploads buffer whole files in memory',
   incident: {
     title: 'Multipart Form Uploads - Busboy and Node Streams',
-    source: 'shared/seeds/000 and 001 (blog index)',
+    source: 'the blog post of that title (docs/experiments.md)',
   },
   hypothesis:
     'Without limits, the photo upload handler collects each file in memory before using it: memory grows with the bytes in flight (and a process with a small --max-old-space-size or container limit dies). With busboy limits the file streams through and an oversized upload is a 413 while memory stays flat.',
