@@ -4,7 +4,8 @@ import { parseCli, usage, UsageError } from './args.js';
 import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
 import type { Experiment, Outcome } from './definition.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
-import { renderReport } from './report.js';
+import { renderReport, type RunReport } from './report.js';
+import { recordRepeat } from './report-html/write.js';
 import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
 import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
+  let lastRun: { report: RunReport; file: string } | undefined;
   for (let i = 0; i < command.repeat; i++) {
     if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
     const last = i === command.repeat - 1;
@@ -97,11 +99,17 @@ async function main(argv: string[]): Promise<number> {
       console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
       log(`report written to ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), html)}`);
       runs.push({ outcome: report.verdict.outcome, held: report.expectationHeld });
+      lastRun = { report, file };
     } catch (error) {
       if (command.repeat === 1) throw error;
       log(`run ${i + 1} did not complete: ${(error as Error).message.split('\n')[0]}`);
       runs.push({ outcome: 'error', held: false });
     }
+  }
+  if (command.repeat > 1 && lastRun) {
+    const k = runs.filter((r) => r.held).length;
+    const html = await recordRepeat(lastRun.report, lastRun.file, { k, n: command.repeat });
+    log(`reproduced ${k}/${command.repeat} recorded in ${path.relative(process.cwd(), html)}`);
   }
   return finishRepeats(runs, command.repeat, log);
 }

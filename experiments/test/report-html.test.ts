@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,7 @@ import { Recorder } from '../src/recording.js';
 import type { RunReport } from '../src/report.js';
 import { renderReportHtml, timelineCharts, verdictText } from '../src/report-html/render.js';
 import { reportView } from '../src/report-html/view.js';
+import { recordRepeat } from '../src/report-html/write.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** A run's JSON report with its recorded timeline (upload-oom without fix). */
@@ -59,6 +61,16 @@ test('a restore failure, a fix run and a repeat show in the banner and cleanup',
   assert.match(html, /RESTORE FAILED/);
   assert.match(html, /with fix busboy-limits/);
   assert.doesNotMatch(html, /Everything the run changed was restored/);
+});
+
+test("after --repeat, the last run's JSON and page carry k/N", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-repeat-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const json = path.join(dir, 'upload-oom-incident.json');
+  writeFileSync(json, JSON.stringify(fixture));
+  const html = await recordRepeat(fixture, json, { k: 2, n: 3 });
+  assert.deepEqual((JSON.parse(readFileSync(json, 'utf8')) as { repeat: unknown }).repeat, { k: 2, n: 3 });
+  assert.match(readFileSync(html, 'utf8'), /INCIDENT 2\/3/);
 });
 
 test('the recorder buckets per second, counts a request once, and keeps only the compared series', () => {
