@@ -17,6 +17,30 @@ export interface PrivateLab {
  * `make up`. Ports are free when picked but another process may take one before the lab binds
  * it, so a taken port means a fresh pick (three tries).
  */
+/** Every lab port on a free port, so tests never collide with a developer's `make up`. */
+export async function freeLabPorts(): Promise<LabPorts> {
+  const ports = { ...defaultPorts };
+  for (const key of Object.keys(ports) as (keyof LabPorts)[]) ports[key] = await freePort();
+  return ports;
+}
+
+/**
+ * Starts a lab on free ports. A port free when picked can be taken by another process before the
+ * lab binds it, so a taken port means a fresh pick (three tries).
+ */
+export async function startLabOnFreePorts(
+  options: Omit<LabOptions, 'ports'>,
+): Promise<{ ports: LabPorts; state: LabState }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freeLabPorts();
+    try {
+      return { ports, state: await startLab({ ...options, ports }) };
+    } catch (error) {
+      if (!(error instanceof PortsTakenError) || attempt >= 3) throw error;
+    }
+  }
+}
+
 export async function startPrivateLab(
   root: string,
   log: (line: string) => void = () => {},
@@ -25,18 +49,13 @@ export async function startPrivateLab(
   const stateDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
   let options!: PrivateLab['options'];
   let state!: LabState;
-  for (let attempt = 1; ; attempt++) {
-    const ports = { ...defaultPorts };
-    for (const key of Object.keys(ports) as (keyof LabPorts)[]) ports[key] = await freePort();
-    options = { root, stateDir, ports, log };
-    try {
-      state = await startLab({ ...options, ...extra });
-      break;
-    } catch (error) {
-      if (error instanceof PortsTakenError && attempt < 3) continue;
-      rmSync(stateDir, { recursive: true, force: true });
-      throw error;
-    }
+  try {
+    const started = await startLabOnFreePorts({ root, stateDir, log, ...extra });
+    options = { root, stateDir, ports: started.ports, log };
+    state = started.state;
+  } catch (error) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
   }
   return {
     options,

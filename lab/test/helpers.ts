@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@recipe-mesh/measure/net';
 import type { AppCommand } from '../src/lab.js';
-import { defaultPorts, type LabPorts } from '../src/ports.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stand-in-app.ts');
 
@@ -13,12 +11,7 @@ export function standIn(role: 'web-api' | 'recipe-api'): AppCommand {
   return { command: process.execPath, args: ['--import', 'tsx', fixture, role] };
 }
 
-/** Every lab port on a free port, so tests never collide with a developer's `make up`. */
-export async function freeLabPorts(): Promise<LabPorts> {
-  const ports = { ...defaultPorts };
-  for (const key of Object.keys(ports) as (keyof LabPorts)[]) ports[key] = await freePort();
-  return ports;
-}
+export { freeLabPorts } from '../src/private-lab.js';
 
 export function tempStateDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));

@@ -9,6 +9,7 @@ import { readAccessLog } from '../src/mesh/access-log.js';
 import { patchListener } from '../src/mesh/description.js';
 import { runLoad } from '../src/load/load.js';
 import { PortsTakenError } from '../src/ports.js';
+import { startLabOnFreePorts } from '../src/private-lab.js';
 import { findTrace } from '../src/trace/store.js';
 import { alivePids, freeLabPorts, standIn, tempStateDir } from './helpers.js';
 
@@ -26,11 +27,9 @@ test('the mesh: ingress and sidecars route all three protocols, log, trace, expo
   timeout: 180_000,
 }, async (t) => {
   const stateDir = tempStateDir(t);
-  const ports = await freeLabPorts();
   t.after(() => stopLab({ stateDir, graceMs: 3000 }));
-  const state = await startLab({
+  const { ports, state } = await startLabOnFreePorts({
     stateDir,
-    ports,
     apps: { webApi: standIn('web-api'), recipeApi: standIn('recipe-api') },
     scrapeIntervalSeconds: 1,
   });
