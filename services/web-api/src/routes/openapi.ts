@@ -145,4 +145,5 @@ export const webApiOpenApi: ZodOpenApiObject = {
   components: { schemas: { Error: errorBodySchema } },
 };
 
-export const webApiOpenApiDocument = () => createDocument(webApiOpenApi);
+// Annotated: tsc -b emits declarations, and the inferred type names a private zod-openapi chunk (TS2742).
+export const webApiOpenApiDocument = (): ReturnType<typeof createDocument> => createDocument(webApiOpenApi);

@@ -186,4 +186,5 @@ export const recipeApiOpenApi: ZodOpenApiObject = {
   components: { schemas: { Error: errorBodySchema } },
 };
 
-export const recipeApiOpenApiDocument = () => createDocument(recipeApiOpenApi);
+// Annotated: tsc -b emits declarations, and the inferred type names a private zod-openapi chunk (TS2742).
+export const recipeApiOpenApiDocument = (): ReturnType<typeof createDocument> => createDocument(recipeApiOpenApi);
