@@ -190,7 +190,12 @@ describe('images rehearsed on a read-only root', { skip }, () => {
       start(
         'recipe-api',
         broken,
-        { ...recipeEnv(), PORT: String(await freePort()), GRPC_PORT: String(await freePort()), ADMIN_PORT: String(adminPort) },
+        {
+          ...recipeEnv(),
+          PORT: String(await freePort()),
+          GRPC_PORT: String(await freePort()),
+          ADMIN_PORT: String(adminPort),
+        },
         adminPort,
       ),
       /exited .* during startup[\s\S]*config\.js/,
