@@ -160,7 +160,9 @@ export async function rehearseTarget(
     let image: RehearsedImage = { appDir, workdir: '/', env: {}, user: 'root', entrypoint: [] };
     if (stages.some((s) => s.name === stage.from)) {
       const parent = await build(stage.from);
-      cpSync(parent.appDir, appDir, { recursive: true });
+      // Verbatim, as COPY keeps them: npm links workspaces with relative symlinks
+      // (node_modules/@recipe-mesh/platform -> ../../services/platform), which must stay relative.
+      cpSync(parent.appDir, appDir, { recursive: true, verbatimSymlinks: true });
       image = { ...parent, appDir, env: { ...parent.env } };
     }
     // The stage's filesystem is the directory of its WORKDIR (/app): nothing here writes elsewhere.
@@ -188,7 +190,7 @@ export async function rehearseTarget(
           const isDir = statSync(src).isDirectory();
           const target = dest.endsWith('/') && !isDir ? path.join(inStage(dest), path.basename(rel)) : inStage(dest);
           mkdirSync(isDir ? target : path.dirname(target), { recursive: true });
-          cpSync(src, target, { recursive: true });
+          cpSync(src, target, { recursive: true, verbatimSymlinks: true });
         }
       } else if (keyword === 'RUN') {
         const [command, ...argv] = args.split(/\s+/);
