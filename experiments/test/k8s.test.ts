@@ -132,7 +132,7 @@ test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on
 test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold in the cluster', () => {
   const redis = experiments.find((e) => e.name === 'redis-scan-latency')!;
   const text = renderPlan(k8sPlan(redis, { fix: null, namespace: 'default', durationS: 10 }));
-  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT=10000/);
+  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT=50000/);
   assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT-/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 100\b/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 10000/);
