@@ -117,3 +117,30 @@ export async function checkLabSources(experiment: Experiment<unknown>, lab: LabC
 export function renderSourceChecks(checks: readonly SourceCheck[]): string {
   return checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.signal} — ${c.source}: ${c.detail}`).join('\n');
 }
+
+/**
+ * The k8s side of the same check, read-only: each signal's PromQL as the run would send it. A
+ * query Prometheus rejects, or one that finds no series (nothing scraped under that namespace and
+ * those labels), fails; a fresh cluster needs some traffic first (`make smoke`).
+ */
+export async function checkPrometheusSources(
+  prometheusUrl: string,
+  queries: readonly { signal: string; promql: string }[],
+): Promise<SourceCheck[]> {
+  const checks: SourceCheck[] = [];
+  for (const { signal, promql } of queries) {
+    const source = 'Prometheus';
+    try {
+      const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json()) as { status: string; error?: string; data?: { result?: unknown[] } };
+      if (body.status !== 'success') checks.push({ signal, source, ok: false, detail: `rejected: ${body.error}` });
+      else if (!body.data?.result?.length) checks.push({ signal, source, ok: false, detail: `no series: ${promql}` });
+      else checks.push({ signal, source, ok: true, detail: `${body.data.result.length} series` });
+    } catch (error) {
+      checks.push({ signal, source, ok: false, detail: `unreachable: ${(error as Error).message}` });
+    }
+  }
+  return checks;
+}
