@@ -51,6 +51,7 @@ const durations: Record<string, number> = {
   'redis-scan-latency': 6,
   'client-abort-leak': 5,
   'upload-oom': 5,
+  'circuit-breaker': 3,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {

@@ -46,6 +46,11 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     healthy: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 0 },
     inconclusive: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 1 },
   },
+  'circuit-breaker': {
+    incident: { uoOverflows: 311, outboundRequests: 980, callerNon2xx: 140, pendingOverflow: 311 },
+    healthy: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 0, peakActive: 8 },
+    inconclusive: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 3 },
+  },
 };
 
 for (const experiment of catalogue) {
