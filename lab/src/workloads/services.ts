@@ -124,3 +124,18 @@ export function appPortName(service: ServiceName, listener: string): string | nu
 export function serviceOfSidecar(proxy: ProxyName): ServiceName | null {
   return serviceNames.find((s) => serviceShapes[s].sidecar === proxy) ?? null;
 }
+
+/** `--replicas recipe-api=2` flags (repeatable, or comma-separated) → `{ 'recipe-api': 2 }`. */
+export function parseReplicas(flags: string[]): Partial<Record<ServiceName, number>> {
+  const replicas: Partial<Record<ServiceName, number>> = {};
+  for (const item of flags
+    .flatMap((f) => f.split(','))
+    .map((f) => f.trim())
+    .filter(Boolean)) {
+    const match = /^([a-z-]+)=(\d+)$/.exec(item);
+    if (!match || !isServiceName(match[1]!) || Number(match[2]) < 1)
+      throw new Error(`--replicas ${item}: expected <service>=<n>, n ≥ 1, service ${serviceNames.join(' or ')}`);
+    replicas[match[1]] = Number(match[2]);
+  }
+  return replicas;
+}
