@@ -73,6 +73,18 @@ export function instanceEnv(name: string, instance: InstanceInfo): Record<string
   };
 }
 
+/**
+ * The drain delay the lab gives an app. With readiness-driven membership, longer than it takes
+ * callers' Envoys to drop a stopping instance (probe period + propagation delay, plus a second
+ * for file watching and a loaded machine), so a stop loses no request as on Kubernetes with a
+ * drain longer than endpoint propagation. Without it nothing needs to propagate, and `down`
+ * need not wait the services' 5 s default.
+ */
+export function drainDelayMs(service: ServiceName, membership: MembershipSettings | undefined): number {
+  if (!membership?.services.includes(service)) return 500;
+  return membership.probePeriodMs + membership.propagationDelayMs + 1000;
+}
+
 /** One app instance: the service's command and env on this instance's ports. */
 export function appSpec(
   input: LaunchInput,
@@ -99,8 +111,7 @@ export function appSpec(
     args: command.args,
     env: {
       HOST: '127.0.0.1',
-      // Nothing in the lab needs endpoints to propagate, so `down` need not wait the 5 s default.
-      SHUTDOWN_DRAIN_DELAY_MS: '500',
+      SHUTDOWN_DRAIN_DELAY_MS: String(drainDelayMs(service, input.membership)),
       OTEL_SERVICE_NAME: service,
       OTEL_EXPORTER_OTLP_ENDPOINT: url(ports.traceSink),
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
