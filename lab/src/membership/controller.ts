@@ -11,11 +11,13 @@ import { readState, type LabState, type ProcessRecord } from '../process/state.j
 /**
  * The lab's endpoint controller: what kubelet's readiness probes, the Kubernetes endpoints
  * controller and istiod do together for a Service's pods. It probes each instance's `/readyz`
- * every probe period, drops an instance at once when it is terminating or its process is gone,
- * and after the propagation delay publishes the ready instances to every caller's EDS cluster
- * through file-based xDS. Istio's sidecars learn endpoints the same way: EDS built from
- * EndpointSlices that list only ready pods (istio.io/latest/docs/ops/configuration/traffic-management/
- * …, "Health Checking of Istio Services"); Istio configures no Envoy active health checks.
+ * every probe period, drops an instance at once when it is terminating or its process is gone
+ * (a deleted pod's endpoint is marked terminating, kubernetes.io/docs/concepts/services-networking/
+ * endpoint-slices/#conditions), and after the propagation delay publishes the ready instances to
+ * every caller's EDS cluster through file-based xDS. Istio's sidecars learn endpoints the same
+ * way, from EndpointSlices, and Istio configures no Envoy active health checking
+ * (istio/istio.io#3933: "We don't support envoy active health check"; still open as
+ * istio/istio#10537), so readiness decides membership and Envoy's own view follows it.
  */
 
 /** Lab defaults: Kubernetes probes every 10 s (failureThreshold 3); a lab wants seconds-long drills. */
