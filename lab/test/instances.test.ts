@@ -10,8 +10,9 @@ import {
   setInstanceReady,
   stopInstance,
 } from '../src/instances.js';
-import { stopLab } from '../src/lab.js';
+import { applyMeshConfig, currentMesh, stopLab } from '../src/lab.js';
 import { countByStatusAndFlag, readAccessLog, type AccessLogEntry } from '../src/mesh/access-log.js';
+import { patchListener } from '../src/mesh/description.js';
 import { startLabOnFreePorts } from '../src/private-lab.js';
 import { standIn, tempStateDir } from './helpers.js';
 
@@ -128,6 +129,28 @@ test('recipe-api with 2 instances: membership follows readiness, drills and roll
     assert.equal((await call(publicUrl)).status, 200);
   });
 
+  await t.test("a mesh change reaches every instance's inbound cluster and keeps the caller's endpoints", async () => {
+    const base = currentMesh(options);
+    const idle = patchListener(base, 'recipe-api-sidecar', 'inbound-http', { upstream: { idleTimeoutMs: 4000 } });
+    // A caller cluster change replaces the EDS cluster: it must read its endpoints again.
+    const changed = patchListener(idle, 'web-api-sidecar', 'outbound-recipe-api-http', {
+      upstream: { idleTimeoutMs: 7000 },
+    });
+    const applied = await applyMeshConfig(changed, options);
+    assert.deepEqual(applied.changed['recipe-api-sidecar'], ['cds']);
+    const dump = await (
+      await fetch(
+        `${state.endpoints.envoyAdminUrls['recipe-api-sidecar']}/config_dump?resource=dynamic_active_clusters`,
+      )
+    ).text();
+    assert.equal(dump.match(/"idle_timeout": "4s"/g)?.length, 2, 'both instances’ inbound|4000|| clusters');
+    const pids = await pidsOf();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => call(publicUrl)));
+    assert.deepEqual(failed(outcomes), []);
+    assert.deepEqual(new Set(outcomes.map((o) => o.upstreamPid)), new Set(Object.values(pids)));
+    await applyMeshConfig(base, options);
+  });
+
   await t.test('kill, restart, stop, restart: each waits for the process and for Envoy', async () => {
     const before = await pidsOf();
     const killed = await killInstance(options, 'recipe-api-2');
@@ -204,7 +227,13 @@ test('recipe-api with 2 instances: membership follows readiness, drills and roll
       { what: "5xx lines in web-api's sidecar access log" },
     );
     const counts = countByStatusAndFlag(caller);
-    t.diagnostic(`caller outbound lines by status and flag: ${JSON.stringify(counts)}; load: ${describe(outcomes)}`);
+    // The stopped instance's own inbound hop says why: its app was gone (UF, URX) or went away mid-request (UC).
+    const inbound = (await readAccessLog(state.endpoints.accessLogs['recipe-api-sidecar']!, since)).filter(
+      (e) => e.responseCode >= 500,
+    );
+    t.diagnostic(
+      `caller outbound lines by status and flag: ${JSON.stringify(counts)}; recipe-api sidecar 5xx: ${JSON.stringify(countByStatusAndFlag(inbound))}; load: ${describe(outcomes)}`,
+    );
     assert.ok(
       Object.keys(counts).some((k) => k.startsWith('503')),
       JSON.stringify(counts),
