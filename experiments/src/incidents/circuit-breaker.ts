@@ -6,7 +6,7 @@ import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, V
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue } from '../mesh/components.js';
-import { countAll, countWhere, ingressToWebApi } from '../promql.js';
+import { countAll, countWhere, ingressToWebApi, webApiToRecipeApi } from '../promql.js';
 
 /**
  * Istio's circuit-breaking task, as it bites in production: a DestinationRule connectionPool of one
@@ -65,10 +65,6 @@ const clientNon2xx = (p: PhaseLoad) =>
   Object.entries(p.byStatusFlag)
     .filter(([k]) => !k.startsWith('2'))
     .reduce((n, [, v]) => n + v, 0);
-
-/** What web-api's sidecar reports for its calls to recipe-api (destination_service: overflows pick no host). */
-const webApiToRecipeApi =
-  'reporter="source",source_workload="web-api",source_workload_namespace="$namespace",destination_service_name="recipe-api"';
 
 export const breakerSignals = {
   required: {
