@@ -15,7 +15,6 @@ export function labTargets(state: LabState, graphqlSdl: string): FuzzTarget[] {
       location: graphqlSdl,
       url: `${recipeApi}/graphql`,
       checks: graphqlChecks,
-      hooks: true,
     },
     { name: 'web-api via ingress', location: `${state.endpoints.publicUrl}/openapi.json`, checks: restChecks },
   ];
