@@ -58,3 +58,16 @@ def before_call(ctx, case, kwargs):
         value = headers[name]
         if name.lower() == "idempotency-key" and isinstance(value, str) and IDEMPOTENCY_KEY.match(value):
             headers[name] = f"{value[:200]}-{os.getpid()}-{next(_issued_keys)}"
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    """Through Envoy (FUZZ_THROUGH_ENVOY=1), leave out the probe with the QUERY method.
+
+    QUERY (draft-ietf-httpbis-safe-method-w-body, OpenAPI 3.2) is a method token Envoy's HTTP/1
+    codec does not know: the ingress answers 400 with an empty body before any application sees
+    the request, as Istio's gateway does (Envoy's `allow_custom_methods` is off by default). That is
+    the proxy, not web-api; web-api itself answers QUERY with 405 and `Allow`, and the run against
+    recipe-api's own port keeps the probe.
+    """
+    return not (os.environ.get("FUZZ_THROUGH_ENVOY") == "1" and case.method.upper() == "QUERY")

@@ -61,6 +61,8 @@ export interface FuzzTarget {
   /** Base URL when `location` is a file. */
   url?: string;
   checks: FuzzChecks;
+  /** Reached through the lab's Envoy ingress (hooks.py leaves out what Envoy answers itself). */
+  throughEnvoy?: boolean;
 }
 
 /** The GraphQL SDL of recipe-api, printed from the schema it serves (introspection trips graphql-core 3.2.8). */
@@ -96,8 +98,13 @@ export function runSchemathesis(binary: string, target: FuzzTarget, budget: Fuzz
     const child = spawn(binary, args, {
       // schemathesis keeps a crash cache in its working directory: not in the repository.
       cwd: tmpdir(),
-      // hooks.py: the GraphQL coded-error check and per-request Idempotency-Keys.
-      env: { ...process.env, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: hooksDir },
+      // hooks.py: the GraphQL coded-error check, per-request Idempotency-Keys, Envoy's own answers.
+      env: {
+        ...process.env,
+        SCHEMATHESIS_HOOKS: 'hooks',
+        PYTHONPATH: hooksDir,
+        FUZZ_THROUGH_ENVOY: target.throughEnvoy ? '1' : '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -16,6 +16,11 @@ export function labTargets(state: LabState, graphqlSdl: string): FuzzTarget[] {
       url: `${recipeApi}/graphql`,
       checks: graphqlChecks,
     },
-    { name: 'web-api via ingress', location: `${state.endpoints.publicUrl}/openapi.json`, checks: restChecks },
+    {
+      name: 'web-api via ingress',
+      location: `${state.endpoints.publicUrl}/openapi.json`,
+      checks: restChecks,
+      throughEnvoy: true,
+    },
   ];
 }

@@ -4,6 +4,7 @@
 import { runLoad } from '@recipe-mesh/lab/load/load';
 import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
+import { photoField } from '../../services/recipe-api/src/entry-points/rest/photo-upload.js';
 import { metric } from '../drills/drill-support.js';
 import { parseDuration, slopePerMinute } from './slope.js';
 
@@ -34,7 +35,7 @@ interface Kind {
 const json = { 'content-type': 'application/json' };
 const upload = async (bytes: number) => {
   const form = new FormData();
-  form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'photo.jpg');
+  form.append(photoField, new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'photo.jpg');
   return (await fetch(`${recipeApiViaSidecar}/recipes/42/photo`, { method: 'POST', body: form })).status;
 };
 const drain = async (response: Response) => {
