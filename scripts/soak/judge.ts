@@ -20,14 +20,20 @@ const MiB = 1024 * 1024;
  * export leak (`streamCleanup: false`) grows well past them within a few minutes.
  */
 export const bounds: Record<Resource, number> = {
-  process_resident_memory_bytes: 4 * MiB,
-  nodejs_heap_size_used_bytes: 2 * MiB,
+  process_resident_memory_bytes: 6 * MiB,
+  nodejs_heap_size_used_bytes: 4 * MiB,
   process_open_fds: 1,
   nodejs_active_handles_total: 1,
 };
 
-/** Spans the post-warm-up samples are cut into (one floor each). */
-export const floorWindows = 8;
+/**
+ * Spans the post-warm-up samples are cut into, one floor each: spans of at least a minute (objects
+ * promoted to the old generation stay in the heap until the next major GC, tens of seconds apart
+ * under this load, so shorter spans see that climb as growth), between 3 and 8 of them.
+ */
+export function floorWindows(judgedMs: number): number {
+  return Math.min(8, Math.max(3, Math.floor(judgedMs / 60_000)));
+}
 
 /** Warm-up left out of the judgement: JIT, heap growth to its working size, connection pools filling. */
 export function warmUpMs(durationMs: number): number {
@@ -49,10 +55,8 @@ export interface Judgement {
 export function judge(series: Record<string, Record<Resource, Sample[]>>, afterMs: number): Judgement[] {
   return Object.entries(series).flatMap(([service, byResource]) =>
     resources.map((resource) => {
-      const lows = floors(
-        byResource[resource].filter((p) => p.atMs >= afterMs),
-        floorWindows,
-      );
+      const judged = byResource[resource].filter((p) => p.atMs >= afterMs);
+      const lows = floors(judged, floorWindows((judged.at(-1)?.atMs ?? afterMs) - afterMs));
       const slope = slopePerMinute(lows);
       return {
         service,

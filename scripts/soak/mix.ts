@@ -21,6 +21,13 @@ export interface MixTargets {
 
 const json = { 'content-type': 'application/json' };
 
+/**
+ * Longest a request may take: far above any healthy answer (the export's half included), so a
+ * request that hangs fails the soak as `error TimeoutError` instead of stalling it.
+ */
+const requestTimeoutMs = 30_000;
+const deadline = () => AbortSignal.timeout(requestTimeoutMs);
+
 /** Reads the whole answer so its connection goes back to the pool. */
 async function drained(response: Response): Promise<number> {
   await response.arrayBuffer();
@@ -34,7 +41,9 @@ export function soakMix({ publicUrl, recipeApiViaSidecar, uploadMaxBytes }: MixT
   const upload = async (bytes: number) => {
     const form = new FormData();
     form.append(photoField, new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'photo.jpg');
-    return drained(await fetch(`${recipeApiViaSidecar}/recipes/42/photo`, { method: 'POST', body: form }));
+    return drained(
+      await fetch(`${recipeApiViaSidecar}/recipes/42/photo`, { method: 'POST', body: form, signal: deadline() }),
+    );
   };
   return [
     ...(['http', 'graphql', 'grpc'] as const).map(
@@ -46,6 +55,7 @@ export function soakMix({ publicUrl, recipeApiViaSidecar, uploadMaxBytes }: MixT
           drained(
             await fetch(`${publicUrl}/api/recipes/${1 + (i % 500)}?via=${via}`, {
               headers: { 'x-user-id': `soak-${i % 50}` },
+              signal: deadline(),
             }),
           ),
       }),
@@ -55,7 +65,11 @@ export function soakMix({ publicUrl, recipeApiViaSidecar, uploadMaxBytes }: MixT
       weight: 15,
       expect: [200],
       send: async (i) =>
-        drained(await fetch(`${publicUrl}/api/menu?ids=${(i % 90) + 1},${(i % 90) + 2},${(i % 90) + 3}&via=grpc`)),
+        drained(
+          await fetch(`${publicUrl}/api/menu?ids=${(i % 90) + 1},${(i % 90) + 2},${(i % 90) + 3}&via=grpc`, {
+            signal: deadline(),
+          }),
+        ),
     },
     {
       name: 'preferences',
@@ -67,6 +81,7 @@ export function soakMix({ publicUrl, recipeApiViaSidecar, uploadMaxBytes }: MixT
             method: 'PUT',
             headers: json,
             body: JSON.stringify({ preferredServings: 1 + (i % 8), favourites: [(i % 100) + 1] }),
+            signal: deadline(),
           }),
         ),
     },
@@ -76,7 +91,9 @@ export function soakMix({ publicUrl, recipeApiViaSidecar, uploadMaxBytes }: MixT
       expect: [200],
       send: async () => {
         const abort = new AbortController();
-        const response = await fetch(`${publicUrl}/api/recipes/export`, { signal: abort.signal });
+        const response = await fetch(`${publicUrl}/api/recipes/export`, {
+          signal: AbortSignal.any([abort.signal, deadline()]),
+        });
         const reader = response.body?.getReader();
         let read = 0;
         while (reader && read < exportBytesBeforeAbort) {

@@ -85,6 +85,8 @@ try {
   await pause(2_000);
 
   const series: Record<string, Record<Resource, Sample[]>> = {};
+  /** Major GCs so far, per service: how often the heap's floor is actually reached. */
+  const majorGcSamples: Record<string, Sample[]> = {};
   const started = Date.now();
   let sampling = true;
   let missedScrapes = 0;
@@ -99,6 +101,8 @@ try {
             const value = sumOf(scrape, resource);
             if (value !== null) series[service][resource].push({ atMs, value });
           }
+          const majorGcs = sumOf(scrape, 'nodejs_gc_duration_seconds_count', { kind: 'major' });
+          if (majorGcs !== null) (majorGcSamples[service] ??= []).push({ atMs, value: majorGcs });
         } catch {
           missedScrapes++;
         }
@@ -131,6 +135,12 @@ try {
   console.log(
     `\ngrowth of the floor per minute after a ${afterMs / 1000} s warm-up (samples every ${sampleEveryMs / 1000} s), bound in ():`,
   );
+  for (const [service, counts] of Object.entries(majorGcSamples)) {
+    const judged = counts.filter((p) => p.atMs >= afterMs);
+    const n = (judged.at(-1)?.value ?? 0) - (judged[0]?.value ?? 0);
+    const seconds = ((judged.at(-1)?.atMs ?? 0) - (judged[0]?.atMs ?? 0)) / 1000;
+    console.log(`  ${service}: ${n} major GCs after warm-up${n ? ` (one every ${(seconds / n).toFixed(0)} s)` : ''}`);
+  }
   const judgements = judge(series, afterMs);
   for (const j of judgements) {
     console.log(
