@@ -4,10 +4,12 @@
 // expects. SOAK_FAULTS (a fault document, e.g. {"streamCleanup":false}) is applied to recipe-api
 // first: the way to see the soak catch a leak.
 import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { pause } from '@recipe-mesh/measure/net';
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import { putFaults } from '../../experiments/src/targets/lab.js';
-import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { repoRoot, startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
 import { formatResource, judge, type Resource, resources, warmUpMs } from './judge.js';
 import { kindPicker, type RequestKind, soakMix } from './mix.js';
@@ -85,8 +87,16 @@ try {
   await pause(2_000);
 
   const series: Record<string, Record<Resource, Sample[]>> = {};
-  /** Major GCs so far, per service: how often the heap's floor is actually reached. */
-  const majorGcSamples: Record<string, Sample[]> = {};
+  /**
+   * Sampled to explain the judged resources, not judged: major GCs (how often the heap's floor is
+   * really reached), the heap's reserved size, and memory outside the JS heap (Buffers).
+   */
+  const diagnostics = [
+    'nodejs_gc_duration_seconds_count',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_external_memory_bytes',
+  ] as const;
+  const diagnosticSamples: Record<string, Partial<Record<string, Sample[]>>> = {};
   const started = Date.now();
   let sampling = true;
   let missedScrapes = 0;
@@ -101,8 +111,10 @@ try {
             const value = sumOf(scrape, resource);
             if (value !== null) series[service][resource].push({ atMs, value });
           }
-          const majorGcs = sumOf(scrape, 'nodejs_gc_duration_seconds_count', { kind: 'major' });
-          if (majorGcs !== null) (majorGcSamples[service] ??= []).push({ atMs, value: majorGcs });
+          for (const name of diagnostics) {
+            const value = sumOf(scrape, name, name.startsWith('nodejs_gc') ? { kind: 'major' } : {});
+            if (value !== null) ((diagnosticSamples[service] ??= {})[name] ??= []).push({ atMs, value });
+          }
         } catch {
           missedScrapes++;
         }
@@ -135,11 +147,18 @@ try {
   console.log(
     `\ngrowth of the floor per minute after a ${afterMs / 1000} s warm-up (samples every ${sampleEveryMs / 1000} s), bound in ():`,
   );
-  for (const [service, counts] of Object.entries(majorGcSamples)) {
-    const judged = counts.filter((p) => p.atMs >= afterMs);
-    const n = (judged.at(-1)?.value ?? 0) - (judged[0]?.value ?? 0);
-    const seconds = ((judged.at(-1)?.atMs ?? 0) - (judged[0]?.atMs ?? 0)) / 1000;
-    console.log(`  ${service}: ${n} major GCs after warm-up${n ? ` (one every ${(seconds / n).toFixed(0)} s)` : ''}`);
+  for (const [service, byName] of Object.entries(diagnosticSamples)) {
+    const judged = (name: string) => byName[name]?.filter((p) => p.atMs >= afterMs) ?? [];
+    const gcs = judged('nodejs_gc_duration_seconds_count');
+    const n = (gcs.at(-1)?.value ?? 0) - (gcs[0]?.value ?? 0);
+    const seconds = ((gcs.at(-1)?.atMs ?? 0) - (gcs[0]?.atMs ?? 0)) / 1000;
+    const growth = (name: string) =>
+      `${formatResource('process_resident_memory_bytes', judged(name)[0]?.value ?? 0)} → ` +
+      formatResource('process_resident_memory_bytes', judged(name).at(-1)?.value ?? 0);
+    console.log(
+      `  ${service}: ${n} major GCs after warm-up${n ? ` (one every ${(seconds / n).toFixed(0)} s)` : ''}; ` +
+        `heap total ${growth('nodejs_heap_size_total_bytes')}, external ${growth('nodejs_external_memory_bytes')}`,
+    );
   }
   const judgements = judge(series, afterMs);
   for (const j of judgements) {
@@ -154,6 +173,22 @@ try {
       .filter((j) => !j.ok)
       .map((j) => `${j.service} ${j.resource} grows ${formatResource(j.resource, j.slope)}/min`),
   ];
+  const reportDir = path.join(repoRoot, 'reports');
+  mkdirSync(reportDir, { recursive: true });
+  const reportFile = path.join(reportDir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    reportFile,
+    JSON.stringify({
+      durationMs,
+      rate,
+      faults,
+      outcomes: Object.fromEntries([...outcomes].map(([k, v]) => [k, Object.fromEntries(v)])),
+      judgements,
+      series,
+      diagnosticSamples,
+    }),
+  );
+  console.log(`\nsamples: ${path.relative(repoRoot, reportFile)}`);
   if (failures.length) {
     console.log(`\nFAIL:\n  ${failures.join('\n  ')}`);
     process.exitCode = 1;
