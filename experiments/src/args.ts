@@ -13,7 +13,8 @@ options:
   --duration <s>        seconds of load under fault (e.g. 20 or 20s)
   --json                print the JSON report instead of the text one
   --keep-lab            leave a lab this run started running afterwards
-  --dry-run             k8s only: print the commands and queries without running them
+  --dry-run             print every step without injecting anything; on the lab, also check that every
+                        signal's source is there (access logs, metric families, Redis, trace sink)
   --repeat <n>          run it n times and report reproduced k/n with a 95 % interval
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
   --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
@@ -98,7 +99,6 @@ export function parseCli(argv: string[]): CliCommand {
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   if (values.target !== 'lab' && values.target !== 'k8s')
     throw new UsageError(`--target ${values.target}: expected lab or k8s`);
-  if (values['dry-run'] && values.target !== 'k8s') throw new UsageError('--dry-run applies to --target k8s');
   if ((values.kubeconfig || values.context) && values.target !== 'k8s')
     throw new UsageError('--kubeconfig and --context apply to --target k8s');
   const repeat = Number(values.repeat ?? '1');

@@ -1,7 +1,7 @@
 import { type AccessLogEntry, countByStatusAndFlag, parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type { Experiment, Fix, Presentation, Setup } from './definition.js';
-import { k8sSignals } from './k8s-signals.js';
+import type { LeftoverReport } from './leftovers.js';
 import { phaseFromRecords } from './load/phase.js';
 import { Recorder, withRecorder } from './recording.js';
 import { buildReport, type RunReport } from './report.js';
@@ -17,7 +17,7 @@ const keptLogLines = 50;
 const sidecar = "recipe-api's sidecar";
 
 export interface K8sEvidence {
-  /** Each signal's PromQL as run (namespace and window filled) and its value; null: no data. */
+  /** Each signal's PromQL as run (namespace and window filled), by signal key, and its value; null: no data. */
   queries: { name: string; promql: string; value: number | null }[];
   /** Counts by `status flags` over every access-log line the plan fetched. */
   accessLogCounts: Record<string, number>;
@@ -47,7 +47,8 @@ function present(evidence: K8sEvidence, loadLabel: string): Presentation {
   const entries = parseAccessLog(evidence.accessLog.join('\n'));
   return {
     load: evidence.load.length ? [phaseFromRecords(loadLabel, evidence.load)] : [],
-    signals: evidence.queries.map((q) => ({ name: q.name, baseline: null, observed: q.value, unit: 'PromQL' })),
+    // The values are the report's signal table (buildReport); here the queries that gave them.
+    signals: [],
     metricDeltas: [],
     accessLog: entries.map((entry: AccessLogEntry) => ({ proxy: sidecar, entry })),
     accessLogCounts: Object.keys(evidence.accessLogCounts).length ? { [sidecar]: evidence.accessLogCounts } : {},
@@ -68,16 +69,17 @@ export async function buildK8sReport(args: {
   durationS: number;
   evidence: K8sEvidence;
   restoreFailures: string[];
+  leftovers: LeftoverReport;
   /** When the setup was applied and when the restore began (ms since the epoch). */
   faultWindow: { startMs: number; endMs: number } | null;
 }): Promise<RunReport> {
   const { experiment, fix, evidence } = args;
   const setup: Setup = fix?.setup ?? experiment.incidentSetup;
-  const { judge } = k8sSignals(experiment);
   const loadLabel = 'load under fault';
+  // The same experiment, reading its signals from the k8s evidence (the PromQL answers).
   const asK8s: Experiment<unknown> = {
     ...experiment,
-    judge: (e) => judge(k8sValues(e as K8sEvidence)),
+    readSignals: (e) => k8sValues(e as K8sEvidence),
     present: (e) => present(e as K8sEvidence, loadLabel),
   };
   const recorder = new Recorder(args.startedAt.getTime());
@@ -94,6 +96,7 @@ export async function buildK8sReport(args: {
       durationS: args.durationS,
       evidence,
       restoreFailures: args.restoreFailures,
+      leftovers: args.leftovers,
     }),
   );
   return { ...report, timeline: recorder.timeline([], args.faultWindow?.endMs ?? Date.now()) };

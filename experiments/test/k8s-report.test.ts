@@ -8,6 +8,7 @@ import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
 import { accessLogEvidence, buildK8sReport, type K8sEvidence } from '../src/k8s-report.js';
+import { compareK8sState, type K8sState } from '../src/k8s-state.js';
 import { renderReport, type RunReport, writeReport } from '../src/report.js';
 import { writeReportHtml } from '../src/report-html/write.js';
 import { k8sPlan, minikubeAccess } from '../src/targets/k8s.js';
@@ -32,9 +33,11 @@ const sidecarLog = [
 function recordedEvidence(startMs: number): K8sEvidence {
   const plan = k8sPlan(uc, { fix: null, cluster: minikubeAccess, durationS: 6 });
   const values: Record<string, number> = {
-    "503 UC with connection_termination at recipe-api's sidecar": 7,
-    "requests through recipe-api's sidecar": 1432,
-    "retries Envoy made (Istio's defaults)": 0,
+    ucResets: 7,
+    inboundRequests: 1432,
+    inbound5xx: 7,
+    callerNon2xx: 0,
+    envoyRetries: 0,
   };
   const queries = plan.steps.flatMap((s) =>
     s.kind === 'query' ? [{ name: s.name, promql: s.promql, value: values[s.name] ?? null }] : [],
@@ -52,6 +55,13 @@ function recordedEvidence(startMs: number): K8sEvidence {
   return { queries, load, ...accessLogEvidence(sidecarLog) };
 }
 
+/** What runPlan reads back before the setup and after the restore (here: the same). */
+const state: K8sState = {
+  faults: { 'web-api': {}, 'recipe-api': {} },
+  istio: { 'DestinationRule/recipe-api': { host: 'recipe-api.recipe-mesh.svc.cluster.local' } },
+  redisConfig: {},
+};
+
 async function k8sReport(): Promise<RunReport> {
   const startedAt = new Date(Date.UTC(2026, 11, 5, 11, 0, 0));
   return buildK8sReport({
@@ -61,6 +71,7 @@ async function k8sReport(): Promise<RunReport> {
     durationS: 6,
     evidence: recordedEvidence(startedAt.getTime()),
     restoreFailures: [],
+    leftovers: compareK8sState(state, structuredClone(state)),
     faultWindow: { startMs: startedAt.getTime() + 800, endMs: startedAt.getTime() + 7500 },
   });
 }
@@ -70,16 +81,18 @@ test("a k8s report carries the k8s verdict, the PromQL values and the sidecar's 
   assert.equal(report.target, 'k8s');
   assert.equal(report.verdict.outcome, 'incident');
   assert.equal(report.expectationHeld, true);
-  assert.match(report.verdict.reasons[0]!, /7\.0 503 UC of 1432 requests/);
-  const p = report.presentation;
+  assert.match(report.verdict.reasons[0]!, /^7 of 1432 requests through recipe-api's sidecar answered 503 UC/);
+  assert.equal(report.leftovers.clean, true);
   assert.deepEqual(
-    p.signals.map((s) => [s.name, s.observed]),
+    report.signals.filter((s) => s.required).map((s) => [s.key, s.value]),
     [
-      ["503 UC with connection_termination at recipe-api's sidecar", 7],
-      ["requests through recipe-api's sidecar", 1432],
-      ["retries Envoy made (Istio's defaults)", 0],
+      ['ucResets', 7],
+      ['inboundRequests', 1432],
+      ['inbound5xx', 7],
+      ['callerNon2xx', 0],
     ],
   );
+  const p = report.presentation;
   // Only the flagged line is kept; both are counted.
   assert.equal(p.accessLog.length, 1);
   assert.match(p.accessLog[0]!.entry.raw, / 503 UC upstream_reset_before_response_started/);
@@ -95,6 +108,40 @@ test("a k8s report carries the k8s verdict, the PromQL values and the sidecar's 
     ],
   );
   assert.match(renderReport(report), /target k8s/);
+});
+
+test('a k8s run that left something behind, or read no data, does not hold', async () => {
+  const startedAt = new Date();
+  const evidence = recordedEvidence(startedAt.getTime());
+  const left = { ...state, istio: { 'DestinationRule/recipe-api': { host: 'recipe-api', trafficPolicy: {} } } };
+  const dirty = await buildK8sReport({
+    experiment: uc,
+    fix: null,
+    startedAt,
+    durationS: 6,
+    evidence,
+    restoreFailures: [],
+    leftovers: compareK8sState(state, left),
+    faultWindow: null,
+  });
+  assert.equal(dirty.verdict.outcome, 'incident');
+  assert.equal(dirty.expectationHeld, false);
+  assert.deepEqual(
+    dirty.leftovers.checks.filter((c) => !c.ok).map((c) => c.what),
+    ['Istio DestinationRule/recipe-api'],
+  );
+  const noData = await buildK8sReport({
+    experiment: uc,
+    fix: null,
+    startedAt,
+    durationS: 6,
+    evidence: { ...evidence, queries: evidence.queries.map((q) => ({ ...q, value: null })) },
+    restoreFailures: [],
+    leftovers: compareK8sState(state, state),
+    faultWindow: null,
+  });
+  assert.equal(noData.verdict.outcome, 'inconclusive');
+  assert.equal(noData.expectationHeld, false);
 });
 
 test('a k8s report is written as JSON and HTML beside it, and the page opens offline with its charts', {

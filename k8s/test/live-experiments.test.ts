@@ -139,9 +139,14 @@ describe("each experiment's PromQL against a real Prometheus fed Istio-shaped se
     Object.fromEntries(
       await Promise.all(queries.map(async (q) => [q.name, await promQuery(prometheus!.url, q.promql, atMs)] as const)),
     );
-  /** The first label matcher that is not the namespace, given a value no series has. */
-  const wrongLabel = (promql: string) =>
-    promql.replace(/\b(?!namespace\b|destination_workload_namespace\b)(\w+)(=~?)"([^"]+)"/, '$1$2"$3-wrong"');
+  /**
+   * The first label matcher that is not the namespace given a value no series has, everywhere it
+   * appears (a count's `or 0 * …` fallback repeats the selector).
+   */
+  const wrongLabel = (promql: string) => {
+    const matcher = /\b(?!namespace\b|destination_workload_namespace\b)(\w+)(=~?)"([^"]+)"/.exec(promql);
+    return matcher ? promql.replaceAll(matcher[0], `${matcher[1]}${matcher[2]}"${matcher[3]}-wrong"`) : promql;
+  };
 
   for (const e of experiments) {
     test(`${e.name}: its queries return data in ${meshNamespace} and judge the incident`, async () => {

@@ -10,7 +10,11 @@ import type { LoadResult } from '@recipe-mesh/lab/load/load';
 import type { Experiment, Fix, ServiceName, Setup, Verdict } from '../definition.js';
 import { k8sSignals } from '../k8s-signals.js';
 import { accessLogEvidence, type K8sEvidence, k8sValues } from '../k8s-report.js';
+import { compareK8sState, istioSpecs, type K8sState, patchedIstioKinds, redisConfigValue } from '../k8s-state.js';
+import type { LeftoverReport } from '../leftovers.js';
+import { expectationHeld } from '../report.js';
 import { RestoreStack } from '../restore.js';
+import { getFaults } from './lab.js';
 
 /**
  * `--target k8s`: the same experiment definition against the minikube deployment with Istio —
@@ -73,7 +77,7 @@ export type K8sStep =
   | { kind: 'command'; phase: 'evidence'; describe: string; argv: string[]; stdin?: string }
   | { kind: 'http'; phase: 'setup' | 'restore'; describe: string; method: 'PUT' | 'DELETE'; url: string; body?: string }
   | { kind: 'load'; describe: string; url: string; durationS: number }
-  | { kind: 'query'; describe: string; name: string; promql: string };
+  | { kind: 'query'; describe: string /** The signal's key. */; name: string; promql: string };
 
 export interface K8sPlan {
   experiment: string;
@@ -81,6 +85,8 @@ export interface K8sPlan {
   fixVariant: string | null;
   namespace: string;
   cluster: KubeAccess;
+  /** The Redis settings the setup changes, read back after the restore. */
+  redisConfigKeys: string[];
   steps: K8sStep[];
 }
 
@@ -190,7 +196,26 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
   const setup = options.fix?.setup ?? experiment.incidentSetup;
   const window = promWindow(options.durationS);
   const cmd = commandsFor(options.cluster, options.overlayDir);
+  // Startup settings first: `set env` rolls recipe-api's pods, which would end port-forwards to them.
+  const startup: K8sStep[] = [];
+  for (const [key, value] of Object.entries(experiment.labAppEnv ?? {})) {
+    startup.push({
+      kind: 'command',
+      phase: 'setup',
+      scope: 'app-env',
+      describe: `recipe-api started with ${key}=${value}`,
+      argv: cmd.kubectl('-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}=${value}`),
+    });
+    startup.push({
+      kind: 'command',
+      phase: 'setup',
+      scope: 'app-env',
+      describe: 'wait for the rollout',
+      argv: cmd.kubectl('-n', ns, 'rollout', 'status', 'deploy/recipe-api', '--timeout=120s'),
+    });
+  }
   const steps: K8sStep[] = [
+    ...startup,
     {
       kind: 'port-forward',
       describe: 'web-api admin port',
@@ -231,22 +256,6 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
       localPort: localPorts.recipeApi,
     });
   }
-  for (const [key, value] of Object.entries(experiment.labAppEnv ?? {})) {
-    steps.push({
-      kind: 'command',
-      phase: 'setup',
-      scope: 'app-env',
-      describe: `recipe-api started with ${key}=${value}`,
-      argv: cmd.kubectl('-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}=${value}`),
-    });
-    steps.push({
-      kind: 'command',
-      phase: 'setup',
-      scope: 'app-env',
-      describe: 'wait for the rollout',
-      argv: cmd.kubectl('-n', ns, 'rollout', 'status', 'deploy/recipe-api', '--timeout=120s'),
-    });
-  }
   const { apply, undo } = setupSteps(setup, ns, cmd);
   steps.push(...apply);
   const base =
@@ -260,7 +269,12 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
     durationS: options.durationS,
   });
   for (const query of k8sSignals(experiment).queries)
-    steps.push({ kind: 'query', describe: query.name, name: query.name, promql: fillQuery(query.promql, ns, window) });
+    steps.push({
+      kind: 'query',
+      describe: query.title,
+      name: query.key,
+      promql: fillQuery(query.promql, ns, window),
+    });
   steps.push({
     kind: 'command',
     phase: 'evidence',
@@ -283,6 +297,7 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
     fixVariant: options.fix?.name ?? null,
     namespace: ns,
     cluster: options.cluster,
+    redisConfigKeys: Object.keys(setup.redisConfig ?? {}),
     steps,
   };
 }
@@ -379,14 +394,36 @@ export interface PlanRun {
   startedAt: Date;
   evidence: K8sEvidence;
   restoreFailures: string[];
+  /** The state read back after the restore, compared with before the setup (k8s-state.ts). */
+  leftovers: LeftoverReport;
   /** From the first setup change to the start of the restore; null when the setup never began. */
   faultWindow: { startMs: number; endMs: number } | null;
 }
 
+/** What a run may change, read from the cluster through the plan's port-forwards and kubectl. */
+async function readK8sState(plan: K8sPlan): Promise<K8sState> {
+  const { kubectl } = commandsFor(plan.cluster, undefined);
+  const ns = plan.namespace;
+  const redisConfig: Record<string, string> = {};
+  for (const key of plan.redisConfigKeys)
+    redisConfig[key] = redisConfigValue(
+      await runCommand(kubectl('-n', ns, 'exec', 'deploy/redis', '--', 'redis-cli', 'CONFIG', 'GET', key)),
+    );
+  return {
+    faults: {
+      'web-api': await getFaults(`http://127.0.0.1:${localPorts.admin['web-api']}`),
+      'recipe-api': await getFaults(`http://127.0.0.1:${localPorts.admin['recipe-api']}`),
+    },
+    istio: istioSpecs(await runCommand(kubectl('-n', ns, 'get', patchedIstioKinds, '-o', 'json'))),
+    redisConfig,
+  };
+}
+
 /**
- * Executes a plan against its cluster: port-forwards, setup, load, a wait until Prometheus has
- * scraped every target after the load, queries, the access log, restore (also on failure and
- * Ctrl-C). Returns the exit code: 0 when the experiment's k8s verdict matches the expectation.
+ * Executes a plan against its cluster: startup settings, port-forwards, setup, load, a wait until
+ * Prometheus has scraped every target after the load, queries, the access log, restore (also on
+ * failure and Ctrl-C), then the state read back and compared with before the setup. Returns the
+ * exit code: 0 when the verdict matches the expectation and nothing was left behind.
  */
 export async function runPlan(
   plan: K8sPlan,
@@ -401,19 +438,36 @@ export async function runPlan(
   restore.push('stop the port-forwards', async () => {
     for (const f of forwards) f.kill('SIGTERM');
   });
-  // Every undo is registered up front (undoing what was never applied is harmless: DELETE,
-  // make fault-clear, CONFIG SET to the default), so a failure half-way still restores it all.
-  // Pushed newest-last in reverse plan order, so the stack runs them in plan order.
-  let restoreBeganMs: number | null = null;
-  for (const step of [...plan.steps].reverse()) {
-    if ((step.kind === 'command' || step.kind === 'http') && step.phase === 'restore') {
+  const restoreSteps = plan.steps.filter(
+    (s): s is Extract<K8sStep, { kind: 'command' | 'http' }> =>
+      (s.kind === 'command' || s.kind === 'http') && s.phase === 'restore',
+  );
+  const register = (steps: typeof restoreSteps) => {
+    // Pushed newest-last in reverse plan order, so the stack runs them in plan order.
+    for (const step of [...steps].reverse())
       restore.push(step.describe, async () => {
         restoreBeganMs ??= Date.now();
         if (step.kind === 'command') await runCommand(step.argv, step.stdin);
         else await fetch(step.url, { method: step.method, headers: adminHeaders() });
       });
-    }
-  }
+  };
+  // Every undo is registered up front (undoing what was never applied is harmless: DELETE,
+  // make fault-clear, CONFIG SET to the default), so a failure half-way still restores it all.
+  // The startup settings go last, after the state is read back: removing them rolls the pods
+  // the port-forwards reach.
+  let restoreBeganMs: number | null = null;
+  let before: K8sState | null = null;
+  let leftovers: LeftoverReport = {
+    clean: false,
+    checks: [{ what: 'leftover check', ok: false, detail: 'did not run' }],
+  };
+  const isStartup = (s: K8sStep) => s.kind === 'command' && s.phase !== 'evidence' && s.scope === 'app-env';
+  register(restoreSteps.filter(isStartup));
+  restore.push('read the state back', async () => {
+    if (before) leftovers = compareK8sState(before, await readK8sState(plan));
+  });
+  register(restoreSteps.filter((s) => !isStartup(s)));
+
   const evidence: K8sEvidence = { queries: [], accessLog: [], accessLogCounts: {}, load: [] };
   let setupBeganMs: number | null = null;
   let verdict: Verdict | null = null;
@@ -421,7 +475,10 @@ export async function runPlan(
   try {
     for (const step of plan.steps) {
       log(step.describe);
-      if ((step.kind === 'command' || step.kind === 'http') && step.phase === 'setup') setupBeganMs ??= Date.now();
+      if ((step.kind === 'command' || step.kind === 'http') && step.phase === 'setup' && !isStartup(step)) {
+        before ??= await readK8sState(plan);
+        setupBeganMs ??= Date.now();
+      }
       if (step.kind === 'port-forward') {
         forwards.push(spawn(step.argv[0]!, step.argv.slice(1), { stdio: 'ignore' }));
         await waitForPort(step.localPort);
@@ -455,7 +512,7 @@ export async function runPlan(
       } else if (step.kind === 'query') {
         const value = await promQuery(`http://127.0.0.1:${localPorts.prometheus}`, step.promql);
         evidence.queries.push({ name: step.name, promql: step.promql, value });
-        log(`  ${step.name} = ${value ?? 'no data'}`);
+        log(`  ${step.describe} = ${value ?? 'no data'}`);
       }
     }
     verdict = k8sSignals(experiment).judge(k8sValues(evidence));
@@ -466,8 +523,12 @@ export async function runPlan(
     removeSignals();
   }
   const held =
-    verdict !== null && (plan.mode === 'fix' ? verdict.outcome === 'healthy' : verdict.outcome === 'incident');
+    verdict !== null &&
+    expectationHeld(verdict, plan.mode === 'fix') &&
+    leftovers.clean &&
+    restoreFailures.length === 0;
   if (verdict) log(`verdict: ${verdict.outcome} — ${verdict.reasons.join('; ')}`);
+  for (const c of leftovers.checks.filter((c) => !c.ok)) log(`left behind: ${c.what}: ${c.detail}`);
   return {
     code: held ? 0 : 1,
     verdict,
@@ -475,6 +536,7 @@ export async function runPlan(
     startedAt,
     evidence,
     restoreFailures,
+    leftovers,
     faultWindow: setupBeganMs === null ? null : { startMs: setupBeganMs, endMs: restoreBeganMs ?? Date.now() },
   };
 }

@@ -11,8 +11,9 @@ import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
  * `namespace`, `pod` and `app` are Prometheus' (its relabelling), not the exporter's.
  *
  * The numbers follow the clock: a quiet baseline until `switchAtMs`, then every experiment's
- * incident at once (503 UC at recipe-api's sidecar, web-api leaking fds while the ingress logs
- * DC, slow Redis GETs, recipe-api's Buffers growing), so each experiment's PromQL, run one window
+ * incident at once (503 UC at recipe-api's sidecar, both services leaking fds while the ingress
+ * logs DC, slow Redis GETs during invalidations, recipe-api's Buffers growing while oversized
+ * uploads are accepted), so each experiment's PromQL, run one window
  * after the switch, sees its incident, and its "before" (offset) queries see the baseline.
  *
  * It runs as its own process (istio-exporter-main.ts, started by prometheus-fixture.ts): the
@@ -57,8 +58,6 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     out.push('# TYPE istio_requests_total counter');
     requests({ ...inbound, response_code: '200', response_flags: '-' }, Math.round(20 * seconds));
     requests({ ...inbound, response_code: '503', response_flags: 'UC' }, Math.round(incidentS));
-    // Uploads refused before this run: the series exists, the incident adds none.
-    requests({ ...inbound, response_code: '413', response_flags: '-' }, 2);
     out.push('# TYPE redis_command_duration_seconds histogram');
     // 100 GETs a second; in the incident 5 of them wait behind a SCAN (tens of ms).
     const fast = Math.round(100 * seconds - 5 * incidentS);
@@ -80,8 +79,16 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
         fast * 0.0003 + slow * 0.04,
       ),
     );
+    out.push('# TYPE cache_invalidation_duration_seconds_count counter');
+    out.push(line('cache_invalidation_duration_seconds_count', { service: 'recipe-api' }, Math.round(incidentS)));
     out.push('# TYPE nodejs_external_memory_bytes gauge');
     out.push(line('nodejs_external_memory_bytes', { service: 'recipe-api' }, 20 * mib + 10 * mib * incidentS));
+    // Oversized photo uploads accepted (201) while the Buffers grow; none refused with 413.
+    out.push('# TYPE http_server_request_duration_seconds_count counter');
+    const photo = { service: 'recipe-api', method: 'POST', route: '/recipes/:id/photo', status_code: '201' };
+    out.push(line('http_server_request_duration_seconds_count', photo, Math.round(incidentS / 5)));
+    out.push('# TYPE process_open_fds gauge');
+    out.push(line('process_open_fds', { service: 'recipe-api' }, 40 + Math.floor(incidentS / 2)));
   }
   if (app === 'web-api') {
     out.push('# TYPE envoy_cluster_upstream_rq_retry counter');
@@ -94,6 +101,8 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     );
     out.push('# TYPE process_open_fds gauge');
     out.push(line('process_open_fds', { service: 'web-api' }, 30 + Math.floor(incidentS)));
+    out.push('# TYPE nodejs_active_handles_total gauge');
+    out.push(line('nodejs_active_handles_total', { service: 'web-api' }, 12 + Math.floor(incidentS)));
   }
   if (app === 'istio-ingressgateway') {
     out.push('# TYPE istio_requests_total counter');
