@@ -43,8 +43,7 @@ export function compareK8sState(before: K8sState, after: K8sState): LeftoverRepo
   for (const service of Object.keys(before.faults) as ServiceName[])
     compare(`${service} app faults`, before.faults[service], after.faults[service]);
   const names = [...new Set([...Object.keys(before.istio), ...Object.keys(after.istio)])].sort();
-  for (const name of names)
-    compare(`Istio ${name}`, before.istio[name], after.istio[name], 'spec');
+  for (const name of names) compare(`Istio ${name}`, before.istio[name], after.istio[name], 'spec');
   for (const [key, was] of Object.entries(before.redisConfig)) compare(`redis ${key}`, was, after.redisConfig[key]);
   return { clean: checks.every((c) => c.ok), checks };
 }
