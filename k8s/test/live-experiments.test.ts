@@ -67,11 +67,22 @@ after(async () => {
   await prometheus?.stop();
 });
 
-const commands = (steps: K8sStep[], phase: 'setup' | 'restore') =>
+const commands = (steps: K8sStep[], phase: 'setup' | 'restore', scope: 'mesh' | 'app-env') =>
   steps.filter(
     (s): s is Extract<K8sStep, { kind: 'command'; scope: string }> =>
-      s.kind === 'command' && s.phase === phase && s.scope === 'mesh',
+      s.kind === 'command' && s.phase === phase && s.scope === scope,
   );
+const planOn = (platform: TestPlatform, run: { e: Experiment<unknown>; fix: Fix | null }) =>
+  k8sPlan(run.e, {
+    fix: run.fix,
+    cluster: {
+      kubeconfig: platform.cluster.kubeconfig,
+      context: platform.cluster.context,
+      kubectl: platform.cluster.kubectlPath,
+    },
+    durationS,
+    overlayDir: platform.overlayDir,
+  });
 
 describe('--target k8s applies and restores its Istio resources on a real API server', {
   skip: clusterSkip ?? false,
@@ -83,13 +94,8 @@ describe('--target k8s applies and restores its Istio resources on a real API se
   for (const run of meshRuns) {
     test(`${label(run)}: what it applies passes istioctl analyze, lands in ${meshNamespace}, names existing hosts, one DestinationRule per host; restore leaves no field behind`, async () => {
       const { cluster } = platform;
-      const plan = k8sPlan(run.e, {
-        fix: run.fix,
-        cluster: { kubeconfig: cluster.kubeconfig, context: cluster.context, kubectl: cluster.kubectlPath },
-        durationS,
-        overlayDir: platform.overlayDir,
-      });
-      const [apply, restore] = [commands(plan.steps, 'setup'), commands(plan.steps, 'restore')];
+      const plan = planOn(platform, run);
+      const [apply, restore] = [commands(plan.steps, 'setup', 'mesh'), commands(plan.steps, 'restore', 'mesh')];
       assert.ok(apply.length > 0 && restore.length > 0, `${label(run)}: no mesh steps in the plan`);
       const before = istioSnapshot(cluster);
       try {
@@ -117,6 +123,27 @@ describe('--target k8s applies and restores its Istio resources on a real API se
         for (const step of restore) await runCommand(step.argv, step.stdin);
       }
       assert.deepEqual(snapshotDifferences(before, istioSnapshot(cluster)), []);
+    });
+  }
+
+  // Startup settings (`kubectl set env`, then `rollout status`) need no kubelet: kwok rolls the pods.
+  for (const run of runs.filter((r) => r.fix === null && Object.keys(r.e.labAppEnv ?? {}).length > 0)) {
+    test(`${run.e.name}: its startup settings roll recipe-api out, and the restore gives back the same pod template`, async () => {
+      const { cluster } = platform;
+      const plan = planOn(platform, run);
+      const template = () =>
+        JSON.parse(cluster.kubectl(['-n', meshNamespace, 'get', 'deployment', 'recipe-api', '-o', 'json'])).spec
+          .template;
+      const before = template();
+      for (const step of commands(plan.steps, 'setup', 'app-env')) await runCommand(step.argv);
+      const env = template().spec.containers.find((c: { name: string }) => c.name === 'recipe-api').env;
+      for (const [key, value] of Object.entries(run.e.labAppEnv ?? {}))
+        assert.ok(
+          env.some((v: { name: string; value: string }) => v.name === key && v.value === value),
+          `${key}=${value} in ${JSON.stringify(env)}`,
+        );
+      for (const step of commands(plan.steps, 'restore', 'app-env')) await runCommand(step.argv);
+      assert.deepEqual(template(), before);
     });
   }
 });
