@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, usage, UsageError } from './args.js';
-import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
+import { catalogue, findExperiment, labAppEnv, labReplicas } from './catalogue.js';
 import type { Experiment, Fix, Outcome } from './definition.js';
 import { buildK8sReport } from './k8s-report.js';
 import { checkLabSources, labSteps, renderSourceChecks } from './dry-run.js';
@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
         fix,
         durationS,
         // A lab this command started stays up between repeats and stops after the last one.
-        lab: { root, start: true, keep: command.keepLab || !last, log, appEnv: labAppEnv() },
+        lab: { root, start: true, keep: command.keepLab || !last, log, appEnv: labAppEnv(), replicas: labReplicas() },
         reportsDir: path.join(root, 'reports'),
         log,
         handleSignals: true,
@@ -194,7 +194,14 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
             experiment,
             fix,
             ...(durationS !== undefined ? { durationS } : {}),
-            lab: { root, start: true, keep: true, log: (l) => log(`[lab] ${l}`), appEnv: labAppEnv() },
+            lab: {
+              root,
+              start: true,
+              keep: true,
+              log: (l) => log(`[lab] ${l}`),
+              appEnv: labAppEnv(),
+              replicas: labReplicas(),
+            },
             reportsDir: path.join(root, 'reports'),
             log: (l) => log(`[${experiment.name}] ${l}`),
             handleSignals: true,

@@ -174,6 +174,13 @@ export interface Experiment<E = unknown, K extends string = string, O extends st
   judge(values: JudgeInput<K, O>): Verdict;
   present(evidence: E): Presentation;
   /**
+   * Instances a service needs during the run (a Deployment's replicas). The lab must run that
+   * service with readiness-driven membership (`npm run lab -- up --replicas recipe-api=1`; the
+   * runner starts it so when it starts the lab); the runner adds the missing instances for the run
+   * and removes them afterwards.
+   */
+  labInstances?: Partial<Record<ServiceName, number>>;
+  /**
    * App env the lab must start with for this experiment (only startup settings, e.g. recipe-api's
    * SCAN_COUNT); the runner passes it when it starts the lab itself.
    */
@@ -202,6 +209,8 @@ export interface LabTarget {
   mesh(): MeshDescription;
   /** Counters of one Envoy (admin `/stats`), filtered by a regex, e.g. `upstream_rq_retry`. */
   envoyStats(proxy: ProxyName, filter: string): Promise<Record<string, number>>;
+  /** The instances of a service started with membership (docs/lab.md, "Several instances of a service"). */
+  instances: LabInstances;
   /** Spans of recent traces, newest first (flushed by the services and Envoy to the sink). */
   traces(options?: { sinceMs?: number }): Promise<TraceSpan[][]>;
 
@@ -239,3 +248,25 @@ export interface LabTarget {
 }
 
 export type AccessLogMark = Record<string, number>;
+
+/** One instance as experiments see it: its name and its admin URL (for faults and /readyz). */
+export interface InstanceHandle {
+  name: string;
+  adminUrl: string;
+  running: boolean;
+  ready: boolean;
+  /** Every caller's Envoy lists it as a healthy endpoint (null: the service has no membership). */
+  inEndpoints: boolean | null;
+}
+
+/**
+ * Instance drills of lab/src/instances.ts, each resolving once the condition holds where it
+ * matters (the process is ready or gone, callers' Envoys list it or not).
+ */
+export interface LabInstances {
+  list(service: ServiceName): Promise<InstanceHandle[]>;
+  /** A further instance, ready and in every caller's endpoints. */
+  start(service: ServiceName): Promise<InstanceHandle>;
+  /** SIGTERM (the app's graceful-shutdown setting decides what follows), then removed from the lab. */
+  delete(name: string): Promise<{ exitedAfterMs: number } | null>;
+}

@@ -15,6 +15,8 @@ export interface StateSnapshot {
   faults: Record<ServiceName, FaultDocument>;
   mesh: MeshDescription;
   redisConfig: Record<string, string>;
+  /** Instance names per service (the runner adds instances for a run and removes them after). */
+  instances: Record<ServiceName, string[]>;
 }
 
 export interface LeftoverCheck {
@@ -50,6 +52,18 @@ export function compareSnapshots(before: StateSnapshot, after: StateSnapshot): L
     ok: meshSame,
     detail: meshSame ? 'as before the run' : 'differs from the one before the run (npm run lab -- status shows it)',
   });
+  for (const service of Object.keys(before.instances) as ServiceName[]) {
+    const was = before.instances[service].join(', ');
+    const now = (after.instances[service] ?? []).join(', ');
+    checks.push({
+      what: `${service} instances`,
+      ok: was === now,
+      detail:
+        was === now
+          ? `${now || 'none listed'}, as before the run`
+          : `${now || 'none'} now, ${was || 'none'} before the run`,
+    });
+  }
   for (const [key, was] of Object.entries(before.redisConfig)) {
     const now = after.redisConfig[key];
     checks.push({

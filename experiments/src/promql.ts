@@ -24,3 +24,7 @@ export const ingressToWebApi =
 
 /** A service's own series, as the observability component's Prometheus labels its pods. */
 export const serviceSeries = (service: string) => `namespace="$namespace",service="${service}"`;
+
+/** What web-api's sidecar reports for its calls to recipe-api (destination_service: an overflow or a reset picks no workload). */
+export const webApiToRecipeApi =
+  'reporter="source",source_workload="web-api",source_workload_namespace="$namespace",destination_service_name="recipe-api"';

@@ -61,6 +61,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
     restore.push('check that nothing was left behind', async () => {
       leftovers = compareSnapshots(before, await lab.snapshot(redisConfigKeys));
     });
+    if (experiment.labInstances) await lab.scale(experiment.labInstances, restore);
     // The recorder sees every scrape and when the setup (fault or fix) was in place.
     const target = {
       ...lab.target,

@@ -10,7 +10,7 @@ import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
 import { readKubernetesOnly } from '@recipe-mesh/lab/panels/targets';
 import { readState } from '@recipe-mesh/lab/process/state';
 import { ucPanel } from '../../grafana/src/dashboards.js';
-import { catalogue, labAppEnv } from '../src/catalogue.js';
+import { catalogue, labAppEnv, labReplicas } from '../src/catalogue.js';
 import type { Experiment, Fix } from '../src/definition.js';
 import { renderReport, type RunReport } from '../src/report.js';
 import { runOnLab } from '../src/runner.js';
@@ -51,6 +51,9 @@ const durations: Record<string, number> = {
   'redis-scan-latency': 6,
   'client-abort-leak': 5,
   'upload-oom': 5,
+  'circuit-breaker': 3,
+  'no-healthy-upstream': 2,
+  'rollout-503': 2,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
@@ -60,7 +63,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   const pages: { html: string; report: RunReport; name: string }[] = [];
 
   before(async () => {
-    lab = await startPrivateLab(() => {}, labAppEnv());
+    lab = await startPrivateLab(() => {}, labAppEnv(), labReplicas());
   });
   after(async () => {
     await lab?.stop();

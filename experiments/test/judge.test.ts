@@ -46,6 +46,21 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     healthy: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 0 },
     inconclusive: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 1 },
   },
+  'circuit-breaker': {
+    incident: { uoOverflows: 311, outboundRequests: 980, callerNon2xx: 140, pendingOverflow: 311 },
+    healthy: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 0, peakActive: 8 },
+    inconclusive: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 3 },
+  },
+  'no-healthy-upstream': {
+    incident: { uhResponses: 95, outboundRequests: 410, callerNon2xx: 90, webApiUnreadyReadings: 0 },
+    healthy: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 0, endpointBackAfterMs: null },
+    inconclusive: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 12 },
+  },
+  'rollout-503': {
+    incident: { outbound5xx: 7, outboundRequests: 900, callerFailures: 2 },
+    healthy: { outbound5xx: 0, outboundRequests: 880, callerFailures: 0 },
+    inconclusive: { outbound5xx: 0, outboundRequests: 30, callerFailures: 0 },
+  },
 };
 
 for (const experiment of catalogue) {

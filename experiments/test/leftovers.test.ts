@@ -8,6 +8,7 @@ const before = (): StateSnapshot => ({
   faults: { 'web-api': {}, 'recipe-api': {} },
   mesh: defaultMesh(defaultPorts),
   redisConfig: { 'slowlog-log-slower-than': '10000' },
+  instances: { 'web-api': ['web-api'], 'recipe-api': ['recipe-api'] },
 });
 
 test('the state read back as it was before the run is clean, one check per fault document, mesh and Redis key', () => {
@@ -15,7 +16,14 @@ test('the state read back as it was before the run is clean, one check per fault
   assert.equal(report.clean, true);
   assert.deepEqual(
     report.checks.map((c) => c.what),
-    ['web-api app faults', 'recipe-api app faults', 'mesh description (Envoy config)', 'redis slowlog-log-slower-than'],
+    [
+      'web-api app faults',
+      'recipe-api app faults',
+      'mesh description (Envoy config)',
+      'web-api instances',
+      'recipe-api instances',
+      'redis slowlog-log-slower-than',
+    ],
   );
 });
 
@@ -33,4 +41,11 @@ test('a fault still on, a changed mesh or a Redis setting not put back is named 
   const redis = before();
   redis.redisConfig['slowlog-log-slower-than'] = '100';
   assert.equal(compareSnapshots(before(), redis).checks.find((c) => !c.ok)?.detail, '100 now, 10000 before the run');
+
+  const scaled = before();
+  scaled.instances['recipe-api'] = ['recipe-api', 'recipe-api-2'];
+  assert.equal(
+    compareSnapshots(before(), scaled).checks.find((c) => !c.ok)?.detail,
+    'recipe-api, recipe-api-2 now, recipe-api before the run',
+  );
 });

@@ -1,7 +1,9 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { listInstances } from './instances.js';
 import { parseIstioVersion, type IstioVersion } from './mesh/description.js';
+import { parseReplicas, type ServiceName } from './workloads/services.js';
 import { PortsTakenError } from './ports.js';
 import { LabError, labPaths, labStatus, startLab, stopLab, type LabState } from './lab.js';
 import { evaluatePanels } from './panels/evaluate.js';
@@ -10,9 +12,11 @@ import { findTrace, lastTraces } from './trace/store.js';
 import { renderWaterfall } from './trace/waterfall.js';
 
 const usage = `usage: npm run lab -- <command>
-  up                 start every part found (mesh when envoy is installed), wait until ready, print where
+  up [--replicas <service>=<n>]...
+                     start every part found (mesh when envoy is installed), wait until ready, print where;
+                     --replicas runs n instances of web-api or recipe-api behind readiness-driven endpoints
   down               stop every lab process and check their ports are free
-  status             what runs, its pid, readiness, URL and log
+  status             what runs, its pid, readiness, URL and log; each service instance and whether callers' Envoys list it
   logs <name> [-n N] [-f]   a process's log (names: see status; <proxy>.access for an Envoy access log)
   trace <id>         one trace as a waterfall (an id prefix is enough)
   traces [--last N]  the last N traces (default 10)
@@ -73,6 +77,32 @@ function printState(state: LabState, readiness?: Map<string, boolean>): void {
   for (const line of state.missing) console.log(`note: ${line}`);
 }
 
+/** The instances of services with membership: process, readiness, and what callers' Envoys list. */
+async function printInstances(state: LabState): Promise<void> {
+  if (!state.membership) return;
+  const instances = await listInstances({ stateDir: state.labId });
+  const rows = [['instance', 'service', 'pid', 'process', 'ready', 'in endpoints', 'sidecar inbound']];
+  for (const i of instances) {
+    rows.push([
+      i.name,
+      i.service,
+      String(i.pid),
+      i.running ? (i.terminating ? 'terminating' : 'running') : i.terminating ? 'stopped' : 'exited',
+      i.ready ? 'yes' : 'NO',
+      i.inEndpoints === null ? 'static' : i.inEndpoints ? 'yes' : 'no',
+      i.ports
+        .filter((p) => p.name.startsWith('sidecar '))
+        .map((p) => `${p.name.slice('sidecar '.length)}:${p.port}`)
+        .join(' '),
+    ]);
+  }
+  const { probePeriodMs, propagationDelayMs } = state.membership;
+  console.log(
+    `\ninstances (${state.membership.services.join(', ')}: readiness probed every ${probePeriodMs} ms, endpoint changes reach callers' Envoys after ${propagationDelayMs} ms)`,
+  );
+  console.log(table(rows));
+}
+
 async function followFile(file: string, lines: number, follow: boolean): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
@@ -102,6 +132,13 @@ async function main(argv: string[]): Promise<number> {
   const paths = labPaths();
   switch (command) {
     case 'up': {
+      const { values } = parseArgs({ args: rest, options: { replicas: { type: 'string', multiple: true } } });
+      let replicas: Partial<Record<ServiceName, number>>;
+      try {
+        replicas = parseReplicas(values.replicas ?? []);
+      } catch (error) {
+        throw new LabError((error as Error).message);
+      }
       let istioVersion: IstioVersion | undefined;
       try {
         istioVersion = process.env.LAB_ISTIO_VERSION ? parseIstioVersion(process.env.LAB_ISTIO_VERSION) : undefined;
@@ -128,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
       const state = await startLab({
         log: (line) => console.log(line),
         use,
+        ...(Object.keys(replicas).length > 0 ? { replicas } : {}),
         ...(istioVersion ? { istioVersion } : {}),
       });
       printState(state);
@@ -153,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       printState(status.state, new Map(status.processes.map((p) => [p.name, p.ready])));
+      await printInstances(status.state);
       const dead = status.processes.filter((p) => !p.running);
       for (const p of dead)
         console.log(`${p.name} (pid ${p.pid}) is not running: see ${path.relative(process.cwd(), p.log)}`);

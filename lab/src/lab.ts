@@ -1,9 +1,12 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { findBinary, installHint } from '@recipe-mesh/measure/binaries';
-import { portIsOpen } from '@recipe-mesh/measure/net';
+import { freePort, portIsOpen } from '@recipe-mesh/measure/net';
 import { launchSpecs, type AppCommand } from './components/launch-specs.js';
 import { LabError } from './errors.js';
+import { waitForMembers, workloadsOf } from './instances.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
+import { dynamicServices, proxyPorts, type WorkloadInstance, type Workloads } from './mesh/endpoints.js';
+import { defaultMembershipTiming } from './membership/controller.js';
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
 import { labPaths, proxyFiles, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
@@ -22,8 +25,16 @@ import {
   writeState,
   type LabEndpoints,
   type LabState,
+  type MembershipSettings,
   type ProcessRecord,
 } from './process/state.js';
+import {
+  firstInstance,
+  instanceOnPorts,
+  portsPerInstance,
+  serviceNames,
+  type ServiceName,
+} from './workloads/services.js';
 
 export type { AppCommand } from './components/launch-specs.js';
 
@@ -43,6 +54,16 @@ export interface LabOptions {
   apps?: { webApi?: AppCommand; recipeApi?: AppCommand };
   /** Extra env for both apps (e.g. KEEP_ALIVE_TIMEOUT_MS, FAULTS), after the lab's own. */
   appEnv?: Record<string, string>;
+  /**
+   * Instances per service, like a Deployment's replicas. A service named here (even with 1) runs
+   * with readiness-driven membership: callers' Envoys reach its ready instances through EDS,
+   * published by the endpoint controller (docs/lab.md, "Several instances of a service"), and
+   * lab/instances.ts can stop, kill, restart, unready and roll them. Services not named run one
+   * instance on a static endpoint, as `make up` always has.
+   */
+  replicas?: Partial<Record<ServiceName, number>>;
+  /** Membership timing (defaults: probe every 1000 ms, publish changes 500 ms after they are seen). */
+  membership?: { probePeriodMs?: number; propagationDelayMs?: number };
   scrapeIntervalSeconds?: number;
   readyTimeoutMs?: number;
   /** Where progress lines go (the CLI prints them; tests silence them). */
@@ -71,6 +92,52 @@ function refuseIfUp(paths: LabPaths): void {
       `lab processes from an earlier run are still alive (pids ${orphans.join(', ')}); run \`npm run lab -- down\` first.`,
     );
   }
+}
+
+/** `web-api` / `recipe-api gRPC` / `recipe-api-2 admin`: how a taken port is named. */
+function appPortLabel(instance: string, port: string): string {
+  return port === 'http' ? instance : `${instance} ${port === 'grpc' ? 'gRPC' : port}`;
+}
+
+/**
+ * The instances to start: the first of each service on the lab's ports, the further ones (and
+ * their sidecar inbound listeners) on free ports. Services given replicas run with membership.
+ */
+async function initialWorkloads(
+  ports: LabPorts,
+  replicas: Partial<Record<ServiceName, number>>,
+  mesh: boolean,
+): Promise<Workloads> {
+  const taken = new Set<number>(Object.values(ports));
+  const take = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const workloads: Workloads = {};
+  for (const service of serviceNames) {
+    const count = replicas[service] ?? 1;
+    if (!Number.isInteger(count) || count < 1)
+      throw new LabError(`replicas for ${service} must be 1 or more, not ${count}`);
+    if (count > 1 && !mesh)
+      throw new LabError(`replicas for ${service} need the mesh (envoy): without it the app is called directly`);
+    const instances: WorkloadInstance[] = [{ name: service, info: firstInstance(service, ports) }];
+    for (let i = 2; i <= count; i++) {
+      const free: number[] = [];
+      for (let n = 0; n < portsPerInstance(service); n++) free.push(await take());
+      instances.push({ name: `${service}-${i}`, info: instanceOnPorts(service, () => free.shift()!) });
+    }
+    workloads[service] = { dynamic: mesh && replicas[service] !== undefined, instances };
+  }
+  return workloads;
+}
+
+function replicaCounts(workloads: Workloads): Partial<Record<ServiceName, number>> {
+  return Object.fromEntries(serviceNames.map((s) => [s, workloads[s]?.instances.length ?? 0]));
 }
 
 /**
@@ -115,21 +182,25 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
+  const workloads = await initialWorkloads(ports, options.replicas ?? {}, mode === 'mesh');
+  const membership: MembershipSettings | undefined =
+    mode === 'mesh' && dynamicServices(workloads).length > 0
+      ? { services: dynamicServices(workloads), ...defaultMembershipTiming, ...options.membership }
+      : undefined;
 
-  const wanted: { name: string; port: number }[] = [
-    { name: 'trace sink', port: ports.traceSink },
-    { name: 'web-api', port: ports.webApi },
-    { name: 'web-api admin', port: ports.webApiAdmin },
-    { name: 'recipe-api', port: ports.recipeApi },
-    { name: 'recipe-api gRPC', port: ports.recipeApiGrpc },
-    { name: 'recipe-api admin', port: ports.recipeApiAdmin },
-  ];
+  const wanted: { name: string; port: number }[] = [{ name: 'trace sink', port: ports.traceSink }];
+  for (const service of serviceNames) {
+    for (const instance of workloads[service]!.instances) {
+      const appPorts = Object.entries(instance.info.appPorts);
+      for (const [name, port] of appPorts) wanted.push({ name: appPortLabel(instance.name, name), port });
+    }
+  }
   if (binaries.redis) wanted.push({ name: 'redis', port: ports.redis });
   if (binaries.prometheus) wanted.push({ name: 'prometheus', port: ports.prometheus });
   if (binaries.envoy) {
     for (const proxy of mesh.proxies) {
-      wanted.push({ name: `${proxy.name} admin`, port: proxy.adminPort });
-      for (const l of proxy.listeners) wanted.push({ name: `${proxy.name} ${l.name}`, port: l.port });
+      for (const p of proxyPorts(mesh, proxy.name, workloads))
+        wanted.push({ name: `${proxy.name} ${p.name}`, port: p.port });
     }
   }
   await assertPortsFree(wanted);
@@ -170,6 +241,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     processes: [],
     missing,
     endpoints,
+    ...(membership ? { membership, instancesStarted: replicaCounts(workloads) } : {}),
   };
   writeState(state);
 
@@ -181,6 +253,8 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     log,
     apps: options.apps,
     appEnv: options.appEnv,
+    workloads,
+    membership,
     scrapeIntervalSeconds: options.scrapeIntervalSeconds,
   });
 
@@ -191,6 +265,8 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     }
     const timeoutMs = options.readyTimeoutMs ?? 90_000;
     await Promise.all(state.processes.map((record) => waitReady(record, timeoutMs)));
+    // Ready apps are not yet reachable through the mesh until the controller published them.
+    if (membership) await waitForMembers(paths, state, timeoutMs);
   } catch (error) {
     log(`startup failed, stopping what was started: ${String((error as Error).message).split('\n')[0]}`);
     await stopAll(state.processes, 5_000);
@@ -321,7 +397,7 @@ export async function applyMeshConfig(
       );
     return { name: proxy.name, adminPort: admin, files: proxyFiles(paths, proxy.name), log: record.log };
   });
-  const result = await applyToProxies(mesh, targets);
+  const result = await applyToProxies(mesh, targets, undefined, workloadsOf(state));
   writeFileSync(paths.meshFile, `${JSON.stringify(mesh, null, 2)}\n`);
   return result;
 }

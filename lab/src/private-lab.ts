@@ -44,7 +44,7 @@ export async function startLabOnFreePorts(
 export async function startPrivateLab(
   root: string,
   log: (line: string) => void = () => {},
-  extra: Pick<LabOptions, 'appEnv' | 'use' | 'apps'> = {},
+  extra: Pick<LabOptions, 'appEnv' | 'use' | 'apps' | 'replicas'> = {},
 ): Promise<PrivateLab> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
   let options!: PrivateLab['options'];

@@ -1,5 +1,6 @@
 import { findBinary } from '@recipe-mesh/measure/binaries';
-import { launchSpecs } from './components/launch-specs.js';
+import { launchSpecs, siblingSpec } from './components/launch-specs.js';
+import { workloadsOf } from './instances.js';
 import { LabError } from './errors.js';
 import { currentMesh, type LabOptions } from './lab.js';
 import { labPaths } from './paths.js';
@@ -50,17 +51,26 @@ export async function restartLabProcess(
   const index = state?.processes.findIndex((p) => p.name === name) ?? -1;
   if (!state || index < 0) throw new LabError(`the lab has no process named ${name}`);
   if (isRunning(state.processes[index]!)) throw new LabError(`${name} is still running; stop it first`);
-  const specs = launchSpecs({
-    paths,
-    ports: state.ports,
-    mesh: currentMesh(options),
-    binaries: { envoy: findBinary('envoy'), redis: findBinary('redis-server'), prometheus: findBinary('prometheus') },
-    log: () => undefined,
-    apps: options.apps,
-    appEnv: options.appEnv,
-    scrapeIntervalSeconds: options.scrapeIntervalSeconds,
-  });
-  const spec = specs.find((s) => s.name === name);
+  const old = state.processes[index]!;
+  // An app instance starts again from its recorded command and env; the rest as `lab up` did.
+  const spec = old.instance
+    ? siblingSpec(paths, old, { name, info: old.instance })
+    : launchSpecs({
+        paths,
+        ports: state.ports,
+        mesh: currentMesh(options),
+        binaries: {
+          envoy: findBinary('envoy'),
+          redis: findBinary('redis-server'),
+          prometheus: findBinary('prometheus'),
+        },
+        log: () => undefined,
+        apps: options.apps,
+        appEnv: options.appEnv,
+        workloads: workloadsOf(state),
+        ...(state.membership ? { membership: state.membership } : {}),
+        scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+      }).find((s) => s.name === name);
   if (!spec) throw new LabError(`no launch spec for ${name}`);
   const record = launch(spec, paths.stateDir);
   state.processes[index] = record;

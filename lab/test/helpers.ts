@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppCommand } from '../src/lab.js';
+import { isRunning } from '../src/process/processes.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stand-in-app.ts');
 
@@ -19,14 +20,10 @@ export function tempStateDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-/** Pids still alive among `pids` (signal 0 probes without touching them). */
+/**
+ * Pids still running among `pids`. A zombie has exited: it only waits for its parent (this test
+ * process, which started it) to reap it, which Node does on its next SIGCHLD turn.
+ */
 export function alivePids(pids: number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return pids.filter((pid) => isRunning({ pid, startTicks: null }));
 }

@@ -16,7 +16,8 @@ import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/acces
 import { parseScrape, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
-import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';
+import type { AccessLogMark, InstanceHandle, LabTarget, ServiceName, Setup } from '../definition.js';
+import { deleteInstance, listInstances, startInstance, type InstanceStatus } from '@recipe-mesh/lab/instances';
 import type { RestoreStack } from '../restore.js';
 import type { StateSnapshot } from '../leftovers.js';
 import { translateComponent } from '../mesh/components.js';
@@ -37,6 +38,8 @@ export interface LabConnection {
   startedHere: boolean;
   /** What the leftover check compares: app faults, the mesh description, these Redis settings. */
   snapshot(redisConfigKeys: string[]): Promise<StateSnapshot>;
+  /** Runs at least this many instances of each service for the run (removed again on restore). */
+  scale(wanted: Partial<Record<ServiceName, number>>, restore: RestoreStack): Promise<void>;
 }
 
 const authHeaders = (): Record<string, string> =>
@@ -182,6 +185,21 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       }
       return samples;
     },
+    instances: {
+      async list(service) {
+        return (await listInstances(options, service)).map(handleOf);
+      },
+      async start(service) {
+        const record = await startInstance(options, service);
+        const [started] = (await listInstances(options, service)).filter((i) => i.name === record.name);
+        if (!started) throw new Error(`${record.name} started but is not in the lab's state`);
+        return handleOf(started);
+      },
+      async delete(name) {
+        const stopped = await deleteInstance(options, name);
+        return stopped ? { exitedAfterMs: stopped.exitedAfterMs } : null;
+      },
+    },
     async traces(opts = {}): Promise<TraceSpan[][]> {
       const spans = (await readSpans(e.spansFile)).filter((s) => s.startMs >= (opts.sinceMs ?? 0));
       return groupTraces(spans).sort(
@@ -190,15 +208,22 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     },
   };
 
+  /** Every running instance's admin URL: a fault document is the service's, so each pod gets it. */
+  async function adminUrls(service: ServiceName): Promise<string[]> {
+    const running = (await target.instances.list(service)).filter((i) => i.running).map((i) => i.adminUrl);
+    return running.length ? running : [target.urls.admin[service]];
+  }
+
   async function apply(setup: Setup, restore: RestoreStack): Promise<void> {
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
-      const admin = target.urls.admin[service];
-      const previous = await getFaults(admin);
-      await restore.change(
-        `${service} faults back to ${JSON.stringify(previous)}`,
-        () => putFaults(admin, previous),
-        () => putFaults(admin, doc),
-      );
+      for (const admin of await adminUrls(service)) {
+        const previous = await getFaults(admin);
+        await restore.change(
+          `${service} (${admin}) faults back to ${JSON.stringify(previous)}`,
+          () => putFaults(admin, previous),
+          () => putFaults(admin, doc),
+        );
+      }
     }
     if (setup.mesh.length) {
       const original = currentMesh(options);
@@ -250,6 +275,7 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
         client.disconnect();
       }
     }
+    const instanceNames = async (service: ServiceName) => (await target.instances.list(service)).map((i) => i.name);
     return {
       faults: {
         'web-api': await getFaults(target.urls.admin['web-api']),
@@ -257,10 +283,45 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       },
       mesh: currentMesh(options),
       redisConfig,
+      instances: { 'web-api': await instanceNames('web-api'), 'recipe-api': await instanceNames('recipe-api') },
     };
   }
 
-  return { target, state, apply, startedHere, snapshot };
+  /** Adds the instances `wanted` asks for that the lab lacks; each is removed again on restore. */
+  async function scale(wanted: Partial<Record<ServiceName, number>>, restore: RestoreStack): Promise<void> {
+    for (const [service, count] of Object.entries(wanted) as [ServiceName, number][]) {
+      if (!state.membership?.services.includes(service))
+        throw new Error(
+          `this experiment runs ${count} instances of ${service}: start the lab with membership for it (npm run lab -- down; npm run lab -- up --replicas ${service}=1)`,
+        );
+      const running = (await target.instances.list(service)).filter((i) => i.running).length;
+      for (let i = running; i < count; i++) {
+        let started: InstanceHandle | undefined;
+        await restore.change(
+          `remove the ${service} instance added for the run`,
+          async () => {
+            if (started) await target.instances.delete(started.name);
+          },
+          async () => {
+            started = await target.instances.start(service);
+          },
+        );
+      }
+    }
+  }
+
+  return { target, state, apply, startedHere, snapshot, scale };
+}
+
+function handleOf(status: InstanceStatus): InstanceHandle {
+  const admin = status.ports.find((p) => p.name === 'admin');
+  return {
+    name: status.name,
+    adminUrl: admin ? `http://127.0.0.1:${admin.port}` : '',
+    running: status.running,
+    ready: status.ready,
+    inEndpoints: status.inEndpoints,
+  };
 }
 
 async function readFrom(file: string, offset: number): Promise<string> {

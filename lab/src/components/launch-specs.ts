@@ -3,12 +3,24 @@ import path from 'node:path';
 import { findBinary } from '@recipe-mesh/measure/binaries';
 import { privateRedisArgs } from '@recipe-mesh/measure/redis-server';
 import type { MeshDescription } from '../mesh/description.js';
+import {
+  dynamicServices,
+  edsDir,
+  edsFileName,
+  edsTargets,
+  loadAssignment,
+  proxyPorts,
+  type WorkloadInstance,
+  type Workloads,
+} from '../mesh/endpoints.js';
 import { xdsFile } from '../mesh/envoy-config.js';
-import { writeProxyXds } from '../mesh/xds-files.js';
+import { writeEdsFiles, writeProxyXds } from '../mesh/xds-files.js';
+import type { MembershipSettings, ProcessRecord } from '../process/state.js';
+import { instancePortEnv, serviceShapes, type InstanceInfo, type ServiceName } from '../workloads/services.js';
 import { proxyFiles, sourceMode, type LabPaths } from '../paths.js';
 import type { LabPorts } from '../ports.js';
 import type { LaunchSpec } from '../process/processes.js';
-import { prometheusConfig, ruleFiles } from './prometheus.js';
+import { prometheusConfig, ruleFiles, writeScrapeTargets } from './prometheus.js';
 
 /** How to start one app; the default runs the real service from source. */
 export interface AppCommand {
@@ -24,6 +36,10 @@ export interface LaunchInput {
   binaries: { envoy: string | null; redis: string | null; prometheus: string | null };
   apps?: { webApi?: AppCommand; recipeApi?: AppCommand };
   appEnv?: Record<string, string>;
+  /** The instances to start per service, and whether callers reach them by membership. */
+  workloads: Workloads;
+  /** Set when some service has readiness-driven membership: the endpoint controller runs. */
+  membership?: MembershipSettings;
   scrapeIntervalSeconds?: number;
   log: (line: string) => void;
 }
@@ -44,6 +60,102 @@ function serviceCommand(root: string, service: 'web-api' | 'recipe-api'): AppCom
   return { command: process.execPath, args };
 }
 
+const url = (port: number) => `http://127.0.0.1:${port}`;
+
+/**
+ * The env that makes an instance itself: its ports, and `service.instance.id` (its name) on its
+ * telemetry so spans and metrics of sibling instances tell apart.
+ */
+export function instanceEnv(name: string, instance: InstanceInfo): Record<string, string> {
+  return {
+    ...instancePortEnv(instance),
+    OTEL_RESOURCE_ATTRIBUTES: `deployment.environment=lab,service.instance.id=${name}`,
+  };
+}
+
+/**
+ * The drain delay the lab gives an app. With readiness-driven membership, longer than it takes
+ * callers' Envoys to drop a stopping instance (probe period + propagation delay, plus a second
+ * for file watching and a loaded machine), so a stop loses no request as on Kubernetes with a
+ * drain longer than endpoint propagation. Without it nothing needs to propagate, and `down`
+ * need not wait the services' 5 s default.
+ */
+export function drainDelayMs(service: ServiceName, membership: MembershipSettings | undefined): number {
+  if (!membership?.services.includes(service)) return 500;
+  return membership.probePeriodMs + membership.propagationDelayMs + 1000;
+}
+
+/** One app instance: the service's command and env on this instance's ports. */
+export function appSpec(
+  input: LaunchInput,
+  service: ServiceName,
+  instance: WorkloadInstance,
+  viaMesh: boolean,
+): LaunchSpec {
+  const { paths, ports } = input;
+  const command =
+    (service === 'recipe-api' ? input.apps?.recipeApi : input.apps?.webApi) ?? serviceCommand(paths.root, service);
+  const serviceEnv: Record<string, string> =
+    service === 'recipe-api'
+      ? { REDIS_URL: input.binaries.redis ? `redis://127.0.0.1:${ports.redis}` : 'none' }
+      : {
+          // In the mesh web-api reaches recipe-api only through its sidecar's outbound listeners,
+          // as an app in an Istio pod does through iptables redirection to 15001.
+          RECIPE_API_URL: viaMesh ? url(ports.webApiSidecarOutboundHttp) : url(ports.recipeApi),
+          RECIPE_API_GRPC_TARGET: `127.0.0.1:${viaMesh ? ports.webApiSidecarOutboundGrpc : ports.recipeApiGrpc}`,
+        };
+  return {
+    name: instance.name,
+    kind: 'app',
+    command: command.command,
+    args: command.args,
+    env: {
+      HOST: '127.0.0.1',
+      SHUTDOWN_DRAIN_DELAY_MS: String(drainDelayMs(service, input.membership)),
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: url(ports.traceSink),
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      // Export within a fraction of a second so `lab trace` sees a request right away.
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      ...instanceEnv(instance.name, instance.info),
+      ...serviceEnv,
+      ...input.appEnv,
+    },
+    ...instanceWhereabouts(paths, instance),
+  };
+}
+
+/** Log, ports and URLs of an instance, from its name and ports. */
+function instanceWhereabouts(
+  paths: LabPaths,
+  instance: WorkloadInstance,
+): Pick<LaunchSpec, 'cwd' | 'log' | 'ports' | 'url' | 'readyUrl' | 'instance'> {
+  const appPorts = instance.info.appPorts;
+  return {
+    cwd: paths.root,
+    log: path.join(paths.logs, `${instance.name}.log`),
+    ports: serviceShapes[instance.info.service].ports.map((p) => ({ name: p.name, port: appPorts[p.name]! })),
+    url: url(appPorts.http!),
+    readyUrl: `${url(appPorts.admin!)}/readyz`,
+    instance: instance.info,
+  };
+}
+
+/** A further instance started like `sibling` (same command and env), on its own ports and name. */
+export function siblingSpec(paths: LabPaths, sibling: ProcessRecord, instance: WorkloadInstance): LaunchSpec {
+  const [command, ...args] = sibling.command;
+  return {
+    name: instance.name,
+    kind: 'app',
+    command: command!,
+    args,
+    env: { ...sibling.env, ...instanceEnv(instance.name, instance.info) },
+    ...instanceWhereabouts(paths, instance),
+  };
+}
+
 /**
  * What to start, in order: trace sink, Redis, recipe-api, web-api, the Envoys (their bootstrap
  * and xDS files written here) and Prometheus (its config written here), with each one's env,
@@ -53,7 +165,6 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
   const { paths, ports, mesh, binaries, log } = input;
   const options = input;
   const mode = binaries.envoy ? 'mesh' : 'direct';
-  const url = (port: number) => `http://127.0.0.1:${port}`;
   const logFile = (name: string) => path.join(paths.logs, `${name}.log`);
   const specs: LaunchSpec[] = [];
   specs.push({
@@ -88,78 +199,22 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
   }
 
   const viaMesh = mode === 'mesh';
-  const otelEnv = (service: string): Record<string, string> => ({
-    OTEL_SERVICE_NAME: service,
-    OTEL_EXPORTER_OTLP_ENDPOINT: url(ports.traceSink),
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-    // Export within a fraction of a second so `lab trace` sees a request right away.
-    OTEL_BSP_SCHEDULE_DELAY: '200',
-    OTEL_METRICS_EXPORTER: 'none',
-    OTEL_LOGS_EXPORTER: 'none',
-    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=lab',
-  });
-  const commonEnv: Record<string, string> = {
-    HOST: '127.0.0.1',
-    // Nothing in the lab needs endpoints to propagate, so `down` need not wait the 5 s default.
-    SHUTDOWN_DRAIN_DELAY_MS: '500',
-  };
-  const recipeCommand = options.apps?.recipeApi ?? serviceCommand(paths.root, 'recipe-api');
-  specs.push({
-    name: 'recipe-api',
-    kind: 'app',
-    command: recipeCommand.command,
-    args: recipeCommand.args,
-    env: {
-      ...commonEnv,
-      ...otelEnv('recipe-api'),
-      PORT: String(ports.recipeApi),
-      GRPC_PORT: String(ports.recipeApiGrpc),
-      ADMIN_PORT: String(ports.recipeApiAdmin),
-      REDIS_URL: binaries.redis ? `redis://127.0.0.1:${ports.redis}` : 'none',
-      ...options.appEnv,
-    },
-    cwd: paths.root,
-    log: logFile('recipe-api'),
-    ports: [
-      { name: 'http', port: ports.recipeApi },
-      { name: 'grpc', port: ports.recipeApiGrpc },
-      { name: 'admin', port: ports.recipeApiAdmin },
-    ],
-    url: url(ports.recipeApi),
-    readyUrl: `${url(ports.recipeApiAdmin)}/readyz`,
-  });
-  const webCommand = options.apps?.webApi ?? serviceCommand(paths.root, 'web-api');
-  specs.push({
-    name: 'web-api',
-    kind: 'app',
-    command: webCommand.command,
-    args: webCommand.args,
-    env: {
-      ...commonEnv,
-      ...otelEnv('web-api'),
-      PORT: String(ports.webApi),
-      ADMIN_PORT: String(ports.webApiAdmin),
-      // In the mesh web-api reaches recipe-api only through its sidecar's outbound listeners,
-      // as an app in an Istio pod does through iptables redirection to 15001.
-      RECIPE_API_URL: viaMesh ? url(ports.webApiSidecarOutboundHttp) : url(ports.recipeApi),
-      RECIPE_API_GRPC_TARGET: `127.0.0.1:${viaMesh ? ports.webApiSidecarOutboundGrpc : ports.recipeApiGrpc}`,
-      ...options.appEnv,
-    },
-    cwd: paths.root,
-    log: logFile('web-api'),
-    ports: [
-      { name: 'http', port: ports.webApi },
-      { name: 'admin', port: ports.webApiAdmin },
-    ],
-    url: url(ports.webApi),
-    readyUrl: `${url(ports.webApiAdmin)}/readyz`,
-  });
+  for (const service of ['recipe-api', 'web-api'] as const) {
+    for (const instance of input.workloads[service]?.instances ?? []) {
+      specs.push(appSpec(input, service, instance, viaMesh));
+    }
+  }
 
   if (binaries.envoy) {
     writeFileSync(paths.meshFile, `${JSON.stringify(mesh, null, 2)}\n`);
     for (const proxy of mesh.proxies) {
       const files = proxyFiles(paths, proxy.name);
-      writeProxyXds(mesh, proxy.name, files);
+      writeProxyXds(mesh, proxy.name, files, input.workloads);
+      // Callers' EDS clusters start empty; the endpoint controller publishes ready instances.
+      // A restarted Envoy keeps the files the controller has written since.
+      const eds = edsTargets(mesh, dynamicServices(input.workloads)).filter((t) => t.proxy === proxy.name);
+      if (eds.length > 0 && !existsSync(edsDir(files.configDir)))
+        writeEdsFiles(files, new Map(eds.map((t) => [edsFileName(t.listener), loadAssignment(t.cluster, [])])));
       specs.push({
         name: proxy.name,
         kind: 'envoy',
@@ -183,14 +238,26 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
         ],
         cwd: paths.root,
         log: logFile(proxy.name),
-        ports: [
-          { name: 'admin', port: proxy.adminPort },
-          ...proxy.listeners.map((l) => ({ name: l.name, port: l.port })),
-        ],
+        ports: proxyPorts(mesh, proxy.name, input.workloads),
         url: proxy.name === 'ingress' ? url(ports.ingress) : null,
         readyUrl: `${url(proxy.adminPort)}/ready`,
       });
     }
+  }
+
+  if (binaries.envoy && input.membership) {
+    const main = sourceMode ? 'lab/src/membership/controller-main.ts' : 'lab/dist/membership/controller-main.js';
+    specs.push({
+      name: 'endpoint-controller',
+      kind: 'endpoint-controller',
+      command: process.execPath,
+      args: [...nodeArgs(path.join(paths.root, main)), '--state-dir', paths.stateDir],
+      cwd: paths.root,
+      log: logFile('endpoint-controller'),
+      ports: [],
+      url: null,
+      readyUrl: null,
+    });
   }
 
   if (binaries.prometheus) {
@@ -200,10 +267,11 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
       configFile,
       prometheusConfig(
         {
-          apps: [
-            { job: 'web-api', port: ports.webApiAdmin },
-            { job: 'recipe-api', port: ports.recipeApiAdmin },
-          ],
+          apps: (['web-api', 'recipe-api'] as const).map((service) =>
+            input.workloads[service]?.dynamic
+              ? { job: service, targetsFile: writeScrapeTargets(paths, service, input.workloads[service]!.instances) }
+              : { job: service, port: ports[serviceShapes[service].ports.find((p) => p.name === 'admin')!.labPort] },
+          ),
           envoys: binaries.envoy ? mesh.proxies.map((p) => ({ proxy: p.name, adminPort: p.adminPort })) : [],
         },
         rules,

@@ -2,9 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import type { WorkloadInstance } from '../mesh/endpoints.js';
+import { writeConfigMapDir } from '../mesh/xds-files.js';
+import type { LabPaths } from '../paths.js';
+import type { ServiceName } from '../workloads/services.js';
 
 export interface ScrapeTargets {
-  apps: { job: string; port: number }[];
+  /** An app's one admin port, or a file_sd file listing its instances (services with replicas). */
+  apps: ({ job: string; port: number } | { job: string; targetsFile: string })[];
   envoys: { proxy: string; adminPort: number }[];
 }
 
@@ -43,7 +48,9 @@ export function prometheusConfig(targets: ScrapeTargets, rules: string[], scrape
       ...targets.apps.map((app) => ({
         job_name: app.job,
         metrics_path: '/metrics',
-        static_configs: [{ targets: [`127.0.0.1:${app.port}`] }],
+        ...('port' in app
+          ? { static_configs: [{ targets: [`127.0.0.1:${app.port}`] }] }
+          : { file_sd_configs: [{ files: [app.targetsFile] }] }),
       })),
       ...(targets.envoys.length > 0
         ? [
@@ -60,4 +67,20 @@ export function prometheusConfig(targets: ScrapeTargets, rules: string[], scrape
     ],
   };
   return stringify(config);
+}
+
+/**
+ * The scrape targets of a service's instances as a Prometheus file_sd file, each labelled `pod`
+ * with its instance name (as Kubernetes service discovery labels a pod's series). Rewritten when
+ * instances come and go; Prometheus watches the file. Returns its path.
+ */
+export function writeScrapeTargets(paths: LabPaths, service: ServiceName, instances: WorkloadInstance[]): string {
+  const dir = path.join(paths.prometheus, `targets-${service}`);
+  const groups = instances.map((i) => ({
+    targets: [`127.0.0.1:${i.info.appPorts.admin}`],
+    labels: { pod: i.name },
+  }));
+  // Written ConfigMap-style (one rename), so Prometheus never reads a half-written file.
+  writeConfigMapDir(dir, new Map([['targets.json', `${JSON.stringify(groups, null, 2)}\n`]]));
+  return path.join(dir, 'targets.json');
 }

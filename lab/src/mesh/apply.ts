@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { MeshDescription, ProxyName } from './description.js';
 import { envoyStats } from './envoy-admin.js';
+import type { Workloads } from './endpoints.js';
 import type { ProxyFiles } from './envoy-config.js';
 import { writeProxyXds } from './xds-files.js';
 
@@ -53,12 +54,13 @@ export async function applyToProxies(
   mesh: MeshDescription,
   proxies: ProxyTarget[],
   timeoutMs = 10_000,
+  workloads?: Workloads,
 ): Promise<ApplyResult> {
   const result: ApplyResult = { changed: {} };
   await Promise.all(
     proxies.map(async (proxy) => {
       const before = await counters(proxy.adminPort);
-      const { changed } = writeProxyXds(mesh, proxy.name, proxy.files);
+      const { changed } = writeProxyXds(mesh, proxy.name, proxy.files, workloads);
       result.changed[proxy.name] = changed;
       if (changed.length === 0) return;
       const deadline = Date.now() + timeoutMs;

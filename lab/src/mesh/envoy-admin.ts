@@ -24,3 +24,32 @@ export async function envoyStats(adminPort: number, filter: string): Promise<Map
 export async function envoyConfigDump(adminPort: number): Promise<unknown> {
   return JSON.parse(await get(adminPort, '/config_dump'));
 }
+
+export interface ClusterHost {
+  port: number;
+  /** Envoy would send it requests: EDS says healthy and no health flag (ejection, …) is set. */
+  healthy: boolean;
+}
+
+interface ClustersJson {
+  cluster_statuses?: {
+    name: string;
+    host_statuses?: {
+      address?: { socket_address?: { port_value?: number } };
+      health_status?: Record<string, unknown> & { eds_health_status?: string };
+    }[];
+  }[];
+}
+
+/** The hosts of one cluster as the proxy sees them now (GET /clusters?format=json). */
+export async function envoyClusterHosts(adminPort: number, cluster: string): Promise<ClusterHost[]> {
+  const body = JSON.parse(await get(adminPort, '/clusters?format=json')) as ClustersJson;
+  const status = body.cluster_statuses?.find((c) => c.name === cluster);
+  return (status?.host_statuses ?? []).map((h) => {
+    const { eds_health_status: eds, ...flags } = h.health_status ?? {};
+    return {
+      port: h.address?.socket_address?.port_value ?? 0,
+      healthy: (eds ?? 'HEALTHY') === 'HEALTHY' && !Object.values(flags).some((v) => v === true),
+    };
+  });
+}

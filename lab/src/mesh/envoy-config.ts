@@ -9,6 +9,7 @@ import type {
   RetryPolicy,
   UpstreamDescription,
 } from './description.js';
+import { dynamicServices, edsDir, edsFileName, edsTargets, expandListeners, type Workloads } from './endpoints.js';
 import { meshNamespace } from './namespace.js';
 
 /**
@@ -226,16 +227,32 @@ function staticEndpoint(cluster: string, host: string, port: number): Json {
   };
 }
 
-export function clusterConfig(upstream: UpstreamDescription): Json {
+/**
+ * A cluster's upstream cluster. With `edsFile`, its endpoints come from that file-based EDS
+ * resource (written by the endpoint controller) instead of the one static endpoint, as Istio's
+ * outbound clusters for Kubernetes services are `type: EDS`.
+ */
+export function clusterConfig(upstream: UpstreamDescription, edsFile?: { path: string; watchedDir: string }): Json {
   const common: Json = { idle_timeout: duration(upstream.idleTimeoutMs) };
   if (upstream.maxRequestsPerConnection > 0) common.max_requests_per_connection = upstream.maxRequestsPerConnection;
+  const membership: Json = edsFile
+    ? {
+        type: 'EDS',
+        eds_cluster_config: {
+          eds_config: {
+            resource_api_version: 'V3',
+            path_config_source: { path: edsFile.path, watched_directory: { path: edsFile.watchedDir } },
+          },
+        },
+      }
+    : { type: 'STATIC' };
   const cluster: Json = {
     '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
     name: upstream.cluster,
-    type: 'STATIC',
+    ...membership,
     connect_timeout: duration(upstream.connectTimeoutMs),
     lb_policy: 'ROUND_ROBIN',
-    load_assignment: staticEndpoint(upstream.cluster, upstream.host, upstream.port),
+    ...(edsFile ? {} : { load_assignment: staticEndpoint(upstream.cluster, upstream.host, upstream.port) }),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -290,12 +307,32 @@ export interface ProxyResources {
   routes: { listener: string; config: Json }[];
 }
 
-export function proxyResources(mesh: MeshDescription, name: ProxyName, files: ProxyFiles): ProxyResources {
+/**
+ * A proxy's listeners, clusters and routes. `workloads` (the lab's instances) repeats inbound
+ * listeners per instance and turns callers' clusters of services with membership into EDS
+ * clusters; without it, every service is its one instance on the mesh's ports.
+ */
+export function proxyResources(
+  mesh: MeshDescription,
+  name: ProxyName,
+  files: ProxyFiles,
+  workloads?: Workloads,
+): ProxyResources {
   const proxy = proxyOf(mesh, name);
+  const listeners = expandListeners(mesh, name, workloads);
+  const eds = new Set(
+    edsTargets(mesh, dynamicServices(workloads))
+      .filter((t) => t.proxy === name)
+      .map((t) => t.listener),
+  );
+  const edsFile = (listener: string) => {
+    const watchedDir = edsDir(files.configDir);
+    return { path: path.join(watchedDir, edsFileName(listener)), watchedDir };
+  };
   return {
-    listeners: proxy.listeners.map((l) => listenerConfig(mesh, proxy, l, files)),
-    clusters: proxy.listeners.map((l) => clusterConfig(l.upstream)),
-    routes: proxy.listeners.map((l) => ({
+    listeners: listeners.map((l) => listenerConfig(mesh, proxy, l, files)),
+    clusters: listeners.map((l) => clusterConfig(l.upstream, eds.has(l.name) ? edsFile(l.name) : undefined)),
+    routes: listeners.map((l) => ({
       listener: l.name,
       config: {
         '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import type { InstanceInfo } from '../workloads/services.js';
 import { labIdEnv, type ProcessKind, type ProcessRecord } from './state.js';
 
 export interface LaunchSpec {
@@ -13,6 +14,8 @@ export interface LaunchSpec {
   ports: { name: string; port: number }[];
   url: string | null;
   readyUrl: string | null;
+  /** Apps: the instance this process is (recorded, with `env`, so siblings start alike). */
+  instance?: InstanceInfo;
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null off Linux. */
@@ -89,6 +92,7 @@ export function launch(spec: LaunchSpec, labId: string): ProcessRecord {
       ports: spec.ports,
       url: spec.url,
       readyUrl: spec.readyUrl,
+      ...(spec.instance ? { instance: spec.instance, env: spec.env ?? {} } : {}),
     };
   } finally {
     closeSync(fd);

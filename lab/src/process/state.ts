@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabPorts } from '../ports.js';
+import type { InstanceInfo, ServiceName } from '../workloads/services.js';
 
-export type ProcessKind = 'app' | 'envoy' | 'redis' | 'prometheus' | 'trace-sink';
+export type ProcessKind = 'app' | 'envoy' | 'redis' | 'prometheus' | 'trace-sink' | 'endpoint-controller';
 
 export interface ProcessRecord {
   name: string;
@@ -17,6 +18,21 @@ export interface ProcessRecord {
   url: string | null;
   /** Where readiness is checked. */
   readyUrl: string | null;
+  /** Env the lab gave it (apps: so a further instance starts like its siblings). */
+  env?: Record<string, string>;
+  /** Apps: which service this instance belongs to and its ports. */
+  instance?: InstanceInfo;
+}
+
+/**
+ * Readiness-driven endpoint membership (membership/controller.ts), for the services started with
+ * replicas: probe period and the delay from a change to callers' Envoys (Kubernetes'
+ * endpoints controller plus istiod's debounce and push).
+ */
+export interface MembershipSettings {
+  services: ServiceName[];
+  probePeriodMs: number;
+  propagationDelayMs: number;
 }
 
 export interface LabState {
@@ -32,6 +48,10 @@ export interface LabState {
   /** One line per optional part that was not started, saying how to get it. */
   missing: string[];
   endpoints: LabEndpoints;
+  /** Present when some service runs with readiness-driven membership (`replicas`). */
+  membership?: MembershipSettings;
+  /** Instances started so far per service, so a new instance never reuses a name (like pod names). */
+  instancesStarted?: Partial<Record<ServiceName, number>>;
 }
 
 /** Where things are, for people (status table) and for the experiments runner. */

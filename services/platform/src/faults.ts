@@ -31,6 +31,7 @@ export const faultDocumentSchema = z
     gracefulShutdown: z.boolean().optional(),
     streamCleanup: z.boolean().optional(),
     uploadLimits: z.boolean().optional(),
+    readinessDependsOnRedis: z.boolean().optional(),
   })
   .strict();
 
@@ -52,6 +53,7 @@ const faultKindOf: { [K in keyof FaultDocument]-?: [kind: string, active: (doc: 
   gracefulShutdown: ['graceful_shutdown_off', (d) => d.gracefulShutdown === false],
   streamCleanup: ['stream_cleanup_off', (d) => d.streamCleanup === false],
   uploadLimits: ['upload_limits_off', (d) => d.uploadLimits === false],
+  readinessDependsOnRedis: ['readiness_depends_on_redis', (d) => d.readinessDependsOnRedis === true],
 };
 
 /** Every `fault_active` kind, in the fault document's key order. */

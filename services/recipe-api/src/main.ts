@@ -27,6 +27,18 @@ async function main(): Promise<void> {
     // Redis outage failing /readyz would pull every replica out of the load balancer at once,
     // turning a slower service into no service (see platform/src/health.ts).
     runtime.addDependencyClose('redis', () => redis.close());
+    // The `readinessDependsOnRedis` fault builds the mistake on purpose (docs/experiments.md,
+    // no-healthy-upstream): /readyz then PINGs Redis, so one stalled Redis fails every replica.
+    health.addReadinessCheck('redis', async () =>
+      faults.get().readinessDependsOnRedis === true
+        ? redis
+            .run('ping', (client) => client.ping())
+            .then(
+              () => true,
+              () => false,
+            )
+        : true,
+    );
     await redis.waitUntilReady(1000);
   }
 

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { pause } from '@recipe-mesh/measure/net';
+import type { MeshDescription, ProxyName } from '../mesh/description.js';
+import { edsFileName, edsTargets, loadAssignment } from '../mesh/endpoints.js';
+import { writeEdsFiles } from '../mesh/xds-files.js';
+import { labPaths, proxyFiles } from '../paths.js';
+import { isRunning } from '../process/processes.js';
+import { readyCheck } from '../process/readiness.js';
+import { readState, type LabState, type ProcessRecord } from '../process/state.js';
+
+/**
+ * The lab's endpoint controller: what kubelet's readiness probes, the Kubernetes endpoints
+ * controller and istiod do together for a Service's pods. It probes each instance's `/readyz`
+ * every probe period, drops an instance at once when it is terminating or its process is gone
+ * (a deleted pod's endpoint is marked terminating, kubernetes.io/docs/concepts/services-networking/
+ * endpoint-slices/#conditions), and after the propagation delay publishes the ready instances to
+ * every caller's EDS cluster through file-based xDS. Istio's sidecars learn endpoints the same
+ * way, from EndpointSlices, and Istio configures no Envoy active health checking
+ * (istio/istio.io#3933: "We don't support envoy active health check"; still open as
+ * istio/istio#10537), so readiness decides membership and Envoy's own view follows it.
+ */
+
+/** Lab defaults: Kubernetes probes every 10 s (failureThreshold 3); a lab wants seconds-long drills. */
+export const defaultMembershipTiming = { probePeriodMs: 1000, propagationDelayMs: 500 };
+
+/** How often the controller reads state.json for new, terminating or exited instances. */
+const watchIntervalMs = 100;
+
+interface Probe {
+  /** pid + start time: a restarted instance is probed afresh. */
+  processKey: string;
+  ready: boolean;
+  probedAt: number;
+}
+
+interface Snapshot {
+  at: number;
+  /** Instance names that are members, sorted. */
+  members: string[];
+}
+
+/** The instances of services with membership, from the lab's state. */
+export function memberCandidates(state: LabState): ProcessRecord[] {
+  const services = state.membership?.services ?? [];
+  return state.processes.filter((p) => p.instance && services.includes(p.instance.service));
+}
+
+/**
+ * Per calling proxy, the EDS files (by name) listing `members`' inbound ports for each of its
+ * clusters of services with membership.
+ */
+export function assignmentsFor(
+  mesh: MeshDescription,
+  state: LabState,
+  members: string[],
+): Map<ProxyName, Map<string, Record<string, unknown>>> {
+  const out = new Map<ProxyName, Map<string, Record<string, unknown>>>();
+  for (const target of edsTargets(mesh, state.membership?.services ?? [])) {
+    const ports = state.processes
+      .filter((p) => p.instance?.service === target.service && members.includes(p.name))
+      .map((p) => p.instance!.inboundPorts[target.inboundListener]!);
+    const files = out.get(target.proxy) ?? new Map<string, Record<string, unknown>>();
+    files.set(edsFileName(target.listener), loadAssignment(target.cluster, ports));
+    out.set(target.proxy, files);
+  }
+  return out;
+}
+
+export interface ControllerOptions {
+  stateDir: string;
+  log: (line: string) => void;
+  /** Stops the loop (tests); the process form runs until the lab's state is gone or SIGTERM. */
+  signal?: AbortSignal;
+}
+
+/** Runs until the lab's state file disappears (`down`) or `signal` aborts. */
+export async function runEndpointController(options: ControllerOptions): Promise<void> {
+  const paths = labPaths({ stateDir: options.stateDir });
+  const probes = new Map<string, Probe>();
+  const snapshots: Snapshot[] = [];
+  let observed: string | null = null;
+  let published: string | null = null;
+  const inFlight = new Set<string>();
+  /** The observation to publish (kept until written, so a failed write is retried). */
+  let due: Snapshot | undefined;
+
+  const tick = (): boolean => {
+    const state = readState(paths.stateDir);
+    if (!state) return false;
+    const settings = state.membership;
+    if (!settings) return false;
+    const now = Date.now();
+    const candidates = memberCandidates(state);
+    for (const record of candidates) {
+      const processKey = `${record.pid}:${record.startTicks}`;
+      const probe = probes.get(record.name);
+      const live = isRunning(record) && !record.instance!.terminating;
+      if (!live) {
+        probes.set(record.name, { processKey, ready: false, probedAt: now });
+        continue;
+      }
+      const due = !probe || probe.processKey !== processKey || now - probe.probedAt >= settings.probePeriodMs;
+      if (!due || inFlight.has(record.name)) continue;
+      if (probe?.processKey !== processKey) probes.set(record.name, { processKey, ready: false, probedAt: now });
+      inFlight.add(record.name);
+      // Probes run beside the loop so a slow /readyz never delays noticing a terminating instance.
+      void readyCheck(record).then((ready) => {
+        inFlight.delete(record.name);
+        if (probes.get(record.name)?.processKey === processKey)
+          probes.set(record.name, { processKey, ready, probedAt: Date.now() });
+      });
+    }
+    for (const name of probes.keys()) if (!candidates.some((c) => c.name === name)) probes.delete(name);
+
+    const members = candidates
+      .filter((c) => probes.get(c.name)?.ready && isRunning(c) && !c.instance!.terminating)
+      .map((c) => c.name)
+      .sort();
+    const key = members.join(',');
+    if (key !== observed) {
+      observed = key;
+      snapshots.push({ at: now, members });
+    }
+    // Publish the newest observation at least one propagation delay old.
+    while (snapshots.length > 0 && snapshots[0]!.at <= now - settings.propagationDelayMs) due = snapshots.shift();
+    if (due && due.members.join(',') !== published) {
+      const mesh = JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
+      for (const [proxy, files] of assignmentsFor(mesh, state, due.members)) {
+        writeEdsFiles(proxyFiles(paths, proxy), files);
+      }
+      published = due.members.join(',');
+      options.log(
+        `${new Date().toISOString()} endpoints: [${due.members.join(', ')}] (observed ${now - due.at} ms ago)`,
+      );
+    }
+    return true;
+  };
+
+  while (!options.signal?.aborted) {
+    try {
+      if (!tick()) return;
+    } catch (error) {
+      // A half-applied change (e.g. mesh.json being replaced) must not stop membership for good.
+      options.log(`${new Date().toISOString()} error: ${String(error)}`);
+    }
+    await pause(watchIntervalMs);
+  }
+}
