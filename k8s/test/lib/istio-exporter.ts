@@ -11,7 +11,8 @@ import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
  * `namespace`, `pod` and `app` are Prometheus' (its relabelling), not the exporter's.
  *
  * The numbers follow the clock: a quiet baseline until `switchAtMs`, then every experiment's
- * incident at once (503 UC at recipe-api's sidecar, both services leaking fds while the ingress
+ * incident at once (503 UC at recipe-api's sidecar, 503 UO and UH at web-api's, both services
+ * leaking fds while the ingress
  * logs DC, slow Redis GETs during invalidations, recipe-api's Buffers growing while oversized
  * uploads are accepted), so each experiment's PromQL, run one window
  * after the switch, sees its incident, and its "before" (offset) queries see the baseline.
@@ -91,6 +92,22 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     out.push(line('process_open_fds', { service: 'recipe-api' }, 40 + Math.floor(incidentS / 2)));
   }
   if (app === 'web-api') {
+    // web-api's sidecar calling recipe-api: in the incident, circuit-breaker overflows (UO) and
+    // no healthy upstream (UH), both 503.
+    const outbound = {
+      reporter: 'source',
+      source_workload: 'web-api',
+      source_workload_namespace: namespace,
+      destination_workload: 'recipe-api',
+      destination_workload_namespace: namespace,
+      destination_service: serviceHost('recipe-api', namespace),
+      destination_service_name: 'recipe-api',
+      request_protocol: 'http',
+    };
+    out.push('# TYPE istio_requests_total counter');
+    requests({ ...outbound, response_code: '200', response_flags: '-' }, Math.round(20 * seconds));
+    requests({ ...outbound, response_code: '503', response_flags: 'UO' }, Math.round(incidentS));
+    requests({ ...outbound, response_code: '503', response_flags: 'UH' }, Math.round(incidentS));
     out.push('# TYPE envoy_cluster_upstream_rq_retry counter');
     out.push(
       line(
