@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { minikubeAccess } from './targets/k8s.js';
 
 export const usage = `usage: npm run experiment -- --list
        npm run experiment -- --all [--duration <s>]    (every experiment without and with each fix; make experiments)
@@ -16,6 +17,8 @@ options:
                         signal's source is there (access logs, metric families, Redis, trace sink)
   --repeat <n>          run it n times and report reproduced k/n with a 95 % interval
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
+  --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
+  --context <name>      k8s only (default: ${minikubeAccess.context}, make minikube-up's profile)
 exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
 
 export type CliCommand =
@@ -34,6 +37,9 @@ export type CliCommand =
       keepLab: boolean;
       dryRun: boolean;
       namespace: string;
+      /** The cluster `--target k8s` talks to, named on every command (never a default kubeconfig). */
+      kubeconfig: string;
+      context: string;
       /** Runs of the same experiment (`--repeat N`), reported as `reproduced k/N`. */
       repeat: number;
     };
@@ -67,6 +73,8 @@ export function parseCli(argv: string[]): CliCommand {
         'keep-lab': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         namespace: { type: 'string', default: meshNamespace },
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
         repeat: { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -91,6 +99,8 @@ export function parseCli(argv: string[]): CliCommand {
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   if (values.target !== 'lab' && values.target !== 'k8s')
     throw new UsageError(`--target ${values.target}: expected lab or k8s`);
+  if ((values.kubeconfig || values.context) && values.target !== 'k8s')
+    throw new UsageError('--kubeconfig and --context apply to --target k8s');
   const repeat = Number(values.repeat ?? '1');
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new UsageError(`--repeat ${values.repeat}: expected a whole number ≥ 1`);
@@ -105,6 +115,8 @@ export function parseCli(argv: string[]): CliCommand {
     keepLab: values['keep-lab'] ?? false,
     dryRun: values['dry-run'] ?? false,
     namespace: values.namespace ?? meshNamespace,
+    kubeconfig: values.kubeconfig ?? minikubeAccess.kubeconfig,
+    context: values.context ?? minikubeAccess.context,
     repeat,
   };
 }

@@ -3,14 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { parseCli, usage, UsageError } from './args.js';
 import { catalogue, findExperiment, labAppEnv, labReplicas } from './catalogue.js';
 import type { Experiment, Fix, Outcome } from './definition.js';
+import { buildK8sReport } from './k8s-report.js';
 import { checkLabSources, labSteps, renderSourceChecks } from './dry-run.js';
 import { connectLab } from './targets/lab.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
-import { renderReport, type RunReport } from './report.js';
-import { recordRepeat } from './report-html/write.js';
+import { renderReport, type RunReport, writeReport } from './report.js';
+import { recordRepeat, writeReportHtml } from './report-html/write.js';
 import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
-import { k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
+import { type K8sPlan, k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
 import { formatRepeats, summarizeRepeats } from './repeat.js';
 
 /** `npm run experiment -- …` (package.json): list, run on the lab, or run/print the k8s plan. */
@@ -68,18 +69,17 @@ async function main(argv: string[]): Promise<number> {
   const durationS = command.durationS ?? experiment.load.defaultDurationS;
 
   if (command.target === 'k8s') {
-    const plan = k8sPlan(experiment, { fix, namespace: command.namespace, durationS });
+    const plan = k8sPlan(experiment, {
+      fix,
+      namespace: command.namespace,
+      cluster: { kubeconfig: command.kubeconfig, context: command.context },
+      durationS,
+    });
     if (command.dryRun) {
       console.log(renderPlan(plan));
       return 0;
     }
-    const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
-    for (let i = 0; i < command.repeat; i++) {
-      if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
-      const { code, verdict } = await runPlan(plan, experiment, { log });
-      runs.push({ outcome: verdict?.outcome ?? 'error', held: code === 0 });
-    }
-    return finishRepeats(runs, command.repeat, log);
+    return runOnK8s(plan, experiment, fix, durationS, command, log);
   }
 
   if (command.dryRun) return labDryRun(experiment, fix, durationS, log);
@@ -109,6 +109,37 @@ async function main(argv: string[]): Promise<number> {
       log(`run ${i + 1} did not complete: ${(error as Error).message.split('\n')[0]}`);
       runs.push({ outcome: 'error', held: false });
     }
+  }
+  if (command.repeat > 1 && lastRun) {
+    const k = runs.filter((r) => r.held).length;
+    const html = await recordRepeat(lastRun.report, lastRun.file, { k, n: command.repeat });
+    log(`reproduced ${k}/${command.repeat} recorded in ${path.relative(process.cwd(), html)}`);
+  }
+  return finishRepeats(runs, command.repeat, log);
+}
+
+/** Runs the plan (`--repeat` times) and writes each run's JSON and HTML report, as lab runs do. */
+async function runOnK8s(
+  plan: K8sPlan,
+  experiment: Experiment<unknown>,
+  fix: Fix | null,
+  durationS: number,
+  command: { repeat: number; json: boolean },
+  log: (line: string) => void,
+): Promise<number> {
+  const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
+  let lastRun: { report: RunReport; file: string } | undefined;
+  for (let i = 0; i < command.repeat; i++) {
+    if (command.repeat > 1) log(`run ${i + 1} of ${command.repeat}`);
+    const run = await runPlan(plan, experiment, { log });
+    runs.push({ outcome: run.verdict?.outcome ?? 'error', held: run.code === 0 });
+    if (!run.verdict) continue;
+    const report = await buildK8sReport({ experiment, fix, durationS, ...run });
+    const file = await writeReport(report, path.join(root, 'reports'));
+    const html = await writeReportHtml(report, file);
+    console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
+    log(`report written to ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), html)}`);
+    lastRun = { report, file };
   }
   if (command.repeat > 1 && lastRun) {
     const k = runs.filter((r) => r.held).length;

@@ -16,6 +16,10 @@ test('parses a run with every option', () => {
       '--dry-run',
       '--namespace',
       'mesh',
+      '--kubeconfig',
+      '.kube/recipe-mesh-test.kubeconfig',
+      '--context',
+      'recipe-mesh-test',
     ]),
     {
       kind: 'run',
@@ -28,6 +32,8 @@ test('parses a run with every option', () => {
       keepLab: false,
       dryRun: true,
       namespace: 'mesh',
+      kubeconfig: '.kube/recipe-mesh-test.kubeconfig',
+      context: 'recipe-mesh-test',
       repeat: 1,
     },
   );
@@ -35,6 +41,9 @@ test('parses a run with every option', () => {
   assert.equal(plain.kind === 'run' && plain.fix, false);
   assert.equal(plain.kind === 'run' && plain.target, 'lab');
   assert.deepEqual(parseCli(['--list']), { kind: 'list' });
+  const k8s = parseCli(['503-uc', '--target', 'k8s']);
+  assert.ok(k8s.kind === 'run' && k8s.context === 'recipe-mesh' && k8s.kubeconfig.endsWith('/.kube/config'));
+  assert.throws(() => parseCli(['503-uc', '--context', 'x']), UsageError);
 });
 
 test('rejects what it cannot run', () => {

@@ -8,7 +8,7 @@ import { buildCombination } from '../../k8s/test/lib/kustomize.js';
 import { repoPath } from '../../k8s/test/lib/repo.js';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
-import { k8sPlan, renderPlan } from '../src/targets/k8s.js';
+import { k8sPlan, minikubeAccess, renderPlan } from '../src/targets/k8s.js';
 
 /**
  * The k8s plans against the manifests themselves (kubectl kustomize, offline): every namespace,
@@ -63,7 +63,7 @@ test('every k8s plan names only namespaces, workloads and hosts the manifests cr
     for (const fix of [null, ...e.fixes]) {
       const setup = fix?.setup ?? e.incidentSetup;
       const inCluster = setup.mesh.length ? created(setup.mesh.map((c) => `istio/faults/${c}`)) : platform;
-      const plan = k8sPlan(e, { fix, durationS: 10 });
+      const plan = k8sPlan(e, { fix, cluster: minikubeAccess, durationS: 10 });
       assert.equal(plan.namespace, meshNamespace);
       const where = `${e.name}${fix ? ` --fix-variant ${fix.name}` : ''}`;
       for (const step of plan.steps) {

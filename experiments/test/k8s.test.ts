@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { decide } from '../src/verdict.js';
 import { parser } from '@prometheus-io/lezer-promql';
 import { catalogue } from '../src/catalogue.js';
+import { repoRoot } from './lab-fixture.js';
 import type { Experiment } from '../src/definition.js';
-import { fillQuery, k8sPlan, localPorts, promWindow, renderPlan, type K8sStep } from '../src/targets/k8s.js';
+import {
+  fillQuery,
+  type KubeAccess,
+  k8sPlan,
+  localPorts,
+  minikubeAccess,
+  promWindow,
+  renderPlan,
+  type K8sStep,
+} from '../src/targets/k8s.js';
 
 const experiments = catalogue as Experiment<unknown>[];
+/** A cluster no default would ever pick: every command must name it. */
+const cluster: KubeAccess = { kubeconfig: '/tmp/test.kubeconfig', context: 'test-ctx' };
+const kubectl = `kubectl --kubeconfig ${cluster.kubeconfig} --context ${cluster.context}`;
 const runs = experiments.flatMap((e) => [null, ...e.fixes].map((fix) => ({ e, fix })));
 
 function promqlErrors(query: string): string[] {
@@ -22,17 +36,17 @@ function promqlErrors(query: string): string[] {
 
 test('every plan forwards the admin ports and Prometheus, and the traffic port its load needs', () => {
   for (const { e, fix } of runs) {
-    const plan = k8sPlan(e, { fix, namespace: 'shop', durationS: 20 });
+    const plan = k8sPlan(e, { fix, cluster, namespace: 'shop', durationS: 20 });
     const forwards = plan.steps.filter(
       (s): s is Extract<K8sStep, { kind: 'port-forward' }> => s.kind === 'port-forward',
     );
     const argvs = forwards.map((f) => f.argv.join(' '));
     assert.ok(
-      argvs.includes(`kubectl -n shop port-forward deploy/recipe-api ${localPorts.admin['recipe-api']}:http-admin`),
+      argvs.includes(`${kubectl} -n shop port-forward deploy/recipe-api ${localPorts.admin['recipe-api']}:http-admin`),
       e.name,
     );
     assert.ok(
-      argvs.includes(`kubectl -n shop port-forward deploy/web-api ${localPorts.admin['web-api']}:http-admin`),
+      argvs.includes(`${kubectl} -n shop port-forward deploy/web-api ${localPorts.admin['web-api']}:http-admin`),
       e.name,
     );
     assert.ok(
@@ -52,7 +66,7 @@ test('every plan forwards the admin ports and Prometheus, and the traffic port i
 test('app faults are the setup documents, PUT on the admin port, and every one is cleared afterwards', () => {
   for (const { e, fix } of runs) {
     const setup = fix?.setup ?? e.incidentSetup;
-    const plan = k8sPlan(e, { fix, namespace: 'default', durationS: 10 });
+    const plan = k8sPlan(e, { fix, cluster, namespace: 'default', durationS: 10 });
     for (const [service, doc] of Object.entries(setup.appFaults)) {
       const url = `http://127.0.0.1:${localPorts.admin[service as 'web-api' | 'recipe-api']}/faults`;
       const put = plan.steps.find((s) => s.kind === 'http' && s.phase === 'setup' && s.url === url);
@@ -71,18 +85,25 @@ test('mesh components are applied as make fault does and cleared afterwards', ()
   let seen = 0;
   for (const { e, fix } of runs) {
     const setup = fix?.setup ?? e.incidentSetup;
-    const plan = k8sPlan(e, { fix, durationS: 10 });
+    const plan = k8sPlan(e, { fix, cluster, durationS: 10 });
     for (const component of setup.mesh) {
       seen++;
       assert.ok(
         plan.steps.some(
-          (s) => s.kind === 'command' && s.phase === 'setup' && s.argv.join(' ') === `make fault FAULT=${component}`,
+          (s) =>
+            s.kind === 'command' &&
+            s.phase === 'setup' &&
+            s.argv.join(' ') ===
+              `make fault FAULT=${component} KUBECONFIG=${cluster.kubeconfig} KUBE_CONTEXT=${cluster.context}`,
         ),
         `${e.name}: ${component} applied`,
       );
       assert.ok(
         plan.steps.some(
-          (s) => s.kind === 'command' && s.phase === 'restore' && s.argv.join(' ') === 'make fault-clear',
+          (s) =>
+            s.kind === 'command' &&
+            s.phase === 'restore' &&
+            s.argv.join(' ') === `make fault-clear KUBECONFIG=${cluster.kubeconfig} KUBE_CONTEXT=${cluster.context}`,
         ),
         `${e.name}: ${component} cleared`,
       );
@@ -98,7 +119,7 @@ test('mesh components are applied as make fault does and cleared afterwards', ()
 test('every signal query is PromQL that parses, scoped to the namespace and the run window', () => {
   let queries = 0;
   for (const e of experiments) {
-    const plan = k8sPlan(e, { fix: null, namespace: 'shop', durationS: 20 });
+    const plan = k8sPlan(e, { fix: null, cluster, namespace: 'shop', durationS: 20 });
     for (const step of plan.steps) {
       if (step.kind !== 'query') continue;
       queries++;
@@ -117,7 +138,7 @@ test('every signal query is PromQL that parses, scoped to the namespace and the 
 
 test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on it by signal key', () => {
   const uc = experiments.find((e) => e.name === '503-uc')!;
-  const plan = k8sPlan(uc, { fix: null, namespace: 'default', durationS: 20 });
+  const plan = k8sPlan(uc, { fix: null, cluster, namespace: 'default', durationS: 20 });
   const query = plan.steps.find((s) => s.kind === 'query' && /response_flags="UC"/.test(s.promql));
   assert.ok(
     query &&
@@ -137,12 +158,49 @@ test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on
 
 test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold in the cluster', () => {
   const redis = experiments.find((e) => e.name === 'redis-scan-latency')!;
-  const text = renderPlan(k8sPlan(redis, { fix: null, namespace: 'default', durationS: 10 }));
-  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT=50000/);
-  assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT-/);
+  const text = renderPlan(k8sPlan(redis, { fix: null, cluster, namespace: 'default', durationS: 10 }));
+  assert.match(
+    text,
+    /kubectl --kubeconfig \/tmp\/test.kubeconfig --context test-ctx -n default set env deploy\/recipe-api SCAN_COUNT=50000/,
+  );
+  assert.match(
+    text,
+    /kubectl --kubeconfig \/tmp\/test.kubeconfig --context test-ctx -n default set env deploy\/recipe-api SCAN_COUNT-/,
+  );
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 100\b/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 10000/);
   const counts = { baselineGets: 1000, faultGets: 1000, invalidations: 100 };
   assert.equal(decide(redis, { ...counts, getP99FaultS: 0.05, getP99BaselineS: 0.005 }).outcome, 'incident');
   assert.equal(decide(redis, { ...counts, getP99FaultS: 0.006, getP99BaselineS: 0.005 }).outcome, 'healthy');
+});
+
+test('every kubectl and make command of every plan names its kubeconfig and context, never a default', () => {
+  const pinned: KubeAccess = { ...cluster, kubectl: '/opt/kube/kubectl' };
+  for (const { e, fix } of runs) {
+    for (const access of [cluster, pinned, minikubeAccess]) {
+      const plan = k8sPlan(e, { fix, cluster: access, durationS: 10, overlayDir: 'k8s/.test-overlay' });
+      for (const step of plan.steps) {
+        if (step.kind !== 'command' && step.kind !== 'port-forward') continue;
+        const [tool, ...args] = step.argv;
+        const line = `${e.name}: ${step.argv.join(' ')}`;
+        if (tool === 'make') {
+          assert.ok(
+            args.includes(`KUBECONFIG=${access.kubeconfig}`) && args.includes(`KUBE_CONTEXT=${access.context}`),
+            line,
+          );
+          assert.ok(args.includes('K8S_GENERATED=k8s/.test-overlay'), line);
+          if (access.kubectl) assert.ok(args.includes(`KUBECTL=${access.kubectl}`), line);
+        } else {
+          assert.equal(tool, access.kubectl ?? 'kubectl', line);
+          assert.deepEqual(args.slice(0, 4), ['--kubeconfig', access.kubeconfig, '--context', access.context], line);
+        }
+      }
+    }
+  }
+});
+
+test("the default cluster is make minikube-up's context", () => {
+  const printed = spawnSync('make', ['-n', '--no-print-directory', 'minikube-up'], { cwd: repoRoot, encoding: 'utf8' });
+  assert.match(printed.stdout, new RegExp(`minikube start -p ${minikubeAccess.context} `));
+  assert.match(minikubeAccess.kubeconfig, /\/\.kube\/config$/);
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { describe, test } from 'node:test';
 import { readContracts } from './lib/contracts.js';
 import { readIstioOperator } from './lib/istio-install.js';
@@ -43,7 +44,7 @@ describe('mesh resources', () => {
     const objects = buildDefault();
     find(objects, 'Telemetry', 'mesh-default')!.spec.tracing[0].randomSamplingPercentage = 1;
     assert.match(telemetrySamplingProblems(objects).join(), /samples 1%/);
-    find(objects, 'Telemetry', 'mesh-default')!.metadata.namespace = 'recipe-mesh';
+    find(objects, 'Telemetry', 'mesh-default')!.metadata.namespace = meshNamespace;
     assert.match(telemetrySamplingProblems(objects).join(), /no mesh-wide Telemetry/);
   });
 

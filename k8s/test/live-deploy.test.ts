@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import {
   controlPlaneSkipReason,
+  deployedPlatform,
   makeAgainst,
   type MakeResult,
-  startTestControlPlane,
   type TestControlPlane,
+  type TestPlatform,
 } from './lib/control-plane.js';
 import { buildCombination, buildDefault, type Combination, combinations } from './lib/kustomize.js';
 import { find, type K8sObject } from './lib/objects.js';
-import { repoPath, repoRoot } from './lib/repo.js';
+import { repoRoot } from './lib/repo.js';
 
 /**
  * Every way `make deploy` can compose the platform, applied by `make deploy` itself to a real
@@ -20,16 +22,18 @@ import { repoPath, repoRoot } from './lib/repo.js';
  * server-side apply field ownership are the API server's, not a re-implementation of them.
  */
 const skip = controlPlaneSkipReason();
+let platform: TestPlatform;
 let cluster: TestControlPlane;
-const generated = mkdtempSync(repoPath('k8s/.test-live-'));
-const generatedDir = path.relative(repoRoot, generated);
+let generatedDir: string;
 
 before(async () => {
-  if (!skip) cluster = await startTestControlPlane();
+  if (skip) return;
+  platform = await deployedPlatform({ deploy: false });
+  cluster = platform.cluster;
+  generatedDir = platform.overlayDir;
 });
 after(async () => {
-  await cluster?.stop();
-  rmSync(generated, { recursive: true, force: true });
+  await platform?.stop();
 });
 
 const ok = (run: MakeResult) => assert.equal(run.status, 0, `make failed:\n${run.stdout}\n${run.stderr}`);
@@ -44,7 +48,7 @@ function variablesOf(combination: Combination): Record<string, string> {
   };
 }
 
-function live(kind: string, name: string, namespace = 'recipe-mesh'): K8sObject {
+function live(kind: string, name: string, namespace = meshNamespace): K8sObject {
   return JSON.parse(cluster.kubectl(['-n', namespace, 'get', kind, name, '-o', 'json'])) as K8sObject;
 }
 
@@ -68,7 +72,7 @@ function assertAllPresent(run: MakeResult, expected: K8sObject[], what: string) 
 
 function assertUndeployed() {
   const namespaces = cluster.kubectl(['get', 'namespaces', '-o', 'name']);
-  assert.doesNotMatch(namespaces, /namespace\/recipe-mesh$/m);
+  assert.ok(!namespaces.split('\n').includes(`namespace/${meshNamespace}`), namespaces);
   const clusterScoped = cluster.kubectl([
     'get',
     'clusterroles,clusterrolebindings',
@@ -171,7 +175,7 @@ describe('a broken copy is rejected by the API server with the flags make deploy
       const objects = buildDefault();
       breakIt(objects);
       // JSON, not YAML: kubectl reads YAML 1.1, where a plain `no` (redis' args) is a boolean.
-      const file = path.join(generated, 'broken.json');
+      const file = path.join(platform.workDir, 'broken.json');
       writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
       const args = ['--kubeconfig', cluster.kubeconfig, '--context', cluster.context, ...deployApplyArgs(file)];
       const result = spawnSync(cluster.kubectlPath, args, { encoding: 'utf8' });

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@recipe-mesh/measure/net';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import {
   controlPlaneSkipReason,
-  makeAgainst,
-  startTestControlPlane,
+  deployedPlatform,
   type TestControlPlane,
+  type TestPlatform,
 } from './lib/control-plane.js';
 import { buildDefault } from './lib/kustomize.js';
 import { type K8sObject, workloads } from './lib/objects.js';
-import { repoPath, repoRoot } from './lib/repo.js';
 
 /**
  * The deployed platform on a real control plane with kwok nodes (k8s/kube): Services resolve
@@ -20,20 +18,18 @@ import { repoPath, repoRoot } from './lib/repo.js';
  * probes and preStop timing are not exercised here (docs/kubernetes.md).
  */
 const skip = controlPlaneSkipReason();
+let platform: TestPlatform;
 let cluster: TestControlPlane;
-const generated = mkdtempSync(repoPath('k8s/.test-live-'));
 const objects = buildDefault();
-const ns = 'recipe-mesh';
+const ns = meshNamespace;
 
 before(async () => {
   if (skip) return;
-  cluster = await startTestControlPlane();
-  const run = makeAgainst(cluster, 'deploy', { K8S_GENERATED: path.relative(repoRoot, generated) });
-  assert.equal(run.status, 0, `make deploy failed:\n${run.stdout}\n${run.stderr}`);
+  platform = await deployedPlatform();
+  cluster = platform.cluster;
 });
 after(async () => {
-  await cluster?.stop();
-  rmSync(generated, { recursive: true, force: true });
+  await platform?.stop();
 });
 
 const getJson = (args: string[]) =>

@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtFile, isBuilt, type ToolName } from '../../kube/build.js';
@@ -10,7 +11,11 @@ import {
   startControlPlane,
   stopControlPlane,
 } from '../../kube/control-plane.js';
-import { repoRoot } from './repo.js';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { stringify } from 'yaml';
+import { buildDefault, parseYamlDocuments } from './kustomize.js';
+import type { K8sObject } from './objects.js';
+import { repoPath, repoRoot } from './repo.js';
 
 /**
  * One private control plane for a test file (k8s/kube, docs/kubernetes.md): its own state
@@ -106,3 +111,152 @@ export function makeAgainst(cluster: TestControlPlane, target: string, variables
 
 /** A built file of the pinned tools (istioctl, kube-score, …), or null. */
 export { builtFile };
+
+/**
+ * A control plane with the platform on it, as the live tests share it (one per test file): a
+ * private control plane, an overlay directory of its own under k8s/ (make's K8S_GENERATED must be
+ * a direct child of k8s/), and `make deploy` run unchanged against it. With `istio`, Istio's
+ * control-plane objects from `istioctl manifest generate` of istio/install/istio-operator.yaml
+ * are applied first (no webhooks: nothing would answer them) and the mesh workloads are
+ * re-applied as `istioctl kube-inject` renders them, which is what the injection webhook does on
+ * minikube. With `deploy: false` nothing is deployed (for tests that deploy combinations).
+ */
+export interface TestPlatform {
+  cluster: TestControlPlane;
+  /** The overlay directory relative to the repository root, for make's K8S_GENERATED. */
+  overlayDir: string;
+  /** A scratch directory (absolute) removed with the platform. */
+  workDir: string;
+  /** The pinned istioctl against this cluster (never its localhost:8080 fallback). */
+  istioctl(args: string[], input?: string): MakeResult;
+  stop(): Promise<void>;
+}
+
+export async function deployedPlatform(options: { deploy?: boolean; istio?: boolean } = {}): Promise<TestPlatform> {
+  const workDir = mkdtempSync(repoPath('k8s/.test-live-'));
+  const cluster = await startTestControlPlane();
+  const istioctlPath = builtFile('istio', 'istioctl');
+  const platform: TestPlatform = {
+    cluster,
+    overlayDir: path.relative(repoRoot, workDir),
+    workDir,
+    istioctl(args, input) {
+      assert.ok(istioctlPath, 'istioctl not built: run make kube-build');
+      // Always this cluster: without a kubeconfig istioctl falls back to http://localhost:8080.
+      const result = spawnSync(
+        istioctlPath,
+        [...args, '--kubeconfig', cluster.kubeconfig, '--context', cluster.context],
+        {
+          encoding: 'utf8',
+          input,
+          maxBuffer: 64 << 20,
+        },
+      );
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    },
+    async stop() {
+      await cluster.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    const injector = options.istio ? applyIstioControlPlane(platform) : null;
+    if (options.deploy !== false) {
+      const run = makeAgainst(cluster, 'deploy', { K8S_GENERATED: platform.overlayDir });
+      assert.equal(run.status, 0, `make deploy failed:\n${run.stdout}\n${run.stderr}`);
+    }
+    if (injector && options.deploy !== false) {
+      injectSidecars(platform, injector);
+      cluster.kubectl([
+        '-n',
+        meshNamespace,
+        'rollout',
+        'status',
+        'deployment',
+        '-l',
+        'app.kubernetes.io/part-of=recipe-mesh',
+        '--timeout=120s',
+      ]);
+    }
+  } catch (error) {
+    await platform.stop();
+    throw error;
+  }
+  return platform;
+}
+
+/** Applies objects as one List, server-side; by default as kubectl's field manager, the one `make deploy` uses. */
+export function applyObjects(cluster: TestControlPlane, objects: K8sObject[], fieldManager = 'kubectl'): string {
+  return cluster.kubectl(
+    ['apply', '--server-side', '--force-conflicts', `--field-manager=${fieldManager}`, '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  );
+}
+
+/** Istio's control-plane objects without CRDs (the control plane has them) and webhooks; returns kube-inject's files. */
+function applyIstioControlPlane(platform: TestPlatform): { inject: string; values: string; mesh: string } {
+  const generated = platform.istioctl(['manifest', 'generate', '-f', repoPath('istio/install/istio-operator.yaml')]);
+  assert.equal(generated.status, 0, generated.stderr);
+  const controlPlane = parseYamlDocuments(generated.stdout).filter(
+    (o) =>
+      !['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind),
+  );
+  applyObjects(platform.cluster, controlPlane);
+  const configMap = (name: string) => controlPlane.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
+  const injector = configMap('istio-sidecar-injector');
+  const mesh = configMap('istio');
+  assert.ok(
+    injector?.data?.config && injector.data.values && mesh?.data?.mesh,
+    'injector and mesh ConfigMaps generated',
+  );
+  const files = {
+    inject: path.join(platform.workDir, 'inject.yaml'),
+    values: path.join(platform.workDir, 'values.json'),
+    mesh: path.join(platform.workDir, 'mesh.yaml'),
+  };
+  writeFileSync(files.inject, injector.data.config);
+  writeFileSync(files.values, injector.data.values);
+  writeFileSync(files.mesh, mesh.data.mesh);
+  return files;
+}
+
+/** What the injection webhook would do on minikube, done by istioctl for the same Deployments. */
+function injectSidecars(platform: TestPlatform, files: { inject: string; values: string; mesh: string }): void {
+  const deployments = buildDefault().filter((o) => o.kind === 'Deployment' && o.metadata.namespace === meshNamespace);
+  const injected = platform.istioctl(
+    [
+      'kube-inject',
+      '-f',
+      '-',
+      '--injectConfigFile',
+      files.inject,
+      '--valuesFile',
+      files.values,
+      '--meshConfigFile',
+      files.mesh,
+      '--revision',
+      'default',
+    ],
+    deployments.map((d) => stringify(d)).join('---\n'),
+  );
+  assert.equal(injected.status, 0, injected.stderr);
+  // A field manager of its own, as the webhook's changes are not the manifests': a later
+  // `make deploy` or `make fault` (manager kubectl) then leaves the sidecar it does not own in place.
+  applyObjects(platform.cluster, parseYamlDocuments(injected.stdout), 'istio-sidecar-injector');
+}
+
+export interface AnalyzerMessage {
+  code: string;
+  level: string;
+  message: string;
+  origin?: string;
+}
+
+/** `istioctl analyze` of the whole live cluster, plus `files` as if applied; the messages it reports. */
+export function istioAnalyze(platform: TestPlatform, files: string[] = []): AnalyzerMessage[] {
+  const run = platform.istioctl(['analyze', '--all-namespaces', '--output', 'json', ...files]);
+  // Exit 0: no message at the failure threshold (Error); 79: an analyzer reported one.
+  assert.ok(run.status === 0 || run.status === 79, `istioctl analyze failed (${run.status}):\n${run.stderr}`);
+  const out = run.stdout.trim();
+  return out ? (JSON.parse(out) as AnalyzerMessage[]) : [];
+}

@@ -1,3 +1,4 @@
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Contracts } from './contracts.js';
@@ -48,7 +49,7 @@ export function telemetrySamplingProblems(objects: K8sObject[], rootNamespace = 
   return problems;
 }
 
-export function mtlsProblems(objects: K8sObject[], namespace = 'recipe-mesh'): string[] {
+export function mtlsProblems(objects: K8sObject[], namespace = meshNamespace): string[] {
   const policies = ofKind(objects, 'PeerAuthentication');
   const namespaceWide = policies.find((p) => p.metadata.namespace === namespace && !p.spec?.selector);
   const problems: string[] = [];

@@ -1,3 +1,4 @@
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -119,7 +120,7 @@ export function provisionedDatasources(objects: K8sObject[]): Datasource[] {
  * Fixed UIDs `prometheus` and `tempo`; URLs name Services and their ports; Tempo links to
  * Prometheus (traces to metrics, service map) and Prometheus exemplars link to Tempo.
  */
-export function datasourceProblems(objects: K8sObject[], namespace = 'recipe-mesh'): string[] {
+export function datasourceProblems(objects: K8sObject[], namespace = meshNamespace): string[] {
   const problems: string[] = [];
   const sources = provisionedDatasources(objects);
   const byUid = new Map(sources.map((s) => [s.uid, s]));
@@ -182,7 +183,7 @@ export function tempoConfig(objects: K8sObject[]): any {
  * accepts them: OTLP receivers on the ports the tempo Service exposes, metrics-generator with
  * service graphs and span metrics, remote-write to the prometheus Service with the receiver on.
  */
-export function tempoWiringProblems(objects: K8sObject[], namespace = 'recipe-mesh'): string[] {
+export function tempoWiringProblems(objects: K8sObject[], namespace = meshNamespace): string[] {
   const problems: string[] = [];
   const config = tempoConfig(objects);
   const tempoService = find(objects, 'Service', 'tempo', namespace);
