@@ -2,7 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, usage, UsageError } from './args.js';
 import { catalogue, findExperiment, labAppEnv } from './catalogue.js';
-import type { Experiment, Outcome } from './definition.js';
+import type { Experiment, Fix, Outcome } from './definition.js';
+import { checkLabSources, labSteps, renderSourceChecks } from './dry-run.js';
+import { connectLab } from './targets/lab.js';
 import { labStatus, stopLab } from '@recipe-mesh/lab/lab';
 import { renderReport, type RunReport } from './report.js';
 import { recordRepeat } from './report-html/write.js';
@@ -80,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
     return finishRepeats(runs, command.repeat, log);
   }
 
+  if (command.dryRun) return labDryRun(experiment, fix, durationS, log);
+
   const runs: { outcome: Outcome | 'error'; held: boolean }[] = [];
   let lastRun: { report: RunReport; file: string } | undefined;
   for (let i = 0; i < command.repeat; i++) {
@@ -112,6 +116,26 @@ async function main(argv: string[]): Promise<number> {
     log(`reproduced ${k}/${command.repeat} recorded in ${path.relative(process.cwd(), html)}`);
   }
   return finishRepeats(runs, command.repeat, log);
+}
+
+/** The lab's steps, then every signal source checked on the running lab; exit 1 when one is missing. */
+async function labDryRun(
+  experiment: Experiment<unknown>,
+  fix: Fix | null,
+  durationS: number,
+  log: (line: string) => void,
+): Promise<number> {
+  const setup = fix?.setup ?? experiment.incidentSetup;
+  console.log(`# ${experiment.name} on the lab (${fix ? `with fix ${fix.name}` : 'incident'}); nothing is injected`);
+  labSteps(experiment, setup, durationS).forEach((step, i) => console.log(`${i + 1}. ${step}`));
+  if (!(await labStatus({ root })).up) {
+    console.log('signal sources: not checked, the lab is not up (make up)');
+    return 1;
+  }
+  const lab = await connectLab({ root, start: false, log });
+  const checks = await checkLabSources(experiment, lab);
+  console.log(`signal sources:\n${renderSourceChecks(checks)}`);
+  return checks.every((c) => c.ok) ? 0 : 1;
 }
 
 /** Exit 0 when every run held; with `--repeat` also prints `reproduced k/N`. */

@@ -45,18 +45,55 @@ export interface Fix {
   production: ProductionChange[];
 }
 
-export interface SignalDescription {
-  name: string;
-  /** Where the number comes from on the lab target. */
+/**
+ * Where the lab reads a signal, so `--dry-run` can check it exists before anything is injected:
+ * an access log file, a metric family on a service's admin /metrics, Envoy admin stats, the trace
+ * sink, Redis, or the run's own client (always there).
+ */
+export type LabSource =
+  | { kind: 'access-log'; proxy: ProxyName }
+  | { kind: 'metric'; service: ServiceName; family: string }
+  | { kind: 'envoy-stats'; proxy: ProxyName }
+  | { kind: 'traces' }
+  | { kind: 'redis' }
+  | { kind: 'client' };
+
+/**
+ * One number a verdict reads (docs/experiments.md, "Signals"). The lab reads it from the run's
+ * evidence (`readSignals`), Kubernetes with `promql`; one `judge` decides on the values either way.
+ */
+export interface Signal {
+  title: string;
+  unit: string;
+  /** Where the number comes from on the lab target, in words. */
   lab: string;
+  labSource: LabSource;
   /** How to answer the same question on the k8s target, in words (PromQL, kubectl, Tempo). */
   k8s: string;
   /**
-   * The PromQL `--target k8s` runs for this signal; `$namespace` and `$window` (the run's length)
-   * are filled in. Absent when the signal is not in Prometheus.
+   * The PromQL `--target k8s` reads it with; `$namespace` and `$window` (the run's length) are
+   * filled in. Absent when the signal is not in Prometheus: then it is not read on k8s.
    */
   promql?: string;
 }
+
+/**
+ * An experiment's signals by key. A required signal with no data makes the run inconclusive
+ * ("no data for <title>"), never a pass, so every required signal has `promql` as well; optional
+ * ones only add reasons and may exist on one target only (traces, SLOWLOG, Envoy admin stats).
+ */
+export interface Signals<K extends string, O extends string> {
+  required: Record<K, Signal>;
+  optional: Record<O, Signal>;
+}
+
+/** A reading per signal key: a number, or null when it was read and there was no data. */
+export type SignalValues<K extends string = string, O extends string = string> = Record<K, number | null> &
+  Partial<Record<O, number | null>>;
+
+/** What `judge` sees: every required signal has a number (verdict.ts `decide` made sure). */
+export type JudgeInput<K extends string = string, O extends string = string> = Record<K, number> &
+  Partial<Record<O, number | null>>;
 
 export type Outcome = 'incident' | 'healthy' | 'inconclusive';
 
@@ -115,7 +152,7 @@ export interface RunContext {
   log(message: string): void;
 }
 
-export interface Experiment<E = unknown> {
+export interface Experiment<E = unknown, K extends string = string, O extends string = string> {
   name: string;
   title: string;
   incident: { title: string; source: string };
@@ -123,12 +160,18 @@ export interface Experiment<E = unknown> {
   incidentSetup: Setup;
   fixes: Fix[];
   load: LoadProfile;
-  signals: SignalDescription[];
+  /** Every number the verdict reads, by a key typed per experiment. */
+  signals: Signals<K, O>;
   /** The rule `judge` applies, in words, for the report and docs. */
   verdictRule: string;
   run(ctx: RunContext): Promise<E>;
-  /** Pure: decides from evidence alone. Unit-tested against evidence with and without the incident. */
-  judge(evidence: E): Verdict;
+  /** The lab's reader of every signal: the run's evidence as one value per key. Pure. */
+  readSignals(evidence: E): SignalValues<K, O>;
+  /**
+   * The one verdict rule of both targets, on signal values alone (verdict.ts `decide` calls it once
+   * every required signal has data). Pure; unit-tested on recorded values for each outcome.
+   */
+  judge(values: JudgeInput<K, O>): Verdict;
   present(evidence: E): Presentation;
   /**
    * App env the lab must start with for this experiment (only startup settings, e.g. recipe-api's
@@ -137,8 +180,6 @@ export interface Experiment<E = unknown> {
   labAppEnv?: Record<string, string>;
   /** Load to drive on Kubernetes (through the ingress gateway port-forward) and the window of queries. */
   k8sLoad: { path: string; describe: string; via: 'ingress' | 'recipe-api' };
-  /** The k8s verdict from the PromQL results by signal name (same rule as `judge`, on Prometheus' numbers). */
-  k8sJudge(values: Record<string, number | null>): Verdict;
 }
 
 /** Access to a running lab, as experiments use it. Implemented by targets/lab.ts. */

@@ -4,6 +4,8 @@ import { renderWaterfall } from '@recipe-mesh/lab/trace/waterfall';
 import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
 import type { Timeline } from './recording.js';
 import type { Experiment, Fix, Presentation, Setup, Verdict } from './definition.js';
+import type { LeftoverReport } from './leftovers.js';
+import { decide, signalTable } from './verdict.js';
 
 /** Everything one run found, as written to reports/<name>-<time>.json and printed for a person. */
 export interface RunReport {
@@ -25,6 +27,10 @@ export interface RunReport {
   expectationHeld: boolean;
   fix: { name: string; summary: string; production: Fix['production'] };
   restoreFailures: string[];
+  /** Read back after restoring: app faults, mesh and Redis settings as before the run (leftovers.ts). */
+  leftovers: LeftoverReport;
+  /** Every signal's value as the verdict read it (verdict.ts). */
+  signals: ReturnType<typeof signalTable>;
   /** The experiment's raw evidence, for whoever wants to dig further. */
   evidence: unknown;
   /** Time series recorded during the run (recording.ts), for the HTML report's charts. */
@@ -40,9 +46,11 @@ export function buildReport(args: {
   durationS: number;
   evidence: unknown;
   restoreFailures: string[];
+  leftovers: LeftoverReport;
 }): RunReport {
   const { experiment, fix, evidence } = args;
-  const verdict = experiment.judge(evidence);
+  const values = experiment.readSignals(evidence);
+  const verdict = decide(experiment, values);
   const shownFix = fix ?? experiment.fixes[0]!;
   return {
     experiment: experiment.name,
@@ -59,9 +67,13 @@ export function buildReport(args: {
     verdictRule: experiment.verdictRule,
     presentation: experiment.present(evidence),
     verdict,
-    expectationHeld: expectationHeld(verdict, fix !== null),
+    // A run that left something behind has not held, whatever it showed.
+    expectationHeld:
+      expectationHeld(verdict, fix !== null) && args.leftovers.clean && args.restoreFailures.length === 0,
     fix: { name: shownFix.name, summary: shownFix.summary, production: shownFix.production },
     restoreFailures: args.restoreFailures,
+    leftovers: args.leftovers,
+    signals: signalTable(experiment, values),
     evidence,
   };
 }
@@ -112,6 +124,10 @@ export function renderReport(r: RunReport): string {
       );
     out.push('');
   }
+  out.push('What the verdict read (signal values)');
+  for (const s of r.signals)
+    out.push(`  ${s.title.padEnd(64)} ${fmt(s.value, 3).padStart(12)} ${s.unit}${s.required ? '' : ' (optional)'}`);
+  out.push('');
   if (p.metricDeltas.length) {
     out.push('Metric deltas (admin /metrics, before → after)');
     for (const d of p.metricDeltas) {
@@ -163,6 +179,11 @@ export function renderReport(r: RunReport): string {
   }
   if (r.restoreFailures.length)
     out.push('', 'RESTORE FAILED — check by hand:', ...r.restoreFailures.map((f) => `  ${f}`));
+  out.push(
+    '',
+    `Cleanup check: ${r.leftovers.clean ? 'nothing left behind' : 'SOMETHING WAS LEFT BEHIND'}`,
+    ...r.leftovers.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.what}: ${c.detail}`),
+  );
   out.push(rule);
   return out.join('\n');
 }

@@ -4,6 +4,7 @@ import { buildReport, writeReport, type RunReport } from './report.js';
 import { Recorder, withRecorder } from './recording.js';
 import { writeReportHtml } from './report-html/write.js';
 import { RestoreStack } from './restore.js';
+import { compareSnapshots, type LeftoverReport } from './leftovers.js';
 import { connectLab } from './targets/lab.js';
 
 export interface LabRunOptions {
@@ -45,6 +46,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
   let evidence: unknown;
   let failure: unknown;
   let restoreFailures: string[] = [];
+  let leftovers: LeftoverReport | null = null;
   try {
     const lab = await connectLab({ ...options.lab, log });
     if (lab.startedHere && !options.lab.keep) {
@@ -53,6 +55,12 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
         await stopLab(options.lab);
       });
     }
+    // Pushed next, so it runs after every other undo and before the lab stops.
+    const redisConfigKeys = Object.keys(setup.redisConfig ?? {});
+    const before = await lab.snapshot(redisConfigKeys);
+    restore.push('check that nothing was left behind', async () => {
+      leftovers = compareSnapshots(before, await lab.snapshot(redisConfigKeys));
+    });
     // The recorder sees every scrape and when the setup (fault or fix) was in place.
     const target = {
       ...lab.target,
@@ -99,6 +107,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
     durationS,
     evidence,
     restoreFailures,
+    leftovers: leftovers ?? { clean: false, checks: [{ what: 'leftover check', ok: false, detail: 'did not run' }] },
   });
   report.timeline = recorder.timeline(report.presentation.metricDeltas);
   const file = await writeReport(report, options.reportsDir);

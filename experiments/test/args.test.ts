@@ -41,10 +41,17 @@ test('rejects what it cannot run', () => {
   assert.throws(() => parseCli([]), UsageError);
   assert.throws(() => parseCli(['503-uc', '--target', 'aws']), UsageError);
   assert.throws(() => parseCli(['503-uc', '--bogus']), UsageError);
-  assert.throws(() => parseCli(['503-uc', '--dry-run']), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--repeat', '0']), UsageError);
   assert.throws(() => parseDuration('soon'), UsageError);
   assert.throws(() => parseDuration('0'), UsageError);
   assert.equal(parseDuration('2.5'), 2.5);
+});
+
+test('--dry-run works on both targets', () => {
+  for (const target of ['lab', 'k8s']) {
+    const command = parseCli(['503-uc', '--dry-run', '--target', target]);
+    assert.ok(command.kind === 'run' && command.dryRun && command.target === target);
+  }
 });
 
 test('--all takes only the lab options', () => {

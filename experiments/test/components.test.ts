@@ -101,3 +101,47 @@ test('503-uc takes its proxy idle timeout from istio/faults/idle-timeout, below 
     },
   ]);
 });
+
+test('a whole DestinationRule connectionPool → the client sidecar circuit breakers and the inbound cluster', () => {
+  const changes = translateComponent('circuit-breaker');
+  const outbound = changes.filter((c) => c.proxy === 'web-api-sidecar');
+  assert.deepEqual(
+    outbound.map((c) => c.listener),
+    ['outbound-recipe-api-http', 'outbound-recipe-api-grpc', 'outbound-recipe-api-http', 'outbound-recipe-api-grpc'],
+  );
+  const breakers = outbound.find((c) => c.patch.upstream?.circuitBreakers)?.patch.upstream;
+  assert.deepEqual(breakers?.circuitBreakers, {
+    maxConnections: 1,
+    maxPendingRequests: 1,
+    maxRequests: 1,
+    maxRetries: 4294967295,
+  });
+  assert.equal(breakers?.connectTimeoutMs, 2000);
+  const ejection = outbound.find((c) => c.patch.upstream?.outlierDetection)?.patch.upstream?.outlierDetection;
+  assert.deepEqual(ejection, {
+    consecutive5xx: 1,
+    intervalMs: 1000,
+    baseEjectionTimeMs: 30_000,
+    maxEjectionPercent: 100,
+  });
+  assert.deepEqual(changes.find((c) => c.proxy === 'recipe-api-sidecar')?.patch, {
+    upstream: { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0 },
+  });
+});
+
+test('a connectionPool field the lab cannot translate is refused, not dropped', (t) => {
+  const root = fakeRoot(
+    t,
+    'DestinationRule',
+    'recipe-api',
+    '- op: replace\n  path: /spec/trafficPolicy/connectionPool\n  value:\n    tcp:\n      maxConnections: 4\n      tcpKeepalive:\n        time: 7200s',
+  );
+  assert.throws(() => translateComponent('x', root), /connectionPool.tcp: tcpKeepalive has no lab equivalent/);
+  const od = fakeRoot(
+    t,
+    'DestinationRule',
+    'recipe-api',
+    '- op: replace\n  path: /spec/trafficPolicy/outlierDetection\n  value:\n    splitExternalLocalOriginErrors: true',
+  );
+  assert.throws(() => translateComponent('x', od), /outlierDetection: splitExternalLocalOriginErrors/);
+});

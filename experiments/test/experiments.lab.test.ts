@@ -14,6 +14,9 @@ import { catalogue, labAppEnv } from '../src/catalogue.js';
 import type { Experiment, Fix } from '../src/definition.js';
 import { renderReport, type RunReport } from '../src/report.js';
 import { runOnLab } from '../src/runner.js';
+import { checkLabSources, renderSourceChecks } from '../src/dry-run.js';
+import { compareSnapshots } from '../src/leftovers.js';
+import { connectLab } from '../src/targets/lab.js';
 import { warmUpDashboards } from './dashboard-traffic.js';
 import { repoRoot, startPrivateLab } from './lab-fixture.js';
 import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
@@ -48,6 +51,7 @@ const durations: Record<string, number> = {
   'redis-scan-latency': 6,
   'client-abort-leak': 5,
   'upload-oom': 5,
+  'circuit-breaker': 3,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
@@ -86,6 +90,34 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
     assert.ok(allPanelsHaveData(rows), `panels without data after the warm-up load:\n${emptyPanels(rows)}`);
   });
 
+  test('--dry-run finds every signal source of every experiment and injects nothing; a missing one fails', async () => {
+    const connection = await connectLab({ ...lab.options, start: false });
+    const before = await connection.snapshot([]);
+    for (const experiment of catalogue as Experiment<unknown>[]) {
+      const checks = await checkLabSources(experiment, connection);
+      assert.ok(
+        checks.every((c) => c.ok),
+        `${experiment.name}:\n${renderSourceChecks(checks)}`,
+      );
+    }
+    const absent = {
+      ...catalogue[0]!,
+      signals: {
+        required: {
+          gone: {
+            ...Object.values(catalogue[0]!.signals.required)[0]!,
+            labSource: { kind: 'metric', service: 'recipe-api', family: 'no_such_family_total' },
+          },
+        },
+        optional: {},
+      },
+    } as Experiment<unknown>;
+    const [gone] = await checkLabSources(absent, connection);
+    assert.equal(gone?.ok, false);
+    assert.match(gone!.detail, /does not export no_such_family_total/);
+    assert.ok(compareSnapshots(before, await connection.snapshot([])).clean, 'a dry run changes nothing');
+  });
+
   for (const experiment of catalogue as Experiment<unknown>[]) {
     for (const fix of [null, ...experiment.fixes] as (Fix | null)[]) {
       const label = `${experiment.name} ${fix ? `with fix ${fix.name}: healthy` : 'without fix: incident'}`;
@@ -101,6 +133,10 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
         });
         pages.push({ html, report, name: `${experiment.name}-${fix ? fix.name : 'incident'}` });
         assert.deepEqual(report.restoreFailures, []);
+        assert.ok(
+          report.leftovers.clean && report.leftovers.checks.length >= 3,
+          `left behind: ${JSON.stringify(report.leftovers.checks)}`,
+        );
         assert.ok(report.expectationHeld, `${label}\n${renderReport(report)}`);
       });
       if (experiment.name === '503-uc' && fix === null) {

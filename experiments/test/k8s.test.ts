@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decide } from '../src/verdict.js';
 import { parser } from '@prometheus-io/lezer-promql';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
@@ -114,7 +115,7 @@ test('every signal query is PromQL that parses, scoped to the namespace and the 
   assert.equal(fillQuery('a{namespace="$namespace"}[$window]', 'ns', '2m'), 'a{namespace="ns"}[2m]');
 });
 
-test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on it', () => {
+test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on it by signal key', () => {
   const uc = experiments.find((e) => e.name === '503-uc')!;
   const plan = k8sPlan(uc, { fix: null, namespace: 'default', durationS: 20 });
   const query = plan.steps.find((s) => s.kind === 'query' && /response_flags="UC"/.test(s.promql));
@@ -124,9 +125,14 @@ test('503-uc asks Prometheus for istio_requests_total with flag UC and judges on
       query.promql.includes('istio_requests_total') &&
       query.promql.includes('response_code="503"'),
   );
-  assert.equal(uc.k8sJudge({ [query.name]: 3, "requests through recipe-api's sidecar": 400 }).outcome, 'incident');
-  assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 400 }).outcome, 'healthy');
-  assert.equal(uc.k8sJudge({ [query.name]: 0, "requests through recipe-api's sidecar": 10 }).outcome, 'inconclusive');
+  assert.equal(query.name, 'ucResets');
+  const others = { inboundRequests: 400, inbound5xx: 0, callerNon2xx: 0 };
+  assert.equal(decide(uc, { ...others, ucResets: 3, inbound5xx: 3 }).outcome, 'incident');
+  assert.equal(decide(uc, { ...others, ucResets: 0 }).outcome, 'healthy');
+  assert.equal(decide(uc, { ...others, ucResets: 0, inboundRequests: 10 }).outcome, 'inconclusive');
+  assert.deepEqual(decide(uc, { ...others, ucResets: null }).reasons, [
+    "no data for 503 UC with connection_termination at recipe-api's sidecar",
+  ]);
 });
 
 test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold in the cluster', () => {
@@ -136,12 +142,7 @@ test('redis-scan-latency sets and restores SCAN_COUNT and the SLOWLOG threshold 
   assert.match(text, /kubectl -n default set env deploy\/recipe-api SCAN_COUNT-/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 100\b/);
   assert.match(text, /redis-cli CONFIG SET slowlog-log-slower-than 10000/);
-  assert.equal(
-    redis.k8sJudge({ 'p99 of Redis GET': 0.05, 'p99 of Redis GET before the run': 0.005 }).outcome,
-    'incident',
-  );
-  assert.equal(
-    redis.k8sJudge({ 'p99 of Redis GET': 0.006, 'p99 of Redis GET before the run': 0.005 }).outcome,
-    'healthy',
-  );
+  const counts = { baselineGets: 1000, faultGets: 1000, invalidations: 100 };
+  assert.equal(decide(redis, { ...counts, getP99FaultS: 0.05, getP99BaselineS: 0.005 }).outcome, 'incident');
+  assert.equal(decide(redis, { ...counts, getP99FaultS: 0.006, getP99BaselineS: 0.005 }).outcome, 'healthy');
 });

@@ -43,6 +43,8 @@ const evidence: UploadEvidence = {
   ],
 };
 
+const clean = { clean: true, checks: [] };
+
 test('the report tells the story: hypothesis, injection, load, signals, log lines, verdict and the fix', () => {
   const report = buildReport({
     experiment: uploadOom as never,
@@ -53,6 +55,7 @@ test('the report tells the story: hypothesis, injection, load, signals, log line
     durationS: 5,
     evidence,
     restoreFailures: [],
+    leftovers: clean,
   });
   assert.equal(report.verdict.outcome, 'incident');
   assert.equal(report.expectationHeld, true);
@@ -87,12 +90,36 @@ test('with --fix the same evidence does not hold the expectation', () => {
     durationS: 5,
     evidence,
     restoreFailures: ['recipe-api faults: ECONNREFUSED'],
+    leftovers: clean,
   });
   assert.equal(report.expectationHeld, false);
   assert.match(renderReport(report), /RESTORE FAILED/);
   assert.equal(expectationHeld({ outcome: 'healthy', reasons: [] }, true), true);
   assert.equal(expectationHeld({ outcome: 'inconclusive', reasons: [] }, true), false);
   assert.equal(expectationHeld({ outcome: 'inconclusive', reasons: [] }, false), false);
+});
+
+test('a run that left something behind does not hold, whatever it showed', () => {
+  const report = buildReport({
+    experiment: uploadOom as never,
+    target: 'lab',
+    fix: null,
+    setup: uploadOom.incidentSetup,
+    startedAt: new Date(),
+    durationS: 5,
+    evidence,
+    restoreFailures: [],
+    leftovers: {
+      clean: false,
+      checks: [{ what: 'recipe-api app faults', ok: false, detail: '{"uploadLimits":false} now, {} before the run' }],
+    },
+  });
+  assert.equal(report.verdict.outcome, 'incident');
+  assert.equal(report.expectationHeld, false);
+  assert.match(
+    renderReport(report),
+    /SOMETHING WAS LEFT BEHIND[\s\S]*✗ recipe-api app faults: \{"uploadLimits":false\} now/,
+  );
 });
 
 test('the JSON report lands under the reports directory with the evidence', async (t) => {
@@ -107,6 +134,7 @@ test('the JSON report lands under the reports directory with the evidence', asyn
     durationS: 5,
     evidence,
     restoreFailures: [],
+    leftovers: clean,
   });
   const file = await writeReport(report, dir);
   assert.equal(path.dirname(file), dir);

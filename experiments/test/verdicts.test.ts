@@ -2,10 +2,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PhaseLoad } from '../src/definition.js';
 import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
-import { judge503Uc, minInboundRequests, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
-import { judgeLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
-import { judgeRedisLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';
-import { judgeUpload, type UploadEvidence } from '../src/incidents/upload-oom.js';
+import { minInboundRequests, uc503, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
+import { clientAbortLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
+import { redisScanLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';
+import { uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
+import { circuitBreaker, type BreakerEvidence } from '../src/incidents/circuit-breaker.js';
+import type { Experiment } from '../src/definition.js';
+import { decide } from '../src/verdict.js';
+
+/** What a lab run decides: the experiment's signal reader, then the one verdict of both targets. */
+const verdictOf = <E, K extends string, O extends string>(experiment: Experiment<E, K, O>, evidence: E) =>
+  decide(experiment, experiment.readSignals(evidence));
 
 /**
  * Each verdict rule on evidence shaped like real runs: it must call the incident when it is there,
@@ -46,19 +53,19 @@ const ucEvidence = (direct: UcPhase, mesh: UcPhase): UcEvidence => ({
 });
 
 test('503-uc: UC resets in the sidecar log are the incident; none over enough requests is healthy', () => {
-  assert.equal(judge503Uc(ucEvidence(ucPhase(120, 4), ucPhase(100, 0))).outcome, 'incident');
+  assert.equal(verdictOf(uc503, ucEvidence(ucPhase(120, 4), ucPhase(100, 0))).outcome, 'incident');
   // Hidden from the caller by retries, still the incident: the sidecar logged it.
-  assert.equal(judge503Uc(ucEvidence(ucPhase(120, 0), ucPhase(100, 2, 0))).outcome, 'incident');
-  assert.equal(judge503Uc(ucEvidence(ucPhase(160, 0), ucPhase(120, 0))).outcome, 'healthy');
+  assert.equal(verdictOf(uc503, ucEvidence(ucPhase(120, 0), ucPhase(100, 2, 0))).outcome, 'incident');
+  assert.equal(verdictOf(uc503, ucEvidence(ucPhase(160, 0), ucPhase(120, 0))).outcome, 'healthy');
 });
 
 test('503-uc: no incident without UC lines, and no "healthy" on too little traffic or other errors', () => {
-  assert.notEqual(judge503Uc(ucEvidence(ucPhase(160, 0), ucPhase(120, 0))).outcome, 'incident');
-  assert.equal(judge503Uc(ucEvidence(ucPhase(20, 0), ucPhase(20, 0))).outcome, 'inconclusive');
+  assert.notEqual(verdictOf(uc503, ucEvidence(ucPhase(160, 0), ucPhase(120, 0))).outcome, 'incident');
+  assert.equal(verdictOf(uc503, ucEvidence(ucPhase(20, 0), ucPhase(20, 0))).outcome, 'inconclusive');
   assert.ok(40 < minInboundRequests);
   const otherErrors = ucPhase(160, 0);
   otherErrors.load = load('p', { '200 -': 150, '502 -': 10 });
-  assert.equal(judge503Uc(ucEvidence(otherErrors, ucPhase(120, 0))).outcome, 'inconclusive');
+  assert.equal(verdictOf(uc503, ucEvidence(otherErrors, ucPhase(120, 0))).outcome, 'inconclusive');
 });
 
 const redis = (
@@ -84,16 +91,20 @@ const redis = (
 });
 
 test('redis-scan-latency: ≥5× p99 with SCAN in SLOWLOG is the incident; ≤2× without SCAN is healthy', () => {
-  assert.equal(judgeRedisLatency(redis(0.006, 0.048, 128)).outcome, 'incident');
-  assert.equal(judgeRedisLatency(redis(0.006, 0.005, 0)).outcome, 'healthy');
+  assert.equal(verdictOf(redisScanLatency, redis(0.006, 0.048, 128)).outcome, 'incident');
+  assert.equal(verdictOf(redisScanLatency, redis(0.006, 0.005, 0)).outcome, 'healthy');
 });
 
 test('redis-scan-latency: no incident without the latency rise, without SCANs, or without enough samples', () => {
-  assert.notEqual(judgeRedisLatency(redis(0.006, 0.012, 128)).outcome, 'incident'); // SCANs but only 2×
-  assert.notEqual(judgeRedisLatency(redis(0.006, 0.048, 0)).outcome, 'incident'); // slow, but not SCAN
-  assert.equal(judgeRedisLatency(redis(0.006, 0.048, 128, 2)).outcome, 'inconclusive'); // barely invalidated
-  assert.equal(judgeRedisLatency(redis(0.006, 0.048, 128, 80, 100)).outcome, 'inconclusive'); // few GETs
-  assert.equal(judgeRedisLatency(redis(0.006, 0.018, 0)).outcome, 'inconclusive'); // 3×: neither
+  assert.notEqual(verdictOf(redisScanLatency, redis(0.006, 0.012, 128)).outcome, 'incident'); // SCANs but only 2×
+  assert.notEqual(verdictOf(redisScanLatency, redis(0.006, 0.048, 0)).outcome, 'incident'); // slow, but not SCAN
+  assert.equal(verdictOf(redisScanLatency, redis(0.006, 0.048, 128, 2)).outcome, 'inconclusive'); // barely invalidated
+  assert.equal(verdictOf(redisScanLatency, redis(0.006, 0.048, 128, 80, 100)).outcome, 'inconclusive'); // few GETs
+  assert.equal(verdictOf(redisScanLatency, redis(0.006, 0.018, 0)).outcome, 'inconclusive'); // 3×: neither
+  // Sub-millisecond noise on a loaded machine (measured: 1.25 → 2.9 ms with the fix) is no incident…
+  assert.equal(verdictOf(redisScanLatency, redis(0.00125, 0.0029, 0)).outcome, 'healthy');
+  // …but the same small rise with SCANs in SLOWLOG is not healthy.
+  assert.notEqual(verdictOf(redisScanLatency, redis(0.00125, 0.0029, 40)).outcome, 'healthy');
 });
 
 const leak = (
@@ -116,17 +127,20 @@ const leak = (
 });
 
 test('client-abort-leak: fds that stay on web-api and climbed on recipe-api are the leak; back to baseline is healthy', () => {
-  assert.equal(judgeLeak(leak([31, 32], [45, 42], [45, 33])).outcome, 'incident');
-  assert.equal(judgeLeak(leak([30, 31], [37, 30], [29, 31])).outcome, 'healthy');
+  assert.equal(verdictOf(clientAbortLeak, leak([31, 32], [45, 42], [45, 33])).outcome, 'incident');
+  assert.equal(verdictOf(clientAbortLeak, leak([30, 31], [37, 30], [29, 31])).outcome, 'healthy');
 });
 
 test('client-abort-leak: no leak when fds return, when only one side climbs, or without readings', () => {
-  assert.notEqual(judgeLeak(leak([30, 31], [38, 31], [31, 31])).outcome, 'incident');
-  assert.notEqual(judgeLeak(leak([30, 31], [45, 31], [45, 31])).outcome, 'incident'); // recipe-api never climbed
-  assert.equal(judgeLeak(leak([30, 31], [31, 40], [31, 31])).outcome, 'inconclusive'); // transient climb only
+  assert.notEqual(verdictOf(clientAbortLeak, leak([30, 31], [38, 31], [31, 31])).outcome, 'incident');
+  assert.notEqual(verdictOf(clientAbortLeak, leak([30, 31], [45, 31], [45, 31])).outcome, 'incident'); // recipe-api never climbed
+  assert.equal(verdictOf(clientAbortLeak, leak([30, 31], [31, 40], [31, 31])).outcome, 'inconclusive'); // transient climb only
   const missing = leak([30, 31], [45, 42], [45, 33]);
   missing.after['web-api'].fds = null;
-  assert.equal(judgeLeak(missing).outcome, 'inconclusive');
+  assert.deepEqual(verdictOf(clientAbortLeak, missing), {
+    outcome: 'inconclusive',
+    reasons: ['no data for open fds of web-api when the readings end, over baseline'],
+  });
 });
 
 const mib = 1024 * 1024;
@@ -143,15 +157,41 @@ const upload = (status: string, growthMiB: number, small = '201 -'): UploadEvide
 });
 
 test('upload-oom: accepted oversize uploads with memory growing with them are the incident; 413 with flat memory is healthy', () => {
-  assert.equal(judgeUpload(upload('201 -', 140)).outcome, 'incident');
-  assert.equal(judgeUpload(upload('413 -', 16)).outcome, 'healthy');
+  assert.equal(verdictOf(uploadOom, upload('201 -', 140)).outcome, 'incident');
+  assert.equal(verdictOf(uploadOom, upload('413 -', 16)).outcome, 'healthy');
 });
 
 test('upload-oom: no incident while memory stays flat or uploads are refused, no "healthy" if small uploads break', () => {
-  assert.notEqual(judgeUpload(upload('201 -', 10)).outcome, 'incident'); // accepted but streamed
-  assert.notEqual(judgeUpload(upload('413 -', 140)).outcome, 'incident'); // refused
-  assert.equal(judgeUpload(upload('413 -', 16, '413 -')).outcome, 'inconclusive'); // limit too tight
-  const noSamples = upload('201 -', 140);
-  noSamples.samples = 1;
-  assert.equal(judgeUpload(noSamples).outcome, 'inconclusive');
+  assert.notEqual(verdictOf(uploadOom, upload('201 -', 10)).outcome, 'incident'); // accepted but streamed
+  assert.notEqual(verdictOf(uploadOom, upload('413 -', 140)).outcome, 'incident'); // refused
+  assert.equal(verdictOf(uploadOom, upload('413 -', 16, '413 -')).outcome, 'inconclusive'); // limit too tight
+  const noReadings = upload('201 -', 140);
+  noReadings.peak.external = null;
+  assert.deepEqual(verdictOf(uploadOom, noReadings), {
+    outcome: 'inconclusive',
+    reasons: ['no data for recipe-api external memory (Buffers) growth'],
+  });
+});
+
+const breaker = (overflows: number, outboundTotal: number, clientFailures: number): BreakerEvidence => ({
+  baseline: load('baseline', { '200 -': 300 }),
+  underLimits: load('limits', {
+    '200 -': outboundTotal - clientFailures,
+    ...(clientFailures ? { '503 -': clientFailures } : {}),
+  }),
+  peakActive: 8,
+  limits: { maxConnections: 1, maxPendingRequests: 1 },
+  outbound: {
+    total: outboundTotal,
+    byStatusFlag: { '200 -': outboundTotal - overflows, ...(overflows ? { '503 UO': overflows } : {}) },
+  },
+  overflows: Array.from({ length: overflows }, () => uc),
+  pendingOverflow: overflows,
+});
+
+test('circuit-breaker: UO overflows at the caller sidecar are the incident; none over enough requests is healthy', () => {
+  assert.equal(verdictOf(circuitBreaker, breaker(120, 600, 40)).outcome, 'incident');
+  assert.equal(verdictOf(circuitBreaker, breaker(0, 600, 0)).outcome, 'healthy');
+  assert.notEqual(verdictOf(circuitBreaker, breaker(0, 600, 5)).outcome, 'healthy'); // failures of another kind
+  assert.equal(verdictOf(circuitBreaker, breaker(0, 40, 0)).outcome, 'inconclusive'); // too little load
 });

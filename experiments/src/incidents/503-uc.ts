@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { serviceHost, sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
-import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
+import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
+import { countAll, countWhere, ingressToWebApi, recipeApiInbound } from '../promql.js';
 import {
   countByStatusAndFlag,
   isUpstreamConnectionTermination,
@@ -99,23 +100,94 @@ const enoughResets = 3;
 /** Fewer requests than this through recipe-api's sidecar cannot show the race's absence. */
 export const minInboundRequests = 100;
 
-export function judge503Uc(e: UcEvidence): Verdict {
-  const phases = [
-    ['straight to the sidecar', e.direct],
-    ['through the ingress and web-api', e.throughMesh],
-  ] as const;
-  const uc = e.direct.connectionTerminations.length + e.throughMesh.connectionTerminations.length;
-  const total = e.direct.inbound.total + e.throughMesh.inbound.total;
-  const reasons = phases.map(
-    ([name, p]) =>
-      `${name}: ${p.inbound.total} requests through recipe-api's sidecar, ${p.connectionTerminations.length} answered 503 UC upstream_reset_before_response_started{connection_termination}; the caller saw ${clientNon2xx(p.load)} non-2xx of ${p.load.requests}`,
-  );
-  if (e.trace)
-    reasons.push(`trace ${e.trace[0]!.traceId}: recipe-api's sidecar answered 503 UC with no recipe-api span under it`);
-  else if (uc > 0)
-    reasons.push(`no trace with a sidecar-only 503 UC among ${e.tracesSearched} traces (spans not flushed yet?)`);
-  if (uc > 0) return { outcome: 'incident', reasons };
-  if (total < minInboundRequests) {
+/** increase() extrapolates over the scrape window, so one event can read 0.9 on Prometheus. */
+const atLeastOne = 0.5;
+
+export const ucSignals = {
+  required: {
+    ucResets: {
+      title: "503 UC with connection_termination at recipe-api's sidecar",
+      unit: 'responses',
+      lab: '.lab/logs/recipe-api-sidecar.access.log (Istio text format), both phases',
+      labSource: { kind: 'access-log', proxy: 'recipe-api-sidecar' },
+      k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api",response_code="503",response_flags="UC"} and kubectl logs deploy/recipe-api -c istio-proxy',
+      promql: countWhere('istio_requests_total', recipeApiInbound, 'response_code="503",response_flags="UC"'),
+    },
+    inboundRequests: {
+      title: "requests through recipe-api's sidecar",
+      unit: 'requests',
+      lab: '.lab/logs/recipe-api-sidecar.access.log, inbound cluster',
+      labSource: { kind: 'access-log', proxy: 'recipe-api-sidecar' },
+      k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api"}',
+      promql: countAll('istio_requests_total', recipeApiInbound),
+    },
+    inbound5xx: {
+      title: "5xx answered by recipe-api's sidecar (UC included)",
+      unit: 'responses',
+      lab: '.lab/logs/recipe-api-sidecar.access.log, status 5xx',
+      labSource: { kind: 'access-log', proxy: 'recipe-api-sidecar' },
+      k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api",response_code=~"5.."}',
+      promql: countWhere('istio_requests_total', recipeApiInbound, 'response_code=~"5.."'),
+    },
+    callerNon2xx: {
+      title: 'non-2xx answers the caller saw',
+      unit: 'responses',
+      lab: "the load's own records (status and the ingress' response-flags header)",
+      labSource: { kind: 'client' },
+      k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
+      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
+    },
+  },
+  optional: {
+    sidecarOnlyTrace: {
+      title: 'traces with a sidecar-only 503 UC (no recipe-api span)',
+      unit: 'traces',
+      lab: '.lab/traces/spans.ndjson (npm run lab -- trace <id>)',
+      labSource: { kind: 'traces' },
+      k8s: `Tempo: { resource.service.name = "${recipeSidecarService}" && span.response_flags = "UC" }`,
+    },
+    envoyRetries: {
+      title: "retries Envoy made (Istio's defaults)",
+      unit: 'retries',
+      lab: 'Envoy admin /stats upstream_rq_retry of both sidecars',
+      labSource: { kind: 'envoy-stats', proxy: 'web-api-sidecar' },
+      k8s: 'envoy_cluster_upstream_rq_retry{cluster_name=~".*recipe-api.*"}',
+      promql:
+        'sum(increase(envoy_cluster_upstream_rq_retry{namespace="$namespace",cluster_name=~".*recipe-api.*"}[$window]))',
+    },
+  },
+} satisfies Signals<string, string>;
+type UcRequired = keyof typeof ucSignals.required;
+type UcOptional = keyof typeof ucSignals.optional;
+
+const sumRetries = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .filter(([k]) => k.endsWith('.upstream_rq_retry'))
+    .reduce((n, [, v]) => n + v, 0);
+
+export function readUcSignals(e: UcEvidence): SignalValues<UcRequired, UcOptional> {
+  const phases = [e.direct, e.throughMesh];
+  const total = (f: (p: UcPhase) => number) => phases.reduce((n, p) => n + f(p), 0);
+  return {
+    ucResets: total((p) => p.connectionTerminations.length),
+    inboundRequests: total((p) => p.inbound.total),
+    inbound5xx: total((p) => fiveXx(p.inbound)),
+    callerNon2xx: total((p) => clientNon2xx(p.load)),
+    sidecarOnlyTrace: e.trace ? 1 : 0,
+    envoyRetries: total((p) => sumRetries(p.retries.inbound) + sumRetries(p.retries.outbound)),
+  };
+}
+
+export function judge503Uc(v: JudgeInput<UcRequired, UcOptional>): Verdict {
+  const reasons = [
+    `${v.ucResets} of ${v.inboundRequests} requests through recipe-api's sidecar answered 503 UC upstream_reset_before_response_started{connection_termination}; ${v.inbound5xx} answered 5xx in all; the caller saw ${v.callerNon2xx} non-2xx`,
+  ];
+  if (v.sidecarOnlyTrace !== undefined && v.sidecarOnlyTrace !== null)
+    reasons.push(
+      `${v.sidecarOnlyTrace} trace(s) with recipe-api's sidecar answering 503 UC and no recipe-api span under it`,
+    );
+  if (v.ucResets >= atLeastOne) return { outcome: 'incident', reasons };
+  if (v.inboundRequests < minInboundRequests) {
     return {
       outcome: 'inconclusive',
       reasons: [
@@ -124,8 +196,7 @@ export function judge503Uc(e: UcEvidence): Verdict {
       ],
     };
   }
-  const failures = phases.reduce((n, [, p]) => n + fiveXx(p.inbound) + clientNon2xx(p.load), 0);
-  if (failures > 0)
+  if (v.inbound5xx + v.callerNon2xx >= atLeastOne)
     return { outcome: 'inconclusive', reasons: [...reasons, 'no UC, but other failures: something else is wrong'] };
   return { outcome: 'healthy', reasons };
 }
@@ -140,7 +211,7 @@ const incidentSetup: Setup = {
   mesh: [],
 };
 
-export const uc503: Experiment<UcEvidence> = {
+export const uc503: Experiment<UcEvidence, UcRequired, UcOptional> = {
   name: '503-uc',
   title: 'Envoy 503 UC when the app closes a pooled keep-alive connection',
   incident: {
@@ -195,50 +266,13 @@ export const uc503: Experiment<UcEvidence> = {
     describe: `Bursts of ${burstSize} concurrent GETs, each burst started inside the window in which the previous burst's connections expire (idle-close time of recipe-api, measured, + 10–90 % of the previous burst's duration), so pooled connections expire while requests are written onto them: first straight to recipe-api's sidecar inbound listener (as a caller's sidecar sends, --duration s), then through the ingress, web-api and its sidecar with Istio's default retries (0.6 × --duration). Each phase stops early once ${enoughResets} UC resets are logged. Baseline: 2 bursts through the ingress before the fault.`,
     defaultDurationS: 12,
   },
-  signals: [
-    {
-      name: "503 UC with connection_termination at recipe-api's sidecar",
-      lab: '.lab/logs/recipe-api-sidecar.access.log (Istio text format)',
-      k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api",response_code="503",response_flags="UC"} and kubectl logs deploy/recipe-api -c istio-proxy',
-      promql:
-        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="503",response_flags="UC"}[$window]))',
-    },
-    {
-      name: "requests through recipe-api's sidecar",
-      lab: '.lab/logs/recipe-api-sidecar.access.log',
-      k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api"}',
-      promql:
-        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace"}[$window]))',
-    },
-    {
-      name: 'trace with sidecar spans and no recipe-api span',
-      lab: '.lab/traces/spans.ndjson (npm run lab -- trace <id>)',
-      k8s: `Tempo: { resource.service.name = "${recipeSidecarService}" && span.response_flags = "UC" }`,
-    },
-    {
-      name: "retries Envoy made (Istio's defaults)",
-      lab: 'Envoy admin /stats upstream_rq_retry* of both sidecars',
-      k8s: 'envoy_cluster_upstream_rq_retry{cluster_name=~".*recipe-api.*"}',
-      promql:
-        'sum(increase(envoy_cluster_upstream_rq_retry{namespace="$namespace",cluster_name=~".*recipe-api.*"}[$window]))',
-    },
-  ],
+  signals: ucSignals,
   verdictRule: `incident when recipe-api's sidecar logged ≥1 503 UC upstream_reset_before_response_started{connection_termination}; healthy when none of ≥${minInboundRequests} requests through it failed and the caller saw only 2xx`,
   k8sLoad: {
     path: '/api/recipes/42?via=http',
     describe: 'GET /api/recipes/42?via=http through the ingress gateway',
     via: 'ingress',
   },
-  k8sJudge(values) {
-    const uc = values["503 UC with connection_termination at recipe-api's sidecar"] ?? 0;
-    const total = values["requests through recipe-api's sidecar"] ?? 0;
-    const reasons = [`Prometheus: ${uc.toFixed(1)} 503 UC of ${total.toFixed(0)} requests at recipe-api's sidecar`];
-    if (uc >= 0.5) return { outcome: 'incident', reasons };
-    return total >= minInboundRequests
-      ? { outcome: 'healthy', reasons }
-      : { outcome: 'inconclusive', reasons: [...reasons, 'too few requests'] };
-  },
-
   async run(ctx) {
     const { target } = ctx;
     const flagsHeader = target.responseFlagsHeader;
@@ -353,13 +387,11 @@ export const uc503: Experiment<UcEvidence> = {
     };
   },
 
+  readSignals: readUcSignals,
   judge: judge503Uc,
 
   present(e) {
-    const sum = (counts: Record<string, number>) =>
-      Object.entries(counts)
-        .filter(([k]) => k.endsWith('.upstream_rq_retry'))
-        .reduce((n, [, v]) => n + v, 0);
+    const sum = sumRetries;
     const mesh = e.throughMesh;
     const meshUc = mesh.connectionTerminations.length;
     const meshClientFailures = clientNon2xx(mesh.load);

@@ -1,4 +1,14 @@
-import type { Experiment, PhaseLoad, ServiceName, Setup, Verdict } from '../definition.js';
+import type {
+  Experiment,
+  JudgeInput,
+  PhaseLoad,
+  ServiceName,
+  Setup,
+  SignalValues,
+  Signals,
+  Verdict,
+} from '../definition.js';
+import { countWhere, ingressToWebApi, serviceSeries } from '../promql.js';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
@@ -57,29 +67,97 @@ const grew = (e: LeakEvidence, service: ServiceName, when: 'first' | 'after' = '
   const a = e[when][service].fds;
   return a === null || b === null ? null : a - b;
 };
-const signed = (v: number | null) => (v === null ? '–' : `${v >= 0 ? '+' : ''}${v}`);
+const signed = (v: number | null) => (v === null ? '–' : `${v >= 0 ? '+' : ''}${Math.round(v)}`);
 
 /**
  * A leak: web-api still holds at least one fd per two aborted downloads when the readings end, and
  * recipe-api's fds climbed with them right after the aborts (its side is released later by the
  * mesh, see the sidecar lines). Healthy: both back within a small tolerance of their baseline.
  */
-export function judgeLeak(e: LeakEvidence): Verdict {
-  const n = e.aborted.requests;
-  const web = grew(e, 'web-api');
-  const recipeFirst = grew(e, 'recipe-api', 'first');
-  const recipe = grew(e, 'recipe-api');
+const fds = (service: ServiceName) => `process_open_fds{${serviceSeries(service)}}`;
+/** Growth of a gauge: its value at the end (or its highest over the run) minus before the run. */
+const grewOnK8s = (series: string, how: 'end' | 'peak') =>
+  `${how === 'end' ? `max(${series})` : `max(max_over_time(${series}[$window]))`} - max(${series} offset $window)`;
+
+export const leakSignals = {
+  required: {
+    abortedDownloads: {
+      title: 'downloads aborted by the client',
+      unit: 'requests',
+      lab: "the load's own records; the ingress logs them with flag DC",
+      labSource: { kind: 'client' },
+      k8s: 'istio_requests_total{source_workload="istio-ingressgateway",response_flags="DC"}',
+      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_flags="DC"'),
+    },
+    webApiFdsAtEnd: {
+      title: 'open fds of web-api when the readings end, over baseline',
+      unit: 'fds',
+      lab: 'web-api admin /metrics process_open_fds, before and after settling',
+      labSource: { kind: 'metric', service: 'web-api', family: 'process_open_fds' },
+      k8s: 'process_open_fds{service="web-api"}, now vs. before the run',
+      promql: grewOnK8s(fds('web-api'), 'end'),
+    },
+    recipeApiFdsFirst: {
+      title: 'open fds of recipe-api right after the aborts, over baseline',
+      unit: 'fds',
+      lab: 'recipe-api admin /metrics process_open_fds, ~0.5 s after the last abort',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'process_open_fds' },
+      k8s: 'the highest process_open_fds{service="recipe-api"} during the run vs. before it',
+      promql: grewOnK8s(fds('recipe-api'), 'peak'),
+    },
+    recipeApiFdsAtEnd: {
+      title: 'open fds of recipe-api when the readings end, over baseline',
+      unit: 'fds',
+      lab: 'recipe-api admin /metrics process_open_fds, before and after settling',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'process_open_fds' },
+      k8s: 'process_open_fds{service="recipe-api"}, now vs. before the run',
+      promql: grewOnK8s(fds('recipe-api'), 'end'),
+    },
+  },
+  optional: {
+    webApiHandlesAtEnd: {
+      title: 'active handles of web-api when the readings end, over baseline',
+      unit: 'handles',
+      lab: 'web-api admin /metrics nodejs_active_handles_total',
+      labSource: { kind: 'metric', service: 'web-api', family: 'nodejs_active_handles_total' },
+      k8s: 'nodejs_active_handles_total{service="web-api"}, now vs. before the run',
+      promql: grewOnK8s(`nodejs_active_handles_total{${serviceSeries('web-api')}}`, 'end'),
+    },
+  },
+} satisfies Signals<string, string>;
+type LeakRequired = keyof typeof leakSignals.required;
+type LeakOptional = keyof typeof leakSignals.optional;
+
+export function readLeakSignals(e: LeakEvidence): SignalValues<LeakRequired, LeakOptional> {
+  const handles = (r: ResourceReading) => r.handles;
+  const webHandlesBefore = handles(e.before['web-api']);
+  const webHandlesAfter = handles(e.after['web-api']);
+  return {
+    abortedDownloads: e.aborted.requests,
+    webApiFdsAtEnd: grew(e, 'web-api'),
+    recipeApiFdsFirst: grew(e, 'recipe-api', 'first'),
+    recipeApiFdsAtEnd: grew(e, 'recipe-api'),
+    webApiHandlesAtEnd:
+      webHandlesBefore === null || webHandlesAfter === null ? null : webHandlesAfter - webHandlesBefore,
+  };
+}
+
+export function judgeLeak(v: JudgeInput<LeakRequired, LeakOptional>): Verdict {
+  const n = v.abortedDownloads;
   const reasons = [
-    `${n} downloads of /api/recipes/export aborted after ${e.abortAfterBytes} of ${e.exportBytes} bytes`,
-    `process_open_fds right after the aborts: web-api ${signed(grew(e, 'web-api', 'first'))}, recipe-api ${signed(recipeFirst)}`,
-    `process_open_fds ${e.settledAfterMs} ms after the last abort: web-api ${signed(web)}, recipe-api ${signed(recipe)}`,
+    `${Math.round(n)} downloads of /api/recipes/export aborted halfway`,
+    `process_open_fds right after the aborts: recipe-api ${signed(v.recipeApiFdsFirst)}`,
+    `process_open_fds when the readings end: web-api ${signed(v.webApiFdsAtEnd)}, recipe-api ${signed(v.recipeApiFdsAtEnd)}`,
   ];
-  if (web === null || recipe === null || recipeFirst === null || n < abortedClients / 2 || e.exportBytes === 0) {
-    return { outcome: 'inconclusive', reasons: [...reasons, 'missing fd readings, or too few aborted downloads'] };
-  }
-  if (web >= n / 2 && recipeFirst >= n / 4) return { outcome: 'incident', reasons };
+  if (n < abortedClients / 2)
+    return {
+      outcome: 'inconclusive',
+      reasons: [...reasons, `too few aborted downloads (needs ≥${abortedClients / 2})`],
+    };
+  if (v.webApiFdsAtEnd >= n / 2 && v.recipeApiFdsFirst >= n / 4) return { outcome: 'incident', reasons };
   const tolerance = toleranceFor(n);
-  if (web <= tolerance && recipe <= tolerance && recipeFirst <= tolerance) return { outcome: 'healthy', reasons };
+  if (v.webApiFdsAtEnd <= tolerance && v.recipeApiFdsAtEnd <= tolerance && v.recipeApiFdsFirst <= tolerance)
+    return { outcome: 'healthy', reasons };
   return {
     outcome: 'inconclusive',
     reasons: [
@@ -110,7 +188,7 @@ function leakFindings(e: LeakEvidence): string[] {
   return findings;
 }
 
-export const clientAbortLeak: Experiment<LeakEvidence> = {
+export const clientAbortLeak: Experiment<LeakEvidence, LeakRequired, LeakOptional> = {
   name: 'client-abort-leak',
   title: 'Aborted downloads leak sockets and fds when streams are not cleaned up',
   incident: {
@@ -152,27 +230,7 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     describe: `One full GET /api/recipes/export through the ingress (baseline, sets the size), then ${abortedClients} downloads, ${concurrency} at a time, each reading half the export and closing its connection. fds and handles are read until they are back near baseline, at most ${settleMaxMs / 1000} s later.`,
     defaultDurationS: 5,
   },
-  signals: [
-    {
-      name: 'open fds of web-api',
-      lab: 'admin /metrics process_open_fds before/after',
-      k8s: 'process_open_fds{service="web-api"}, now vs. before the run',
-      promql:
-        'max(process_open_fds{namespace="$namespace",service="web-api"}) - max(process_open_fds{namespace="$namespace",service="web-api"} offset $window)',
-    },
-    {
-      name: 'active handles',
-      lab: 'admin /metrics nodejs_active_handles_total',
-      k8s: 'max by (service) (nodejs_active_handles_total{service=~"web-api|recipe-api"})',
-    },
-    {
-      name: 'aborted downloads at the ingress',
-      lab: '.lab/logs/ingress.access.log, flag DC',
-      k8s: 'istio_requests_total{source_workload="istio-ingressgateway",response_flags="DC"}',
-      promql:
-        'sum(increase(istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload_namespace="$namespace",response_flags="DC"}[$window]))',
-    },
-  ],
+  signals: leakSignals,
   verdictRule:
     "incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api's fds climbed by ≥1 per 4 right after them; healthy when both are within max(2, 10 %) of their baseline, right after and at the end",
   k8sLoad: {
@@ -180,17 +238,6 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     describe: 'GET /api/recipes/export through the ingress gateway (abort them with curl --max-time for the leak)',
     via: 'ingress',
   },
-  k8sJudge(values) {
-    const fds = values['open fds of web-api'] ?? null;
-    const aborted = values['aborted downloads at the ingress'] ?? 0;
-    const reasons = [
-      `Prometheus: web-api fds ${fds === null ? '–' : `${fds >= 0 ? '+' : ''}${fds}`} over the run, ${aborted.toFixed(0)} aborted downloads (DC)`,
-    ];
-    if (fds === null || aborted < 1) return { outcome: 'inconclusive', reasons };
-    if (fds >= aborted / 2) return { outcome: 'incident', reasons };
-    return fds <= toleranceFor(aborted) ? { outcome: 'healthy', reasons } : { outcome: 'inconclusive', reasons };
-  },
-
   async run(ctx) {
     const { target } = ctx;
     const url = `${target.urls.ingress}/api/recipes/export`;
@@ -271,6 +318,7 @@ export const clientAbortLeak: Experiment<LeakEvidence> = {
     };
   },
 
+  readSignals: readLeakSignals,
   judge: judgeLeak,
 
   present(e) {

@@ -1,4 +1,5 @@
-import type { Experiment, PhaseLoad, Setup, Verdict } from '../definition.js';
+import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
+import { countWhere, serviceSeries } from '../promql.js';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import { sendRequest } from '../load/http.js';
@@ -59,26 +60,70 @@ const count = (p: PhaseLoad, status: string) =>
     .filter(([k]) => k.startsWith(status))
     .reduce((n, [, v]) => n + v, 0);
 
-export function judgeUpload(e: UploadEvidence): Verdict {
-  const growth = memoryGrowth(e);
-  const inFlight = e.uploadBytes * e.concurrent;
-  const accepted = count(e.oversized, '2');
-  const rejected = count(e.oversized, '413');
+const photoRoute = `${serviceSeries('recipe-api')},route="/recipes/:id/photo"`;
+const photoAnswers = (filter: string) => countWhere('http_server_request_duration_seconds_count', photoRoute, filter);
+const inFlightBytes = oversizedBytes * concurrentUploads;
+
+export const uploadSignals = {
+  required: {
+    externalGrowthBytes: {
+      title: 'recipe-api external memory (Buffers) growth',
+      unit: 'bytes',
+      lab: 'recipe-api admin /metrics nodejs_external_memory_bytes every 100 ms: peak minus before',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_external_memory_bytes' },
+      k8s: 'max_over_time(nodejs_external_memory_bytes{service="recipe-api"}) over the run minus before it',
+      promql: `max(max_over_time(nodejs_external_memory_bytes{${serviceSeries('recipe-api')}}[$window])) - min(min_over_time(nodejs_external_memory_bytes{${serviceSeries('recipe-api')}}[$window] offset $window))`,
+    },
+    oversizedAccepted: {
+      title: 'oversized uploads accepted (2xx)',
+      unit: 'uploads',
+      lab: "the load's own records",
+      labSource: { kind: 'client' },
+      k8s: 'http_server_request_duration_seconds_count{service="recipe-api",route="/recipes/:id/photo",status_code=~"2.."}',
+      promql: photoAnswers('status_code=~"2.."'),
+    },
+    oversizedRejected: {
+      title: 'oversized uploads answered 413',
+      unit: 'uploads',
+      lab: "the load's own records and .lab/logs/recipe-api-sidecar.access.log",
+      labSource: { kind: 'client' },
+      k8s: 'http_server_request_duration_seconds_count{service="recipe-api",route="/recipes/:id/photo",status_code="413"}',
+      promql: photoAnswers('status_code="413"'),
+    },
+  },
+  optional: {
+    smallUploadsFailed: {
+      title: `uploads of ${smallBytes / 1024} KiB that did not succeed`,
+      unit: 'uploads',
+      lab: "the load's own records",
+      labSource: { kind: 'client' },
+      k8s: 'http_server_request_duration_seconds_count{route="/recipes/:id/photo",status_code!~"2..|413"}',
+    },
+  },
+} satisfies Signals<string, string>;
+type UploadRequired = keyof typeof uploadSignals.required;
+type UploadOptional = keyof typeof uploadSignals.optional;
+
+export function readUploadSignals(e: UploadEvidence): SignalValues<UploadRequired, UploadOptional> {
+  return {
+    externalGrowthBytes: memoryGrowth(e),
+    oversizedAccepted: count(e.oversized, '2'),
+    oversizedRejected: count(e.oversized, '413'),
+    smallUploadsFailed: e.small.requests === 0 ? null : e.small.requests - count(e.small, '2'),
+  };
+}
+
+export function judgeUpload(v: JudgeInput<UploadRequired, UploadOptional>): Verdict {
+  const growth = v.externalGrowthBytes;
   const reasons = [
-    `${e.concurrent} concurrent uploads of ${(e.uploadBytes / mb).toFixed(0)} MiB: ${accepted} accepted, ${rejected} answered 413`,
-    `recipe-api external memory (Buffers) grew by ${growth === null ? '–' : `${(growth / mb).toFixed(1)} MiB`} at its peak (${e.samples} samples), against ${(inFlight / mb).toFixed(0)} MiB in flight`,
-    `a small upload (${smallBytes / 1024} KiB): ${Object.keys(e.small.byStatusFlag).join(', ') || 'none'}`,
+    `uploads of ${(oversizedBytes / mb).toFixed(0)} MiB, ${concurrentUploads} at a time: ${Math.round(v.oversizedAccepted)} accepted, ${Math.round(v.oversizedRejected)} answered 413`,
+    `recipe-api external memory (Buffers) grew by ${(growth / mb).toFixed(1)} MiB at its peak, against ${(inFlightBytes / mb).toFixed(0)} MiB in flight`,
   ];
-  if (growth === null || e.samples < 3) return { outcome: 'inconclusive', reasons: [...reasons, 'no memory readings'] };
-  if (accepted > 0 && growth >= inFlight / 3) return { outcome: 'incident', reasons };
-  if (
-    rejected === e.concurrent &&
-    growth <= inFlight / 6 &&
-    count(e.small, '2') === e.small.requests &&
-    e.small.requests > 0
-  ) {
+  const smallFailed = v.smallUploadsFailed ?? null;
+  if (smallFailed !== null) reasons.push(`small uploads (${smallBytes / 1024} KiB) that failed: ${smallFailed}`);
+  if (v.oversizedAccepted >= 0.5 && growth >= inFlightBytes / 3) return { outcome: 'incident', reasons };
+  if (v.oversizedRejected >= 0.5 && v.oversizedAccepted < 0.5 && growth <= inFlightBytes / 6 && !smallFailed)
     return { outcome: 'healthy', reasons };
-  }
   return {
     outcome: 'inconclusive',
     reasons: [...reasons, 'neither buffered without limit nor rejected with flat memory'],
@@ -104,7 +149,7 @@ function peakMemory(readings: readonly MemoryReading[]): MemoryReading {
   );
 }
 
-export const uploadOom: Experiment<UploadEvidence> = {
+export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptional> = {
   name: 'upload-oom',
   title: 'Unlimited multipart uploads buffer whole files in memory',
   incident: {
@@ -141,27 +186,7 @@ export const uploadOom: Experiment<UploadEvidence> = {
     describe: `A ${smallBytes / 1024} KiB upload (must succeed), then ${concurrentUploads} concurrent POST /recipes/42/photo of ${oversizedBytes / mb} MiB each through recipe-api's sidecar, generated while sent; recipe-api's memory sampled every ${sampleEveryMs} ms.`,
     defaultDurationS: 5,
   },
-  signals: [
-    {
-      name: 'recipe-api external memory (Buffers) growth',
-      lab: 'admin /metrics nodejs_external_memory_bytes every 100 ms',
-      k8s: 'max_over_time(nodejs_external_memory_bytes{service="recipe-api"}) over the run minus before it',
-      promql:
-        'max_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window]) - min_over_time(nodejs_external_memory_bytes{namespace="$namespace",service="recipe-api"}[$window] offset $window)',
-    },
-    {
-      name: 'upload answers 413',
-      lab: 'client outcomes and .lab/logs/recipe-api-sidecar.access.log',
-      k8s: 'istio_requests_total{destination_workload="recipe-api",response_code="413"}',
-      promql:
-        'sum(increase(istio_requests_total{reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace",response_code="413"}[$window]))',
-    },
-    {
-      name: 'restarts (OOMKilled)',
-      lab: '—',
-      k8s: 'kube_pod_container_status_last_terminated_reason{container="recipe-api",reason="OOMKilled"}',
-    },
-  ],
+  signals: uploadSignals,
   verdictRule:
     "incident when an oversized upload is accepted and recipe-api's external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays ≤1/6 of them",
   k8sLoad: {
@@ -170,20 +195,6 @@ export const uploadOom: Experiment<UploadEvidence> = {
       'POST /recipes/42/photo on recipe-api (port-forward); send the 48 MiB uploads with curl -F photo=@big.jpg',
     via: 'recipe-api',
   },
-  k8sJudge(values) {
-    const growth = values['recipe-api external memory (Buffers) growth'] ?? null;
-    const rejected = values['upload answers 413'] ?? 0;
-    const inFlight = oversizedBytes * concurrentUploads;
-    const reasons = [
-      `Prometheus: external memory +${growth === null ? '–' : (growth / mb).toFixed(1)} MiB, ${rejected.toFixed(0)} answers 413`,
-    ];
-    if (growth === null) return { outcome: 'inconclusive', reasons };
-    if (growth >= inFlight / 3 && rejected < 0.5) return { outcome: 'incident', reasons };
-    return rejected >= 0.5 && growth <= inFlight / 6
-      ? { outcome: 'healthy', reasons }
-      : { outcome: 'inconclusive', reasons };
-  },
-
   async run(ctx) {
     const { target } = ctx;
     const url = `${target.urls.recipeApiSidecar}/recipes/42/photo`;
@@ -244,6 +255,7 @@ export const uploadOom: Experiment<UploadEvidence> = {
     };
   },
 
+  readSignals: readUploadSignals,
   judge: judgeUpload,
 
   present(e) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ListenerPatch, ProxyName } from '@recipe-mesh/lab/mesh/description';
+import { istioDefaultCircuitBreakers, type ListenerPatch, type ProxyName } from '@recipe-mesh/lab/mesh/description';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 
@@ -77,6 +77,95 @@ export function durationMs(value: unknown): number {
   return total;
 }
 
+const wholeNumber = (field: string, value: unknown): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw new Error(`${field} must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
+  return value;
+};
+
+/** The object at a field, refusing keys the lab has no translation for (they would be dropped silently). */
+function fields(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${where} must be an object, got ${JSON.stringify(value)}`);
+  const unknown = Object.keys(value).filter((k) => !known.includes(k));
+  if (unknown.length)
+    throw new Error(`${where}: ${unknown.join(', ')} has no lab equivalent; supported: ${known.join(', ')}`);
+  return value as Record<string, unknown>;
+}
+
+/** web-api's sidecar listeners towards recipe-api: the client side, where Istio's circuit breaking acts. */
+const recipeApiOutbound = ['outbound-recipe-api-http', 'outbound-recipe-api-grpc'];
+const outbound = (patch: ListenerPatch): LabMeshChange[] =>
+  recipeApiOutbound.map((listener) => ({ proxy: 'web-api-sidecar', listener, patch }));
+const inbound = (patch: ListenerPatch): LabMeshChange[] => [
+  { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch },
+];
+
+/**
+ * A whole `connectionPool`: its limits are the client sidecar's circuit breakers (Istio's
+ * circuit-breaking task: tcp.maxConnections → max_connections, http1MaxPendingRequests →
+ * max_pending_requests, http2MaxRequests → max_requests; an unset one keeps Istio's 2^32-1), and
+ * idleTimeout / maxRequestsPerConnection program the server sidecar's inbound cluster as the rows
+ * for those single fields do.
+ */
+function connectionPool(value: unknown): LabMeshChange[] {
+  const pool = fields('connectionPool', value, ['tcp', 'http']);
+  const tcp =
+    pool.tcp === undefined ? {} : fields('connectionPool.tcp', pool.tcp, ['maxConnections', 'connectTimeout']);
+  const http =
+    pool.http === undefined
+      ? {}
+      : fields('connectionPool.http', pool.http, [
+          'http1MaxPendingRequests',
+          'http2MaxRequests',
+          'maxRequestsPerConnection',
+          'idleTimeout',
+        ]);
+  const limit = (field: string, v: unknown, fallback: number) => (v === undefined ? fallback : wholeNumber(field, v));
+  const changes = outbound({
+    upstream: {
+      circuitBreakers: {
+        ...istioDefaultCircuitBreakers,
+        maxConnections: limit('tcp.maxConnections', tcp.maxConnections, istioDefaultCircuitBreakers.maxConnections),
+        maxPendingRequests: limit(
+          'http.http1MaxPendingRequests',
+          http.http1MaxPendingRequests,
+          istioDefaultCircuitBreakers.maxPendingRequests,
+        ),
+        maxRequests: limit('http.http2MaxRequests', http.http2MaxRequests, istioDefaultCircuitBreakers.maxRequests),
+      },
+      ...(tcp.connectTimeout === undefined ? {} : { connectTimeoutMs: durationMs(tcp.connectTimeout) }),
+    },
+  });
+  const server: ListenerPatch['upstream'] = {
+    ...(http.idleTimeout === undefined ? {} : { idleTimeoutMs: durationMs(http.idleTimeout) }),
+    ...(http.maxRequestsPerConnection === undefined
+      ? {}
+      : { maxRequestsPerConnection: wholeNumber('http.maxRequestsPerConnection', http.maxRequestsPerConnection) }),
+  };
+  return Object.keys(server ?? {}).length ? [...changes, ...inbound({ upstream: server })] : changes;
+}
+
+/** `outlierDetection` on the client sidecar's clusters, in Envoy's terms. */
+function outlierDetection(value: unknown): LabMeshChange[] {
+  const od = fields('outlierDetection', value, [
+    'consecutive5xxErrors',
+    'interval',
+    'baseEjectionTime',
+    'maxEjectionPercent',
+  ]);
+  return outbound({
+    upstream: {
+      outlierDetection: {
+        consecutive5xx: wholeNumber('consecutive5xxErrors', od.consecutive5xxErrors ?? 5),
+        intervalMs: durationMs(od.interval ?? '10s'),
+        baseEjectionTimeMs: durationMs(od.baseEjectionTime ?? '30s'),
+        maxEjectionPercent: wholeNumber('maxEjectionPercent', od.maxEjectionPercent ?? 10),
+      },
+    },
+  });
+}
+
 /**
  * One row per supported field. A DestinationRule's connectionPool also programs the server-side
  * sidecar's inbound cluster to its app (istio/api#2961), which is where the lab's
@@ -86,32 +175,22 @@ const translations: {
   kind: string;
   name: string;
   path: string;
-  to: (value: unknown) => LabMeshChange;
+  to: (value: unknown) => LabMeshChange[];
 }[] = [
   {
     kind: 'DestinationRule',
     name: 'recipe-api',
     path: '/spec/trafficPolicy/connectionPool/http/idleTimeout',
-    to: (value) => ({
-      proxy: 'recipe-api-sidecar',
-      listener: 'inbound-http',
-      patch: { upstream: { idleTimeoutMs: durationMs(value) } },
-    }),
+    to: (value) => inbound({ upstream: { idleTimeoutMs: durationMs(value) } }),
   },
   {
     kind: 'DestinationRule',
     name: 'recipe-api',
     path: '/spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection',
-    to: (value) => {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
-        throw new Error(`maxRequestsPerConnection must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
-      return {
-        proxy: 'recipe-api-sidecar',
-        listener: 'inbound-http',
-        patch: { upstream: { maxRequestsPerConnection: value } },
-      };
-    },
+    to: (value) => inbound({ upstream: { maxRequestsPerConnection: wholeNumber('maxRequestsPerConnection', value) } }),
   },
+  { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/connectionPool', to: connectionPool },
+  { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/outlierDetection', to: outlierDetection },
 ];
 
 export const supportedFields = translations.map((t) => `${t.kind}/${t.name} ${t.path}`);
@@ -123,7 +202,7 @@ export function translateComponent(name: string, root = repoRoot): LabMeshChange
     for (const op of patch.ops) {
       const row = translations.find((t) => t.kind === patch.kind && t.name === patch.name && t.path === op.path);
       if (!row || op.op === 'remove') throw new UnsupportedMeshFieldError(name, patch, op);
-      changes.push(row.to(op.value));
+      changes.push(...row.to(op.value));
     }
   }
   return changes;

@@ -145,6 +145,21 @@ ${block(`${prefix}latency`, 'Latency p50 and p99 (per second)')}
 <div class="grid">${metricIds.map((id) => block(id, `${charts[id]!.series[0]} (per scrape)`)).join('')}</div>`;
 }
 
+/** Restore failures, then what reading the state back found (leftovers.ts). */
+function cleanup(v: ReportView): string {
+  const failed = v.restoreFailures.length
+    ? `<p><strong>✗ RESTORE FAILED — check by hand:</strong></p><ul>${v.restoreFailures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`
+    : '';
+  if (!v.leftovers)
+    return `${failed}<p id="cleanup">${failed ? '' : '✓ Everything the run changed was restored. '}(This report predates reading the state back.)</p>`;
+  const checks = `<ul>${v.leftovers.checks.map((c) => `<li>${c.ok ? '✓' : '<strong>✗ left behind:</strong>'} ${esc(c.what)}: ${esc(c.detail)}</li>`).join('')}</ul>`;
+  const summary =
+    v.leftovers.clean && !failed
+      ? '✓ Everything the run changed was restored, and read back: nothing was left behind.'
+      : '✗ Something was left behind.';
+  return `${failed}<p id="cleanup">${summary}</p>${checks}`;
+}
+
 export function renderReportHtml(v: ReportView): string {
   const charts = timelineCharts(v.timeline);
   const mode = v.mode === 'fix' ? `with fix ${v.fixVariant}` : 'incident (no fix)';
@@ -173,6 +188,15 @@ ${
     ['signal', 'baseline', 'observed', 'unit'],
     v.signals.map((s) => [esc(s.name), num(s.baseline, 3), num(s.observed, 3), esc(s.unit)]),
   )}
+<h2>What the verdict read</h2>${table(
+    ['signal', 'value', 'unit', ''],
+    v.verdictInputs.map((s) => [
+      esc(s.title),
+      s.value === null ? '<strong>no data</strong>' : num(s.value, 3),
+      esc(s.unit),
+      s.required ? 'required' : 'optional',
+    ]),
+  )}
 ${
   v.metricDeltas.length
     ? `<h2>Metric deltas</h2>${table(
@@ -200,6 +224,6 @@ ${v.trace ? `<h2>One affected trace</h2><p>${esc(v.trace.why)}</p>${waterfallSvg
 ${v.findings.length ? `<h2>Findings</h2><ul>${v.findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
 <h2>Production fix: ${esc(v.fix.name)}</h2><p>${esc(v.fix.summary)}</p>
 ${v.fix.production.map((c, i) => `<div class="fix-head"><strong>${esc(c.title)}</strong><span class="muted">${esc(c.kind)} · in this repo: <code>${esc(c.repoFile)}</code></span><button type="button" data-copy="fix-${i}">Copy</button></div><pre id="fix-${i}">${esc(c.snippet)}</pre>`).join('')}
-<h2>Cleanup check</h2>${v.restoreFailures.length ? `<p><strong>✗ RESTORE FAILED — check by hand:</strong></p><ul>${v.restoreFailures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p id="cleanup">✓ Everything the run changed was restored.</p>'}`;
+<h2>Cleanup check</h2>${cleanup(v)}`;
   return page(`${v.experiment} ${mode}: ${verdictText(v)}`, body, { verdict: verdictText(v), charts });
 }

@@ -30,6 +30,8 @@ export interface ReportView {
     p99: number | null;
   }[];
   signals: { name: string; baseline: number | null; observed: number | null; unit: string }[];
+  /** The values the verdict rule read, one per signal. */
+  verdictInputs: { title: string; value: number | null; unit: string; required: boolean }[];
   metricDeltas: {
     service: string;
     series: string;
@@ -47,6 +49,8 @@ export interface ReportView {
     production: { kind: string; title: string; snippet: string; repoFile: string }[];
   };
   restoreFailures: string[];
+  /** Null for reports written before runs read their state back (still listed by the index page). */
+  leftovers: { clean: boolean; checks: { what: string; ok: boolean; detail: string }[] } | null;
   timeline: Timeline | null;
 }
 
@@ -64,7 +68,9 @@ function provingSpanId(spans: readonly TraceSpan[]): string | null {
   return failed.sort((a, b) => a.startMs - b.startMs)[0]?.spanId ?? null;
 }
 
-export function reportView(r: RunReport & { timeline?: Timeline; repeat?: { k: number; n: number } }): ReportView {
+type StoredReport = Omit<RunReport, 'leftovers' | 'signals'> & Partial<Pick<RunReport, 'leftovers' | 'signals'>>;
+
+export function reportView(r: StoredReport & { timeline?: Timeline; repeat?: { k: number; n: number } }): ReportView {
   const p = r.presentation;
   const proving = p.trace ? provingSpanId(p.trace.spans) : null;
   return {
@@ -90,6 +96,7 @@ export function reportView(r: RunReport & { timeline?: Timeline; repeat?: { k: n
       p99: l.latencyMs.p99,
     })),
     signals: p.signals,
+    verdictInputs: (r.signals ?? []).map(({ title, value, unit, required }) => ({ title, value, unit, required })),
     metricDeltas: p.metricDeltas.map((d) => ({
       service: d.service,
       series: d.metric + labelText(d.labels as Record<string, string>),
@@ -105,6 +112,7 @@ export function reportView(r: RunReport & { timeline?: Timeline; repeat?: { k: n
     findings: p.findings,
     fix: r.fix,
     restoreFailures: r.restoreFailures,
+    leftovers: r.leftovers ?? null,
     timeline: r.timeline ?? null,
   };
 }

@@ -5,6 +5,7 @@ import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
 import { portIsOpen, waitFor } from '@recipe-mesh/measure/net';
 import type { Experiment, Fix, ServiceName, Setup, Verdict } from '../definition.js';
 import { RestoreStack } from '../restore.js';
+import { decide, signalEntries } from '../verdict.js';
 
 /**
  * `--target k8s`: the same experiment definition against the minikube deployment with Istio —
@@ -36,7 +37,7 @@ export type K8sStep =
   | { kind: 'command'; phase: 'setup' | 'restore' | 'evidence'; describe: string; argv: string[]; stdin?: string }
   | { kind: 'http'; phase: 'setup' | 'restore'; describe: string; method: 'PUT' | 'DELETE'; url: string; body?: string }
   | { kind: 'load'; describe: string; url: string; durationS: number }
-  | { kind: 'query'; describe: string; name: string; promql: string };
+  | { kind: 'query'; describe: string /** The signal's key. */; name: string; promql: string };
 
 export interface K8sPlan {
   experiment: string;
@@ -198,12 +199,12 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
     url: `${base}${experiment.k8sLoad.path}`,
     durationS: options.durationS,
   });
-  for (const signal of experiment.signals) {
+  for (const { key, signal } of signalEntries(experiment)) {
     if (signal.promql)
       steps.push({
         kind: 'query',
-        describe: signal.name,
-        name: signal.name,
+        describe: signal.title,
+        name: key,
         promql: fillQuery(signal.promql, ns, window),
       });
   }
@@ -387,7 +388,7 @@ export async function runPlan(
         log(`  ${step.name} = ${values[step.name] ?? 'no data'}`);
       }
     }
-    verdict = experiment.k8sJudge(values);
+    verdict = decide(experiment, values);
   } finally {
     // Restore steps were pushed in plan order; the stack runs them newest first, i.e. in reverse.
     const failures = await restore.restoreAll(log);

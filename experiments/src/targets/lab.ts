@@ -18,6 +18,7 @@ import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, LabTarget, ServiceName, Setup } from '../definition.js';
 import type { RestoreStack } from '../restore.js';
+import type { StateSnapshot } from '../leftovers.js';
 import { translateComponent } from '../mesh/components.js';
 import { pause, pollUntil, waitFor } from '@recipe-mesh/measure/net';
 
@@ -34,6 +35,8 @@ export interface LabConnection {
   apply(setup: Setup, restore: RestoreStack): Promise<void>;
   /** True when this run started the lab (the runner stops it again unless told to keep it). */
   startedHere: boolean;
+  /** What the leftover check compares: app faults, the mesh description, these Redis settings. */
+  snapshot(redisConfigKeys: string[]): Promise<StateSnapshot>;
 }
 
 const authHeaders = (): Record<string, string> =>
@@ -236,7 +239,28 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     }
   }
 
-  return { target, state, apply, startedHere };
+  async function snapshot(redisConfigKeys: string[]): Promise<StateSnapshot> {
+    const redisConfig: Record<string, string> = {};
+    if (redisConfigKeys.length && target.urls.redis) {
+      const client = new Redis(target.urls.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await client.connect();
+      try {
+        for (const key of redisConfigKeys) redisConfig[key] = ((await client.config('GET', key)) as string[])[1] ?? '';
+      } finally {
+        client.disconnect();
+      }
+    }
+    return {
+      faults: {
+        'web-api': await getFaults(target.urls.admin['web-api']),
+        'recipe-api': await getFaults(target.urls.admin['recipe-api']),
+      },
+      mesh: currentMesh(options),
+      redisConfig,
+    };
+  }
+
+  return { target, state, apply, startedHere, snapshot };
 }
 
 async function readFrom(file: string, offset: number): Promise<string> {

@@ -1,0 +1,62 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import type { MeshDescription } from '@recipe-mesh/lab/mesh/description';
+import type { ServiceName } from './definition.js';
+
+/**
+ * The end-of-run check that a run left nothing behind (docs/experiments.md, "Cleanup"): the app
+ * fault documents, the mesh description the lab's Envoys run with and the Redis settings a setup
+ * touched are compared with what they were before the run. Restore steps that "succeeded" can
+ * still leave something on (a PUT that raced a Ctrl-C, a mesh reload that failed silently), so
+ * this reads the state back instead of trusting the undo log.
+ */
+
+export interface StateSnapshot {
+  faults: Record<ServiceName, FaultDocument>;
+  mesh: MeshDescription;
+  redisConfig: Record<string, string>;
+}
+
+export interface LeftoverCheck {
+  what: string;
+  ok: boolean;
+  /** What was found, in words: the value now, and before when they differ. */
+  detail: string;
+}
+
+export interface LeftoverReport {
+  clean: boolean;
+  checks: LeftoverCheck[];
+}
+
+const shown = (value: unknown) => JSON.stringify(value);
+
+export function compareSnapshots(before: StateSnapshot, after: StateSnapshot): LeftoverReport {
+  const checks: LeftoverCheck[] = [];
+  for (const service of Object.keys(before.faults) as ServiceName[]) {
+    const was = before.faults[service];
+    const now = after.faults[service];
+    checks.push({
+      what: `${service} app faults`,
+      ok: isDeepStrictEqual(was, now),
+      detail: isDeepStrictEqual(was, now)
+        ? `${shown(now)}, as before the run`
+        : `${shown(now)} now, ${shown(was)} before the run`,
+    });
+  }
+  const meshSame = isDeepStrictEqual(before.mesh, after.mesh);
+  checks.push({
+    what: 'mesh description (Envoy config)',
+    ok: meshSame,
+    detail: meshSame ? 'as before the run' : 'differs from the one before the run (npm run lab -- status shows it)',
+  });
+  for (const [key, was] of Object.entries(before.redisConfig)) {
+    const now = after.redisConfig[key];
+    checks.push({
+      what: `redis ${key}`,
+      ok: now === was,
+      detail: now === was ? `${now}, as before the run` : `${now ?? 'unreadable'} now, ${was} before the run`,
+    });
+  }
+  return { clean: checks.every((c) => c.ok), checks };
+}

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { catalogue } from '../src/catalogue.js';
+import type { Outcome, SignalValues } from '../src/definition.js';
+import { decide, signalEntries } from '../src/verdict.js';
+
+/**
+ * Every experiment's one judge, on signal values alone, as either target hands them over (the
+ * lab's readers in verdicts.test.ts, Prometheus here: fractional counts from increase(), optional
+ * signals absent). Each experiment needs a recorded case per outcome, and each required signal
+ * without data must make the run inconclusive by name: a new experiment without cases fails here.
+ */
+
+const mib = 1024 * 1024;
+const recorded: Record<string, Record<Outcome, SignalValues>> = {
+  '503-uc': {
+    incident: { ucResets: 2.9, inboundRequests: 412, inbound5xx: 2.9, callerNon2xx: 0 },
+    healthy: { ucResets: 0, inboundRequests: 398, inbound5xx: 0, callerNon2xx: 0, sidecarOnlyTrace: 0 },
+    inconclusive: { ucResets: 0, inboundRequests: 40, inbound5xx: 0, callerNon2xx: 0 },
+  },
+  'redis-scan-latency': {
+    incident: { getP99BaselineS: 0.004, getP99FaultS: 0.048, baselineGets: 1190, faultGets: 1180, invalidations: 190 },
+    healthy: {
+      getP99BaselineS: 0.004,
+      getP99FaultS: 0.005,
+      baselineGets: 1190,
+      faultGets: 1180,
+      invalidations: 190,
+      slowlogScans: 0,
+    },
+    inconclusive: {
+      getP99BaselineS: 0.004,
+      getP99FaultS: 0.012,
+      baselineGets: 1190,
+      faultGets: 1180,
+      invalidations: 190,
+    },
+  },
+  'client-abort-leak': {
+    incident: { abortedDownloads: 16, webApiFdsAtEnd: 14, recipeApiFdsFirst: 10, recipeApiFdsAtEnd: 1 },
+    healthy: { abortedDownloads: 16, webApiFdsAtEnd: 0, recipeApiFdsFirst: 1, recipeApiFdsAtEnd: 0 },
+    inconclusive: { abortedDownloads: 3, webApiFdsAtEnd: 3, recipeApiFdsFirst: 3, recipeApiFdsAtEnd: 0 },
+  },
+  'upload-oom': {
+    incident: { externalGrowthBytes: 150 * mib, oversizedAccepted: 4, oversizedRejected: 0 },
+    healthy: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 0 },
+    inconclusive: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 1 },
+  },
+  'circuit-breaker': {
+    incident: { uoOverflows: 311, outboundRequests: 980, callerNon2xx: 140, pendingOverflow: 311 },
+    healthy: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 0, peakActive: 8 },
+    inconclusive: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 3 },
+  },
+};
+
+for (const experiment of catalogue) {
+  test(`${experiment.name}: one judge says incident, healthy and inconclusive on recorded values`, () => {
+    const cases = recorded[experiment.name];
+    assert.ok(cases, `no recorded signal values for ${experiment.name}: add them to judge.test.ts`);
+    for (const outcome of ['incident', 'healthy', 'inconclusive'] as const) {
+      const verdict = decide(experiment, cases[outcome]);
+      assert.equal(verdict.outcome, outcome, `${outcome}: ${verdict.reasons.join('; ')}`);
+      assert.ok(verdict.reasons.length > 0, 'a verdict says why');
+    }
+  });
+
+  test(`${experiment.name}: a required signal without data makes the run inconclusive, naming it`, () => {
+    const healthy = recorded[experiment.name]!.healthy;
+    for (const { key, signal, required } of signalEntries(experiment)) {
+      if (!required) continue;
+      for (const missing of [null, undefined, Number.NaN]) {
+        const values = { ...healthy, [key]: missing };
+        assert.deepEqual(decide(experiment, values), {
+          outcome: 'inconclusive',
+          reasons: [`no data for ${signal.title}`],
+        });
+      }
+    }
+  });
+
+  test(`${experiment.name}: every required signal is read on both targets, in the manifests' namespace`, () => {
+    for (const { key, signal, required } of signalEntries(experiment)) {
+      if (!signal.promql) {
+        assert.ok(!required, `${key} is required but has no PromQL: --target k8s could never judge`);
+        continue;
+      }
+      assert.match(signal.promql, /\$namespace/, `${key}: PromQL must select the run's namespace`);
+      assert.match(signal.promql, /\$window/, `${key}: PromQL must cover the run's window`);
+    }
+  });
+}
