@@ -350,7 +350,8 @@ export async function patchInstanceFaults(
 ): Promise<Record<string, unknown>> {
   const record = instanceRecord(requireState(labPaths(options)), name);
   const faultsUrl = `http://127.0.0.1:${record.instance.appPorts.admin}/faults`;
-  const token = record.env?.ADMIN_TOKEN;
+  // Apps inherit the environment of `lab up`, so a token set there (not through appEnv) applies too.
+  const token = record.env?.ADMIN_TOKEN ?? process.env.ADMIN_TOKEN;
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ...(token ? { authorization: `Bearer ${token}` } : {}),
