@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { serviceHost, sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
-import { countAll, countWhere, ingressToWebApi, recipeApiInbound } from '../promql.js';
+import { countAll, countWhere, recipeApiInbound } from '../promql.js';
+import { callerNon2xx } from '../shared-signals.js';
 import {
   countByStatusAndFlag,
   isUpstreamConnectionTermination,
@@ -129,14 +130,7 @@ export const ucSignals = {
       k8s: 'istio_requests_total{reporter="destination",destination_workload="recipe-api",response_code=~"5.."}',
       promql: countWhere('istio_requests_total', recipeApiInbound, 'response_code=~"5.."'),
     },
-    callerNon2xx: {
-      title: 'non-2xx answers the caller saw',
-      unit: 'responses',
-      lab: "the load's own records (status and the ingress' response-flags header)",
-      labSource: { kind: 'client' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
-      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
-    },
+    callerNon2xx,
   },
   optional: {
     sidecarOnlyTrace: {

@@ -6,7 +6,7 @@ import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, V
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue } from '../mesh/components.js';
-import { countAll, countWhere, ingressToWebApi, webApiToRecipeApi } from '../promql.js';
+import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 
 /**
  * Istio's circuit-breaking task, as it bites in production: a DestinationRule connectionPool of one
@@ -68,30 +68,13 @@ const clientNon2xx = (p: PhaseLoad) =>
 
 export const breakerSignals = {
   required: {
-    uoOverflows: {
-      title: "503 UO (overflow) at web-api's sidecar towards recipe-api",
-      unit: 'responses',
-      lab: '.lab/logs/web-api-sidecar.access.log, response flag UO',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api",response_flags="UO"}',
-      promql: countWhere('istio_requests_total', webApiToRecipeApi, 'response_flags="UO"'),
-    },
-    outboundRequests: {
-      title: "requests from web-api's sidecar to recipe-api",
-      unit: 'requests',
-      lab: '.lab/logs/web-api-sidecar.access.log, outbound cluster to recipe-api',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api"}',
-      promql: countAll('istio_requests_total', webApiToRecipeApi),
-    },
-    callerNon2xx: {
-      title: 'non-2xx answers the caller saw',
-      unit: 'responses',
-      lab: "the load's own records",
-      labSource: { kind: 'client' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
-      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
-    },
+    uoOverflows: webApiToRecipeApiWhere(
+      "503 UO (overflow) at web-api's sidecar towards recipe-api",
+      'response_flags="UO"',
+      'response flag UO',
+    ),
+    outboundRequests: webApiToRecipeApiRequests,
+    callerNon2xx,
   },
   optional: {
     pendingOverflow: {

@@ -7,7 +7,7 @@ import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
-import { countAll, countWhere, ingressToWebApi, webApiToRecipeApi } from '../promql.js';
+import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 
 /**
  * "One slow dependency empties every endpoint": recipe-api's readiness PINGs Redis, so when Redis
@@ -56,30 +56,13 @@ const non2xx = (p: PhaseLoad) =>
 
 export const noHealthySignals = {
   required: {
-    uhResponses: {
-      title: "503 UH (no healthy upstream) at web-api's sidecar towards recipe-api",
-      unit: 'responses',
-      lab: '.lab/logs/web-api-sidecar.access.log, response flag UH',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api",response_flags="UH"}',
-      promql: countWhere('istio_requests_total', webApiToRecipeApi, 'response_flags="UH"'),
-    },
-    outboundRequests: {
-      title: "requests from web-api's sidecar to recipe-api",
-      unit: 'requests',
-      lab: '.lab/logs/web-api-sidecar.access.log, outbound cluster to recipe-api',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api"}',
-      promql: countAll('istio_requests_total', webApiToRecipeApi),
-    },
-    callerNon2xx: {
-      title: 'non-2xx answers the caller saw',
-      unit: 'responses',
-      lab: "the load's own records",
-      labSource: { kind: 'client' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
-      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
-    },
+    uhResponses: webApiToRecipeApiWhere(
+      "503 UH (no healthy upstream) at web-api's sidecar towards recipe-api",
+      'response_flags="UH"',
+      'response flag UH',
+    ),
+    outboundRequests: webApiToRecipeApiRequests,
+    callerNon2xx,
   },
   optional: {
     webApiUnreadyReadings: {

@@ -7,7 +7,7 @@ import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
-import { countAll, countWhere, ingressToWebApi, webApiToRecipeApi } from '../promql.js';
+import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 import { putFaults } from '../targets/lab.js';
 
 /**
@@ -50,29 +50,16 @@ const non2xx = (p: PhaseLoad) =>
 
 export const rolloutSignals = {
   required: {
-    outbound5xx: {
-      title: "5xx between web-api's sidecar and recipe-api during the rollout",
-      unit: 'responses',
-      lab: '.lab/logs/web-api-sidecar.access.log, outbound cluster to recipe-api, status 5xx (UC, UF, URX…)',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api",response_code=~"5.."}',
-      promql: countWhere('istio_requests_total', webApiToRecipeApi, 'response_code=~"5.."'),
-    },
-    outboundRequests: {
-      title: "requests from web-api's sidecar to recipe-api during the rollout",
-      unit: 'requests',
-      lab: '.lab/logs/web-api-sidecar.access.log, outbound cluster to recipe-api',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="web-api",destination_service_name="recipe-api"}',
-      promql: countAll('istio_requests_total', webApiToRecipeApi),
-    },
+    outbound5xx: webApiToRecipeApiWhere(
+      "5xx between web-api's sidecar and recipe-api during the rollout",
+      'response_code=~"5.."',
+      'status 5xx (UC, UF, URX…)',
+    ),
+    outboundRequests: webApiToRecipeApiRequests,
     callerFailures: {
+      ...callerNon2xx,
       title: 'failed requests the caller saw (non-2xx or no answer)',
       unit: 'requests',
-      lab: "the load's own records",
-      labSource: { kind: 'client' },
-      k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
-      promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
     },
   },
   optional: {},
