@@ -3,10 +3,17 @@ import { uc503 } from './incidents/503-uc.js';
 import { redisScanLatency } from './incidents/redis-scan-latency.js';
 import { clientAbortLeak } from './incidents/client-abort-leak.js';
 import { uploadOom } from './incidents/upload-oom.js';
+import { postRetryDuplicates } from './incidents/post-retry-duplicates.js';
 
 /** Every experiment, in the order `--list` shows and `make experiments` runs them. */
 // biome-ignore lint/suspicious/noExplicitAny: each experiment has its own evidence type and signal keys, used invariantly by its reader, judge and report; the runner treats them alike.
-export const catalogue: Experiment<any, any, any>[] = [uc503, redisScanLatency, clientAbortLeak, uploadOom];
+export const catalogue: Experiment<any, any, any>[] = [
+  uc503,
+  redisScanLatency,
+  clientAbortLeak,
+  uploadOom,
+  postRetryDuplicates,
+];
 
 export function findExperiment(name: string): Experiment<unknown> | undefined {
   return catalogue.find((e) => e.name === name);
