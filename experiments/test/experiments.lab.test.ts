@@ -51,6 +51,8 @@ const durations: Record<string, number> = {
   'redis-scan-latency': 6,
   'client-abort-leak': 5,
   'upload-oom': 5,
+  'post-retry-duplicates': 3,
+  'event-loop-block': 6,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {
