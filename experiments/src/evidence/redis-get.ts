@@ -1,4 +1,5 @@
 import { histogramCount, histogramDelta, histogramQuantile, type Scrape } from '@recipe-mesh/measure/metric-text';
+import type { Signal } from '../definition.js';
 import { serviceSeries } from '../promql.js';
 import type { TraceSpan } from './trace.js';
 
@@ -28,3 +29,12 @@ export const redisGetCountQuery = (offset: string) =>
 /** recipe-api's ioredis `get` spans. */
 export const redisGetSpans = (traces: TraceSpan[][]) =>
   traces.flat().filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+
+/** The optional signal of the ioredis `get` span p99 (traces: the lab's sink, Tempo on k8s). */
+export const redisGetSpanSignal = (title: string): Signal => ({
+  title,
+  unit: 'ms',
+  lab: '.lab/traces/spans.ndjson, recipe-api spans named get',
+  labSource: { kind: 'traces' },
+  k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)',
+});

@@ -13,7 +13,13 @@ import type {
   Verdict,
 } from '../definition.js';
 import { ingressToWebApi, serviceSeries } from '../promql.js';
-import { redisGetCountQuery, redisGetP99, redisGetP99Query, redisGetSpans } from '../evidence/redis-get.js';
+import {
+  redisGetCountQuery,
+  redisGetP99,
+  redisGetP99Query,
+  redisGetSpanSignal,
+  redisGetSpans,
+} from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 
@@ -152,13 +158,7 @@ export const loopSignals = {
       labSource: { kind: 'redis' },
       k8s: 'kubectl exec deploy/redis -- redis-cli INFO commandstats (before and after)',
     },
-    getSpanP99Ms: {
-      title: 'p99 of ioredis GET spans with the work',
-      unit: 'ms',
-      lab: '.lab/traces/spans.ndjson, recipe-api spans named get',
-      labSource: { kind: 'traces' },
-      k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)',
-    },
+    getSpanP99Ms: redisGetSpanSignal('p99 of ioredis GET spans with the work'),
   },
 } satisfies Signals<string, string>;
 type LoopRequired = keyof typeof loopSignals.required;

@@ -10,6 +10,7 @@ import { countAll, countWhere, recipeApiInbound, serviceSeries } from '../promql
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir } from '../mesh/components.js';
+import { counterDiff, sumRetries } from '../evidence/envoy-stats.js';
 
 /**
  * Retried POSTs create twice. A mesh retry policy that retries resets (and the 503 the server's
@@ -110,11 +111,6 @@ export const duplicateSignals = {
 } satisfies Signals<string, string>;
 type DupRequired = keyof typeof duplicateSignals.required;
 type DupOptional = keyof typeof duplicateSignals.optional;
-
-const sumRetries = (counts: Record<string, number>) =>
-  Object.entries(counts)
-    .filter(([k]) => k.endsWith('.upstream_rq_retry'))
-    .reduce((n, [, v]) => n + v, 0);
 
 export function readDuplicateSignals(e: DuplicatesEvidence): SignalValues<DupRequired, DupOptional> {
   return {
@@ -275,11 +271,7 @@ export const postRetryDuplicates: Experiment<DuplicatesEvidence, DupRequired, Du
       resets: inbound.filter(isUpstreamConnectionTermination),
       inbound: countByStatusAndFlag(inbound),
       outbound: countByStatusAndFlag(posts('web-api-sidecar', outboundListener.upstream.cluster)),
-      meshRetries: Object.fromEntries(
-        Object.entries(retriesAfter)
-          .map(([k, v]) => [k, v - (retriesBefore[k] ?? 0)] as const)
-          .filter(([, v]) => v !== 0),
-      ),
+      meshRetries: counterDiff(retriesAfter, retriesBefore),
       retryOn: retryOn
         ? `${retryOn.retryOn} (${retryOn.numRetries} retries, status codes ${retryOn.retriableStatusCodes.join(',') || '-'})`
         : 'none',

@@ -12,7 +12,14 @@ import {
   type MetricDelta,
 } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
-import { quieter, redisGetCountQuery, redisGetP99, redisGetP99Query, redisGetSpans } from '../evidence/redis-get.js';
+import {
+  quieter,
+  redisGetCountQuery,
+  redisGetP99,
+  redisGetP99Query,
+  redisGetSpanSignal,
+  redisGetSpans,
+} from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 
@@ -112,13 +119,7 @@ export const redisSignals = {
       labSource: { kind: 'redis' },
       k8s: 'kubectl exec deploy/redis -- redis-cli SLOWLOG GET 1000',
     },
-    getSpanP99FaultMs: {
-      title: 'p99 of ioredis GET spans under invalidations',
-      unit: 'ms',
-      lab: '.lab/traces/spans.ndjson, recipe-api spans named get',
-      labSource: { kind: 'traces' },
-      k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)',
-    },
+    getSpanP99FaultMs: redisGetSpanSignal('p99 of ioredis GET spans under invalidations'),
   },
 } satisfies Signals<string, string>;
 type RedisRequired = keyof typeof redisSignals.required;
