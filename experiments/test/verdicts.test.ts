@@ -234,6 +234,16 @@ test('event-loop-block: lag, utilisation and GET p99 up while Redis stays idle i
     verdictOf(eventLoopBlock, loop(loopPhase(13.7, 0.14, 4.6), loopPhase(12.2, 0.14, 4.7))).outcome,
     'healthy',
   );
+  // The lab suite's fix run: the pool's thread contends for the cores, GETs +15.5 ms, the loop free.
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(11, 0.07, 1.8), loopPhase(13.7, 0.12, 17.3))).outcome,
+    'healthy',
+  );
+  // GETs slowed by half a burn or more are not healthy, even with a free loop.
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(11, 0.07, 1.8), loopPhase(13.7, 0.12, 30))).outcome,
+    'inconclusive',
+  );
 });
 
 test('event-loop-block: no incident when Redis itself is slow, when the loop is not blocked, or without samples', () => {
