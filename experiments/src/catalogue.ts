@@ -6,6 +6,8 @@ import { uploadOom } from './incidents/upload-oom.js';
 import { circuitBreaker } from './incidents/circuit-breaker.js';
 import { noHealthyUpstream } from './incidents/no-healthy-upstream.js';
 import { rollout503 } from './incidents/rollout-503.js';
+import { postRetryDuplicates } from './incidents/post-retry-duplicates.js';
+import { eventLoopBlock } from './incidents/event-loop-block.js';
 
 /** Every experiment, in the order `--list` shows and `make experiments` runs them. */
 // biome-ignore lint/suspicious/noExplicitAny: each experiment has its own evidence type and signal keys, used invariantly by its reader, judge and report; the runner treats them alike.
@@ -17,6 +19,8 @@ export const catalogue: Experiment<any, any, any>[] = [
   circuitBreaker,
   noHealthyUpstream,
   rollout503,
+  postRetryDuplicates,
+  eventLoopBlock,
 ];
 
 export function findExperiment(name: string): Experiment<unknown> | undefined {

@@ -61,6 +61,51 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     healthy: { outbound5xx: 0, outboundRequests: 880, callerFailures: 0 },
     inconclusive: { outbound5xx: 0, outboundRequests: 30, callerFailures: 0 },
   },
+  // Lab runs of 3 s (experiments.lab.test.ts); on Prometheus the counters read fractional.
+  'post-retry-duplicates': {
+    incident: { postsSent: 61, recipesCreated: 82, resets: 22, requestsWithDuplicates: 17, meshRetries: 21 },
+    healthy: { postsSent: 61, recipesCreated: 61, resets: 22, requestsWithDuplicates: 0, meshRetries: 22 },
+    inconclusive: { postsSent: 61.4, recipesCreated: 61.9, resets: 1.2 },
+  },
+  // Lab runs of 6 s per phase: with the work on the loop, then in the worker pool.
+  'event-loop-block': {
+    incident: {
+      lagP99BaselineS: 0.0116,
+      lagP99S: 0.0606,
+      eluBaseline: 0.11,
+      elu: 0.35,
+      getP99BaselineS: 0.004,
+      getP99S: 0.0951,
+      gets: 338,
+      callerP99BaselineMs: 16.1,
+      callerP99Ms: 141.7,
+      redisUsecPerGet: 3.3,
+    },
+    healthy: {
+      lagP99BaselineS: 0.0137,
+      lagP99S: 0.0122,
+      eluBaseline: 0.14,
+      elu: 0.14,
+      getP99BaselineS: 0.0046,
+      getP99S: 0.0047,
+      gets: 356,
+      callerP99BaselineMs: 27.8,
+      callerP99Ms: 96.3,
+      redisUsecPerGet: 2.8,
+    },
+    // The first tuning run (30 ms on 20 % of requests, a busy machine): lag rose, GET p99 not enough.
+    inconclusive: {
+      lagP99BaselineS: 0.0173,
+      lagP99S: 0.0437,
+      eluBaseline: 0.258,
+      elu: 0.454,
+      getP99BaselineS: 0.0206,
+      getP99S: 0.0364,
+      gets: 349,
+      callerP99BaselineMs: 89.1,
+      callerP99Ms: 134.1,
+    },
+  },
 };
 
 for (const experiment of catalogue) {

@@ -9,6 +9,8 @@ import { uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
 import { circuitBreaker, type BreakerEvidence } from '../src/incidents/circuit-breaker.js';
 import { noHealthyUpstream, type NoHealthyEvidence } from '../src/incidents/no-healthy-upstream.js';
 import { rollout503, type RolloutEvidence } from '../src/incidents/rollout-503.js';
+import { postRetryDuplicates, type DuplicatesEvidence } from '../src/incidents/post-retry-duplicates.js';
+import { eventLoopBlock, type LoopEvidence, type LoopPhase } from '../src/incidents/event-loop-block.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
 
@@ -239,4 +241,99 @@ test('rollout-503: a failed call during the rollout is the incident, even when r
   assert.equal(verdictOf(rollout503, rollout(3, 800, 0)).outcome, 'incident');
   assert.equal(verdictOf(rollout503, rollout(0, 800, 0)).outcome, 'healthy');
   assert.equal(verdictOf(rollout503, rollout(0, 40, 0)).outcome, 'inconclusive');
+});
+
+const resetLine = parseAccessLogLine(
+  '[2026-12-05T11:07:47.430Z] "POST /recipes HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 177 95 5 - "-" "-" "17d3f9ff-1031-9553-8143-366dcd937fdd" "127.0.0.1:32939" "127.0.0.1:34573" inbound|4000|| 127.0.0.1:36458 127.0.0.1:46459 127.0.0.1:33096 - default',
+)!;
+
+/** `perRequest[i]` recipes in the store for client request i; `created` defaults to their sum. */
+const duplicates = (perRequest: number[], resets: number, created?: number | null): DuplicatesEvidence => ({
+  load: load('POSTs', { '201 -': perRequest.length }),
+  postsSent: perRequest.length,
+  recipesCreated: created === undefined ? perRequest.reduce((a, b) => a + b, 0) : created,
+  recipesPerRequest: Object.fromEntries(perRequest.map((n, i) => [`post-retry run #${i}`, n])),
+  resets: Array.from({ length: resets }, () => resetLine),
+  inbound: { '201 -': perRequest.length, ...(resets ? { '503 UC': resets } : {}) },
+  outbound: { '201 -': perRequest.length },
+  meshRetries: { 'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry': resets },
+  retryOn: 'reset,retriable-status-codes',
+  idempotencyKeys: 'client',
+  metricDeltas: [],
+});
+const ones = (n: number) => Array.from({ length: n }, () => 1);
+
+test('post-retry-duplicates: more recipes than POSTs under resets is the incident; one per POST is healthy', () => {
+  assert.equal(verdictOf(postRetryDuplicates, duplicates([...ones(44), ...Array(17).fill(2)], 22)).outcome, 'incident');
+  assert.equal(verdictOf(postRetryDuplicates, duplicates(ones(61), 22)).outcome, 'healthy');
+});
+
+test('post-retry-duplicates: no incident without duplicates, no verdict without resets, store and counter must agree', () => {
+  assert.notEqual(verdictOf(postRetryDuplicates, duplicates(ones(61), 22)).outcome, 'incident');
+  // Without resets the fault never fired: one recipe per POST proves nothing.
+  assert.equal(verdictOf(postRetryDuplicates, duplicates(ones(61), 0)).outcome, 'inconclusive');
+  assert.equal(verdictOf(postRetryDuplicates, duplicates(ones(10), 5)).outcome, 'inconclusive'); // too few POSTs
+  // The counter says +5 but the store shows no request twice: something else created recipes.
+  assert.equal(verdictOf(postRetryDuplicates, duplicates(ones(61), 22, 66)).outcome, 'inconclusive');
+  assert.deepEqual(verdictOf(postRetryDuplicates, duplicates(ones(61), 22, null)), {
+    outcome: 'inconclusive',
+    reasons: ["no data for recipes recipe-api's store created"],
+  });
+});
+
+const loopPhase = (lagMs: number, elu: number, getMs: number, redisUsec: number | null = 3): LoopPhase => ({
+  load: load('p', { '200 -': 350 }),
+  lagP99S: lagMs / 1000,
+  elu,
+  samples: 11,
+  getP99S: getMs / 1000,
+  gets: 350,
+  getSpanP99Ms: getMs,
+  redisUsecPerGet: redisUsec,
+});
+const loop = (before: LoopPhase, fault: LoopPhase): LoopEvidence => ({
+  before,
+  fault,
+  cpuWork: 'event-loop',
+  metricDeltas: [],
+});
+
+test('event-loop-block: lag, utilisation and GET p99 up while Redis stays idle is the incident; all flat is healthy', () => {
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(11.6, 0.11, 4), loopPhase(60.6, 0.35, 95))).outcome,
+    'incident',
+  );
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(13.7, 0.14, 4.6), loopPhase(12.2, 0.14, 4.7))).outcome,
+    'healthy',
+  );
+  // The lab suite's fix run: the pool's thread contends for the cores, GETs +15.5 ms, the loop free.
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(11, 0.07, 1.8), loopPhase(13.7, 0.12, 17.3))).outcome,
+    'healthy',
+  );
+  // GETs slowed by half a burn or more are not healthy, even with a free loop.
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(11, 0.07, 1.8), loopPhase(13.7, 0.12, 30))).outcome,
+    'inconclusive',
+  );
+});
+
+test('event-loop-block: no incident when Redis itself is slow, when the loop is not blocked, or without samples', () => {
+  const base = loopPhase(11.6, 0.11, 4);
+  // GETs slow, Redis slow too, loop fine: a Redis problem, not this one.
+  assert.notEqual(verdictOf(eventLoopBlock, loop(base, loopPhase(12, 0.12, 95, 900))).outcome, 'incident');
+  // Loop blocked and GETs slow, but Redis spends 900 µs per GET: not proven to be the loop.
+  assert.notEqual(verdictOf(eventLoopBlock, loop(base, loopPhase(60.6, 0.35, 95, 900))).outcome, 'incident');
+  // A busy loop with no GET impact: neither the incident nor healthy.
+  assert.equal(verdictOf(eventLoopBlock, loop(base, loopPhase(60.6, 0.35, 5))).outcome, 'inconclusive');
+  const few = loopPhase(60.6, 0.35, 95);
+  few.gets = 40;
+  assert.equal(verdictOf(eventLoopBlock, loop(base, few)).outcome, 'inconclusive');
+  const noLag = loopPhase(60.6, 0.35, 95);
+  noLag.lagP99S = null;
+  assert.deepEqual(verdictOf(eventLoopBlock, loop(base, noLag)), {
+    outcome: 'inconclusive',
+    reasons: ["no data for recipe-api's event-loop lag p99 with the work"],
+  });
 });

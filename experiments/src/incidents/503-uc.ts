@@ -10,6 +10,7 @@ import {
   type AccessLogEntry,
 } from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
+import { counterDiff, sumRetries } from '../evidence/envoy-stats.js';
 import { burstsNearIdleClose } from '../load/bursts.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
@@ -74,12 +75,7 @@ export interface UcEvidence {
   retryPolicy: { istioVersion: string; outboundRetryOn: string; inboundRetryOn: string };
 }
 
-const diff = (after: Record<string, number>, before: Record<string, number>) =>
-  Object.fromEntries(
-    Object.entries(after)
-      .map(([k, v]) => [k, v - (before[k] ?? 0)])
-      .filter(([, v]) => v !== 0),
-  );
+const diff = counterDiff;
 const hop = (entries: AccessLogEntry[]): HopCounts => ({
   total: entries.length,
   byStatusFlag: countByStatusAndFlag(entries),
@@ -153,11 +149,6 @@ export const ucSignals = {
 } satisfies Signals<string, string>;
 type UcRequired = keyof typeof ucSignals.required;
 type UcOptional = keyof typeof ucSignals.optional;
-
-const sumRetries = (counts: Record<string, number>) =>
-  Object.entries(counts)
-    .filter(([k]) => k.endsWith('.upstream_rq_retry'))
-    .reduce((n, [, v]) => n + v, 0);
 
 export function readUcSignals(e: UcEvidence): SignalValues<UcRequired, UcOptional> {
   const phases = [e.direct, e.throughMesh];

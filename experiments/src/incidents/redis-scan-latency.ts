@@ -10,10 +10,16 @@ import {
   histogramDelta,
   histogramQuantile,
   type MetricDelta,
-  type Scrape,
 } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
-import type { TraceSpan } from '../evidence/trace.js';
+import {
+  quieter,
+  redisGetCountQuery,
+  redisGetP99,
+  redisGetP99Query,
+  redisGetSpanSignal,
+  redisGetSpans,
+} from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 
@@ -67,11 +73,6 @@ export const minGets = 200;
 export const healthyRiseS = 0.004;
 export const minInvalidations = 10;
 
-const getBuckets = (offset: string) =>
-  `histogram_quantile(0.99, sum by (le) (rate(redis_command_duration_seconds_bucket{${serviceSeries('recipe-api')},command="get"}[$window]${offset})))`;
-const getCount = (offset: string) =>
-  `sum(increase(redis_command_duration_seconds_count{${serviceSeries('recipe-api')},command="get"}[$window]${offset}))`;
-
 export const redisSignals = {
   required: {
     getP99BaselineS: {
@@ -80,7 +81,7 @@ export const redisSignals = {
       lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets: the quieter of the phases before and after',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'the same quantile over the window before the run',
-      promql: getBuckets(' offset $window'),
+      promql: redisGetP99Query(' offset $window'),
     },
     getP99FaultS: {
       title: 'p99 of Redis GET under invalidations',
@@ -88,7 +89,7 @@ export const redisSignals = {
       lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after the fault phase',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) over the run',
-      promql: getBuckets(''),
+      promql: redisGetP99Query(''),
     },
     baselineGets: {
       title: 'Redis GETs in the baseline',
@@ -96,7 +97,7 @@ export const redisSignals = {
       lab: 'recipe-api /metrics redis_command_duration_seconds_count{command="get"}',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'increase of the GET histogram count over the window before the run',
-      promql: getCount(' offset $window'),
+      promql: redisGetCountQuery(' offset $window'),
     },
     faultGets: {
       title: 'Redis GETs under invalidations',
@@ -104,7 +105,7 @@ export const redisSignals = {
       lab: 'recipe-api /metrics redis_command_duration_seconds_count{command="get"}',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'increase of the GET histogram count over the run',
-      promql: getCount(''),
+      promql: redisGetCountQuery(''),
     },
     invalidations: {
       title: 'cache invalidations',
@@ -123,13 +124,7 @@ export const redisSignals = {
       labSource: { kind: 'redis' },
       k8s: 'kubectl exec deploy/redis -- redis-cli SLOWLOG GET 1000',
     },
-    getSpanP99FaultMs: {
-      title: 'p99 of ioredis GET spans under invalidations',
-      unit: 'ms',
-      lab: '.lab/traces/spans.ndjson, recipe-api spans named get',
-      labSource: { kind: 'traces' },
-      k8s: 'Tempo: { resource.service.name = "recipe-api" && name = "get" } | quantile_over_time(duration, .99)',
-    },
+    getSpanP99FaultMs: redisGetSpanSignal('p99 of ioredis GET spans under invalidations'),
   },
 } satisfies Signals<string, string>;
 type RedisRequired = keyof typeof redisSignals.required;
@@ -238,15 +233,6 @@ async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<
     r.disconnect();
   }
 }
-
-/** The quiet phase with the lower p99 (null p99s lose). */
-const quieter = <T extends { p99: number | null }>(a: T, b: T): T =>
-  (a.p99 ?? Infinity) <= (b.p99 ?? Infinity) ? a : b;
-
-const getP99 = (before: Scrape, after: Scrape) => {
-  const buckets = histogramDelta(before, after, 'redis_command_duration_seconds', { command: 'get' });
-  return { p99: histogramQuantile(0.99, buckets), count: histogramCount(buckets) };
-};
 
 export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, RedisOptional> = {
   name: 'redis-scan-latency',
@@ -370,8 +356,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
     }
     // ioredis spans of recipe-api, exported within ~200 ms (OTEL_BSP_SCHEDULE_DELAY in the lab):
     // read until GET spans of the last phase's final second are in, 3 s at most.
-    const getSpans = (traces: TraceSpan[][]) =>
-      traces.flat().filter((s) => s.service === 'recipe-api' && s.name.toLowerCase() === 'get');
+    const getSpans = redisGetSpans;
     const spans =
       (await target.waitForTrace(
         (traces) => {
@@ -385,10 +370,10 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
     const spanBefore = within(b0Ms, b1Ms);
     const spanAfter = within(f1Ms, a1Ms);
     const spanFault = within(f0Ms, f1Ms);
-    const before = getP99(b0, b1);
-    const afterwards = getP99(f1, a1);
+    const before = redisGetP99(b0, b1);
+    const afterwards = redisGetP99(f1, a1);
     const base = quieter(before, afterwards);
-    const fault = getP99(f0, f1);
+    const fault = redisGetP99(f0, f1);
     const spanBase =
       (percentile(spanBefore, 99) ?? Infinity) <= (percentile(spanAfter, 99) ?? Infinity) ? spanBefore : spanAfter;
     const invBuckets = histogramDelta(f0, f1, 'cache_invalidation_duration_seconds');

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { istioDefaultCircuitBreakers, type ListenerPatch, type ProxyName } from '@recipe-mesh/lab/mesh/description';
+import {
+  istioDefaultCircuitBreakers,
+  type ListenerPatch,
+  type ProxyName,
+  type RetryPolicy,
+} from '@recipe-mesh/lab/mesh/description';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 
@@ -167,6 +172,30 @@ function outlierDetection(value: unknown): LabMeshChange[] {
 }
 
 /**
+ * A VirtualService `HTTPRetry` as Istio programs it into the caller's route (retry.go
+ * `ConvertPolicy` in istio/istio pilot/pkg/networking/core/route/retry): `attempts` is Envoy's
+ * `num_retries`, `perTryTimeout` its `per_try_timeout`, and `retryOn` is split so that status codes
+ * (`503`) become `retriable_status_codes` with `retriable-status-codes` added to `retry_on`, while
+ * the names (`reset`, `connect-failure`…) are Envoy's `retry_on` as they are.
+ */
+export function istioRetryPolicy(value: unknown): RetryPolicy {
+  const retry = value as { attempts?: unknown; perTryTimeout?: unknown; retryOn?: unknown };
+  if (typeof value !== 'object' || value === null || typeof retry.attempts !== 'number' || retry.attempts < 0)
+    throw new Error(`retries needs attempts ≥ 0, got ${JSON.stringify(value)}`);
+  const unknownKeys = Object.keys(value).filter((k) => !['attempts', 'perTryTimeout', 'retryOn'].includes(k));
+  if (unknownKeys.length) throw new Error(`retries: no lab equivalent for ${unknownKeys.join(', ')}`);
+  const parts = typeof retry.retryOn === 'string' ? retry.retryOn.split(',').map((p) => p.trim()) : [];
+  const codes = parts.filter((p) => /^\d{3}$/.test(p)).map(Number);
+  const names = parts.filter((p) => p && !/^\d{3}$/.test(p));
+  return {
+    retryOn: [...names, ...(codes.length ? ['retriable-status-codes'] : [])].join(','),
+    numRetries: retry.attempts,
+    retriableStatusCodes: codes,
+    perTryTimeoutMs: retry.perTryTimeout === undefined ? 0 : durationMs(retry.perTryTimeout),
+  };
+}
+
+/**
  * One row per supported field. A DestinationRule's connectionPool also programs the server-side
  * sidecar's inbound cluster to its app (istio/api#2961), which is where the lab's
  * `recipe-api-sidecar` `inbound-http` listener sits.
@@ -191,6 +220,32 @@ const translations: {
   },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/connectionPool', to: connectionPool },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/outlierDetection', to: outlierDetection },
+  // VirtualService recipe-api routes are programmed on the caller's sidecar (web-api's outbound
+  // listeners): http/0 is the REST/GraphQL port, http/1 gRPC (istio/virtualservice-recipe-api.yaml).
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/0/retries',
+    to: (value) => [
+      {
+        proxy: 'web-api-sidecar',
+        listener: 'outbound-recipe-api-http',
+        patch: { route: { retries: istioRetryPolicy(value) } },
+      },
+    ],
+  },
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/1/retries',
+    to: (value) => [
+      {
+        proxy: 'web-api-sidecar',
+        listener: 'outbound-recipe-api-grpc',
+        patch: { route: { retries: istioRetryPolicy(value) } },
+      },
+    ],
+  },
 ];
 
 export const supportedFields = translations.map((t) => `${t.kind}/${t.name} ${t.path}`);

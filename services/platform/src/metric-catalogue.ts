@@ -95,6 +95,14 @@ export const metricCatalogue = {
     labels: { reason: 'e.g. `redis_unavailable`' },
     who: 'recipe-api',
   },
+  recipesCreated: {
+    name: 'recipes_created_total',
+    type: 'counter',
+    help: 'Recipes the store created (an idempotent replay creates none).',
+    labels: {},
+    valueNote: 'one per store write; the post-retry-duplicates experiment compares it with the requests sent',
+    who: 'recipe-api',
+  },
   faultActive: {
     name: 'fault_active',
     type: 'gauge',

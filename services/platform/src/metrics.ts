@@ -64,6 +64,7 @@ export function createMetrics(service: string) {
     cacheLookups: counter(c.cacheLookups),
     cacheInvalidationDuration: histogram(c.cacheInvalidationDuration),
     degradedResponses: counter(c.degradedResponses),
+    recipesCreated: counter(c.recipesCreated),
     faultActive: gauge(c.faultActive),
   };
 }

@@ -124,6 +124,21 @@ test('POST /recipes validates, and an Idempotency-Key replay returns the same re
   assert.equal(store.count(), 101);
 });
 
+test('resetAfterCreate destroys the connection after the store committed; each write is counted', async (t) => {
+  const { base, store, faults, metrics } = await startApp(t, { seedCount: 100 });
+  faults.set({ resetAfterCreate: 100 });
+  // The caller sees no answer at all: the socket is gone, the recipe is stored.
+  await assert.rejects(fetch(`${base}/recipes`, json(validRecipe)), /fetch failed/);
+  assert.equal(store.count(), 101);
+  // A retry with a key creates once more; its replay is answered from the ledger, not the store.
+  await assert.rejects(fetch(`${base}/recipes`, json(validRecipe, { 'idempotency-key': 'r-1' })), /fetch failed/);
+  faults.clear();
+  const replay = await fetch(`${base}/recipes`, json(validRecipe, { 'idempotency-key': 'r-1' }));
+  assert.equal(replay.status, 200);
+  assert.equal(store.count(), 102);
+  assert.equal(await metricValue(metrics, 'recipes_created', {}), 2);
+});
+
 test('PUT /users/:id/preferences stores the user view', async (t) => {
   const { base } = await startApp(t);
   const put = await fetch(`${base}/users/u-1/preferences`, {

@@ -41,7 +41,7 @@ export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBy
 
   // export before `/api/recipes/:id`, which would otherwise take "export" as an id.
   app.use(exportRouter(upstreams, faults, logger));
-  app.use(recipesRouter(upstreams));
+  app.use(recipesRouter(upstreams, faults));
   app.use(menuRouter(upstreams, menuConcurrency));
   app.use(preferencesRouter(upstreams));
 

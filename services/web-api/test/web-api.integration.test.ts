@@ -203,6 +203,37 @@ describe('web-api against producer stand-ins', () => {
     }
   });
 
+  test('idempotencyKeys "per-request": one minted key per client request, the same on the retry', async () => {
+    const recipe = {
+      name: 'Dal',
+      cuisine: 'indian',
+      steps: ['Boil'],
+      ingredients: [{ name: 'lentils', quantity: 200, unit: 'g' }],
+      servings: 2,
+      ownerId: 'u-7',
+    };
+    const put = await fetch(`${web.adminUrl}/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ idempotencyKeys: 'per-request' }),
+    });
+    assert.equal(put.status, 200);
+    try {
+      rest.behaviour.failNext = 1;
+      const first = await call(`${web.url}/api/recipes?via=http`, { method: 'POST', body: recipe });
+      assert.equal(first.status, 201);
+      const second = await call(`${web.url}/api/recipes?via=http`, { method: 'POST', body: recipe });
+      assert.equal(second.status, 201);
+      const keys = rest.requests.filter((r) => r.method === 'POST').map((r) => r.headers['idempotency-key']);
+      assert.equal(keys.length, 3, 'the failed attempt was retried: a minted key makes the POST safe to repeat');
+      assert.ok(keys[0], 'web-api minted a key');
+      assert.equal(keys[1], keys[0], 'the retry carries the same key');
+      assert.notEqual(keys[2], keys[0], 'the next client request gets its own key');
+    } finally {
+      await fetch(`${web.adminUrl}/faults`, { method: 'DELETE' });
+    }
+  });
+
   test('POST validation: upstream 400 passes through with details; 413 over the body limit; 415 without JSON', async () => {
     for (const via of vias) {
       const { status, json } = await call(`${web.url}/api/recipes?via=${via}`, {

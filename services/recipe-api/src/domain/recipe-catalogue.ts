@@ -22,7 +22,7 @@ export interface CatalogueDeps {
   cache: ViewCache;
   invalidator: ViewInvalidator;
   userData: UserDataStore;
-  metrics: Pick<Metrics, 'degradedResponses'>;
+  metrics: Pick<Metrics, 'degradedResponses' | 'recipesCreated'>;
   logger: Logger;
   idempotencyTtlMs: number;
 }
@@ -80,11 +80,18 @@ export class RecipeCatalogue {
 
   /** Creates once per `idempotencyKey`; a replay returns the first result with `replayed: true`. */
   async createRecipe(input: NewRecipe, idempotencyKey?: string): Promise<{ recipe: Recipe; replayed: boolean }> {
-    if (!idempotencyKey) return { recipe: await this.deps.store.create(input), replayed: false };
+    if (!idempotencyKey) return { recipe: await this.storeCreate(input), replayed: false };
     const { value, replayed } = await this.ledger.run(idempotencyKey, fingerprint(input), () =>
-      this.deps.store.create(input),
+      this.storeCreate(input),
     );
     return { recipe: value, replayed };
+  }
+
+  /** Every store write is counted, so duplicates are counted where they happen, not guessed at the caller. */
+  private async storeCreate(input: NewRecipe): Promise<Recipe> {
+    const recipe = await this.deps.store.create(input);
+    this.deps.metrics.recipesCreated.inc();
+    return recipe;
   }
 
   /**

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import { parseInput } from '@recipe-mesh/platform/errors';
 import { z } from 'zod';
 import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
@@ -10,9 +12,11 @@ export const idParams = z.object({ id: recipeIdSchema });
 /**
  * `GET /api/recipes/:id?via=` — the book's consumer: `{ consumer_pid, via, producer }`, with the
  * per-user view when `x-user-id` is sent. `POST /api/recipes?via=` — creates through any protocol,
- * forwarding `Idempotency-Key`.
+ * forwarding `Idempotency-Key`. With `idempotencyKeys: "per-request"` (fault document) web-api mints
+ * one key per client request that has none, so every retry below it (its own, the mesh's) carries
+ * the same key and recipe-api creates once (docs/experiments.md, "post-retry-duplicates").
  */
-export function recipesRouter(upstreams: Upstreams): Router {
+export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry, 'get'>): Router {
   const router = Router();
 
   router.get('/api/recipes/:id', async (req, res) => {
@@ -27,8 +31,9 @@ export function recipesRouter(upstreams: Upstreams): Router {
     const via = viaOf(req);
     res.locals.via = via;
     const body = jsonObjectBody(req);
+    const minted = faults.get().idempotencyKeys === 'per-request' ? randomUUID() : undefined;
     const producer = await upstreams.byVia[via].createRecipe(body, {
-      idempotencyKey: idempotencyKeyOf(req),
+      idempotencyKey: idempotencyKeyOf(req) ?? minted,
       userId: userIdOf(req),
     });
     // A replay answers what the first request created, which is not a new resource.

@@ -77,7 +77,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     res.status(201).json({ producer_pid: producerPid, photo });
   });
 
-  app.use(recipesRouter(catalogue, { jsonBodyLimitBytes: options.jsonBodyLimitBytes }));
+  app.use(recipesRouter(catalogue, { jsonBodyLimitBytes: options.jsonBodyLimitBytes, faults }));
   app.use(methodNotAllowed(contract));
   app.use(notFound());
   app.use(errorHandler(logger));

@@ -1,6 +1,7 @@
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
 import { AppError, parseInput } from '@recipe-mesh/platform/errors';
+import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import {
   listLimits,
@@ -42,7 +43,10 @@ export const userParamsSchema = z.object({ id: userIdSchema });
 const idParam = (req: Request) => parseInput(recipeIdInputSchema, req.params, 'path').id;
 
 /** REST routes over the catalogue. Responses carry `producer_pid`; errors go to the shared handler. */
-export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLimitBytes: number }): Router {
+export function recipesRouter(
+  catalogue: RecipeCatalogue,
+  options: { jsonBodyLimitBytes: number; faults: Pick<FaultRegistry, 'decideResetAfterCreate'> },
+): Router {
   const router = Router();
   const body = jsonBody(options.jsonBodyLimitBytes);
 
@@ -73,6 +77,12 @@ export function recipesRouter(catalogue: RecipeCatalogue, options: { jsonBodyLim
     const key = idempotencyKeyFromHeader(req.get('idempotency-key'));
     const input = parseInput(newRecipeSchema, req.body, 'recipe');
     const { recipe, replayed } = await catalogue.createRecipe(input, key);
+    // The `resetAfterCreate` fault: the create is committed, the answer never leaves. The caller's
+    // proxy sees the connection reset and may retry a POST that already did its work.
+    if (options.faults.decideResetAfterCreate()) {
+      req.socket.destroy();
+      return;
+    }
     // 201 the first time, 200 with the same body on a replay (Stripe's behaviour, flagged by header).
     if (replayed) res.set('idempotent-replayed', 'true');
     res

@@ -1,0 +1,20 @@
+/**
+ * Envoy admin counters (`LabTarget.envoyStats`) as experiments compare them: what moved between
+ * two readings, and the retries among them.
+ */
+
+/** The counters that changed from `before` to `after`, by name. */
+export function counterDiff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v !== 0),
+  );
+}
+
+/** Retries of every cluster in `counts` (`cluster.<name>.upstream_rq_retry`). */
+export function sumRetries(counts: Record<string, number>): number {
+  return Object.entries(counts)
+    .filter(([k]) => k.endsWith('.upstream_rq_retry'))
+    .reduce((n, [, v]) => n + v, 0);
+}

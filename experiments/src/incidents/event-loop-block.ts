@@ -1,0 +1,445 @@
+import { Redis } from 'ioredis';
+import { percentile } from '@recipe-mesh/measure/latency';
+import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
+import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import type {
+  Experiment,
+  JudgeInput,
+  LabTarget,
+  PhaseLoad,
+  Setup,
+  SignalValues,
+  Signals,
+  Verdict,
+} from '../definition.js';
+import { ingressToWebApi, serviceSeries } from '../promql.js';
+import {
+  redisGetCountQuery,
+  redisGetP99,
+  redisGetP99Query,
+  redisGetSpanSignal,
+  redisGetSpans,
+} from '../evidence/redis-get.js';
+import { pacedLoad } from '../load/paced.js';
+import { phaseFromRecords } from '../load/phase.js';
+
+/**
+ * CPU-heavy work on the event loop: while one request computes synchronously, every other
+ * request's callbacks wait, Redis replies included. The traces then blame Redis — ioredis GET
+ * spans and web-api's upstream spans grow — though Redis answers in microseconds. The event
+ * loop's own numbers tell the truth: lag p99 (`monitorEventLoopDelay`) and utilisation
+ * (`performance.eventLoopUtilization`) rise with the work. Node's guide "Don't Block the Event
+ * Loop (or the Worker Pool)" is the story; the fix moves the work to worker threads.
+ */
+
+/** Milliseconds of synchronous work per burned request, and the share of requests that do it. */
+export const burnMs = 50;
+export const burnPercent = 10;
+const readRate = 60;
+const readLanes = 4;
+const readerId = 'loop-reader';
+export const minGets = 150;
+
+/** What one load phase measured. */
+export interface LoopPhase {
+  load: PhaseLoad;
+  /**
+   * recipe-api's event-loop lag p99 (s, median of the samples) and utilisation (0..1, mean), sampled
+   * during the load. Both gauges cover the time since the previous scrape, Prometheus' included,
+   * so a sample may cover a short interval: the mean of utilisation samples stays unbiased where
+   * their median would miss intervals with a burn.
+   */
+  lagP99S: number | null;
+  elu: number | null;
+  samples: number;
+  /** App-side Redis GET p99 (histogram between the phase's scrapes) and how many GETs. */
+  getP99S: number | null;
+  gets: number;
+  /** ioredis `get` span p99 of the phase (ms). */
+  getSpanP99Ms: number | null;
+  /** Redis' own time per GET (INFO commandstats, usec / calls over the phase): what Redis spent, not Node. */
+  redisUsecPerGet: number | null;
+}
+
+export interface LoopEvidence {
+  before: LoopPhase;
+  fault: LoopPhase;
+  cpuWork: string;
+  metricDeltas: MetricDelta[];
+}
+
+const lagMedian = (offset: string) =>
+  `max(quantile_over_time(0.5, nodejs_eventloop_lag_p99_seconds{${serviceSeries('recipe-api')}}[$window]${offset}))`;
+const eluMean = (offset: string) =>
+  `max(avg_over_time(nodejs_eventloop_utilization_ratio{${serviceSeries('recipe-api')}}[$window]${offset}))`;
+const callerP99 = (offset: string) =>
+  `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${ingressToWebApi}}[$window]${offset})))`;
+
+export const loopSignals = {
+  required: {
+    lagP99BaselineS: {
+      title: "recipe-api's event-loop lag p99 without the work",
+      unit: 's',
+      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load before the work, median',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
+      k8s: 'median over the window before the run',
+      promql: lagMedian(' offset $window'),
+    },
+    lagP99S: {
+      title: "recipe-api's event-loop lag p99 with the work",
+      unit: 's',
+      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load, median',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
+      k8s: 'quantile_over_time(0.5, nodejs_eventloop_lag_p99_seconds{service="recipe-api"}[window])',
+      promql: lagMedian(''),
+    },
+    eluBaseline: {
+      title: "recipe-api's event-loop utilisation without the work",
+      unit: 'ratio',
+      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load before the work, mean',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
+      k8s: 'mean over the window before the run',
+      promql: eluMean(' offset $window'),
+    },
+    elu: {
+      title: "recipe-api's event-loop utilisation with the work",
+      unit: 'ratio',
+      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load, mean',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
+      k8s: 'avg_over_time(nodejs_eventloop_utilization_ratio{service="recipe-api"}[window])',
+      promql: eluMean(''),
+    },
+    getP99BaselineS: {
+      title: 'p99 of Redis GET as recipe-api measures it, without the work',
+      unit: 's',
+      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, the phase before the work',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
+      k8s: 'the same quantile over the window before the run',
+      promql: redisGetP99Query(' offset $window'),
+    },
+    getP99S: {
+      title: 'p99 of Redis GET as recipe-api measures it, with the work',
+      unit: 's',
+      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after the load',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
+      k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) over the run',
+      promql: redisGetP99Query(''),
+    },
+    gets: {
+      title: 'Redis GETs with the work',
+      unit: 'commands',
+      lab: 'recipe-api /metrics redis_command_duration_seconds_count{command="get"}',
+      labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
+      k8s: 'increase of the GET histogram count over the run',
+      promql: redisGetCountQuery(''),
+    },
+    callerP99BaselineMs: {
+      title: 'p99 the caller saw without the work',
+      unit: 'ms',
+      lab: "the load's own records, the phase before the work",
+      labSource: { kind: 'client' },
+      k8s: 'istio_request_duration_milliseconds at the ingress gateway, the window before the run',
+      promql: callerP99(' offset $window'),
+    },
+    callerP99Ms: {
+      title: 'p99 the caller saw with the work',
+      unit: 'ms',
+      lab: "the load's own records",
+      labSource: { kind: 'client' },
+      k8s: 'istio_request_duration_milliseconds at the ingress gateway over the run',
+      promql: callerP99(''),
+    },
+  },
+  optional: {
+    redisUsecPerGet: {
+      title: "Redis' own time per GET with the work",
+      unit: 'µs',
+      lab: 'redis INFO commandstats cmdstat_get usec/calls, over the loaded phase',
+      labSource: { kind: 'redis' },
+      k8s: 'kubectl exec deploy/redis -- redis-cli INFO commandstats (before and after)',
+    },
+    getSpanP99Ms: redisGetSpanSignal('p99 of ioredis GET spans with the work'),
+  },
+} satisfies Signals<string, string>;
+type LoopRequired = keyof typeof loopSignals.required;
+type LoopOptional = keyof typeof loopSignals.optional;
+
+export function readLoopSignals(e: LoopEvidence): SignalValues<LoopRequired, LoopOptional> {
+  return {
+    lagP99BaselineS: e.before.lagP99S,
+    lagP99S: e.fault.lagP99S,
+    eluBaseline: e.before.elu,
+    elu: e.fault.elu,
+    getP99BaselineS: e.before.getP99S,
+    getP99S: e.fault.getP99S,
+    gets: e.fault.gets,
+    callerP99BaselineMs: e.before.load.latencyMs.p99,
+    callerP99Ms: e.fault.load.latencyMs.p99,
+    redisUsecPerGet: e.fault.redisUsecPerGet,
+    getSpanP99Ms: e.fault.getSpanP99Ms,
+  };
+}
+
+/**
+ * Rises over the baseline, scaled to the blocking time, not ratios: on a shared 2-core machine the
+ * baseline itself moves (GET p99 measured 2–20 ms, utilisation 0.07–0.26 before any work). A loop
+ * blocked for `burnMs` adds about that much to lag p99 and GET p99. The pool's thread still takes
+ * one of the two cores, and the CPU contention shows as a few ms of lag and up to +15.5 ms of GET
+ * p99 (measured in the lab suite): healthy GETs rise less than half a burn — none waited for one.
+ * Utilisation is sampled through a gauge that Prometheus' scrapes reset too, so its mean is noisy:
+ * the lab suite measured +0.19 to +0.39 with the work on the loop (0.3 expected: 6 burns/s × 50
+ * ms) and 0.00 to +0.05 in the pool.
+ */
+export const thresholds = {
+  incident: { lagRiseS: burnMs / 2 / 1000, eluRise: 0.12, getRiseS: burnMs / 2 / 1000, getRatio: 2 },
+  healthy: { lagRiseS: burnMs / 4 / 1000, eluRise: 0.1, getRiseBelowS: burnMs / 2 / 1000 },
+  /** Redis itself is idle when a GET costs it under this (µs); Node-side p99s are milliseconds. */
+  redisIdleUsec: 100,
+};
+
+export function judgeLoopBlock(v: JudgeInput<LoopRequired, LoopOptional>): Verdict {
+  const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+  const lagRise = v.lagP99S - v.lagP99BaselineS;
+  const eluRise = v.elu - v.eluBaseline;
+  const getRise = v.getP99S - v.getP99BaselineS;
+  const getRatio = v.getP99BaselineS > 0 ? v.getP99S / v.getP99BaselineS : null;
+  const redisUsec = v.redisUsecPerGet ?? null;
+  const { incident, healthy, redisIdleUsec } = thresholds;
+  const reasons = [
+    `event-loop lag p99: ${ms(v.lagP99BaselineS)} → ${ms(v.lagP99S)}; utilisation ${v.eluBaseline.toFixed(2)} → ${v.elu.toFixed(2)}`,
+    `Redis GET p99 measured in recipe-api: ${ms(v.getP99BaselineS)} → ${ms(v.getP99S)} (${getRatio === null ? '–' : `${getRatio.toFixed(1)}×`}, ${Math.round(v.gets)} GETs); Redis' own time per GET: ${redisUsec === null ? 'not read on this target' : `${redisUsec.toFixed(1)} µs`}`,
+    `caller p99: ${v.callerP99BaselineMs.toFixed(1)} → ${v.callerP99Ms.toFixed(1)} ms`,
+  ];
+  if (v.gets < minGets || getRatio === null)
+    return { outcome: 'inconclusive', reasons: [...reasons, `needs ≥${minGets} GETs under the work`] };
+  // Where Redis is at hand (the lab) it must confirm it was idle: the time is Node's, not Redis'.
+  const redisIdle = redisUsec === null || redisUsec <= redisIdleUsec;
+  if (
+    lagRise >= incident.lagRiseS &&
+    eluRise >= incident.eluRise &&
+    getRise >= incident.getRiseS &&
+    getRatio >= incident.getRatio &&
+    redisIdle
+  )
+    return { outcome: 'incident', reasons: [...reasons, 'the GETs waited for the event loop, not for Redis'] };
+  if (lagRise <= healthy.lagRiseS && eluRise <= healthy.eluRise && getRise < healthy.getRiseBelowS)
+    return { outcome: 'healthy', reasons };
+  return {
+    outcome: 'inconclusive',
+    reasons: [
+      ...reasons,
+      `between the incident (lag +≥${ms(incident.lagRiseS)}, utilisation +≥${incident.eluRise}, GET p99 +≥${ms(incident.getRiseS)} and ≥${incident.getRatio}×, Redis ≤${redisIdleUsec} µs per GET) and healthy (lag +≤${ms(healthy.lagRiseS)}, utilisation +≤${healthy.eluRise}, GET p99 +<${ms(healthy.getRiseBelowS)})`,
+    ],
+  };
+}
+
+const setup = (cpuWork: 'event-loop' | 'worker-pool', describe: string): Setup => ({
+  describe: [describe],
+  appFaults: { 'recipe-api': { cpuBurnMs: burnMs, cpuBurnPercent: burnPercent, cpuWork } },
+  mesh: [],
+});
+
+/** Redis' own cumulative GET time and calls (INFO commandstats). */
+async function redisGetStats(url: string): Promise<{ calls: number; usec: number }> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const info = await redis.info('commandstats');
+    const m = /cmdstat_get:calls=(\d+),usec=(\d+)/.exec(info);
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const numbers = (values: (number | null)[]) => values.filter((v): v is number => v !== null);
+const median = (values: (number | null)[]) => percentile(numbers(values), 50);
+const mean = (values: (number | null)[]) => {
+  const xs = numbers(values);
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+};
+
+async function measurePhase(
+  target: LabTarget,
+  name: string,
+  seconds: number,
+  onlySpansAfter: (fromMs: number, toMs: number) => Promise<number | null>,
+): Promise<LoopPhase> {
+  const redisUrl = target.urls.redis;
+  const s0 = await target.scrape('recipe-api');
+  const r0 = redisUrl ? await redisGetStats(redisUrl) : null;
+  const fromMs = Date.now();
+  const load = pacedLoad({
+    request: () => ({
+      url: `${target.urls.ingress}/api/recipes/42?via=http`,
+      headers: { 'x-user-id': readerId },
+      flagsHeader: target.responseFlagsHeader,
+    }),
+    ratePerSecond: readRate,
+    lanes: readLanes,
+    durationMs: seconds * 1000,
+  });
+  const scrapes: Scrape[] = await target.sampleWhile(() => target.scrape('recipe-api'), load, { everyMs: 500 });
+  const records: RequestRecord[] = await load;
+  const s1 = await target.scrape('recipe-api');
+  const toMs = Date.now();
+  const r1 = redisUrl ? await redisGetStats(redisUrl) : null;
+  // Each gauge covers the time since the previous scrape, so the first one also covers time before the load.
+  const during = scrapes.slice(1);
+  const get = redisGetP99(s0, s1);
+  const calls = r0 && r1 ? r1.calls - r0.calls : 0;
+  return {
+    load: phaseFromRecords(name, records),
+    lagP99S: median(during.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))),
+    elu: mean(during.map((s) => sumOf(s, 'nodejs_eventloop_utilization_ratio'))),
+    samples: during.length,
+    getP99S: get.p99,
+    gets: get.count,
+    getSpanP99Ms: await onlySpansAfter(fromMs, toMs),
+    redisUsecPerGet: r0 && r1 && calls > 0 ? (r1.usec - r0.usec) / calls : null,
+  };
+}
+
+export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional> = {
+  name: 'event-loop-block',
+  title: 'Synchronous CPU work on the event loop makes Redis look slow',
+  incident: {
+    title: "Don't Block the Event Loop (or the Worker Pool)",
+    source: 'the Node.js guide of that title (nodejs.org/en/learn/asynchronous-work/dont-block-the-event-loop)',
+  },
+  hypothesis: `${burnPercent}% of recipe-api's requests compute ${burnMs} ms synchronously on the event loop. Every other request's Redis reply waits behind that work: recipe-api's GET p99 rises by about the blocking time and the traces blame Redis, while Redis' own time per GET stays in microseconds. recipe-api's event-loop lag p99 and utilisation rise with the work — the numbers that tell the truth. With the work in a worker-thread pool, lag, utilisation and GET p99 stay near their baseline.`,
+  incidentSetup: setup(
+    'event-loop',
+    `recipe-api computes ${burnMs} ms on the event loop for ${burnPercent}% of requests (PUT /faults {"cpuBurnMs":${burnMs},"cpuBurnPercent":${burnPercent},"cpuWork":"event-loop"})`,
+  ),
+  fixes: [
+    {
+      name: 'worker-pool',
+      summary:
+        'Move CPU-heavy work off the event loop into a small worker-thread pool (piscina, or node:worker_threads): the request awaits the result, every other request and Redis reply is served meanwhile.',
+      setup: setup(
+        'worker-pool',
+        `recipe-api computes the same ${burnMs} ms for ${burnPercent}% of requests in a worker-thread pool (PUT /faults {"cpuWork":"worker-pool", …})`,
+      ),
+      production: [
+        {
+          kind: 'code-pattern',
+          title: 'CPU-heavy work in a worker pool, awaited by the request',
+          snippet: [
+            "import { Piscina } from 'piscina';",
+            "import { availableParallelism } from 'node:os';",
+            '// one pool per process, one thread less than the cores: the event loop keeps one',
+            "const pool = new Piscina({ filename: new URL('./render-worker.js', import.meta.url).href, maxThreads: Math.max(1, availableParallelism() - 1) });",
+            "app.get('/recipes/:id/report', async (req, res) => res.json(await pool.run({ id: req.params.id })));",
+          ].join('\n'),
+          repoFile:
+            'services/platform/src/cpu-pool.ts (the pool the cpuWork fault uses), services/platform/src/faults.ts',
+        },
+      ],
+    },
+  ],
+  load: {
+    describe: `${readRate} GET /api/recipes/42?via=http per second (${readLanes} lanes, evenly spaced) through the ingress as ${readerId} (recipe-api answers from its Redis view cache: one Redis GET each). Two phases of --duration s: before (the baseline) and with the work. recipe-api's /metrics is sampled every 500 ms for event-loop lag and utilisation; Redis INFO commandstats is read around each phase.`,
+    defaultDurationS: 6,
+  },
+  signals: loopSignals,
+  verdictRule: `incident when recipe-api's event-loop lag p99 rises ≥${thresholds.incident.lagRiseS * 1000} ms, its utilisation ≥${thresholds.incident.eluRise} and GET p99 measured in recipe-api ≥${thresholds.incident.getRiseS * 1000} ms and ≥${thresholds.incident.getRatio}× while Redis' own time per GET stays ≤${thresholds.redisIdleUsec} µs (where read); healthy when lag rises ≤${thresholds.healthy.lagRiseS * 1000} ms, utilisation ≤${thresholds.healthy.eluRise} and GET p99 <${thresholds.healthy.getRiseBelowS * 1000} ms (≥${minGets} GETs)`,
+  k8sLoad: {
+    path: '/api/recipes/42?via=http',
+    describe: 'steady GET /api/recipes/42?via=http with x-user-id through the ingress gateway',
+    via: 'ingress',
+  },
+  async run(ctx) {
+    const { target } = ctx;
+    const spanP99 = async (fromMs: number, toMs: number) => {
+      const spans =
+        (await target.waitForTrace(
+          (traces) => {
+            const found = redisGetSpans(traces);
+            return found.some((s) => s.startMs >= toMs - 1000) ? found : null;
+          },
+          { sinceMs: fromMs, timeoutMs: 3000 },
+        )) ?? redisGetSpans(await target.traces({ sinceMs: fromMs }));
+      return percentile(
+        spans.filter((s) => s.startMs >= fromMs && s.startMs <= toMs).map((s) => s.durationMs),
+        99,
+      );
+    };
+    // Fill the reader's cached view so that every read of the phases is one Redis GET.
+    await fetch(`${target.urls.ingress}/api/recipes/42?via=http`, {
+      headers: { 'x-user-id': readerId },
+      signal: AbortSignal.timeout(5000),
+    });
+    ctx.log(`before: ${readRate} reads/s for ${ctx.durationS} s`);
+    const before = await measurePhase(target, 'before', ctx.durationS, spanP99);
+    await ctx.applySetup();
+    ctx.log(`with the work: the same reads for ${ctx.durationS} s`);
+    const f0 = await target.scrape('recipe-api');
+    const fault = await measurePhase(target, ctx.fix ? 'work in the pool' : 'work on the loop', ctx.durationS, spanP99);
+    const f1 = await target.scrape('recipe-api');
+    return {
+      before,
+      fault,
+      cpuWork: ctx.setup.appFaults['recipe-api']?.cpuWork ?? 'event-loop',
+      metricDeltas: [
+        describeDelta('recipe-api', f0, f1, 'process_cpu_seconds_total'),
+        describeDelta('recipe-api', f0, f1, 'redis_command_duration_seconds_count', { command: 'get' }),
+      ],
+    };
+  },
+
+  readSignals: readLoopSignals,
+  judge: judgeLoopBlock,
+
+  present(e) {
+    const ms = (s: number | null) => (s === null ? null : s * 1000);
+    const base = (f: (p: LoopPhase) => number | null) => f(e.before);
+    return {
+      load: [e.before.load, e.fault.load],
+      signals: [
+        {
+          name: 'event-loop lag p99 (ms)',
+          baseline: ms(base((p) => p.lagP99S)),
+          observed: ms(e.fault.lagP99S),
+          unit: 'ms',
+        },
+        { name: 'event-loop utilisation', baseline: base((p) => p.elu), observed: e.fault.elu, unit: 'ratio' },
+        {
+          name: 'p99 Redis GET in recipe-api, histogram (ms)',
+          baseline: ms(base((p) => p.getP99S)),
+          observed: ms(e.fault.getP99S),
+          unit: 'ms',
+        },
+        {
+          name: 'p99 Redis GET, ioredis spans (ms)',
+          baseline: base((p) => p.getSpanP99Ms),
+          observed: e.fault.getSpanP99Ms,
+          unit: 'ms',
+        },
+        {
+          name: "Redis' own time per GET (µs)",
+          baseline: base((p) => p.redisUsecPerGet),
+          observed: e.fault.redisUsecPerGet,
+          unit: 'µs',
+        },
+        {
+          name: 'caller p99 (ms)',
+          baseline: base((p) => p.load.latencyMs.p99),
+          observed: e.fault.load.latencyMs.p99,
+          unit: 'ms',
+        },
+      ],
+      metricDeltas: e.metricDeltas,
+      accessLog: [],
+      accessLogCounts: {},
+      trace: null,
+      findings: [
+        `cpuWork: ${e.cpuWork}; ${e.fault.samples} samples of recipe-api's /metrics under the work`,
+        ...(e.fault.redisUsecPerGet !== null && e.fault.getP99S !== null
+          ? [
+              `Redis spent ${e.fault.redisUsecPerGet.toFixed(1)} µs per GET while recipe-api measured a p99 of ${(e.fault.getP99S * 1000).toFixed(1)} ms: the rest is time the reply waited for recipe-api's event loop`,
+            ]
+          : []),
+      ],
+    };
+  },
+};
