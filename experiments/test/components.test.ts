@@ -145,3 +145,71 @@ test('a connectionPool field the lab cannot translate is refused, not dropped', 
   );
   assert.throws(() => translateComponent('x', od), /outlierDetection: splitExternalLocalOriginErrors/);
 });
+
+test('VirtualService recipe-api route timeout → the route of web-api sidecar towards recipe-api', (t) => {
+  const root = fakeRoot(t, 'VirtualService', 'recipe-api', '- op: add\n  path: /spec/http/0/timeout\n  value: 3s');
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch: { route: { timeoutMs: 3000 } } },
+  ]);
+  const bad = fakeRoot(t, 'VirtualService', 'recipe-api', '- op: add\n  path: /spec/http/0/timeout\n  value: 3');
+  assert.throws(() => translateComponent('x', bad), /not an Istio duration/);
+});
+
+test('VirtualService recipe-api route retries → Envoy retry policy: attempts, perTryTimeout, retryOn with codes', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'recipe-api',
+    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 3\n    perTryTimeout: 1s\n    retryOn: connect-failure,reset,503',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    {
+      proxy: 'web-api-sidecar',
+      listener: 'outbound-recipe-api-http',
+      patch: {
+        route: {
+          retries: {
+            retryOn: 'connect-failure,reset,retriable-status-codes',
+            numRetries: 3,
+            retriableStatusCodes: [503],
+            perTryTimeoutMs: 1000,
+          },
+        },
+      },
+    },
+  ]);
+  const unknown = fakeRoot(
+    t,
+    'VirtualService',
+    'recipe-api',
+    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 1\n    retryRemoteLocalities: true',
+  );
+  assert.throws(() => translateComponent('x', unknown), /retries: retryRemoteLocalities has no lab equivalent/);
+});
+
+test('VirtualService web-api-ingress route timeout → the ingress gateway route to web-api', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: replace\n  path: /spec/http/0/timeout\n  value: 1s',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
+  ]);
+});
+
+test('timeout-budget: the incident nests 3 tries of 1 s in a 3 s route; its fix says the 1 s budget at the edge', () => {
+  const [route] = translateComponent('timeout-budget').map((c) => c.patch.route);
+  assert.equal(route?.timeoutMs, 3000);
+  const retriesPolicy = translateComponent('timeout-budget')[1]?.patch.route?.retries;
+  assert.deepEqual(retriesPolicy, {
+    retryOn: 'gateway-error,connect-failure,refused-stream',
+    numRetries: 2,
+    retriableStatusCodes: [],
+    perTryTimeoutMs: 1000,
+  });
+  assert.deepEqual(translateComponent('timeout-budget-edge'), [
+    { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
+  ]);
+});

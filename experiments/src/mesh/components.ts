@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { istioDefaultCircuitBreakers, type ListenerPatch, type ProxyName } from '@recipe-mesh/lab/mesh/description';
+import {
+  istioDefaultCircuitBreakers,
+  istioOutboundRetryPolicy,
+  type ListenerPatch,
+  type ProxyName,
+  type RetryPolicy,
+} from '@recipe-mesh/lab/mesh/description';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
 
@@ -166,8 +172,41 @@ function outlierDetection(value: unknown): LabMeshChange[] {
   });
 }
 
+/** VirtualService `recipe-api`'s first route (port 4000, REST + GraphQL): web-api's sidecar outbound HTTP route. */
+const restRoute = (patch: ListenerPatch): LabMeshChange[] => [
+  { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch },
+];
+/** VirtualService `web-api-ingress`'s route: the ingress gateway's route to web-api. */
+const gatewayRoute = (patch: ListenerPatch): LabMeshChange[] => [{ proxy: 'ingress', listener: 'gateway-http', patch }];
+
 /**
- * One row per supported field. A DestinationRule's connectionPool also programs the server-side
+ * A route's `retries` in Envoy's terms (Istio's HTTPRetry): `attempts` is the number of retries
+ * (Envoy num_retries), `perTryTimeout` each try's timeout, `retryOn` Envoy's conditions where
+ * bare status codes become `retriable-status-codes`. An unset `retryOn` keeps Istio's default
+ * conditions (istioOutboundRetryPolicy).
+ */
+function retries(value: unknown): RetryPolicy {
+  const r = fields('retries', value, ['attempts', 'perTryTimeout', 'retryOn']);
+  const retryOn = r.retryOn ?? istioOutboundRetryPolicy().retryOn;
+  if (typeof retryOn !== 'string') throw new Error(`retries.retryOn must be a string, got ${JSON.stringify(retryOn)}`);
+  const conditions = retryOn
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const codes = conditions.filter((c) => /^\d{3}$/.test(c)).map(Number);
+  const named = conditions.filter((c) => !/^\d{3}$/.test(c) && c !== 'retriable-status-codes');
+  return {
+    retryOn: [...named, ...(codes.length ? ['retriable-status-codes'] : [])].join(','),
+    numRetries: wholeNumber('retries.attempts', r.attempts ?? 2),
+    retriableStatusCodes: codes,
+    perTryTimeoutMs: r.perTryTimeout === undefined ? 0 : durationMs(r.perTryTimeout),
+  };
+}
+
+/**
+ * One row per supported field. A VirtualService's route fields program the client side: the
+ * route of the caller's sidecar (or of the ingress gateway, for the gateway's VirtualService).
+ * A DestinationRule's connectionPool also programs the server-side
  * sidecar's inbound cluster to its app (istio/api#2961), which is where the lab's
  * `recipe-api-sidecar` `inbound-http` listener sits.
  */
@@ -191,6 +230,24 @@ const translations: {
   },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/connectionPool', to: connectionPool },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/outlierDetection', to: outlierDetection },
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/0/timeout',
+    to: (value) => restRoute({ route: { timeoutMs: durationMs(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/0/retries',
+    to: (value) => restRoute({ route: { retries: retries(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'web-api-ingress',
+    path: '/spec/http/0/timeout',
+    to: (value) => gatewayRoute({ route: { timeoutMs: durationMs(value) } }),
+  },
 ];
 
 export const supportedFields = translations.map((t) => `${t.kind}/${t.name} ${t.path}`);
