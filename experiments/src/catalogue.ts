@@ -4,6 +4,7 @@ import { redisScanLatency } from './incidents/redis-scan-latency.js';
 import { clientAbortLeak } from './incidents/client-abort-leak.js';
 import { uploadOom } from './incidents/upload-oom.js';
 import { circuitBreaker } from './incidents/circuit-breaker.js';
+import { timeoutBudget } from './incidents/timeout-budget.js';
 
 /** Every experiment, in the order `--list` shows and `make experiments` runs them. */
 // biome-ignore lint/suspicious/noExplicitAny: each experiment has its own evidence type and signal keys, used invariantly by its reader, judge and report; the runner treats them alike.
@@ -13,6 +14,7 @@ export const catalogue: Experiment<any, any, any>[] = [
   clientAbortLeak,
   uploadOom,
   circuitBreaker,
+  timeoutBudget,
 ];
 
 export function findExperiment(name: string): Experiment<unknown> | undefined {

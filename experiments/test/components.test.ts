@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { callerBudgetHeader } from '@recipe-mesh/web-api/upstream/deadline';
 import { appKeepAliveMs, proxyIdleTimeoutMs } from '../src/incidents/503-uc.js';
 import {
   durationMs,
@@ -209,7 +210,48 @@ test('timeout-budget: the incident nests 3 tries of 1 s in a 3 s route; its fix 
     retriableStatusCodes: [],
     perTryTimeoutMs: 1000,
   });
-  assert.deepEqual(translateComponent('timeout-budget-edge'), [
+  const edge = translateComponent('timeout-budget-edge');
+  assert.deepEqual(edge, [
     { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
+    {
+      proxy: 'ingress',
+      listener: 'gateway-http',
+      patch: { route: { requestHeaders: { [callerBudgetHeader]: '1000' } } },
+    },
   ]);
+  assert.equal(
+    edge[1]?.patch.route?.requestHeaders?.[callerBudgetHeader],
+    String(edge[0]?.patch.route?.timeoutMs),
+    'the budget web-api is told is the route timeout',
+  );
+});
+
+test('VirtualService web-api-ingress headers.request.set → headers the gateway route sets; other header ops refused', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    request:\n      set:\n        x-request-timeout-ms: "1000"',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    {
+      proxy: 'ingress',
+      listener: 'gateway-http',
+      patch: { route: { requestHeaders: { 'x-request-timeout-ms': '1000' } } },
+    },
+  ]);
+  const remove = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    request:\n      remove: [x-debug]',
+  );
+  assert.throws(() => translateComponent('x', remove), /headers.request: remove has no lab equivalent/);
+  const response = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    response:\n      set:\n        x-a: b',
+  );
+  assert.throws(() => translateComponent('x', response), /headers: response has no lab equivalent/);
 });

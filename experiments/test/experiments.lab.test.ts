@@ -52,6 +52,7 @@ const durations: Record<string, number> = {
   'client-abort-leak': 5,
   'upload-oom': 5,
   'circuit-breaker': 3,
+  'timeout-budget': 4,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {

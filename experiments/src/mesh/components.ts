@@ -203,6 +203,17 @@ function retries(value: unknown): RetryPolicy {
   };
 }
 
+/** A route's `headers` (Istio's Headers): only `request.set`, which the lab's route sets on every request. */
+function requestHeadersSet(value: unknown): Record<string, string> {
+  const headers = fields('headers', value, ['request']);
+  const request = fields('headers.request', headers.request ?? {}, ['set']);
+  const set = fields('headers.request.set', request.set ?? {}, Object.keys(request.set ?? {}));
+  for (const [name, v] of Object.entries(set))
+    if (typeof v !== 'string')
+      throw new Error(`headers.request.set.${name} must be a string, got ${JSON.stringify(v)}`);
+  return set as Record<string, string>;
+}
+
 /**
  * One row per supported field. A VirtualService's route fields program the client side: the
  * route of the caller's sidecar (or of the ingress gateway, for the gateway's VirtualService).
@@ -247,6 +258,12 @@ const translations: {
     name: 'web-api-ingress',
     path: '/spec/http/0/timeout',
     to: (value) => gatewayRoute({ route: { timeoutMs: durationMs(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'web-api-ingress',
+    path: '/spec/http/0/headers',
+    to: (value) => gatewayRoute({ route: { requestHeaders: requestHeadersSet(value) } }),
   },
 ];
 

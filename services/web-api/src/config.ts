@@ -34,7 +34,7 @@ export const webApiConfigSchema = z.object({
   UPSTREAM_DEADLINE_RESERVE_MS: env
     .int(50)
     .describe(
-      "Kept from the caller's budget (`x-envoy-expected-rq-timeout-ms`, set by the Envoy in front from its route timeout) for the answer to travel back; calls to recipe-api end by the rest.",
+      "Kept from the caller's budget (`x-request-timeout-ms`, set by the caller or the ingress route) for the answer to travel back; calls to recipe-api end by the rest.",
     ),
   MENU_CONCURRENCY: env.int(4, 1).describe('Upstream calls in flight at once for one `GET /api/menu`.'),
 });

@@ -310,14 +310,14 @@ describe('web-api against producer stand-ins', () => {
     }
   });
 
-  test("the caller's budget (x-envoy-expected-rq-timeout-ms) ends the call sooner and travels on to the sidecar", async () => {
+  test("the caller's budget (x-request-timeout-ms) ends the call sooner and travels on to the sidecar", async () => {
     rest.behaviour.delayMs = timeoutMs * 3;
     grpcStandIn.behaviour.delayMs = timeoutMs * 3;
     const budgetMs = 200;
     for (const via of vias) {
       const started = Date.now();
       const { status, json } = await call(`${web.url}/api/recipes/42?via=${via}`, {
-        headers: { 'x-envoy-expected-rq-timeout-ms': String(budgetMs) },
+        headers: { 'x-request-timeout-ms': String(budgetMs) },
       });
       const elapsed = Date.now() - started;
       assert.equal(status, 504, `via=${via}: ${JSON.stringify(json)}`);

@@ -1,16 +1,18 @@
 /**
- * One deadline per request, end to end (docs/experiments.md, "timeout-budget"). The hop in front
- * of web-api says how long the caller will wait; web-api's calls to recipe-api end by then, tell
- * web-api's sidecar how much is left, and retry only while another try still fits.
+ * One deadline per request, end to end (docs/experiments.md, "timeout-budget"). The caller, or
+ * the edge on its behalf, says how long it will wait; web-api's calls to recipe-api end by then,
+ * tell web-api's sidecar how much is left, and retry only while another try still fits.
  *
- * Both headers are Envoy's (envoyproxy.io, "HTTP router filter", headers consumed/set):
- * - the router sets `x-envoy-expected-rq-timeout-ms` on the request it forwards to the route's
- *   timeout, "so that the upstream host … can make decisions based on the request timeout" — an
- *   Istio ingress gateway whose VirtualService route has `timeout: 1s` sends 1000;
- * - `x-envoy-upstream-rq-timeout-ms` on a request replaces the route timeout of the Envoy that
- *   receives it (Istio's sidecar too), so its retries and per-try timeouts stay inside the budget.
+ * - `x-request-timeout-ms`: the caller's budget in ms. The ingress gateway's VirtualService sets
+ *   it next to its route `timeout` (istio/faults/timeout-budget-edge). An application header on
+ *   purpose: Envoy's own `x-envoy-expected-rq-timeout-ms` is stripped by the next sidecar from
+ *   requests it does not count as internal (every request, with Envoy's explicit internal
+ *   address config), so it does not reliably cross the gateway → sidecar hop.
+ * - `x-envoy-upstream-rq-timeout-ms`: Envoy's per-request override of the route timeout (Istio
+ *   documents it for apps' outbound calls), so the sidecar's retries and per-try timeouts stay
+ *   inside the time left, where the sidecar honours it.
  */
-export const callerBudgetHeader = 'x-envoy-expected-rq-timeout-ms';
+export const callerBudgetHeader = 'x-request-timeout-ms';
 export const upstreamTimeoutHeader = 'x-envoy-upstream-rq-timeout-ms';
 
 /** The caller's budget in ms from the header, or undefined when absent or not a positive integer. */
