@@ -7,6 +7,7 @@ import { clientAbortLeak, type LeakEvidence } from '../src/incidents/client-abor
 import { redisScanLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';
 import { uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
 import { circuitBreaker, type BreakerEvidence } from '../src/incidents/circuit-breaker.js';
+import { callerBudgetMs, timeoutBudget, type BudgetEvidence } from '../src/incidents/timeout-budget.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
 
@@ -194,4 +195,36 @@ test('circuit-breaker: UO overflows at the caller sidecar are the incident; none
   assert.equal(verdictOf(circuitBreaker, breaker(0, 600, 0)).outcome, 'healthy');
   assert.notEqual(verdictOf(circuitBreaker, breaker(0, 600, 5)).outcome, 'healthy'); // failures of another kind
   assert.equal(verdictOf(circuitBreaker, breaker(0, 40, 0)).outcome, 'inconclusive'); // too little load
+});
+
+/** A timeout-budget run: `calls` through the ingress answered at `p99Ms`, `tries` at recipe-api's sidecar. */
+const budgetRun = (calls: number, p99Ms: number, tries: number, status = '504 -'): BudgetEvidence => ({
+  hops: [],
+  load: {
+    phase: 'p',
+    requests: calls,
+    byStatusFlag: { [status]: calls },
+    latencyMs: { count: calls, p50: p99Ms - 10, p90: p99Ms - 5, p99: p99Ms, max: p99Ms, mean: null },
+  },
+  recipeApiTries: tries,
+  outbound: { '0 DC': calls },
+  sidecarRetries: tries - calls,
+  perTryTimeouts: tries - calls,
+  lines: [],
+});
+
+test('timeout-budget: waiting twice the budget for 504s is the incident; within it, one try per call, is healthy', () => {
+  assert.equal(callerBudgetMs, 1000);
+  assert.equal(verdictOf(timeoutBudget, budgetRun(16, 2022, 32)).outcome, 'incident');
+  assert.equal(verdictOf(timeoutBudget, budgetRun(39, 962, 39)).outcome, 'healthy');
+});
+
+test('timeout-budget: no incident without the long wait or without failures; no "healthy" while tries outlive the caller', () => {
+  // Slow but answered (200s after 2 s): a slow service, not the nested-timeout incident.
+  assert.notEqual(verdictOf(timeoutBudget, budgetRun(16, 2022, 16, '200 -')).outcome, 'incident');
+  // Fast failures within the budget: not the incident either.
+  assert.notEqual(verdictOf(timeoutBudget, budgetRun(39, 962, 39)).outcome, 'incident');
+  // The edge cut the caller's wait, but recipe-api was still asked again behind it.
+  assert.equal(verdictOf(timeoutBudget, budgetRun(39, 1005, 78)).outcome, 'inconclusive');
+  assert.equal(verdictOf(timeoutBudget, budgetRun(5, 962, 5)).outcome, 'inconclusive'); // too little load
 });
