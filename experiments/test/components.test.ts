@@ -210,7 +210,8 @@ test('timeout-budget: the incident nests 3 tries of 1 s in a 3 s route; its fix 
     retriableStatusCodes: [],
     perTryTimeoutMs: 1000,
   });
-  const edge = translateComponent('timeout-budget-edge');
+  const [nestedTimeout, nestedRetries, ...edge] = translateComponent('timeout-budget-edge');
+  assert.deepEqual([nestedTimeout, nestedRetries], translateComponent('timeout-budget'), 'the fix keeps the route');
   assert.deepEqual(edge, [
     { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
     {

@@ -63,14 +63,26 @@ export function readComponent(name: string, root = repoRoot): ComponentPatch[] {
   }
   const doc = parse(text) as {
     kind?: string;
+    components?: string[];
     patches?: { target?: { kind?: string; name?: string }; patch?: string }[];
   };
   if (doc.kind !== 'Component') throw new Error(`istio/faults/${name} is not a kustomize Component`);
-  return (doc.patches ?? []).map((p) => {
-    if (!p.target?.kind || !p.target.name || typeof p.patch !== 'string')
-      throw new Error(`istio/faults/${name}: every patch needs target.kind, target.name and a JSON 6902 patch`);
-    return { kind: p.target.kind, name: p.target.name, ops: parse(p.patch) as PatchOp[] };
+  // A component may build on others (`components: [../timeout-budget]`), as kustomize applies
+  // them: theirs first, then its own patches. `make fault` takes one component per run.
+  const included = (doc.components ?? []).flatMap((relative) => {
+    const dir = path.resolve(componentDir(name, root), relative);
+    if (path.dirname(dir) !== path.join(root, 'istio/faults'))
+      throw new Error(`istio/faults/${name}: included component ${relative} is not in istio/faults`);
+    return readComponent(path.basename(dir), root);
   });
+  return [
+    ...included,
+    ...(doc.patches ?? []).map((p) => {
+      if (!p.target?.kind || !p.target.name || typeof p.patch !== 'string')
+        throw new Error(`istio/faults/${name}: every patch needs target.kind, target.name and a JSON 6902 patch`);
+      return { kind: p.target.kind, name: p.target.name, ops: parse(p.patch) as PatchOp[] };
+    }),
+  ];
 }
 
 /** Istio durations (`250ms`, `3s`, `1h`, `1m30s`) in milliseconds. */
