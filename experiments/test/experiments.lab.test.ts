@@ -122,7 +122,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   for (const experiment of catalogue as Experiment<unknown>[]) {
     for (const fix of [null, ...experiment.fixes] as (Fix | null)[]) {
       const label = `${experiment.name} ${fix ? `with fix ${fix.name}: healthy` : 'without fix: incident'}`;
-      test(label, async () => {
+      test(label, async (t) => {
         const { report, html } = await runOnLab({
           experiment,
           fix,
@@ -133,6 +133,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
           handleSignals: false,
         });
         pages.push({ html, report, name: `${experiment.name}-${fix ? fix.name : 'incident'}` });
+        t.diagnostic(`${report.verdict.outcome}: ${report.verdict.reasons.join('; ')}`);
         assert.deepEqual(report.restoreFailures, []);
         assert.ok(
           report.leftovers.clean && report.leftovers.checks.length >= 3,
