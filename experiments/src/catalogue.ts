@@ -8,6 +8,7 @@ import { noHealthyUpstream } from './incidents/no-healthy-upstream.js';
 import { rollout503 } from './incidents/rollout-503.js';
 import { postRetryDuplicates } from './incidents/post-retry-duplicates.js';
 import { eventLoopBlock } from './incidents/event-loop-block.js';
+import { timeoutBudget } from './incidents/timeout-budget.js';
 
 /** Every experiment, in the order `--list` shows and `make experiments` runs them. */
 // biome-ignore lint/suspicious/noExplicitAny: each experiment has its own evidence type and signal keys, used invariantly by its reader, judge and report; the runner treats them alike.
@@ -21,6 +22,7 @@ export const catalogue: Experiment<any, any, any>[] = [
   rollout503,
   postRetryDuplicates,
   eventLoopBlock,
+  timeoutBudget,
 ];
 
 export function findExperiment(name: string): Experiment<unknown> | undefined {

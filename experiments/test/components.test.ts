@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { callerBudgetHeader } from '@recipe-mesh/web-api/upstream/deadline';
 import { appKeepAliveMs, proxyIdleTimeoutMs } from '../src/incidents/503-uc.js';
 import {
   durationMs,
@@ -98,7 +99,7 @@ test("VirtualService http/0 retries → web-api's outbound REST route, status co
     'recipe-api',
     '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 2\n    retryRemoteLocalities: true',
   );
-  assert.throws(() => translateComponent('x', bad), /no lab equivalent for retryRemoteLocalities/);
+  assert.throws(() => translateComponent('x', bad), /retries: retryRemoteLocalities has no lab equivalent/);
 });
 
 test("VirtualService http/1 retries → web-api's outbound gRPC route", (t) => {
@@ -201,4 +202,114 @@ test('a connectionPool field the lab cannot translate is refused, not dropped', 
     '- op: replace\n  path: /spec/trafficPolicy/outlierDetection\n  value:\n    splitExternalLocalOriginErrors: true',
   );
   assert.throws(() => translateComponent('x', od), /outlierDetection: splitExternalLocalOriginErrors/);
+});
+
+test('VirtualService recipe-api route timeout → the route of web-api sidecar towards recipe-api', (t) => {
+  const root = fakeRoot(t, 'VirtualService', 'recipe-api', '- op: add\n  path: /spec/http/0/timeout\n  value: 3s');
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch: { route: { timeoutMs: 3000 } } },
+  ]);
+  const bad = fakeRoot(t, 'VirtualService', 'recipe-api', '- op: add\n  path: /spec/http/0/timeout\n  value: 3');
+  assert.throws(() => translateComponent('x', bad), /not an Istio duration/);
+});
+
+test('VirtualService recipe-api route retries → Envoy retry policy: attempts, perTryTimeout, retryOn with codes', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'recipe-api',
+    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 3\n    perTryTimeout: 1s\n    retryOn: connect-failure,reset,503',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    {
+      proxy: 'web-api-sidecar',
+      listener: 'outbound-recipe-api-http',
+      patch: {
+        route: {
+          retries: {
+            retryOn: 'connect-failure,reset,retriable-status-codes',
+            numRetries: 3,
+            retriableStatusCodes: [503],
+            perTryTimeoutMs: 1000,
+          },
+        },
+      },
+    },
+  ]);
+  const unknown = fakeRoot(
+    t,
+    'VirtualService',
+    'recipe-api',
+    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 1\n    retryRemoteLocalities: true',
+  );
+  assert.throws(() => translateComponent('x', unknown), /retries: retryRemoteLocalities has no lab equivalent/);
+});
+
+test('VirtualService web-api-ingress route timeout → the ingress gateway route to web-api', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: replace\n  path: /spec/http/0/timeout\n  value: 1s',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
+  ]);
+});
+
+test('timeout-budget: the incident nests 3 tries of 1 s in a 3 s route; its fix says the 1 s budget at the edge', () => {
+  const [route] = translateComponent('timeout-budget').map((c) => c.patch.route);
+  assert.equal(route?.timeoutMs, 3000);
+  const retriesPolicy = translateComponent('timeout-budget')[1]?.patch.route?.retries;
+  assert.deepEqual(retriesPolicy, {
+    retryOn: 'gateway-error,connect-failure,refused-stream',
+    numRetries: 2,
+    retriableStatusCodes: [],
+    perTryTimeoutMs: 1000,
+  });
+  const [nestedTimeout, nestedRetries, ...edge] = translateComponent('timeout-budget-edge');
+  assert.deepEqual([nestedTimeout, nestedRetries], translateComponent('timeout-budget'), 'the fix keeps the route');
+  assert.deepEqual(edge, [
+    { proxy: 'ingress', listener: 'gateway-http', patch: { route: { timeoutMs: 1000 } } },
+    {
+      proxy: 'ingress',
+      listener: 'gateway-http',
+      patch: { route: { requestHeaders: { [callerBudgetHeader]: '1000' } } },
+    },
+  ]);
+  assert.equal(
+    edge[1]?.patch.route?.requestHeaders?.[callerBudgetHeader],
+    String(edge[0]?.patch.route?.timeoutMs),
+    'the budget web-api is told is the route timeout',
+  );
+});
+
+test('VirtualService web-api-ingress headers.request.set → headers the gateway route sets; other header ops refused', (t) => {
+  const root = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    request:\n      set:\n        x-request-timeout-ms: "1000"',
+  );
+  assert.deepEqual(translateComponent('x', root), [
+    {
+      proxy: 'ingress',
+      listener: 'gateway-http',
+      patch: { route: { requestHeaders: { 'x-request-timeout-ms': '1000' } } },
+    },
+  ]);
+  const remove = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    request:\n      remove: [x-debug]',
+  );
+  assert.throws(() => translateComponent('x', remove), /headers.request: remove has no lab equivalent/);
+  const response = fakeRoot(
+    t,
+    'VirtualService',
+    'web-api-ingress',
+    '- op: add\n  path: /spec/http/0/headers\n  value:\n    response:\n      set:\n        x-a: b',
+  );
+  assert.throws(() => translateComponent('x', response), /headers: response has no lab equivalent/);
 });

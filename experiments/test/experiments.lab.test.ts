@@ -56,6 +56,7 @@ const durations: Record<string, number> = {
   'rollout-503': 2,
   'post-retry-duplicates': 3,
   'event-loop-block': 6,
+  'timeout-budget': 4,
 };
 
 describe('experiments in the lab', { skip: missing.length ? missing.join('; ') : false }, () => {

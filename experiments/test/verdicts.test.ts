@@ -11,6 +11,7 @@ import { noHealthyUpstream, type NoHealthyEvidence } from '../src/incidents/no-h
 import { rollout503, type RolloutEvidence } from '../src/incidents/rollout-503.js';
 import { postRetryDuplicates, type DuplicatesEvidence } from '../src/incidents/post-retry-duplicates.js';
 import { eventLoopBlock, type LoopEvidence, type LoopPhase } from '../src/incidents/event-loop-block.js';
+import { callerBudgetMs, timeoutBudget, type BudgetEvidence } from '../src/incidents/timeout-budget.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
 
@@ -336,4 +337,36 @@ test('event-loop-block: no incident when Redis itself is slow, when the loop is 
     outcome: 'inconclusive',
     reasons: ["no data for recipe-api's event-loop lag p99 with the work"],
   });
+});
+
+/** A timeout-budget run: `calls` through the ingress answered at `p99Ms`, `tries` at recipe-api's sidecar. */
+const budgetRun = (calls: number, p99Ms: number, tries: number, status = '504 -'): BudgetEvidence => ({
+  hops: [],
+  load: {
+    phase: 'p',
+    requests: calls,
+    byStatusFlag: { [status]: calls },
+    latencyMs: { count: calls, p50: p99Ms - 10, p90: p99Ms - 5, p99: p99Ms, max: p99Ms, mean: null },
+  },
+  recipeApiTries: tries,
+  outbound: { '0 DC': calls },
+  sidecarRetries: tries - calls,
+  perTryTimeouts: tries - calls,
+  lines: [],
+});
+
+test('timeout-budget: waiting twice the budget for 504s is the incident; within it, one try per call, is healthy', () => {
+  assert.equal(callerBudgetMs, 1000);
+  assert.equal(verdictOf(timeoutBudget, budgetRun(16, 2022, 32)).outcome, 'incident');
+  assert.equal(verdictOf(timeoutBudget, budgetRun(39, 962, 39)).outcome, 'healthy');
+});
+
+test('timeout-budget: no incident without the long wait or without failures; no "healthy" while tries outlive the caller', () => {
+  // Slow but answered (200s after 2 s): a slow service, not the nested-timeout incident.
+  assert.notEqual(verdictOf(timeoutBudget, budgetRun(16, 2022, 16, '200 -')).outcome, 'incident');
+  // Fast failures within the budget: not the incident either.
+  assert.notEqual(verdictOf(timeoutBudget, budgetRun(39, 962, 39)).outcome, 'incident');
+  // The edge cut the caller's wait, but recipe-api was still asked again behind it.
+  assert.equal(verdictOf(timeoutBudget, budgetRun(39, 1005, 78)).outcome, 'inconclusive');
+  assert.equal(verdictOf(timeoutBudget, budgetRun(5, 962, 5)).outcome, 'inconclusive'); // too little load
 });

@@ -88,7 +88,16 @@ describe('fault components', () => {
   test('one per mesh-side experiment, each documented', () => {
     assert.deepEqual(
       faults.map((f) => f.split('/').pop()),
-      ['abort', 'circuit-breaker', 'circuit-breaker-sized', 'delay', 'idle-timeout', 'retries'],
+      [
+        'abort',
+        'circuit-breaker',
+        'circuit-breaker-sized',
+        'delay',
+        'idle-timeout',
+        'retries',
+        'timeout-budget',
+        'timeout-budget-edge',
+      ],
     );
     assert.deepEqual(faultDocumentationProblems(faults), []);
     assert.match(faultDocumentationProblems(['istio/faults/blackhole']).join(), /no row for istio\/faults\/blackhole/);

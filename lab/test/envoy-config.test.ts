@@ -182,3 +182,23 @@ test('every generated proxy config passes `envoy --mode validate`, knobs turned 
     ),
   );
 });
+
+test('a route timeout is rendered so Envoy applies it, as Istio does; headers.request.set become request_headers_to_add', () => {
+  const listener = findListener(mesh, 'ingress', 'gateway-http');
+  const plain = (routeConfiguration(mesh, listener) as AnyJson).virtual_hosts[0].routes[0];
+  // No timeout: a gRPC deadline header bounds the route (grpc_timeout_header_max 0s).
+  assert.deepEqual(plain.route.max_stream_duration, { grpc_timeout_header_max: '0s' });
+  assert.equal(plain.request_headers_to_add, undefined);
+  const changed = patchListener(mesh, 'ingress', 'gateway-http', {
+    route: { timeoutMs: 1000, requestHeaders: { 'x-request-timeout-ms': '1000' } },
+  });
+  const timed = (routeConfiguration(changed, findListener(changed, 'ingress', 'gateway-http')) as AnyJson)
+    .virtual_hosts[0].routes[0];
+  assert.equal(timed.route.timeout, '1s');
+  // max_stream_duration would switch Envoy to its "new timeouts", which ignore `timeout`.
+  assert.equal(timed.route.max_stream_duration, undefined);
+  assert.equal(timed.route.max_grpc_timeout, '1s');
+  assert.deepEqual(timed.request_headers_to_add, [
+    { header: { key: 'x-request-timeout-ms', value: '1000' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+  ]);
+});

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   istioDefaultCircuitBreakers,
+  istioOutboundRetryPolicy,
   type ListenerPatch,
   type ProxyName,
   type RetryPolicy,
@@ -62,14 +63,26 @@ export function readComponent(name: string, root = repoRoot): ComponentPatch[] {
   }
   const doc = parse(text) as {
     kind?: string;
+    components?: string[];
     patches?: { target?: { kind?: string; name?: string }; patch?: string }[];
   };
   if (doc.kind !== 'Component') throw new Error(`istio/faults/${name} is not a kustomize Component`);
-  return (doc.patches ?? []).map((p) => {
-    if (!p.target?.kind || !p.target.name || typeof p.patch !== 'string')
-      throw new Error(`istio/faults/${name}: every patch needs target.kind, target.name and a JSON 6902 patch`);
-    return { kind: p.target.kind, name: p.target.name, ops: parse(p.patch) as PatchOp[] };
+  // A component may build on others (`components: [../timeout-budget]`), as kustomize applies
+  // them: theirs first, then its own patches. `make fault` takes one component per run.
+  const included = (doc.components ?? []).flatMap((relative) => {
+    const dir = path.resolve(componentDir(name, root), relative);
+    if (path.dirname(dir) !== path.join(root, 'istio/faults'))
+      throw new Error(`istio/faults/${name}: included component ${relative} is not in istio/faults`);
+    return readComponent(path.basename(dir), root);
   });
+  return [
+    ...included,
+    ...(doc.patches ?? []).map((p) => {
+      if (!p.target?.kind || !p.target.name || typeof p.patch !== 'string')
+        throw new Error(`istio/faults/${name}: every patch needs target.kind, target.name and a JSON 6902 patch`);
+      return { kind: p.target.kind, name: p.target.name, ops: parse(p.patch) as PatchOp[] };
+    }),
+  ];
 }
 
 /** Istio durations (`250ms`, `3s`, `1h`, `1m30s`) in milliseconds. */
@@ -171,32 +184,52 @@ function outlierDetection(value: unknown): LabMeshChange[] {
   });
 }
 
+/** VirtualService `recipe-api`'s first route (port 4000, REST + GraphQL): web-api's sidecar outbound HTTP route. */
+const restRoute = (patch: ListenerPatch): LabMeshChange[] => [
+  { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch },
+];
+/** VirtualService `web-api-ingress`'s route: the ingress gateway's route to web-api. */
+const gatewayRoute = (patch: ListenerPatch): LabMeshChange[] => [{ proxy: 'ingress', listener: 'gateway-http', patch }];
+
 /**
- * A VirtualService `HTTPRetry` as Istio programs it into the caller's route (retry.go
- * `ConvertPolicy` in istio/istio pilot/pkg/networking/core/route/retry): `attempts` is Envoy's
- * `num_retries`, `perTryTimeout` its `per_try_timeout`, and `retryOn` is split so that status codes
- * (`503`) become `retriable_status_codes` with `retriable-status-codes` added to `retry_on`, while
- * the names (`reset`, `connect-failure`…) are Envoy's `retry_on` as they are.
+ * A route's `retries` in Envoy's terms (Istio's HTTPRetry): `attempts` is the number of retries
+ * (Envoy num_retries), `perTryTimeout` each try's timeout, `retryOn` Envoy's conditions where
+ * bare status codes become `retriable-status-codes`. An unset `retryOn` keeps Istio's default
+ * conditions (istioOutboundRetryPolicy).
  */
-export function istioRetryPolicy(value: unknown): RetryPolicy {
-  const retry = value as { attempts?: unknown; perTryTimeout?: unknown; retryOn?: unknown };
-  if (typeof value !== 'object' || value === null || typeof retry.attempts !== 'number' || retry.attempts < 0)
-    throw new Error(`retries needs attempts ≥ 0, got ${JSON.stringify(value)}`);
-  const unknownKeys = Object.keys(value).filter((k) => !['attempts', 'perTryTimeout', 'retryOn'].includes(k));
-  if (unknownKeys.length) throw new Error(`retries: no lab equivalent for ${unknownKeys.join(', ')}`);
-  const parts = typeof retry.retryOn === 'string' ? retry.retryOn.split(',').map((p) => p.trim()) : [];
-  const codes = parts.filter((p) => /^\d{3}$/.test(p)).map(Number);
-  const names = parts.filter((p) => p && !/^\d{3}$/.test(p));
+function retries(value: unknown): RetryPolicy {
+  const r = fields('retries', value, ['attempts', 'perTryTimeout', 'retryOn']);
+  const retryOn = r.retryOn ?? istioOutboundRetryPolicy().retryOn;
+  if (typeof retryOn !== 'string') throw new Error(`retries.retryOn must be a string, got ${JSON.stringify(retryOn)}`);
+  const conditions = retryOn
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  const codes = conditions.filter((c) => /^\d{3}$/.test(c)).map(Number);
+  const named = conditions.filter((c) => !/^\d{3}$/.test(c) && c !== 'retriable-status-codes');
   return {
-    retryOn: [...names, ...(codes.length ? ['retriable-status-codes'] : [])].join(','),
-    numRetries: retry.attempts,
+    retryOn: [...named, ...(codes.length ? ['retriable-status-codes'] : [])].join(','),
+    numRetries: wholeNumber('retries.attempts', r.attempts ?? 2),
     retriableStatusCodes: codes,
-    perTryTimeoutMs: retry.perTryTimeout === undefined ? 0 : durationMs(retry.perTryTimeout),
+    perTryTimeoutMs: r.perTryTimeout === undefined ? 0 : durationMs(r.perTryTimeout),
   };
 }
 
+/** A route's `headers` (Istio's Headers): only `request.set`, which the lab's route sets on every request. */
+function requestHeadersSet(value: unknown): Record<string, string> {
+  const headers = fields('headers', value, ['request']);
+  const request = fields('headers.request', headers.request ?? {}, ['set']);
+  const set = fields('headers.request.set', request.set ?? {}, Object.keys(request.set ?? {}));
+  for (const [name, v] of Object.entries(set))
+    if (typeof v !== 'string')
+      throw new Error(`headers.request.set.${name} must be a string, got ${JSON.stringify(v)}`);
+  return set as Record<string, string>;
+}
+
 /**
- * One row per supported field. A DestinationRule's connectionPool also programs the server-side
+ * One row per supported field. A VirtualService's route fields program the client side: the
+ * route of the caller's sidecar (or of the ingress gateway, for the gateway's VirtualService).
+ * A DestinationRule's connectionPool also programs the server-side
  * sidecar's inbound cluster to its app (istio/api#2961), which is where the lab's
  * `recipe-api-sidecar` `inbound-http` listener sits.
  */
@@ -220,31 +253,40 @@ const translations: {
   },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/connectionPool', to: connectionPool },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/outlierDetection', to: outlierDetection },
-  // VirtualService recipe-api routes are programmed on the caller's sidecar (web-api's outbound
-  // listeners): http/0 is the REST/GraphQL port, http/1 gRPC (istio/virtualservice-recipe-api.yaml).
+  // VirtualService routes program the caller's side: web-api's outbound listeners for recipe-api
+  // (http/0 REST and GraphQL, http/1 gRPC: istio/virtualservice-recipe-api.yaml), the ingress
+  // gateway's route for web-api-ingress.
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/0/timeout',
+    to: (value) => restRoute({ route: { timeoutMs: durationMs(value) } }),
+  },
   {
     kind: 'VirtualService',
     name: 'recipe-api',
     path: '/spec/http/0/retries',
-    to: (value) => [
-      {
-        proxy: 'web-api-sidecar',
-        listener: 'outbound-recipe-api-http',
-        patch: { route: { retries: istioRetryPolicy(value) } },
-      },
-    ],
+    to: (value) => restRoute({ route: { retries: retries(value) } }),
   },
   {
     kind: 'VirtualService',
     name: 'recipe-api',
     path: '/spec/http/1/retries',
     to: (value) => [
-      {
-        proxy: 'web-api-sidecar',
-        listener: 'outbound-recipe-api-grpc',
-        patch: { route: { retries: istioRetryPolicy(value) } },
-      },
+      { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-grpc', patch: { route: { retries: retries(value) } } },
     ],
+  },
+  {
+    kind: 'VirtualService',
+    name: 'web-api-ingress',
+    path: '/spec/http/0/timeout',
+    to: (value) => gatewayRoute({ route: { timeoutMs: durationMs(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'web-api-ingress',
+    path: '/spec/http/0/headers',
+    to: (value) => gatewayRoute({ route: { requestHeaders: requestHeadersSet(value) } }),
   },
 ];
 

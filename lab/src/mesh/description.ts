@@ -89,6 +89,8 @@ export interface RouteDescription {
   timeoutMs: number;
   retries: RetryPolicy | null;
   fault: FaultPolicy | null;
+  /** VirtualService `headers.request.set`: headers the route sets on every request it forwards. */
+  requestHeaders?: Record<string, string>;
 }
 
 export interface ListenerDescription {

@@ -98,10 +98,20 @@ export function routeConfiguration(mesh: MeshDescription, listener: ListenerDesc
   const route: Json = {
     cluster: listener.upstream.cluster,
     timeout: duration(listener.route.timeoutMs),
-    // Istio sets grpc_timeout_header_max 0s so a gRPC deadline header bounds the route.
-    max_stream_duration: { grpc_timeout_header_max: '0s' },
+    // Without a route timeout Istio sets grpc_timeout_header_max 0s, so a gRPC deadline header
+    // bounds the route. With one it sets max_grpc_timeout to it instead (pilot route.go
+    // setTimeout): a route carrying max_stream_duration uses Envoy's "new timeouts", which ignore
+    // `timeout` altogether (envoy router.cc FilterUtility::finalTimeout, usingNewTimeouts()).
+    ...(listener.route.timeoutMs > 0
+      ? { max_grpc_timeout: duration(listener.route.timeoutMs) }
+      : { max_stream_duration: { grpc_timeout_header_max: '0s' } }),
   };
   if (listener.route.retries) route.retry_policy = retryPolicyConfig(listener.route.retries);
+  // VirtualService `headers.request.set`: Istio renders it as the route's request_headers_to_add.
+  const setHeaders = Object.entries(listener.route.requestHeaders ?? {}).map(([key, value]) => ({
+    header: { key, value },
+    append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+  }));
   const virtualHost: Json = {
     name: `${listener.name}-vhost`,
     domains: ['*'],
@@ -111,6 +121,7 @@ export function routeConfiguration(mesh: MeshDescription, listener: ListenerDesc
         match: { prefix: '/' },
         decorator: { operation: listener.route.operation },
         route,
+        ...(setHeaders.length ? { request_headers_to_add: setHeaders } : {}),
         // VirtualService faults live on the route (typed_per_filter_config), like Istio's.
         ...(listener.route.fault
           ? { typed_per_filter_config: { [faultFilter]: faultConfig(listener.route.fault) } }

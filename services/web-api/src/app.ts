@@ -3,6 +3,7 @@ import { errorHandler, faultInjection, notFound, requestObservability } from '@r
 import { methodNotAllowed, serveOpenApi } from '@recipe-mesh/platform/openapi';
 import type { Runtime } from '@recipe-mesh/platform/runtime';
 import type { Upstreams } from './clients/upstreams.js';
+import { callerDeadlines } from './routes/caller-deadline.js';
 import { exportRouter } from './routes/export.js';
 import { menuRouter } from './routes/menu.js';
 import { webApiOpenApiDocument } from './routes/openapi.js';
@@ -16,10 +17,18 @@ export interface AppDependencies {
   menuConcurrency: number;
   /** Recipes are small; a larger body is a mistake or an attack (413). */
   jsonBodyLimitBytes: number;
+  /** Kept from the caller's budget for the way back (routes/caller-deadline.ts). */
+  deadlineReserveMs: number;
 }
 
 /** web-api's public REST app on the traffic port (the probes and /faults live on the admin port). */
-export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBytes }: AppDependencies): Express {
+export function createApp({
+  runtime,
+  upstreams,
+  menuConcurrency,
+  jsonBodyLimitBytes,
+  deadlineReserveMs,
+}: AppDependencies): Express {
   const { logger, metrics, faults } = runtime;
   const app = express();
   app.disable('x-powered-by');
@@ -35,6 +44,8 @@ export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBy
   // The contract, generated from the routes' zod schemas (routes/openapi.ts); the ingress routes it.
   const contract = webApiOpenApiDocument();
   app.get('/openapi.json', serveOpenApi(contract));
+  // Before the fault injection: an injected delay spends the caller's budget like real work.
+  app.use(callerDeadlines(deadlineReserveMs));
   const injectFaults = faultInjection(faults);
   app.use((req, res, next) => (req.path.startsWith('/api/') ? injectFaults(req, res, next) : next()));
   app.use(express.json({ limit: jsonBodyLimitBytes }));

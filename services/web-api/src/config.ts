@@ -26,6 +26,16 @@ export const webApiConfigSchema = z.object({
     .describe(
       'Extra attempts for idempotent calls after a connect error, 503 or UNAVAILABLE (POST only with `Idempotency-Key`).',
     ),
+  UPSTREAM_MIN_TRY_MS: env
+    .int(100, 1)
+    .describe(
+      'A retry starts only when this much of the deadline is left after its backoff: a try that cannot finish before the caller gives up only adds load.',
+    ),
+  UPSTREAM_DEADLINE_RESERVE_MS: env
+    .int(50)
+    .describe(
+      "Kept from the caller's budget (`x-request-timeout-ms`, set by the caller or the ingress route) for the answer to travel back; calls to recipe-api end by the rest.",
+    ),
   MENU_CONCURRENCY: env.int(4, 1).describe('Upstream calls in flight at once for one `GET /api/menu`.'),
 });
 

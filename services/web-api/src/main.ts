@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     upstreams,
     menuConcurrency: config.MENU_CONCURRENCY,
     jsonBodyLimitBytes: config.JSON_BODY_LIMIT_BYTES,
+    deadlineReserveMs: config.UPSTREAM_DEADLINE_RESERVE_MS,
   });
   await runtime.serveHttp(http.createServer(app), config.PORT, 'http');
 

@@ -11,6 +11,8 @@ test('defaults follow docs/contracts.md', () => {
   assert.equal(config.RECIPE_API_GRPC_TARGET, '127.0.0.1:4001');
   assert.equal(config.UPSTREAM_TIMEOUT_MS, 2000);
   assert.equal(config.UPSTREAM_RETRIES, 2);
+  assert.equal(config.UPSTREAM_MIN_TRY_MS, 100);
+  assert.equal(config.UPSTREAM_DEADLINE_RESERVE_MS, 50);
   assert.equal(config.MENU_CONCURRENCY, 4);
   assert.equal(config.KEEP_ALIVE_TIMEOUT_MS, 5000);
 });

@@ -1,13 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UpstreamCaller } from '../src/upstream/call.js';
-import { fromHttpStatus, timeoutError, unavailableError, type Outcome } from '../src/upstream/errors.js';
+import { fromHttpStatus, timeoutError, unavailableError } from '../src/upstream/errors.js';
 import { backoffMs, shouldRetry } from '../src/upstream/retry.js';
+import { recordingCaller } from './support/recording-caller.js';
 
 const unavailable = unavailableError('http', 'ECONNREFUSED');
 
 test('retries only idempotent calls, only retryable failures, at most `retries` times, within the deadline', () => {
-  const base = { error: unavailable, attempts: 1, retries: 2, idempotent: true, remainingMs: 1000, delayMs: 25 };
+  const base = {
+    error: unavailable,
+    attempts: 1,
+    retries: 2,
+    idempotent: true,
+    remainingMs: 1000,
+    delayMs: 25,
+    minTryMs: 1,
+  };
   assert.equal(shouldRetry(base), true);
   assert.equal(shouldRetry({ ...base, attempts: 2 }), true);
   assert.equal(shouldRetry({ ...base, attempts: 3 }), false, 'two retries = three attempts');
@@ -43,17 +51,6 @@ test('backoff is small, grows, and is jittered', () => {
     assert.ok(delay >= 50 && delay <= 100, `attempt 3 waits 50..100 ms, got ${delay}`);
   }
 });
-
-function recordingCaller(retries: number, timeoutMs = 1000) {
-  const observed: Outcome[] = [];
-  const caller = new UpstreamCaller({
-    timeoutMs,
-    retries,
-    startTimer: () => (labels) => observed.push(labels.outcome),
-    random: () => 0,
-  });
-  return { caller, observed };
-}
 
 test('the caller repeats an idempotent call after UNAVAILABLE and records every attempt', async () => {
   const { caller, observed } = recordingCaller(2);

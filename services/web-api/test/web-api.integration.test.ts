@@ -340,6 +340,33 @@ describe('web-api against producer stand-ins', () => {
       await fetch(`${web.adminUrl}/faults`, { method: 'DELETE' });
     }
   });
+
+  test("the caller's budget (x-request-timeout-ms) ends the call sooner and travels on to the sidecar", async () => {
+    rest.behaviour.delayMs = timeoutMs * 3;
+    grpcStandIn.behaviour.delayMs = timeoutMs * 3;
+    const budgetMs = 200;
+    for (const via of vias) {
+      const started = Date.now();
+      const { status, json } = await call(`${web.url}/api/recipes/42?via=${via}`, {
+        headers: { 'x-request-timeout-ms': String(budgetMs) },
+      });
+      const elapsed = Date.now() - started;
+      assert.equal(status, 504, `via=${via}: ${JSON.stringify(json)}`);
+      // The default UPSTREAM_DEADLINE_RESERVE_MS (50) is kept for the way back: 150 ms for the call.
+      assert.ok(elapsed >= 140 && elapsed < timeoutMs - 100, `via=${via}: answered after ${elapsed} ms`);
+      assert.equal(upstreamCalls(via, rest, grpcStandIn), 1, `via=${via}: one try, not retried`);
+    }
+    const told = rest.requests.map((r) => Number(r.headers['x-envoy-upstream-rq-timeout-ms']));
+    assert.equal(told.length, 2, 'REST and GraphQL each sent one request');
+    for (const ms of told) assert.ok(ms > 100 && ms <= 150, `the sidecar is told what is left: ${ms} ms`);
+  });
+
+  test('without a budget from the caller, web-api tells its sidecar its own deadline', async () => {
+    const { status } = await call(`${web.url}/api/recipes/42`);
+    assert.equal(status, 200);
+    const told = Number(rest.requests[0]?.headers['x-envoy-upstream-rq-timeout-ms']);
+    assert.ok(told > timeoutMs - 100 && told <= timeoutMs, `told ${told} ms`);
+  });
 });
 
 describe('web-api with recipe-api down', () => {

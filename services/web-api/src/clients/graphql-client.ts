@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { UpstreamCaller } from '../upstream/call.js';
+import type { Attempt, UpstreamCaller } from '../upstream/call.js';
+import { deadlineHeaders } from '../upstream/deadline.js';
 import { badAnswerError, fromGraphqlErrors, fromHttpStatus, type GraphqlError } from '../upstream/errors.js';
 import { requestJson } from './http-transport.js';
 import { readProducerCreated, readProducerRecipe } from './producer-answer.js';
@@ -34,21 +35,19 @@ export class GraphqlRecipeClient implements RecipeUpstream {
 
   getRecipe(id: number, context: CallContext) {
     // A query has no side effects: always safe to retry.
-    return this.caller.call({ via, operation: 'getRecipe', idempotent: true }, async ({ deadlineSignal }) => {
-      const { data, producerPid } = await this.execute(
-        'GetRecipe',
-        getRecipeQuery,
-        { id },
-        context.userId,
-        deadlineSignal,
-      );
-      const recipe = data.recipe as Record<string, unknown> | null | undefined;
-      // recipe-api answers NOT_FOUND as an error; a bare null means the same.
-      if (recipe === null) throw fromHttpStatus(404, { error: { message: `recipe ${id} not found` } }, via);
-      // The same shape as REST: the user's view next to the recipe, not inside it.
-      const { userView, ...fields } = recipe ?? {};
-      return readProducerRecipe({ producer_pid: producerPid, recipe: recipe && fields, userView }, via);
-    });
+    return this.caller.call(
+      { via, operation: 'getRecipe', idempotent: true },
+      async (attempt) => {
+        const { data, producerPid } = await this.execute('GetRecipe', getRecipeQuery, { id }, context.userId, attempt);
+        const recipe = data.recipe as Record<string, unknown> | null | undefined;
+        // recipe-api answers NOT_FOUND as an error; a bare null means the same.
+        if (recipe === null) throw fromHttpStatus(404, { error: { message: `recipe ${id} not found` } }, via);
+        // The same shape as REST: the user's view next to the recipe, not inside it.
+        const { userView, ...fields } = recipe ?? {};
+        return readProducerRecipe({ producer_pid: producerPid, recipe: recipe && fields, userView }, via);
+      },
+      context.deadline,
+    );
   }
 
   createRecipe(input: Record<string, unknown>, context: CreateContext) {
@@ -57,17 +56,21 @@ export class GraphqlRecipeClient implements RecipeUpstream {
     const variables = {
       input: context.idempotencyKey === undefined ? input : { ...input, idempotencyKey: context.idempotencyKey },
     };
-    return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadlineSignal }) => {
-      const { data, producerPid } = await this.execute(
-        'CreateRecipe',
-        createRecipeMutation,
-        variables,
-        context.userId,
-        deadlineSignal,
-      );
-      const created = data.createRecipe as Record<string, unknown> | null | undefined;
-      return readProducerCreated({ ...created, producer_pid: producerPid }, via);
-    });
+    return this.caller.call(
+      { via, operation: 'createRecipe', idempotent },
+      async (attempt) => {
+        const { data, producerPid } = await this.execute(
+          'CreateRecipe',
+          createRecipeMutation,
+          variables,
+          context.userId,
+          attempt,
+        );
+        const created = data.createRecipe as Record<string, unknown> | null | undefined;
+        return readProducerCreated({ ...created, producer_pid: producerPid }, via);
+      },
+      context.deadline,
+    );
   }
 
   private async execute(
@@ -75,15 +78,19 @@ export class GraphqlRecipeClient implements RecipeUpstream {
     query: string,
     variables: Record<string, unknown>,
     userId: string | undefined,
-    signal: AbortSignal,
+    { deadline, deadlineSignal }: Attempt,
   ): Promise<{ data: Record<string, unknown>; producerPid: unknown }> {
     const answer = await requestJson(this.pool, via, {
       method: 'POST',
       path: this.path,
       // graphql-response+json (GraphQL over HTTP spec) makes request errors non-200; plain JSON as fallback.
-      headers: { accept: 'application/graphql-response+json, application/json', 'x-user-id': userId },
+      headers: {
+        accept: 'application/graphql-response+json, application/json',
+        'x-user-id': userId,
+        ...deadlineHeaders(deadline),
+      },
       body: { query, variables, operationName },
-      signal,
+      signal: deadlineSignal,
     });
     const body = answer.json as
       | { data?: unknown; errors?: unknown; extensions?: { producer_pid?: unknown } }

@@ -58,15 +58,22 @@ export class GrpcRecipeClient implements RecipeUpstream {
   ) {}
 
   getRecipe(id: number, context: CallContext) {
-    return this.caller.call({ via, operation: 'getRecipe', idempotent: true }, async ({ deadline }) => {
-      const response = await this.unary<GetRecipeResponse__Output>('GetRecipe', context.userId, (metadata, callback) =>
-        this.client.GetRecipe({ id: String(id) }, metadata, { deadline }, callback),
-      );
-      return readProducerRecipe(
-        { producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView },
-        via,
-      );
-    });
+    // The deadline travels as grpc-js' `grpc-timeout` header, which bounds the sidecar's route too.
+    return this.caller.call(
+      { via, operation: 'getRecipe', idempotent: true },
+      async ({ deadline }) => {
+        const response = await this.unary<GetRecipeResponse__Output>(
+          'GetRecipe',
+          context.userId,
+          (metadata, callback) => this.client.GetRecipe({ id: String(id) }, metadata, { deadline }, callback),
+        );
+        return readProducerRecipe(
+          { producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView },
+          via,
+        );
+      },
+      context.deadline,
+    );
   }
 
   createRecipe(input: Record<string, unknown>, context: CreateContext) {
@@ -76,17 +83,21 @@ export class GrpcRecipeClient implements RecipeUpstream {
       ...parseInput(createRecipeRequest, input, 'recipe'),
       idempotencyKey: context.idempotencyKey ?? '',
     };
-    return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadline }) => {
-      const response = await this.unary<CreateRecipeResponse__Output>(
-        'CreateRecipe',
-        context.userId,
-        (metadata, callback) => this.client.CreateRecipe(request, metadata, { deadline }, callback),
-      );
-      return readProducerCreated(
-        { producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed },
-        via,
-      );
-    });
+    return this.caller.call(
+      { via, operation: 'createRecipe', idempotent },
+      async ({ deadline }) => {
+        const response = await this.unary<CreateRecipeResponse__Output>(
+          'CreateRecipe',
+          context.userId,
+          (metadata, callback) => this.client.CreateRecipe(request, metadata, { deadline }, callback),
+        );
+        return readProducerCreated(
+          { producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed },
+          via,
+        );
+      },
+      context.deadline,
+    );
   }
 
   /** One unary call as a promise, timed into grpc_client_handling_seconds; failures mapped. */

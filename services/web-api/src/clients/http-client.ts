@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { UpstreamCaller } from '../upstream/call.js';
+import { deadlineHeaders } from '../upstream/deadline.js';
 import { UpstreamError, badAnswerError, fromHttpStatus, fromTransportError, timeoutError } from '../upstream/errors.js';
 import { expectSuccess, parseJson, readBody, requestJson } from './http-transport.js';
 import { readProducerCreated, readProducerRecipe } from './producer-answer.js';
@@ -17,31 +18,43 @@ export class HttpRecipeClient implements RecipeUpstream, RestOnlyUpstream {
   ) {}
 
   getRecipe(id: number, context: CallContext) {
-    return this.caller.call({ via, operation: 'getRecipe', idempotent: true }, async ({ deadlineSignal }) => {
-      const answer = await requestJson(this.pool, via, {
-        method: 'GET',
-        path: `/recipes/${id}`,
-        headers: { 'x-user-id': context.userId },
-        signal: deadlineSignal,
-      });
-      return readProducerRecipe(expectSuccess(answer, via), via);
-    });
+    return this.caller.call(
+      { via, operation: 'getRecipe', idempotent: true },
+      async ({ deadline, deadlineSignal }) => {
+        const answer = await requestJson(this.pool, via, {
+          method: 'GET',
+          path: `/recipes/${id}`,
+          headers: { 'x-user-id': context.userId, ...deadlineHeaders(deadline) },
+          signal: deadlineSignal,
+        });
+        return readProducerRecipe(expectSuccess(answer, via), via);
+      },
+      context.deadline,
+    );
   }
 
   createRecipe(input: Record<string, unknown>, context: CreateContext) {
     const idempotent = context.idempotencyKey !== undefined;
-    return this.caller.call({ via, operation: 'createRecipe', idempotent }, async ({ deadlineSignal }) => {
-      const answer = await requestJson(this.pool, via, {
-        method: 'POST',
-        path: '/recipes',
-        headers: { 'idempotency-key': context.idempotencyKey, 'x-user-id': context.userId },
-        body: input,
-        signal: deadlineSignal,
-      });
-      const created = expectSuccess(answer, via) as Record<string, unknown>;
-      // recipe-api answers 201 the first time and 200 with the same body for a replayed key.
-      return readProducerCreated({ ...created, replayed: answer.status === 200 }, via);
-    });
+    return this.caller.call(
+      { via, operation: 'createRecipe', idempotent },
+      async ({ deadline, deadlineSignal }) => {
+        const answer = await requestJson(this.pool, via, {
+          method: 'POST',
+          path: '/recipes',
+          headers: {
+            'idempotency-key': context.idempotencyKey,
+            'x-user-id': context.userId,
+            ...deadlineHeaders(deadline),
+          },
+          body: input,
+          signal: deadlineSignal,
+        });
+        const created = expectSuccess(answer, via) as Record<string, unknown>;
+        // recipe-api answers 201 the first time and 200 with the same body for a replayed key.
+        return readProducerCreated({ ...created, replayed: answer.status === 200 }, via);
+      },
+      context.deadline,
+    );
   }
 
   setPreferences(userId: string, preferences: unknown) {

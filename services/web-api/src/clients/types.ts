@@ -31,6 +31,8 @@ export interface ProducerCreated {
 export interface CallContext {
   /** Sent as `x-user-id` (header or gRPC metadata) so recipe-api answers the per-user view. */
   userId?: string | undefined;
+  /** When the caller stops waiting (epoch ms, upstream/deadline.ts); the call ends by then. */
+  deadline?: number | undefined;
 }
 
 export interface CreateContext extends CallContext {

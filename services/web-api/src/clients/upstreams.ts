@@ -21,6 +21,7 @@ export interface UpstreamSettings {
   RECIPE_API_GRPC_TARGET: string;
   UPSTREAM_TIMEOUT_MS: number;
   UPSTREAM_RETRIES: number;
+  UPSTREAM_MIN_TRY_MS: number;
 }
 
 /** The three clients to recipe-api: REST and GraphQL share one undici pool, gRPC has one channel. */
@@ -31,6 +32,7 @@ export function createUpstreams(
   const caller = new UpstreamCaller({
     timeoutMs: settings.UPSTREAM_TIMEOUT_MS,
     retries: settings.UPSTREAM_RETRIES,
+    minTryMs: settings.UPSTREAM_MIN_TRY_MS,
     startTimer: () => startDurationTimer(metrics.upstreamDuration),
   });
   const pool = createRecipeApiPool(settings.RECIPE_API_URL);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseInput } from '@recipe-mesh/platform/errors';
 import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
+import { callerDeadlineOf } from './caller-deadline.js';
 import { userIdOf, viaOf } from './request-input.js';
 
 /** A menu is a handful of dishes; a cap keeps one request from fanning out into hundreds of calls. */
@@ -42,12 +43,14 @@ export function menuRouter(upstreams: Upstreams, concurrency: number): Router {
     res.locals.via = via;
     const { ids } = parseInput(menuQuery, { ids: req.query.ids }, 'query');
     const userId = userIdOf(req);
+    // One deadline for the whole menu: calls queued behind slow ones get only what is left.
+    const deadline = callerDeadlineOf(res);
     const client = upstreams.byVia[via];
     // rejectOnClear: calls still queued settle (with an AbortError) when the menu has failed.
     const limit = pLimit({ concurrency, rejectOnClear: true });
     const producers = await Promise.all(
       ids.map((id) =>
-        limit(() => client.getRecipe(id, { userId })).catch((error: unknown) => {
+        limit(() => client.getRecipe(id, { userId, deadline })).catch((error: unknown) => {
           limit.clearQueue();
           throw error;
         }),

@@ -5,6 +5,7 @@ import { parseInput } from '@recipe-mesh/platform/errors';
 import { z } from 'zod';
 import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
+import { callerDeadlineOf } from './caller-deadline.js';
 import { idempotencyKeyOf, jsonObjectBody, userIdOf, viaOf } from './request-input.js';
 
 export const idParams = z.object({ id: recipeIdSchema });
@@ -23,7 +24,10 @@ export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry, 
     const via = viaOf(req);
     res.locals.via = via;
     const { id } = parseInput(idParams, req.params, 'path');
-    const producer = await upstreams.byVia[via].getRecipe(id, { userId: userIdOf(req) });
+    const producer = await upstreams.byVia[via].getRecipe(id, {
+      userId: userIdOf(req),
+      deadline: callerDeadlineOf(res),
+    });
     res.json({ consumer_pid: process.pid, via, producer });
   });
 
@@ -35,6 +39,7 @@ export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry, 
     const producer = await upstreams.byVia[via].createRecipe(body, {
       idempotencyKey: idempotencyKeyOf(req) ?? minted,
       userId: userIdOf(req),
+      deadline: callerDeadlineOf(res),
     });
     // A replay answers what the first request created, which is not a new resource.
     res.status(producer.replayed ? 200 : 201).json({ consumer_pid: process.pid, via, producer });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fromTransportError, type Operation, type Outcome, type Via } from './errors.js';
+import { callDeadline } from './deadline.js';
+import { fromTransportError, timeoutError, type Operation, type Outcome, type Via } from './errors.js';
 import { backoffMs, shouldRetry } from './retry.js';
 
 export interface CallSpec {
@@ -12,7 +13,10 @@ export interface CallSpec {
 export interface Attempt {
   /** 1 for the first attempt. */
   number: number;
-  /** Absolute deadline of the whole call (epoch ms), for protocols with deadlines (gRPC). */
+  /**
+   * Absolute deadline of the whole call (epoch ms): web-api's own timeout or the caller's
+   * deadline, whichever is sooner. gRPC sends it as `grpc-timeout`; HTTP as deadline.ts headers.
+   */
   deadline: number;
   /** Aborts at the deadline with a TimeoutError (undici takes it as `signal`). */
   deadlineSignal: AbortSignal;
@@ -24,22 +28,29 @@ export type AttemptTimer = () => (labels: { via: Via; operation: Operation; outc
 export interface CallerOptions {
   timeoutMs: number;
   retries: number;
+  /** A retry starts only when this much of the deadline is left after its backoff (retry.ts). */
+  minTryMs: number;
   startTimer: AttemptTimer;
   random?: () => number;
 }
 
 /**
  * Runs one logical call to recipe-api: one deadline for all its attempts (as a gRPC deadline
- * spans retries), retries per retry.ts, and one observation per attempt, so a retried
- * UNAVAILABLE shows up in the histogram next to the success that followed it.
+ * spans retries) that never outlives the caller's (deadline.ts), retries per retry.ts, and one
+ * observation per attempt, so a retried UNAVAILABLE shows up in the histogram next to the
+ * success that followed it.
  */
 export class UpstreamCaller {
   constructor(private readonly options: CallerOptions) {}
 
-  async call<T>(spec: CallSpec, attempt: (a: Attempt) => Promise<T>): Promise<T> {
-    const { timeoutMs, retries, startTimer, random } = this.options;
-    const deadline = Date.now() + timeoutMs;
-    const deadlineSignal = AbortSignal.timeout(timeoutMs);
+  /** `callerDeadline` (epoch ms): when the caller stops waiting, if it said (deadline.ts). */
+  async call<T>(spec: CallSpec, attempt: (a: Attempt) => Promise<T>, callerDeadline?: number): Promise<T> {
+    const { timeoutMs, retries, minTryMs, startTimer, random } = this.options;
+    const now = Date.now();
+    const deadline = callDeadline(now, timeoutMs, callerDeadline);
+    // The caller has already given up: a call now would be work nobody waits for.
+    if (deadline <= now) throw timeoutError(spec.via);
+    const deadlineSignal = AbortSignal.timeout(deadline - now);
     for (let number = 1; ; number++) {
       const done = startTimer();
       try {
@@ -57,6 +68,7 @@ export class UpstreamCaller {
           idempotent: spec.idempotent,
           remainingMs: deadline - Date.now(),
           delayMs,
+          minTryMs,
         });
         if (!retry) throw error;
         await sleep(delayMs);

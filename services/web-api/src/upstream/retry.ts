@@ -9,7 +9,9 @@ import { UpstreamError } from './errors.js';
  *   connection, a 503, gRPC UNAVAILABLE (the same set Istio's outbound defaults retry:
  *   connect-failure, refused-stream, unavailable, and 503 before 1.24) — never a timeout, which
  *   would multiply the load on a dependency that is already slow;
- * - at most `retries` extra attempts, and only while the call's deadline leaves room.
+ * - at most `retries` extra attempts, and only while the call's deadline (the caller's, when it
+ *   said) leaves room for the backoff and a try of at least `minTryMs`: a try that cannot finish
+ *   before the caller gives up only adds load (docs/experiments.md, "timeout-budget").
  */
 export interface RetryInput {
   error: unknown;
@@ -20,11 +22,25 @@ export interface RetryInput {
   /** Time left before the call's deadline, and the backoff that would be waited first. */
   remainingMs: number;
   delayMs: number;
+  /** The shortest try worth starting. */
+  minTryMs: number;
 }
 
-export function shouldRetry({ error, attempts, retries, idempotent, remainingMs, delayMs }: RetryInput): boolean {
+export function shouldRetry({
+  error,
+  attempts,
+  retries,
+  idempotent,
+  remainingMs,
+  delayMs,
+  minTryMs,
+}: RetryInput): boolean {
   return (
-    idempotent && error instanceof UpstreamError && error.retryable && attempts <= retries && remainingMs > delayMs
+    idempotent &&
+    error instanceof UpstreamError &&
+    error.retryable &&
+    attempts <= retries &&
+    remainingMs >= delayMs + Math.max(1, minTryMs)
   );
 }
 
