@@ -11,7 +11,7 @@ import { renderReport, type RunReport, writeReport } from './report.js';
 import { recordRepeat, writeReportHtml } from './report-html/write.js';
 import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
-import { type K8sPlan, k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
+import { checkPlanSources, type K8sPlan, k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
 import { formatRepeats, summarizeRepeats } from './repeat.js';
 
 /** `npm run experiment -- …` (package.json): list, run on the lab, or run/print the k8s plan. */
@@ -77,7 +77,9 @@ async function main(argv: string[]): Promise<number> {
     });
     if (command.dryRun) {
       console.log(renderPlan(plan));
-      return 0;
+      const checks = await checkPlanSources(plan);
+      console.log(`signal sources (Prometheus, read-only):\n${renderSourceChecks(checks)}`);
+      return checks.every((c) => c.ok) ? 0 : 1;
     }
     return runOnK8s(plan, experiment, fix, durationS, command, log);
   }

@@ -26,6 +26,7 @@ import {
 import { buildDefault } from './lib/kustomize.js';
 import type { K8sObject } from './lib/objects.js';
 import { type IstioShapedPrometheus, scrapedPods, startIstioShapedPrometheus } from './lib/prometheus-fixture.js';
+import { checkPrometheusSources } from '../../experiments/src/dry-run.js';
 
 /**
  * `npm run experiment -- <name> --target k8s` against real servers (docs/kubernetes.md, "What the
@@ -174,6 +175,25 @@ describe("each experiment's PromQL against a real Prometheus fed Istio-shaped se
     const matcher = /\b(?!namespace\b|destination_workload_namespace\b)(\w+)(=~?)"([^"]+)"/.exec(promql);
     return matcher ? promql.replaceAll(matcher[0], `${matcher[1]}${matcher[2]}"${matcher[3]}-wrong"`) : promql;
   };
+
+  test('--dry-run finds every signal source in the namespace Prometheus scrapes, and none elsewhere', async () => {
+    const sources = (namespace: string) =>
+      experiments.flatMap((e) =>
+        queriesOf(e, namespace).map((q) => ({ signal: `${e.name} ${q.name}`, promql: q.promql })),
+      );
+    const found = await checkPrometheusSources(prometheus!.url, sources(meshNamespace));
+    assert.deepEqual(
+      found.filter((c) => !c.ok),
+      [],
+    );
+    const elsewhere = await checkPrometheusSources(prometheus!.url, sources('default'));
+    assert.ok(
+      elsewhere.every((c) => !c.ok && c.detail.startsWith('no series')),
+      JSON.stringify(elsewhere.filter((c) => c.ok)),
+    );
+    const [unreachable] = await checkPrometheusSources('http://127.0.0.1:9', sources(meshNamespace).slice(0, 1));
+    assert.match(unreachable!.detail, /^unreachable/);
+  });
 
   for (const e of experiments) {
     test(`${e.name}: its queries return data in ${meshNamespace} and judge the incident`, async () => {

@@ -338,15 +338,20 @@ export async function deleteInstance(options: InstanceOptions, name: string): Pr
   return stopped;
 }
 
-/** Sets or clears the instance's `unready` fault and waits until callers' Envoys agree. */
-export async function setInstanceReady(options: InstanceOptions, name: string, ready: boolean): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-  const paths = labPaths(options);
-  const state = requireState(paths);
-  const record = instanceRecord(state, name);
-  requireMembership(state, record.instance.service);
+/**
+ * Changes some of one instance's faults (admin `GET` then `PUT /faults`, which replaces the whole
+ * document): keys set to `undefined` are cleared, others kept. E.g. `{ gracefulShutdown: false }`
+ * on the instances a rollout will stop. Returns the document now in force.
+ */
+export async function patchInstanceFaults(
+  options: Pick<InstanceOptions, 'root' | 'stateDir'>,
+  name: string,
+  patch: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const record = instanceRecord(requireState(labPaths(options)), name);
   const faultsUrl = `http://127.0.0.1:${record.instance.appPorts.admin}/faults`;
-  const token = record.env?.ADMIN_TOKEN;
+  // Apps inherit the environment of `lab up`, so a token set there (not through appEnv) applies too.
+  const token = record.env?.ADMIN_TOKEN ?? process.env.ADMIN_TOKEN;
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -362,12 +367,19 @@ export async function setInstanceReady(options: InstanceOptions, name: string, r
     if (!res.ok) throw new LabError(`${method} ${faultsUrl}: ${res.status} ${text.slice(0, 200)}`);
     return JSON.parse(text || '{}') as Record<string, unknown>;
   };
-  // PUT replaces the whole fault document: keep the other faults as they are.
-  const { unready: _unready, ...others } = await call('GET');
-  const next = ready ? others : { ...others, unready: true };
-  if (Object.keys(next).length === 0) await call('DELETE');
-  else await call('PUT', next);
-  await waitForEndpoint(paths, state, record, ready, timeoutMs);
+  const next = { ...(await call('GET')), ...patch };
+  for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
+  return Object.keys(next).length === 0 ? call('DELETE') : call('PUT', next);
+}
+
+/** Sets or clears the instance's `unready` fault and waits until callers' Envoys agree. */
+export async function setInstanceReady(options: InstanceOptions, name: string, ready: boolean): Promise<void> {
+  const paths = labPaths(options);
+  const state = requireState(paths);
+  const record = instanceRecord(state, name);
+  requireMembership(state, record.instance.service);
+  await patchInstanceFaults(options, name, { unready: ready ? undefined : true });
+  await waitForEndpoint(paths, state, record, ready, options.timeoutMs ?? defaultTimeoutMs);
 }
 
 export interface RollingRestartStep {

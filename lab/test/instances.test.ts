@@ -5,6 +5,7 @@ import { waitFor } from '@recipe-mesh/measure/net';
 import {
   killInstance,
   listInstances,
+  patchInstanceFaults,
   restartInstance,
   rollingRestart,
   setInstanceReady,
@@ -208,13 +209,10 @@ test('recipe-api with 2 instances: membership follows readiness, drills and roll
 
   await t.test('rolling restart under paced load, graceful shutdown off: failures at the caller', async () => {
     for (const instance of await listInstances(options, 'recipe-api')) {
-      const admin = instance.ports.find((p) => p.name === 'admin')!.port;
-      const res = await fetch(`http://127.0.0.1:${admin}/faults`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ gracefulShutdown: false }),
-      });
-      assert.equal(res.status, 200);
+      assert.equal(
+        (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
+        false,
+      );
     }
     const since = Date.now();
     const { outcomes } = await pacedLoad(publicUrl, 40, rollingRestart(options, 'recipe-api'));

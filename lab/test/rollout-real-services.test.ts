@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
-import { listInstances, rollingRestart } from '../src/instances.js';
+import { listInstances, patchInstanceFaults, rollingRestart } from '../src/instances.js';
 import { stopLab } from '../src/lab.js';
 import { countByStatusAndFlag, readAccessLog } from '../src/mesh/access-log.js';
 import { runLoad } from '../src/load/load.js';
@@ -76,13 +76,10 @@ test('the real recipe-api rolled under load: graceful shutdown loses nothing, ab
 
   await t.test('graceful shutdown off: 503s at the caller while the endpoint change propagates', async () => {
     for (const instance of await listInstances(options, 'recipe-api')) {
-      const admin = instance.ports.find((p) => p.name === 'admin')!.port;
-      const res = await fetch(`http://127.0.0.1:${admin}/faults`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ gracefulShutdown: false }),
-      });
-      assert.equal(res.status, 200, await res.text());
+      assert.equal(
+        (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
+        false,
+      );
     }
     const { counts, requests } = await rollUnderLoad();
     t.diagnostic(`${requests} requests; caller lines ${JSON.stringify(counts)}`);

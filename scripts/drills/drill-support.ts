@@ -7,20 +7,6 @@ export async function metric(adminUrl: string, name: string, labels: Record<stri
   return sumOf(parseScrape(text), name, labels) ?? 0;
 }
 
-/** Polls until `check` holds; resolves with the ms it took (a deadline, never a fixed sleep). */
-export async function msUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    try {
-      if (await check()) return Date.now() - started;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /** Keeps an outage going for `ms` (the outage's length is the drill's parameter, not a wait for a condition). */
 export const holdOutage = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

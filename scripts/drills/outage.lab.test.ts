@@ -5,10 +5,11 @@ import { restartLabProcess, signalLabProcess, labProcess } from '@recipe-mesh/la
 import { isRunning } from '@recipe-mesh/lab/process/processes';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { formatMs } from '@recipe-mesh/measure/latency';
+import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
 import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
 import { webApiConfigSchema } from '../../services/web-api/src/config.js';
-import { format, holdOutage, maxLatency, metric, msUntil, statusCounts } from './drill-support.js';
+import { format, holdOutage, maxLatency, metric, statusCounts } from './drill-support.js';
 
 /**
  * Outage drills (docs/reliability.md): each failure users meet, under a paced load through the
@@ -48,11 +49,10 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     publicUrl = lab.state.endpoints.publicUrl;
     // Warm the cache so hits are flowing before the first drill.
     const before = await hits();
-    await msUntil(
-      async () => (await fetch(`${publicUrl}${path}`, { headers })).ok && (await hits()) > before,
-      10_000,
-      'a cache hit',
-    );
+    await waitFor(async () => (await fetch(`${publicUrl}${path}`, { headers })).ok && (await hits()) > before, {
+      timeoutMs: 10_000,
+      what: 'a cache hit',
+    });
   });
   after(() => lab?.stop());
 
@@ -62,13 +62,20 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     await holdOutage(1_500);
     const killedAt = Date.now();
     signalLabProcess(lab.options, 'redis', 'SIGKILL');
-    await msUntil(async () => !isRunning(labProcess(lab.options, 'redis')), 5_000, 'redis to exit');
-    await msUntil(async () => (await metric(recipeAdmin, 'redis_connection_up')) === 0, 5_000, 'redis_connection_up 0');
+    await waitFor(async () => !isRunning(labProcess(lab.options, 'redis')), {
+      timeoutMs: 5_000,
+      what: 'redis to exit',
+    });
+    await waitFor(async () => (await metric(recipeAdmin, 'redis_connection_up')) === 0, {
+      timeoutMs: 5_000,
+      what: 'redis_connection_up 0',
+    });
     await holdOutage(2_000);
     await restartLabProcess(lab.options, 'redis');
     const backAt = Date.now();
     const hitsAtBack = await hits();
-    const resumeMs = await msUntil(async () => (await hits()) > hitsAtBack, 10_000, 'cache hits to resume');
+    const resumed = await pollUntil(async () => (await hits()) > hitsAtBack, { timeoutMs: 10_000 });
+    const resumeMs = resumed.elapsedMs;
     const { records, summary } = await loadDone;
     const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
     report(
@@ -77,7 +84,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     );
     assert.deepEqual(Object.keys(statusCounts(records)), ['200'], 'every request answered 200 through the outage');
     assert.ok(degraded > 0, 'degraded_responses_total rose');
-    assert.ok(resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
+    assert.ok(resumed.value && resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
   });
 
   test(`Redis stalled (SIGSTOP) longer than REDIS_COMMAND_TIMEOUT_MS (${REDIS_COMMAND_TIMEOUT_MS} ms): requests degrade at the timeout`, async () => {
@@ -93,7 +100,8 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     }
     stall.to = Date.now();
     const hitsAtBack = await hits();
-    const resumeMs = await msUntil(async () => (await hits()) > hitsAtBack, 10_000, 'cache hits to resume');
+    const resumed = await pollUntil(async () => (await hits()) > hitsAtBack, { timeoutMs: 10_000 });
+    const resumeMs = resumed.elapsedMs;
     const { records } = await loadDone;
     const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
     const worst = maxLatency(records, stall);
@@ -105,14 +113,17 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     assert.ok(degraded > 0, 'degraded_responses_total rose');
     // Degrading at the timeout: one command timeout plus the store read and the mesh, far from hanging.
     assert.ok(worst < REDIS_COMMAND_TIMEOUT_MS + 1_000, `slowest answer during the stall took ${worst} ms`);
-    assert.ok(resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
+    assert.ok(resumed.value && resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
   });
 
   test('recipe-api SIGKILLed and restarted: web-api answers 503/504 JSON in its deadline, stays ready, recovers within 5 s', async () => {
     const loadDone = load(12_000);
     await holdOutage(1_500);
     signalLabProcess(lab.options, 'recipe-api', 'SIGKILL');
-    await msUntil(async () => !isRunning(labProcess(lab.options, 'recipe-api')), 5_000, 'recipe-api to exit');
+    await waitFor(async () => !isRunning(labProcess(lab.options, 'recipe-api')), {
+      timeoutMs: 5_000,
+      what: 'recipe-api to exit',
+    });
     const down = { from: Date.now(), to: 0 };
     const started = Date.now();
     const answer = await fetch(`${publicUrl}${path}`, { headers });
@@ -121,11 +132,10 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     const webReady = (await fetch(`${webAdmin}/readyz`)).status;
     await restartLabProcess(lab.options, 'recipe-api');
     down.to = Date.now();
-    const recoverMs = await msUntil(
-      async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200,
-      10_000,
-      'a 200 again',
-    );
+    const recovered = await pollUntil(async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200, {
+      timeoutMs: 10_000,
+    });
+    const recoverMs = recovered.elapsedMs;
     const { records } = await loadDone;
     const counts = statusCounts(records);
     report(
@@ -137,7 +147,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     assert.ok(body.error?.code, 'a coded JSON error');
     assert.ok(answeredMs < UPSTREAM_TIMEOUT_MS + 1_000, `answered in ${answeredMs} ms`);
     assert.equal(webReady, 200, 'web-api stays ready while recipe-api is down');
-    assert.ok(recoverMs < 5_000, `served again ${recoverMs} ms after recipe-api was ready`);
+    assert.ok(recovered.value && recoverMs < 5_000, `served again ${recoverMs} ms after recipe-api was ready`);
     for (const status of Object.keys(counts)) assert.ok(['200', '503', '504'].includes(status), `unexpected ${status}`);
   });
 
@@ -146,14 +156,16 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     await holdOutage(1_500);
     const killedAt = Date.now();
     signalLabProcess(lab.options, 'recipe-api-sidecar', 'SIGKILL');
-    await msUntil(async () => !isRunning(labProcess(lab.options, 'recipe-api-sidecar')), 5_000, 'the sidecar to exit');
+    await waitFor(async () => !isRunning(labProcess(lab.options, 'recipe-api-sidecar')), {
+      timeoutMs: 5_000,
+      what: 'the sidecar to exit',
+    });
     await restartLabProcess(lab.options, 'recipe-api-sidecar');
     const backAt = Date.now();
-    const recoverMs = await msUntil(
-      async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200,
-      10_000,
-      'a 200 again',
-    );
+    const recovered = await pollUntil(async () => (await fetch(`${publicUrl}${path}`, { headers })).status === 200, {
+      timeoutMs: 10_000,
+    });
+    const recoverMs = recovered.elapsedMs;
     const { records } = await loadDone;
     const counts = statusCounts(records);
     const errors = records.filter((r) => r.status !== 200).length;
@@ -164,6 +176,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     );
     for (const status of Object.keys(counts)) assert.ok(['200', '503', '504'].includes(status), `unexpected ${status}`);
     assert.ok(errors <= Math.ceil(((backAt - killedAt + recoverMs + 1_000) / 1000) * rate), `${errors} errors`);
+    assert.ok(recovered.value, `no 200 within 10 s of the restart`);
     assert.deepEqual(Object.keys(tail), ['200'], 'full recovery after the restart');
   });
 });

@@ -15,8 +15,12 @@ export function labTargets(state: LabState, graphqlSdl: string): FuzzTarget[] {
       location: graphqlSdl,
       url: `${recipeApi}/graphql`,
       checks: graphqlChecks,
-      hooks: true,
     },
-    { name: 'web-api via ingress', location: `${state.endpoints.publicUrl}/openapi.json`, checks: restChecks },
+    {
+      name: 'web-api via ingress',
+      location: `${state.endpoints.publicUrl}/openapi.json`,
+      checks: restChecks,
+      throughEnvoy: true,
+    },
   ];
 }

@@ -14,6 +14,7 @@ import { compareK8sState, istioSpecs, type K8sState, patchedIstioKinds, redisCon
 import type { LeftoverReport } from '../leftovers.js';
 import { expectationHeld } from '../report.js';
 import { RestoreStack } from '../restore.js';
+import { checkPrometheusSources, type SourceCheck } from '../dry-run.js';
 import { getFaults } from './lab.js';
 
 /**
@@ -385,6 +386,36 @@ export async function promQuery(prometheusUrl: string, promql: string, atMs?: nu
   if (body.status !== 'success') throw new Error(`PromQL failed: ${body.error ?? res.status}: ${promql}`);
   const first = body.data?.result?.[0]?.value?.[1];
   return first === undefined ? null : Number(first);
+}
+
+/**
+ * `--dry-run`'s check of a plan's signal sources, read-only: the Prometheus port-forward of the
+ * plan, then each signal's query as the run would send it (dry-run.ts). Injects nothing.
+ */
+export async function checkPlanSources(plan: K8sPlan): Promise<SourceCheck[]> {
+  const forward = plan.steps.find(
+    (s): s is Extract<K8sStep, { kind: 'port-forward' }> =>
+      s.kind === 'port-forward' && s.localPort === localPorts.prometheus,
+  );
+  const queries = plan.steps.flatMap((s) => (s.kind === 'query' ? [{ signal: s.describe, promql: s.promql }] : []));
+  if (!forward) return queries.map((q) => ({ ...q, source: 'Prometheus', ok: false, detail: 'no port-forward' }));
+  const child = spawn(forward.argv[0]!, forward.argv.slice(1), { stdio: 'ignore' });
+  try {
+    await waitForPort(forward.localPort);
+  } catch (error) {
+    child.kill('SIGTERM');
+    return queries.map((q) => ({
+      signal: q.signal,
+      source: 'Prometheus',
+      ok: false,
+      detail: `unreachable (${forward.argv.join(' ')}): ${(error as Error).message}`,
+    }));
+  }
+  try {
+    return await checkPrometheusSources(`http://127.0.0.1:${forward.localPort}`, queries);
+  } finally {
+    child.kill('SIGTERM');
+  }
 }
 
 export interface PlanRun {

@@ -157,9 +157,10 @@ export function siblingSpec(paths: LabPaths, sibling: ProcessRecord, instance: W
 }
 
 /**
- * What to start, in order: trace sink, Redis, recipe-api, web-api, the Envoys (their bootstrap
- * and xDS files written here) and Prometheus (its config written here), with each one's env,
- * ports, log file and readiness URL.
+ * What to start, in order: trace sink, Redis, each recipe-api and web-api instance, the Envoys
+ * (their bootstrap and xDS files written here), the endpoint controller when a service has
+ * membership, and Prometheus (its config written here), with each one's env, ports, log file and
+ * readiness URL.
  */
 export function launchSpecs(input: LaunchInput): LaunchSpec[] {
   const { paths, ports, mesh, binaries, log } = input;

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { errorBody } from './errors.js';
 import { z } from 'zod';
 import type { ZodOpenApiResponseObject } from 'zod-openapi';
 
@@ -55,5 +56,36 @@ export function serveOpenApi(document: object): RequestHandler {
   const body = JSON.stringify(document);
   return (_req, res) => {
     res.type('application/json').send(body);
+  };
+}
+
+const operationMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/**
+ * 405 with `Allow` for a path the document lists asked with a method it does not (RFC 9110
+ * §15.5.6); other paths fall through to the JSON 404. Mounted after the routes, so it sees only
+ * requests no route answered. Derived from the served document, so the two cannot disagree.
+ * Concrete paths win over templated ones (`/recipes/export` over `/recipes/{id}`), as OpenAPI's
+ * "Path Templating Matching" says; HEAD is allowed wherever GET is (express answers it).
+ */
+export function methodNotAllowed(document: { paths?: Record<string, object> }): RequestHandler {
+  const routes = Object.entries(document.paths ?? {})
+    .map(([template, item]) => {
+      const methods = operationMethods.filter((method) => method in item).map((method) => method.toUpperCase());
+      if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+      const source = template
+        .split(/\{[^}]+\}/)
+        .map((literal) => literal.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+        .join('[^/]+');
+      return { template, templated: template.includes('{'), pattern: new RegExp(`^${source}$`), methods };
+    })
+    .sort((a, b) => Number(a.templated) - Number(b.templated));
+  return (req, res, next) => {
+    const route = routes.find((candidate) => candidate.pattern.test(req.path));
+    if (!route || route.methods.includes(req.method)) return next();
+    res
+      .status(405)
+      .set('allow', route.methods.join(', '))
+      .json(errorBody('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${route.template}`));
   };
 }

@@ -40,8 +40,19 @@ export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters');
 
-const userIdHeader = z.object({ 'x-user-id': userIdSchema });
-const idempotencyKeyHeader = z.object({ 'idempotency-key': idempotencyKeySchema });
+/**
+ * The two request headers as sent: an empty value means the header is absent (anonymous, no key),
+ * anything else must follow the rule. The OpenAPI documents publish these, so fuzzers generate
+ * what the services accept.
+ */
+export const requestHeadersSchema = z.object({
+  'x-user-id': z.union([z.literal(''), userIdSchema]).meta({ description: 'The caller; empty or absent: anonymous' }),
+  'idempotency-key': z
+    .union([z.literal(''), idempotencyKeySchema])
+    .meta({ description: 'Makes a retried create safe; empty or absent: none' }),
+});
+const userIdHeader = requestHeadersSchema.pick({ 'x-user-id': true });
+const idempotencyKeyHeader = requestHeadersSchema.pick({ 'idempotency-key': true });
 
 /** `x-user-id` (HTTP header or gRPC metadata): absent or empty means anonymous, malformed is a 400. */
 export function userIdFromHeader(raw: string | undefined): string | undefined {

@@ -315,3 +315,45 @@ test('GraphQL: queries, connection paging, idempotent mutation, and error codes'
   );
   assert.ok((await metricValue(metrics, 'graphql_operation_duration_seconds_count', { outcome: 'error' })) >= 1);
 });
+
+test('the REST contract as published: 405 with Allow, blank headers, free text, one photo part', async (t) => {
+  const { base } = await startApp(t);
+  // A documented path asked with another method: 405 naming the methods the document lists.
+  const trace = await fetch(`${base}/recipes/export`, { method: 'DELETE' });
+  assert.equal(trace.status, 405);
+  assert.equal(trace.headers.get('allow'), 'GET, HEAD');
+  assert.equal(((await trace.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+  assert.equal((await fetch(`${base}/recipes/7`, { method: 'PUT' })).headers.get('allow'), 'GET, HEAD');
+  assert.equal((await fetch(`${base}/nowhere`, { method: 'DELETE' })).status, 404);
+
+  // Empty x-user-id and Idempotency-Key are published as "absent".
+  const anonymous = await fetch(`${base}/recipes/42`, { headers: { 'x-user-id': '' } });
+  assert.equal(anonymous.status, 200);
+  assert.equal(((await anonymous.json()) as { userView: unknown }).userView, null);
+  assert.equal((await fetch(`${base}/recipes`, json(validRecipe, { 'idempotency-key': '' }))).status, 201);
+
+  // Free text needs a character trimming keeps, and its length is counted in code points.
+  const blankStep = await fetch(`${base}/recipes`, json({ ...validRecipe, steps: ['\u00a0\n'] }));
+  assert.equal(blankStep.status, 400);
+  const astral = await fetch(`${base}/recipes`, json({ ...validRecipe, name: '🍲'.repeat(120) }));
+  assert.equal(astral.status, 201, 'the documented maxLength (120 characters) is what is accepted');
+  assert.equal((await fetch(`${base}/recipes`, json({ ...validRecipe, name: '🍲'.repeat(121) }))).status, 400);
+
+  // An upload is one file part named "photo": another name or an extra field is a 400.
+  for (const body of [multipart(100, 'file'), withField(multipart(100), 'note')]) {
+    const answer = await fetch(`${base}/recipes/42/photo`, {
+      method: 'POST',
+      headers: { 'content-type': body.type },
+      body: body.body,
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'VALIDATION_FAILED');
+  }
+});
+
+/** `upload` with a text field in front of its file part. */
+function withField(upload: ReturnType<typeof multipart>, name: string) {
+  const boundary = /boundary=(.+)$/.exec(upload.type)![1];
+  const field = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nhello\r\n`);
+  return { body: Buffer.concat([field, upload.body]), type: upload.type };
+}

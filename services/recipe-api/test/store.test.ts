@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InMemoryRecipeStore } from '../src/domain/recipe-store.js';
 import { seedRecipe, seedRecipes } from '../src/domain/seed.js';
-import { decodeCursor, encodeCursor } from '../src/domain/cursor.js';
+import { cursorPattern, decodeCursor, encodeCursor } from '../src/domain/cursor.js';
 import { AppError } from '@recipe-mesh/platform/errors';
 
 test('seeding is deterministic and recipe 42 is Chicken Tikka Masala', async () => {
@@ -72,4 +72,28 @@ test('cursors round-trip and foreign cursors are a validation error', () => {
     () => decodeCursor('bm9wZQ'),
     (e: unknown) => e instanceof AppError && e.code === 'VALIDATION_FAILED',
   );
+});
+
+test('the published cursor pattern admits every issued cursor and only strings that decode', () => {
+  for (let digits = 1; digits <= 10; digits++) {
+    for (const id of [10 ** (digits - 1), 10 ** digits - 1, Math.floor(10 ** digits / 3)]) {
+      const cursor = encodeCursor(id);
+      assert.match(cursor, cursorPattern, `cursor of ${id}`);
+      assert.equal(decodeCursor(cursor), id);
+    }
+  }
+  // Base64url of other text, padding, and stray characters (which Buffer would skip) are refused.
+  for (const foreign of [
+    'bm9wZQ',
+    `${encodeCursor(12)}==`,
+    `${encodeCursor(12)}!`,
+    'djE6',
+    encodeCursor(1).slice(0, 5),
+  ]) {
+    assert.doesNotMatch(foreign, cursorPattern);
+    assert.throws(
+      () => decodeCursor(foreign),
+      (e: unknown) => e instanceof AppError,
+    );
+  }
 });

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
-import { serveOpenApi } from '@recipe-mesh/platform/openapi';
+import { methodNotAllowed, serveOpenApi } from '@recipe-mesh/platform/openapi';
 import type { Runtime } from '@recipe-mesh/platform/runtime';
 import type { Upstreams } from './clients/upstreams.js';
 import { exportRouter } from './routes/export.js';
@@ -33,7 +33,8 @@ export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBy
     }),
   );
   // The contract, generated from the routes' zod schemas (routes/openapi.ts); the ingress routes it.
-  app.get('/openapi.json', serveOpenApi(webApiOpenApiDocument()));
+  const contract = webApiOpenApiDocument();
+  app.get('/openapi.json', serveOpenApi(contract));
   const injectFaults = faultInjection(faults);
   app.use((req, res, next) => (req.path.startsWith('/api/') ? injectFaults(req, res, next) : next()));
   app.use(express.json({ limit: jsonBodyLimitBytes }));
@@ -44,6 +45,7 @@ export function createApp({ runtime, upstreams, menuConcurrency, jsonBodyLimitBy
   app.use(menuRouter(upstreams, menuConcurrency));
   app.use(preferencesRouter(upstreams));
 
+  app.use(methodNotAllowed(contract));
   app.use(notFound());
   app.use(upstreamErrorHandler(logger));
   app.use(errorHandler(logger));

@@ -10,13 +10,23 @@ import { userIdOf, viaOf } from './request-input.js';
 export const maxMenuIds = 50;
 
 export const menuQuery = z.object({
+  // `ids=1,2,3`: OpenAPI's comma-separated array (style form, explode false), so the document
+  // publishes an array of recipe ids and generated menus are real ones.
   ids: z
-    .string({ error: 'ids is required, e.g. ids=1,2,3' })
-    .meta({ description: `Comma-separated recipe ids, at most ${maxMenuIds}`, example: '1,2,3' })
-    .transform((text): unknown[] => text.split(','))
-    .pipe(z.array(recipeIdSchema).min(1).max(maxMenuIds, `at most ${maxMenuIds} ids`))
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.split(',') : value),
+      z
+        .array(recipeIdSchema, { error: 'ids is required, e.g. ids=1,2,3' })
+        .min(1)
+        .max(maxMenuIds, `at most ${maxMenuIds} ids`),
+    )
     // The same dish twice needs one call.
-    .transform((ids) => [...new Set(ids)]),
+    .transform((ids) => [...new Set(ids)])
+    .meta({
+      description: `Comma-separated recipe ids, at most ${maxMenuIds}`,
+      example: [1, 2, 3],
+      param: { style: 'form', explode: false, required: true },
+    }),
 });
 
 /**

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiObject } from 'zod-openapi';
 import { errorBodySchema, errorResponses } from '@recipe-mesh/platform/openapi';
-import { idempotencyKeySchema, userIdSchema } from '@recipe-mesh/platform/request-rules';
+import { newRecipeSchema, preferencesSchema } from '@recipe-mesh/platform/recipe-input';
+import { requestHeadersSchema } from '@recipe-mesh/platform/request-rules';
 import { vias } from '../upstream/errors.js';
 import { menuQuery } from './menu.js';
 import { userParams } from './preferences.js';
@@ -10,14 +11,14 @@ import { restOnlyViaQuery, viaQuery } from './request-input.js';
 
 /**
  * web-api's public REST contract as OpenAPI 3.1, generated from the zod schemas its routes validate
- * with (routes/*.ts). Recipe bodies are recipe-api's to validate (its /openapi.json has them), so
- * here they are JSON objects, and what comes back from recipe-api is described only as far as
- * web-api reads it (clients/types.ts). schemathesis checks every answer (docs/reliability.md).
+ * with (routes/*.ts). Request bodies are recipe-api's to validate; they are published with the
+ * same shared schemas (platform/recipe-input.ts). What comes back from recipe-api is described
+ * only as far as web-api reads it (clients/types.ts). schemathesis checks every answer (docs/reliability.md).
  */
 
 // Headers as the shared request rules validate them (both optional).
-const userIdHeader = z.object({ 'x-user-id': userIdSchema });
-const idempotencyKeyHeader = z.object({ 'idempotency-key': idempotencyKeySchema });
+const userIdHeader = requestHeadersSchema.pick({ 'x-user-id': true });
+const idempotencyKeyHeader = requestHeadersSchema.pick({ 'idempotency-key': true });
 
 const consumer = { consumer_pid: z.number().int().positive(), via: z.enum(vias) };
 const recipe = z
@@ -73,9 +74,8 @@ export const webApiOpenApi: ZodOpenApiObject = {
           required: true,
           content: {
             'application/json': {
-              schema: z
-                .record(z.string(), z.unknown())
-                .meta({ description: 'A new recipe, as recipe-api’s POST /recipes accepts it (validated there)' }),
+              // recipe-api validates it (the shared schema): web-api forwards it as sent.
+              schema: newRecipeSchema,
             },
           },
         },
@@ -123,9 +123,7 @@ export const webApiOpenApi: ZodOpenApiObject = {
           required: true,
           content: {
             'application/json': {
-              schema: z
-                .record(z.string(), z.unknown())
-                .meta({ description: 'As recipe-api’s PUT /users/{id}/preferences accepts it (validated there)' }),
+              schema: preferencesSchema,
             },
           },
         },

@@ -8,6 +8,7 @@ const grpcCodeOf: Record<ErrorCode, grpc.status> = {
   // An idempotency key reused with other input: the request is fine, the system state forbids it.
   UNPROCESSABLE: grpc.status.FAILED_PRECONDITION,
   NOT_FOUND: grpc.status.NOT_FOUND,
+  METHOD_NOT_ALLOWED: grpc.status.UNIMPLEMENTED,
   PAYLOAD_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
   UNSUPPORTED_MEDIA_TYPE: grpc.status.INVALID_ARGUMENT,
   CONFLICT: grpc.status.ALREADY_EXISTS,

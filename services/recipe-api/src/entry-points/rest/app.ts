@@ -4,7 +4,7 @@ import { AppError } from '@recipe-mesh/platform/errors';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { Metrics } from '@recipe-mesh/platform/metrics';
 import { errorHandler, faultInjection, notFound, requestObservability } from '@recipe-mesh/platform/http-observability';
-import { serveOpenApi } from '@recipe-mesh/platform/openapi';
+import { methodNotAllowed, serveOpenApi } from '@recipe-mesh/platform/openapi';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import { createGraphqlHandler } from '../graphql/yoga.js';
 import { producerPid } from '../request-input.js';
@@ -27,7 +27,8 @@ export interface HttpAppOptions {
 
 /**
  * The traffic port: REST and /graphql. Order matters: observability first (so injected faults and
- * 404s are measured), then faults, then routes, then the JSON 404 and error mapping.
+ * 404s are measured), then faults, then routes, then 405 for
+ * documented paths asked with another method, the JSON 404 and error mapping.
  */
 export function createHttpApp(options: HttpAppOptions): Express {
   const { catalogue, faults, metrics, logger } = options;
@@ -49,7 +50,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     next();
   });
   // The contract, generated from the routes' zod schemas (openapi.ts); like probes, never faulted.
-  app.get('/openapi.json', serveOpenApi(recipeApiOpenApiDocument()));
+  const contract = recipeApiOpenApiDocument();
+  app.get('/openapi.json', serveOpenApi(contract));
   app.use(faultInjection(faults));
 
   const graphql = createGraphqlHandler({
@@ -76,6 +78,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
 
   app.use(recipesRouter(catalogue, { jsonBodyLimitBytes: options.jsonBodyLimitBytes }));
+  app.use(methodNotAllowed(contract));
   app.use(notFound());
   app.use(errorHandler(logger));
   return app;

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiObject, type ZodOpenApiResponseObject } from 'zod-openapi';
 import { errorBodySchema, errorResponses } from '@recipe-mesh/platform/openapi';
 import { newRecipeSchema, preferencesSchema, recipeIdInputSchema } from '../../domain/recipe.js';
-import { idempotencyKeySchema, userIdSchema } from '@recipe-mesh/platform/request-rules';
+import { requestHeadersSchema } from '@recipe-mesh/platform/request-rules';
+import { photoField } from './photo-upload.js';
 import { listQuerySchema, userParamsSchema } from './recipes-router.js';
 
 /**
@@ -12,8 +13,8 @@ import { listQuerySchema, userParamsSchema } from './recipes-router.js';
  */
 
 // Headers as the shared request rules validate them (both optional).
-const viewerHeaderSchema = z.object({ 'x-user-id': userIdSchema });
-const idempotencyKeyHeaderSchema = z.object({ 'idempotency-key': idempotencyKeySchema });
+const viewerHeaderSchema = requestHeadersSchema.pick({ 'x-user-id': true });
+const idempotencyKeyHeaderSchema = requestHeadersSchema.pick({ 'idempotency-key': true });
 
 /** Every answer names its producer (app.ts). */
 const producerPidHeader = z.object({
@@ -120,7 +121,9 @@ export const recipeApiOpenApi: ZodOpenApiObject = {
           required: true,
           content: {
             'multipart/form-data': {
-              schema: z.object({ file: z.string().meta({ format: 'binary', contentMediaType: 'image/jpeg' }) }),
+              schema: z
+                .object({ [photoField]: z.string().meta({ format: 'binary', contentMediaType: 'image/jpeg' }) })
+                .strict(),
             },
           },
         },

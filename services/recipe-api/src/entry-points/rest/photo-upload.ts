@@ -7,6 +7,9 @@ import type { PhotoRecord } from '../../domain/recipe-store.js';
 
 export type ReceivedPhoto = Omit<PhotoRecord, 'recipeId'>;
 
+/** The one part an upload carries: the file, under this form field name (the OpenAPI document's too). */
+export const photoField = 'photo';
+
 /** Room for multipart boundaries and part headers on top of the file itself. */
 const multipartOverheadBytes = 16 * 1024;
 
@@ -109,7 +112,21 @@ export function receivePhoto(
       });
     }
 
-    parser.on('file', (_field, file, info) => {
+    // A form with anything but the photo is a mistake the caller should hear about, as a JSON body
+    // with an unknown key is (and the published contract says so).
+    const unexpectedPart = (name: string) =>
+      fail(
+        new AppError('VALIDATION_FAILED', 'unexpected part in the upload', [
+          { path: name, message: `only one file part, named "${photoField}", is accepted` },
+        ]),
+      );
+    parser.on('field', (name) => unexpectedPart(name));
+    parser.on('file', (field, file, info) => {
+      if (field !== photoField) {
+        file.resume();
+        unexpectedPart(field);
+        return;
+      }
       if (pendingFile !== undefined) {
         file.resume();
         return;
@@ -140,7 +157,9 @@ export function receivePhoto(
         if (photo) resolve(photo);
         else
           reject(
-            new AppError('VALIDATION_FAILED', 'no file part in the upload', [{ path: 'file', message: 'required' }]),
+            new AppError('VALIDATION_FAILED', 'no file part in the upload', [
+              { path: photoField, message: 'required' },
+            ]),
           );
       });
     });

@@ -9,14 +9,19 @@ import {
   recipeIdInputSchema,
   userIdSchema,
 } from '../../domain/recipe.js';
-import { decodeCursor, encodeCursor } from '../../domain/cursor.js';
+import { cursorPattern, decodeCursor, encodeCursor } from '../../domain/cursor.js';
+import { text } from '@recipe-mesh/platform/recipe-input';
 import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 import { producerPid } from '../request-input.js';
 
 export const listQuerySchema = z.object({
-  cuisine: z.string().trim().toLowerCase().min(1).max(40).optional(),
+  cuisine: text(40).toLowerCase().optional(),
   limit: z.coerce.number().int().min(1).max(listLimits.max).default(listLimits.default),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: z
+    .string()
+    .regex(cursorPattern, 'not a cursor this API issued')
+    .optional()
+    .meta({ description: 'The `nextCursor` of the previous page' }),
 });
 
 /** A JSON body parser that answers 415 for any other content type instead of seeing `undefined`. */
