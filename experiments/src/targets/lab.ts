@@ -218,9 +218,15 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
       for (const admin of await adminUrls(service)) {
         const previous = await getFaults(admin);
+        // An instance a drill removed during the run took its faults with it: nothing to put back.
+        const stillThere = async () =>
+          admin === target.urls.admin[service] ||
+          (await target.instances.list(service)).some((i) => i.running && i.adminUrl === admin);
         await restore.change(
           `${service} (${admin}) faults back to ${JSON.stringify(previous)}`,
-          () => putFaults(admin, previous),
+          async () => {
+            if (await stillThere()) await putFaults(admin, previous);
+          },
           () => putFaults(admin, doc),
         );
       }
@@ -287,26 +293,27 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     };
   }
 
-  /** Adds the instances `wanted` asks for that the lab lacks; each is removed again on restore. */
+  /**
+   * Adds the instances `wanted` asks for that the lab lacks. On restore, every instance the lab did
+   * not have before is removed, whatever its name: a rollout during the run replaces instances.
+   */
   async function scale(wanted: Partial<Record<ServiceName, number>>, restore: RestoreStack): Promise<void> {
     for (const [service, count] of Object.entries(wanted) as [ServiceName, number][]) {
       if (!state.membership?.services.includes(service))
         throw new Error(
           `this experiment runs ${count} instances of ${service}: start the lab with membership for it (npm run lab -- down; npm run lab -- up --replicas ${service}=1)`,
         );
-      const running = (await target.instances.list(service)).filter((i) => i.running).length;
-      for (let i = running; i < count; i++) {
-        let started: InstanceHandle | undefined;
-        await restore.change(
-          `remove the ${service} instance added for the run`,
-          async () => {
-            if (started) await target.instances.delete(started.name);
-          },
-          async () => {
-            started = await target.instances.start(service);
-          },
-        );
-      }
+      const before = await target.instances.list(service);
+      await restore.change(
+        `remove the ${service} instances added for the run`,
+        async () => {
+          for (const instance of await target.instances.list(service))
+            if (!before.some((b) => b.name === instance.name)) await target.instances.delete(instance.name);
+        },
+        async () => {
+          for (let i = before.filter((b) => b.running).length; i < count; i++) await target.instances.start(service);
+        },
+      );
     }
   }
 
