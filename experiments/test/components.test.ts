@@ -70,38 +70,6 @@ test('DestinationRule connectionPool.http.maxRequestsPerConnection → the inbou
   assert.throws(() => translateComponent('x', bad), /whole number/);
 });
 
-test("VirtualService http/0 retries → web-api's outbound REST route, status codes as retriable_status_codes", (t) => {
-  const root = fakeRoot(
-    t,
-    'VirtualService',
-    'recipe-api',
-    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 3\n    perTryTimeout: 1s\n    retryOn: reset,503',
-  );
-  assert.deepEqual(translateComponent('x', root), [
-    {
-      proxy: 'web-api-sidecar',
-      listener: 'outbound-recipe-api-http',
-      patch: {
-        route: {
-          retries: {
-            retryOn: 'reset,retriable-status-codes',
-            numRetries: 3,
-            retriableStatusCodes: [503],
-            perTryTimeoutMs: 1000,
-          },
-        },
-      },
-    },
-  ]);
-  const bad = fakeRoot(
-    t,
-    'VirtualService',
-    'recipe-api',
-    '- op: add\n  path: /spec/http/0/retries\n  value:\n    attempts: 2\n    retryRemoteLocalities: true',
-  );
-  assert.throws(() => translateComponent('x', bad), /retries: retryRemoteLocalities has no lab equivalent/);
-});
-
 test("VirtualService http/1 retries → web-api's outbound gRPC route", (t) => {
   const root = fakeRoot(
     t,
