@@ -12,9 +12,10 @@ import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
  *
  * The numbers follow the clock: a quiet baseline until `switchAtMs`, then every experiment's
  * incident at once (503 UC at recipe-api's sidecar, 503 UO and UH at web-api's, both services
- * leaking fds while the ingress
- * logs DC, slow Redis GETs during invalidations, recipe-api's Buffers growing while oversized
- * uploads are accepted), so each experiment's PromQL, run one window
+ * leaking fds while the ingress logs DC, slow Redis GETs during invalidations, recipe-api's
+ * Buffers growing while oversized uploads are accepted, more recipes created than POSTs sent,
+ * recipe-api's event loop lagging and busy, the caller waiting past its 1 s budget and getting
+ * 504s), so each experiment's PromQL, run one window
  * after the switch, sees its incident, and its "before" (offset) queries see the baseline.
  *
  * It runs as its own process (istio-exporter-main.ts, started by prometheus-fixture.ts): the
@@ -30,6 +31,8 @@ export interface ExporterClock {
 
 const mib = 1024 * 1024;
 const redisBuckets = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+/** Istio's istio_request_duration_milliseconds buckets (a subset). */
+const requestMsBuckets = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
 type Labels = Record<string, string>;
 const line = (name: string, labels: Labels, value: number) =>
@@ -90,6 +93,15 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     out.push(line('http_server_request_duration_seconds_count', photo, Math.round(incidentS / 5)));
     out.push('# TYPE process_open_fds gauge');
     out.push(line('process_open_fds', { service: 'recipe-api' }, 40 + Math.floor(incidentS / 2)));
+    // Retried POSTs: 1.5 recipes written per client POST once resets are retried.
+    out.push('# TYPE recipes_created_total counter');
+    out.push(line('recipes_created_total', { service: 'recipe-api' }, Math.round(1.5 * incidentS)));
+    // CPU work on the event loop: lag p99 and utilisation up.
+    const blocked = nowMs >= clock.switchAtMs;
+    out.push('# TYPE nodejs_eventloop_lag_p99_seconds gauge');
+    out.push(line('nodejs_eventloop_lag_p99_seconds', { service: 'recipe-api' }, blocked ? 0.07 : 0.01));
+    out.push('# TYPE nodejs_eventloop_utilization_ratio gauge');
+    out.push(line('nodejs_eventloop_utilization_ratio', { service: 'recipe-api' }, blocked ? 0.4 : 0.1));
   }
   if (app === 'web-api') {
     // web-api's sidecar calling recipe-api: in the incident, circuit-breaker overflows (UO) and
@@ -120,6 +132,9 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     out.push(line('process_open_fds', { service: 'web-api' }, 30 + Math.floor(incidentS)));
     out.push('# TYPE nodejs_active_handles_total gauge');
     out.push(line('nodejs_active_handles_total', { service: 'web-api' }, 12 + Math.floor(incidentS)));
+    out.push('# TYPE http_server_request_duration_seconds_count counter');
+    const posts = { service: 'web-api', method: 'POST', route: '/api/recipes', status_code: '201' };
+    out.push(line('http_server_request_duration_seconds_count', posts, Math.round(incidentS)));
   }
   if (app === 'istio-ingressgateway') {
     out.push('# TYPE istio_requests_total counter');
@@ -134,6 +149,21 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     };
     requests({ ...outbound, response_code: '200', response_flags: '-' }, Math.round(5 * seconds));
     requests({ ...outbound, response_code: '0', response_flags: 'DC' }, Math.round(incidentS));
+    // Past the caller's budget: 1 request a second waits ~2 s and ends 504.
+    requests({ ...outbound, response_code: '504', response_flags: '-' }, Math.round(incidentS));
+    out.push('# TYPE istio_request_duration_milliseconds histogram');
+    const fast = Math.round(5 * seconds);
+    const slow = Math.round(incidentS);
+    for (const le of requestMsBuckets)
+      out.push(
+        line(
+          'istio_request_duration_milliseconds_bucket',
+          { ...outbound, le: String(le) },
+          (le >= 25 ? fast : 0) + (le >= 2500 ? slow : 0),
+        ),
+      );
+    out.push(line('istio_request_duration_milliseconds_bucket', { ...outbound, le: '+Inf' }, fast + slow));
+    out.push(line('istio_request_duration_milliseconds_count', outbound, fast + slow));
   }
   return `${out.join('\n')}\n`;
 }
