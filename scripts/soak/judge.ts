@@ -71,7 +71,9 @@ export function judge(series: Record<string, Record<Resource, Sample[]>>, afterM
   );
 }
 
+export const formatBytes = (bytes: number) => `${(bytes / MiB).toFixed(2)} MiB`;
+
 /** A value in the resource's unit: MiB for bytes, plain counts otherwise. */
 export function formatResource(resource: Resource, value: number): string {
-  return resource.endsWith('_bytes') ? `${(value / MiB).toFixed(2)} MiB` : value.toFixed(2);
+  return resource.endsWith('_bytes') ? formatBytes(value) : value.toFixed(2);
 }

@@ -11,7 +11,7 @@ import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import { putFaults } from '../../experiments/src/targets/lab.js';
 import { repoRoot, startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
-import { formatResource, judge, type Resource, resources, warmUpMs } from './judge.js';
+import { formatBytes, formatResource, judge, type Resource, resources, warmUpMs } from './judge.js';
 import { kindPicker, type RequestKind, soakMix } from './mix.js';
 import { parseDuration, type Sample } from './slope.js';
 
@@ -153,8 +153,7 @@ try {
     const n = (gcs.at(-1)?.value ?? 0) - (gcs[0]?.value ?? 0);
     const seconds = ((gcs.at(-1)?.atMs ?? 0) - (gcs[0]?.atMs ?? 0)) / 1000;
     const growth = (name: string) =>
-      `${formatResource('process_resident_memory_bytes', judged(name)[0]?.value ?? 0)} → ` +
-      formatResource('process_resident_memory_bytes', judged(name).at(-1)?.value ?? 0);
+      `${formatBytes(judged(name)[0]?.value ?? 0)} → ${formatBytes(judged(name).at(-1)?.value ?? 0)}`;
     console.log(
       `  ${service}: ${n} major GCs after warm-up${n ? ` (one every ${(seconds / n).toFixed(0)} s)` : ''}; ` +
         `heap total ${growth('nodejs_heap_size_total_bytes')}, external ${growth('nodejs_external_memory_bytes')}`,
