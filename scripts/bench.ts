@@ -2,7 +2,8 @@
 // hold on a noisy machine. Floors (node:http, express, graphql-yoga serving recipe-api's answer),
 // recipe-api per protocol, web-api → recipe-api per `via`, telemetry off, and the lab mesh; the
 // rows and ratios are listed in scripts/bench/report.ts. Services run as the images run them:
-// compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile), so run
+// compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile) and the
+// NODE_OPTIONS of their Deployments (k8s/base), so run
 // `make build` first (the make target does). Writes reports/bench-<time>.json, prints Markdown and
 // replaces the latest-run section of docs/benchmarks.md. Fails when any request did not get a 200.
 // BENCH_DURATION_MS (default 8000) shortens every row; BENCH_CONNECTIONS (default 20).
@@ -20,6 +21,7 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
+import { deploymentNodeOptions } from './bench/node-options.js';
 import { watchProcesses } from './bench/process-usage.js';
 import { buildReport, renderMarkdown, renderRow, rowKeys, vias, type Row, type Scenario } from './bench/report.js';
 
@@ -43,10 +45,15 @@ for (const service of ['web-api', 'recipe-api']) {
   }
 }
 
-/** As the Dockerfile's ENTRYPOINT starts each service. */
+/** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
 const asImage = (service: 'web-api' | 'recipe-api') => ({
   command: process.execPath,
-  args: ['--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
+  args: [
+    ...deploymentNodeOptions(root, service),
+    '--import',
+    '@recipe-mesh/platform/telemetry',
+    `services/${service}/dist/main.js`,
+  ],
 });
 
 const rows: Row[] = [];

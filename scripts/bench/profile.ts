@@ -21,6 +21,7 @@ import { vias } from './report.js';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
+import { deploymentNodeOptions } from './node-options.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values, positionals } = parseArgs({
@@ -31,8 +32,9 @@ const { values, positionals } = parseArgs({
     out: { type: 'string', default: 'reports/profile' },
     heap: { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
-    // Extra node flags for both services (V8 heap sizing experiments), e.g. "--max-semi-space-size=4".
-    'node-flags': { type: 'string', default: '' },
+    // Node flags for both services instead of their Deployments' NODE_OPTIONS (heap sizing
+    // experiments), e.g. --node-flags="--max-semi-space-size=4"; --node-flags= for Node's defaults.
+    'node-flags': { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
   },
 });
@@ -43,12 +45,21 @@ mkdirSync(outDir, { recursive: true });
 const nodeOptions = [
   ...(values['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${outDir}`]),
   ...(values.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
-  ...values['node-flags']!.split(' ').filter(Boolean),
 ];
-const asImage = (service: string) => ({
+const flagsOf = (service: 'web-api' | 'recipe-api') =>
+  values['node-flags'] === undefined
+    ? deploymentNodeOptions(root, service)
+    : values['node-flags'].split(' ').filter(Boolean);
+const asImage = (service: 'web-api' | 'recipe-api') => ({
   command: process.execPath,
   // --cpu-prof is refused in NODE_OPTIONS, so the flags go on the command line.
-  args: [...nodeOptions, '--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
+  args: [
+    ...nodeOptions,
+    ...flagsOf(service),
+    '--import',
+    '@recipe-mesh/platform/telemetry',
+    `services/${service}/dist/main.js`,
+  ],
 });
 const lab = await startPrivateLab(root, () => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
@@ -90,7 +101,7 @@ try {
     )
     .join('; ');
   console.log(
-    `${row} telemetry ${values.telemetry} ${values['node-flags']}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
+    `${row} telemetry ${values.telemetry} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
   );
   // Every request should leave its spans in the sink (100% sampling): a full span queue drops them.
   // Read once the file stops growing (the exporters' last batches are in).
