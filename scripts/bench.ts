@@ -21,7 +21,7 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
-import { deploymentNodeOptions } from './bench/node-options.js';
+import { imageCommand } from './bench/node-options.js';
 import { watchProcesses } from './bench/process-usage.js';
 import { buildReport, renderMarkdown, renderRow, rowKeys, vias, type Row, type Scenario } from './bench/report.js';
 
@@ -46,15 +46,7 @@ for (const service of ['web-api', 'recipe-api']) {
 }
 
 /** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
-const asImage = (service: 'web-api' | 'recipe-api') => ({
-  command: process.execPath,
-  args: [
-    ...deploymentNodeOptions(root, service),
-    '--import',
-    '@recipe-mesh/platform/telemetry',
-    `services/${service}/dist/main.js`,
-  ],
-});
+const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, service);
 
 const rows: Row[] = [];
 

@@ -17,3 +17,18 @@ export function deploymentNodeOptions(root: string, service: 'web-api' | 'recipe
   const value = container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
   return value ? value.split(/\s+/).filter(Boolean) : [];
 }
+
+/**
+ * A service started as its image's ENTRYPOINT starts it (the Dockerfile: telemetry through
+ * `--import`, compiled dist/), with `nodeFlags` in front: by default its pod's NODE_OPTIONS.
+ */
+export function imageCommand(
+  root: string,
+  service: 'web-api' | 'recipe-api',
+  nodeFlags: string[] = deploymentNodeOptions(root, service),
+): { command: string; args: string[] } {
+  return {
+    command: process.execPath,
+    args: [...nodeFlags, '--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
+  };
+}

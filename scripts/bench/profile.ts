@@ -21,7 +21,7 @@ import { vias } from './report.js';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
-import { deploymentNodeOptions } from './node-options.js';
+import { deploymentNodeOptions, imageCommand } from './node-options.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values, positionals } = parseArgs({
@@ -50,17 +50,9 @@ const flagsOf = (service: 'web-api' | 'recipe-api') =>
   values['node-flags'] === undefined
     ? deploymentNodeOptions(root, service)
     : values['node-flags'].split(' ').filter(Boolean);
-const asImage = (service: 'web-api' | 'recipe-api') => ({
-  command: process.execPath,
-  // --cpu-prof is refused in NODE_OPTIONS, so the flags go on the command line.
-  args: [
-    ...nodeOptions,
-    ...flagsOf(service),
-    '--import',
-    '@recipe-mesh/platform/telemetry',
-    `services/${service}/dist/main.js`,
-  ],
-});
+// --cpu-prof is refused in NODE_OPTIONS, so every flag goes on the command line.
+const asImage = (service: 'web-api' | 'recipe-api') =>
+  imageCommand(root, service, [...nodeOptions, ...flagsOf(service)]);
 const lab = await startPrivateLab(root, () => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
   use: { envoy: false, prometheus: false },
