@@ -2,10 +2,13 @@
 // hold on a noisy machine. Floors (node:http, express, graphql-yoga serving recipe-api's answer),
 // recipe-api per protocol, web-api → recipe-api per `via`, telemetry off, and the lab mesh; the
 // rows and ratios are listed in scripts/bench/report.ts. Services run as the images run them:
-// compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile), so run
+// compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile) and the
+// NODE_OPTIONS of their Deployments (k8s/base), so run
 // `make build` first (the make target does). Writes reports/bench-<time>.json, prints Markdown and
 // replaces the latest-run section of docs/benchmarks.md. Fails when any request did not get a 200.
 // BENCH_DURATION_MS (default 8000) shortens every row; BENCH_CONNECTIONS (default 20).
+// BENCH_ROWS=E0,B1,B5:B1 runs only those rows (a key or a key prefix, e.g. B4 for every B4 row) and
+// prints them without a report: for measuring one change before and after in the same conditions.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,8 +21,9 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
+import { imageCommand } from './bench/node-options.js';
 import { watchProcesses } from './bench/process-usage.js';
-import { buildReport, renderMarkdown, vias, type Row, type Scenario } from './bench/report.js';
+import { buildReport, renderMarkdown, renderRow, rowKeys, vias, type Row, type Scenario } from './bench/report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
@@ -27,6 +31,12 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const warmupMs = Math.min(1500, durationMs);
 const userId = 'bench-user';
 const recipePath = '/recipes/42';
+const onlyRows = process.env.BENCH_ROWS?.split(',')
+  .map((k) => k.trim())
+  .filter(Boolean);
+/** Whether a row runs: every row without BENCH_ROWS, else the keys named or prefixed there. */
+const wanted = (key: string) => !onlyRows || onlyRows.some((k) => key === k || key.startsWith(`${k}:`));
+const anyWanted = (prefixes: string[]) => rowKeys.some((key) => prefixes.some((p) => key.startsWith(p)) && wanted(key));
 const graphqlBody = JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' });
 
 for (const service of ['web-api', 'recipe-api']) {
@@ -35,11 +45,8 @@ for (const service of ['web-api', 'recipe-api']) {
   }
 }
 
-/** As the Dockerfile's ENTRYPOINT starts each service. */
-const asImage = (service: 'web-api' | 'recipe-api') => ({
-  command: process.execPath,
-  args: ['--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
-});
+/** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
+const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, service);
 
 const rows: Row[] = [];
 
@@ -163,112 +170,132 @@ async function startFloor(
 }
 
 // 1. Services alone, telemetry on: capture the answer for the floors, then B0/E0/Y0, B1–B4.
-await withLab(await labWith({ mesh: false, telemetry: true }), async (lab) => {
-  const recipeUrl = recipeApiUrl(lab);
-  const headers = { 'x-user-id': userId };
-  const rest = await (await fetch(`${recipeUrl}${recipePath}`, { headers })).json();
-  const graphql = (await (
-    await fetch(`${recipeUrl}/graphql`, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: graphqlBody,
-    })
-  ).json()) as { data: unknown };
-  const answerFile = path.join(lab.options.stateDir, 'bench-answer.json');
-  writeFileSync(answerFile, JSON.stringify({ rest, graphqlData: graphql.data }));
+if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
+  await withLab(await labWith({ mesh: false, telemetry: true }), async (lab) => {
+    const recipeUrl = recipeApiUrl(lab);
+    const headers = { 'x-user-id': userId };
+    const rest = await (await fetch(`${recipeUrl}${recipePath}`, { headers })).json();
+    const graphql = (await (
+      await fetch(`${recipeUrl}/graphql`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: graphqlBody,
+      })
+    ).json()) as { data: unknown };
+    const answerFile = path.join(lab.options.stateDir, 'bench-answer.json');
+    writeFileSync(answerFile, JSON.stringify({ rest, graphqlData: graphql.data }));
 
-  const floors = [
-    { key: 'B0', kind: 'node-http', path: recipePath, graphql: false },
-    { key: 'E0', kind: 'express', path: recipePath, graphql: false },
-    { key: 'Y0', kind: 'yoga', path: '/graphql', graphql: true },
-  ] as const;
-  for (const floor of floors) {
-    const server = await startFloor(floor.kind, answerFile);
-    try {
-      await httpRow(
-        { key: floor.key, scenario: floor.key, via: null, telemetry: false },
-        {
-          baseUrl: `http://127.0.0.1:${server.port}`,
-          path: floor.path,
-          ...(floor.graphql
-            ? { method: 'POST', body: graphqlBody, headers: { ...headers, 'content-type': 'application/json' } }
-            : { headers }),
-        },
-        { [floor.kind]: server.pid },
-      );
-    } finally {
-      await server.stop();
+    const floors = [
+      { key: 'B0', kind: 'node-http', path: recipePath, graphql: false },
+      { key: 'E0', kind: 'express', path: recipePath, graphql: false },
+      { key: 'Y0', kind: 'yoga', path: '/graphql', graphql: true },
+    ] as const;
+    for (const floor of floors) {
+      if (!wanted(floor.key)) continue;
+      const server = await startFloor(floor.kind, answerFile);
+      try {
+        await httpRow(
+          { key: floor.key, scenario: floor.key, via: null, telemetry: false },
+          {
+            baseUrl: `http://127.0.0.1:${server.port}`,
+            path: floor.path,
+            ...(floor.graphql
+              ? { method: 'POST', body: graphqlBody, headers: { ...headers, 'content-type': 'application/json' } }
+              : { headers }),
+          },
+          { [floor.kind]: server.pid },
+        );
+      } finally {
+        await server.stop();
+      }
     }
-  }
 
-  const recipePids = pidsOf(lab, ['recipe-api', 'redis', 'trace-sink']);
-  await httpRow(
-    { key: 'B1', scenario: 'B1', via: null, telemetry: true },
-    { baseUrl: recipeUrl, path: recipePath, headers },
-    recipePids,
-  );
-  await httpRow(
-    { key: 'B2', scenario: 'B2', via: null, telemetry: true },
-    {
-      baseUrl: recipeUrl,
-      path: '/graphql',
-      method: 'POST',
-      body: graphqlBody,
-      headers: { ...headers, 'content-type': 'application/json' },
-    },
-    recipePids,
-  );
-  const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
-  const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
-  await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
-  const grpcWatch = watchProcesses(recipePids);
-  const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
-  record(
-    { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
-    fromLoad(grpcSummary),
-    grpcWatch.stop(),
-  );
+    const recipePids = pidsOf(lab, ['recipe-api', 'redis', 'trace-sink']);
+    if (wanted('B1'))
+      await httpRow(
+        { key: 'B1', scenario: 'B1', via: null, telemetry: true },
+        { baseUrl: recipeUrl, path: recipePath, headers },
+        recipePids,
+      );
+    if (wanted('B2'))
+      await httpRow(
+        { key: 'B2', scenario: 'B2', via: null, telemetry: true },
+        {
+          baseUrl: recipeUrl,
+          path: '/graphql',
+          method: 'POST',
+          body: graphqlBody,
+          headers: { ...headers, 'content-type': 'application/json' },
+        },
+        recipePids,
+      );
+    if (wanted('B3')) {
+      const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
+      const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
+      await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
+      const grpcWatch = watchProcesses(recipePids);
+      const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
+      record(
+        { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
+        fromLoad(grpcSummary),
+        grpcWatch.stop(),
+      );
+    }
 
-  for (const via of vias) {
-    const closed = await httpRow(
-      { key: `B4:${via}`, scenario: 'B4', via, telemetry: true },
-      webApiLoad(lab.state.endpoints.publicUrl, via),
-      pidsOf(lab, apps),
-    );
-    await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, pidsOf(lab, apps));
-  }
-});
+    for (const via of vias) {
+      if (!wanted(`B4:${via}`)) continue;
+      const closed = await httpRow(
+        { key: `B4:${via}`, scenario: 'B4', via, telemetry: true },
+        webApiLoad(lab.state.endpoints.publicUrl, via),
+        pidsOf(lab, apps),
+      );
+      if (wanted(`B4:${via}:open`))
+        await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, pidsOf(lab, apps));
+    }
+  });
 
 // 2. The same with telemetry off (B5).
-await withLab(await labWith({ mesh: false, telemetry: false }), async (lab) => {
-  await httpRow(
-    { key: 'B5:B1:off', scenario: 'B5', via: null, telemetry: false },
-    { baseUrl: recipeApiUrl(lab), path: recipePath, headers: { 'x-user-id': userId } },
-    pidsOf(lab, ['recipe-api', 'redis']),
-  );
-  for (const via of vias) {
-    await httpRow(
-      { key: `B5:B4:${via}:off`, scenario: 'B5', via, telemetry: false },
-      webApiLoad(lab.state.endpoints.publicUrl, via),
-      pidsOf(lab, ['web-api', 'recipe-api', 'redis']),
-    );
-  }
-});
+if (anyWanted(['B5']))
+  await withLab(await labWith({ mesh: false, telemetry: false }), async (lab) => {
+    if (wanted('B5:B1:off'))
+      await httpRow(
+        { key: 'B5:B1:off', scenario: 'B5', via: null, telemetry: false },
+        { baseUrl: recipeApiUrl(lab), path: recipePath, headers: { 'x-user-id': userId } },
+        pidsOf(lab, ['recipe-api', 'redis']),
+      );
+    for (const via of vias) {
+      if (!wanted(`B5:B4:${via}:off`)) continue;
+      await httpRow(
+        { key: `B5:B4:${via}:off`, scenario: 'B5', via, telemetry: false },
+        webApiLoad(lab.state.endpoints.publicUrl, via),
+        pidsOf(lab, ['web-api', 'recipe-api', 'redis']),
+      );
+    }
+  });
 
 // 3. Through the lab's ingress and sidecars (B6), as `make up` runs it (Prometheus scraping).
-await withLab(await labWith({ mesh: true, telemetry: true }), async (lab) => {
-  if (lab.state.mode !== 'mesh')
-    throw new Error(`the lab started without Envoy (${lab.state.missing.join('; ')}): run \`make lab-deps\``);
-  const meshPids = pidsOf(lab, [...apps, 'ingress', 'web-api-sidecar', 'recipe-api-sidecar', 'prometheus']);
-  for (const via of vias) {
-    const closed = await httpRow(
-      { key: `B6:${via}`, scenario: 'B6', via, telemetry: true },
-      webApiLoad(lab.state.endpoints.publicUrl, via),
-      meshPids,
-    );
-    await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, meshPids);
-  }
-});
+if (anyWanted(['B6']))
+  await withLab(await labWith({ mesh: true, telemetry: true }), async (lab) => {
+    if (lab.state.mode !== 'mesh')
+      throw new Error(`the lab started without Envoy (${lab.state.missing.join('; ')}): run \`make lab-deps\``);
+    const meshPids = pidsOf(lab, [...apps, 'ingress', 'web-api-sidecar', 'recipe-api-sidecar', 'prometheus']);
+    for (const via of vias) {
+      if (!wanted(`B6:${via}`)) continue;
+      const closed = await httpRow(
+        { key: `B6:${via}`, scenario: 'B6', via, telemetry: true },
+        webApiLoad(lab.state.endpoints.publicUrl, via),
+        meshPids,
+      );
+      if (wanted(`B6:${via}:open`))
+        await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, meshPids);
+    }
+  });
+
+if (onlyRows) {
+  // A partial run: the rows as the report prints them, no report file, docs untouched.
+  console.log(rows.map((r) => renderRow(r)).join('\n'));
+  process.exit(rows.some((r) => r.non200 > 0) ? 1 : 0);
+}
 
 const report = buildReport({
   machine: {

@@ -4,7 +4,7 @@ import { makeVariables } from './lib/images.js';
 import { meshInstall } from './lib/istio-install.js';
 import { buildCombination, buildDefault, combinations } from './lib/kustomize.js';
 import { find } from './lib/objects.js';
-import { budgetProblems, parseMinikubeSize, platformTotals } from './lib/resources.js';
+import { budgetProblems, heapCapProblems, parseMinikubeSize, platformTotals } from './lib/resources.js';
 
 const vars = makeVariables();
 const machine = parseMinikubeSize(vars.MINIKUBE_CPUS!, vars.MINIKUBE_MEMORY!);
@@ -45,5 +45,23 @@ describe('the platform fits the minikube of make minikube-up', () => {
       budgetProblems(platformTotals(buildDefault(), install), parseMinikubeSize('2', '4g')).join(),
       /exceed/,
     );
+  });
+});
+
+describe('each service caps its V8 heap under its memory limit', () => {
+  test('web-api and recipe-api set NODE_OPTIONS heap caps that fit their limits', () => {
+    assert.deepEqual(heapCapProblems(buildDefault()), []);
+  });
+
+  test('fails when the limit is below the heap cap, or the caps are missing', () => {
+    const objects = buildDefault();
+    find(objects, 'Deployment', 'recipe-api')!.spec.template.spec.containers[0].resources.limits.memory = '128Mi';
+    assert.match(heapCapProblems(objects).join(), /recipe-api.*exceeds the memory limit 128Mi/);
+    const env = find(objects, 'Deployment', 'web-api')!.spec.template.spec.containers[0].env;
+    env.splice(
+      env.findIndex((e: { name: string }) => e.name === 'NODE_OPTIONS'),
+      1,
+    );
+    assert.match(heapCapProblems(objects).join(), /web-api.*sets no --max-old-space-size/);
   });
 });

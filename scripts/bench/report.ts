@@ -118,22 +118,25 @@ export function buildReport(input: {
   };
 }
 
+/** One row of the report's Markdown table. */
+export function renderRow(r: Row): string {
+  const processes = Object.entries(r.processes)
+    .map(([name, u]) => `${name} ${u.cpuSeconds.toFixed(1)} s / ${u.peakRssMiB} MiB`)
+    .join(', ');
+  const load = `${r.loop}${r.targetRps !== null ? ` @${r.targetRps}/s` : ` c${r.connections}`}`;
+  return `| ${r.key} | ${load} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${processes} |`;
+}
+
 /** The Markdown docs/benchmarks.md keeps for a run: machine, rows, ratios, targets. */
 export function renderMarkdown(report: BenchReport): string {
   const { machine, ratios } = report;
-  const processes = (r: Row) =>
-    Object.entries(r.processes)
-      .map(([name, u]) => `${name} ${u.cpuSeconds.toFixed(1)} s / ${u.peakRssMiB} MiB`)
-      .join(', ');
-  const rowLine = (r: Row) =>
-    `| ${r.key} | ${r.loop}${r.targetRps !== null ? ` @${r.targetRps}/s` : ` c${r.connections}`} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${processes(r)} |`;
   const viaCells = (o: Record<Via, number | null>) => vias.map((v) => `${v} ${o[v]}`).join(', ');
   return [
     `${machine.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ${report.durationMs / 1000} s per row, ${report.connections} connections for closed-loop rows.`,
     '',
     '| row | load | req/s | p50 ms | p99 ms | non-200 | CPU s / peak RSS per process |',
     '|---|---|---|---|---|---|---|',
-    ...report.rows.map(rowLine),
+    ...report.rows.map(renderRow),
     '',
     '| ratio | value | target |',
     '|---|---|---|',

@@ -1,5 +1,5 @@
 import type { MeshInstall } from './istio-install.js';
-import { allContainers, cpuMillis, memoryBytes, workloads, type K8sObject } from './objects.js';
+import { allContainers, cpuMillis, isServiceImage, memoryBytes, workloads, type K8sObject } from './objects.js';
 
 /**
  * Does the platform fit `minikube start --cpus=N --memory=M`? Adds up the requests (what the
@@ -64,5 +64,41 @@ export function budgetProblems(totals: Totals, machine: { cpuMillis: number; mem
     );
   if (totals.limitMemoryBytes > memory)
     problems.push(`memory limits ${gib(totals.limitMemoryBytes)} exceed the ${gib(memory)} left on the minikube node`);
+  return problems;
+}
+
+/**
+ * Resident memory a Node service needs beside its V8 heap: the binary's mapped pages, the loader
+ * hook thread's isolate, native buffers and code. Measured as RSS minus V8's heap total under
+ * `make bench` load (about 80 MiB; docs/benchmarks.md, "Memory").
+ */
+export const nodeOutsideHeapBytes = 80 * 2 ** 20;
+
+/**
+ * Each service container caps its V8 heap with NODE_OPTIONS (--max-old-space-size and
+ * --max-semi-space-size, in MiB), and the most the heap may take (the old space plus V8's young
+ * generation of three semi-spaces) plus what Node holds outside it fits under the memory limit: a
+ * heap allowed to outgrow the limit turns garbage V8 has not yet collected into an OOMKill.
+ */
+export function heapCapProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers.filter((c) => isServiceImage(c.image))) {
+      const options = c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      const flag = (name: string) => Number(new RegExp(`--${name}=(\\d+)`).exec(options)?.[1] ?? Number.NaN);
+      const oldMiB = flag('max-old-space-size');
+      const semiMiB = flag('max-semi-space-size');
+      if (Number.isNaN(oldMiB) || Number.isNaN(semiMiB)) {
+        problems.push(`${w.name}/${c.name}: NODE_OPTIONS sets no --max-old-space-size and --max-semi-space-size`);
+        continue;
+      }
+      const need = (oldMiB + 3 * semiMiB) * 2 ** 20 + nodeOutsideHeapBytes;
+      const limit = memoryBytes(c.resources?.limits?.memory);
+      if (!(limit >= need))
+        problems.push(
+          `${w.name}/${c.name}: heap cap ${oldMiB}+3×${semiMiB} MiB plus ${nodeOutsideHeapBytes / 2 ** 20} MiB outside the heap exceeds the memory limit ${c.resources?.limits?.memory}`,
+        );
+    }
+  }
   return problems;
 }

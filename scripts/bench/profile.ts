@@ -1,0 +1,192 @@
+// Where a bench row's CPU goes: starts a private lab with the services as the images run them
+// (dist/, telemetry loaded by --import), each under `node --cpu-prof`, drives one bench row's load,
+// stops the lab (the profiles are written at exit) and prints the top of each profile by self time,
+// per function and per package. The .cpuprofile files stay in the output directory for a flame
+// graph (Chrome DevTools, speedscope).
+//
+//   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
+//        [--out reports/profile] [--heap]
+//
+// <row> is B1 (recipe-api REST), B2 (GraphQL) or B4:<via> (web-api → recipe-api). With --heap each
+// service also writes a heap snapshot at the end of the load (SIGUSR2, --heapsnapshot-signal).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
+import { runLoad, type LoadOptions } from '@recipe-mesh/lab/load/load';
+import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
+import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
+import { vias } from './report.js';
+import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { summarizeHeapSnapshot } from './heap-snapshot.js';
+import { watchProcesses } from './process-usage.js';
+import { deploymentNodeOptions, imageCommand } from './node-options.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seconds: { type: 'string', default: '8' },
+    telemetry: { type: 'string', default: 'on' },
+    out: { type: 'string', default: 'reports/profile' },
+    heap: { type: 'boolean', default: false },
+    top: { type: 'string', default: '25' },
+    // Node flags for both services instead of their Deployments' NODE_OPTIONS (heap sizing
+    // experiments), e.g. --node-flags="--max-semi-space-size=4"; --node-flags= for Node's defaults.
+    'node-flags': { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+  },
+});
+const row = positionals[0] ?? 'B1';
+const outDir = path.resolve(root, values.out!, `${row.replace(/:/g, '-')}-${Date.now()}`);
+mkdirSync(outDir, { recursive: true });
+
+const nodeOptions = [
+  ...(values['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${outDir}`]),
+  ...(values.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+];
+const flagsOf = (service: 'web-api' | 'recipe-api') =>
+  values['node-flags'] === undefined
+    ? deploymentNodeOptions(root, service)
+    : values['node-flags'].split(' ').filter(Boolean);
+// --cpu-prof is refused in NODE_OPTIONS, so every flag goes on the command line.
+const asImage = (service: 'web-api' | 'recipe-api') =>
+  imageCommand(root, service, [...nodeOptions, ...flagsOf(service)]);
+const lab = await startPrivateLab(root, () => {}, {
+  apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
+  use: { envoy: false, prometheus: false },
+  ...(values.telemetry === 'off' ? { appEnv: { OTEL_SDK_DISABLED: 'true' } } : {}),
+});
+
+const pids: Record<string, number> = {};
+const services = ['recipe-api', 'web-api'];
+try {
+  for (const p of lab.state.processes)
+    if (['web-api', 'recipe-api', 'trace-sink'].includes(p.name)) pids[p.name] = p.pid;
+  const recipeUrl = lab.state.processes.find((p) => p.name === 'recipe-api')!.url!;
+  const headers = { 'x-user-id': 'bench-user' };
+  const load: Omit<LoadOptions, 'mode' | 'durationMs'> =
+    row === 'B1'
+      ? { baseUrl: recipeUrl, path: '/recipes/42', headers }
+      : row === 'B2'
+        ? {
+            baseUrl: recipeUrl,
+            path: '/graphql',
+            method: 'POST',
+            body: JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' }),
+            headers: { ...headers, 'content-type': 'application/json' },
+          }
+        : (() => {
+            const via = row.split(':')[1] as (typeof vias)[number];
+            if (!row.startsWith('B4:') || !vias.includes(via)) throw new Error(`unknown row ${row}: B1, B2, B4:<via>`);
+            return { baseUrl: lab.state.endpoints.publicUrl, path: '/api/recipes/42', via, headers };
+          })();
+  const mode = { kind: 'concurrency', connections: 20 } as const;
+  const { summary: warmup } = await runLoad({ ...load, mode, durationMs: 1500 });
+  const watch = watchProcesses(pids);
+  const { summary } = await runLoad({ ...load, mode, durationMs: Number(values.seconds) * 1000 });
+  const usage = Object.entries(watch.stop())
+    .map(
+      ([name, u]) =>
+        `${name} ${u.cpuSeconds.toFixed(1)} CPU s (${((u.cpuSeconds * 1000) / summary.requests).toFixed(3)} ms/request), peak RSS ${u.peakRssMiB} MiB`,
+    )
+    .join('; ');
+  console.log(
+    `${row} telemetry ${values.telemetry} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
+  );
+  // Every request should leave its spans in the sink (100% sampling): a full span queue drops them.
+  // Read once the file stops growing (the exporters' last batches are in).
+  const spansFile = path.join(lab.options.stateDir, 'traces', 'spans.ndjson');
+  const requestsSent = summary.requests + warmup.requests;
+  let lastSize = -1;
+  await pollUntil(
+    () => {
+      const size = existsSync(spansFile) ? statSync(spansFile).size : 0;
+      const settled = size === lastSize;
+      lastSize = size;
+      return settled;
+    },
+    { timeoutMs: 10_000, intervalMs: 500 },
+  );
+  const spans = existsSync(spansFile)
+    ? readFileSync(spansFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { service: string; kind: string; name: string })
+    : [];
+  const perService = new Map<string, number>();
+  for (const span of spans)
+    perService.set(`${span.service} ${span.name}`, (perService.get(`${span.service} ${span.name}`) ?? 0) + 1);
+  console.log(
+    `spans: ${spans.length} for ${requestsSent} requests (${(spans.length / requestsSent).toFixed(2)} per request): ${[...perService].map(([k, n]) => `${k} ${n}`).join(', ')}`,
+  );
+  // Where the resident memory sits at the end of the load: V8 heap spaces against RSS.
+  for (const [name, port] of [
+    ['recipe-api', lab.state.ports.recipeApiAdmin],
+    ['web-api', lab.state.ports.webApiAdmin],
+  ] as const) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { accept: 'text/plain' } })).text();
+    const mib = (pattern: RegExp) => {
+      const match = pattern.exec(text);
+      return match ? Math.round(Number(match[1]) / 2 ** 20) : Number.NaN;
+    };
+    const spaces = [...text.matchAll(/^nodejs_heap_space_size_total_bytes\{[^}]*space="(\w+)"[^}]*\} (\S+)/gm)]
+      .map(([, space, bytes]) => `${space} ${Math.round(Number(bytes) / 2 ** 20)}`)
+      .join(', ');
+    console.log(
+      `${name}: rss ${mib(/^process_resident_memory_bytes\{[^}]*\} (\S+)/m)} MiB, heap total ${mib(/^nodejs_heap_size_total_bytes\{[^}]*\} (\S+)/m)} used ${mib(/^nodejs_heap_size_used_bytes\{[^}]*\} (\S+)/m)}, external ${mib(/^nodejs_external_memory_bytes\{[^}]*\} (\S+)/m)}; spaces MiB: ${spaces}`,
+    );
+  }
+  if (values.heap) {
+    const before = new Set(readdirSync(root));
+    for (const name of services) process.kill(pids[name]!, 'SIGUSR2');
+    // Node writes Heap.<date>.<pid>...heapsnapshot into the process' cwd (the repo root).
+    // A snapshot is written in one blocking go; a file whose size held still between polls is done.
+    const sizes = new Map<string, number>();
+    const snapshots = await waitFor(
+      () => {
+        const added = readdirSync(root).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+        const settled = added.filter((f) => {
+          const size = statSync(path.join(root, f)).size;
+          const same = size > 0 && sizes.get(f) === size;
+          sizes.set(f, size);
+          return same;
+        });
+        return settled.length >= services.length ? settled : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'heap snapshots' },
+    );
+    for (const file of snapshots) {
+      const heap = summarizeHeapSnapshot(JSON.parse(readFileSync(path.join(root, file), 'utf8')));
+      console.log(`\n${file}: ${heap.totalMiB.toFixed(1)} MiB reachable after a full GC`);
+      for (const g of heap.byName.slice(0, 15))
+        console.log(`${g.selfMiB.toFixed(1).padStart(7)} MiB ${String(g.count).padStart(8)}  ${g.name}`);
+      renameSync(path.join(root, file), path.join(outDir, file));
+    }
+  }
+} finally {
+  await lab.stop();
+}
+
+for (const name of services) {
+  const pid = pids[name]!;
+  const file = readdirSync(outDir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`));
+  if (!file) {
+    console.log(`${name}: no profile written (pid ${pid})`);
+    continue;
+  }
+  const summary = summarizeProfile(JSON.parse(readFileSync(path.join(outDir, file), 'utf8')));
+  printSummary(name, path.join(outDir, file), summary, Number(values.top));
+}
+
+function printSummary(name: string, file: string, s: ProfileSummary, top: number): void {
+  const pct = (ms: number) => `${((ms * 100) / s.busyMs).toFixed(1)}%`.padStart(6);
+  console.log(
+    `\n## ${name}: ${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled; shares of busy time (${path.relative(root, file)})`,
+  );
+  console.log('\nself time by package:');
+  for (const p of s.byPackage.slice(0, 15)) console.log(`${pct(p.selfMs)}  ${p.name}`);
+  console.log('\nself time by function:');
+  for (const f of s.byFunction.slice(0, top)) console.log(`${pct(f.selfMs)}  ${f.name}`);
+}
