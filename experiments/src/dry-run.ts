@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { familyOf } from '@recipe-mesh/measure/metric-text';
+import { portIsOpen } from '@recipe-mesh/measure/net';
 import type { Experiment, LabSource, Setup } from './definition.js';
 import { translateComponent } from './mesh/components.js';
 import type { LabConnection } from './targets/lab.js';
@@ -81,11 +82,16 @@ async function check(lab: LabConnection, source: LabSource): Promise<{ ok: boole
         ? { ok: true, detail: `${Object.keys(stats).length} upstream_rq counters` }
         : { ok: false, detail: `${source.proxy} has no upstream_rq counters` };
     }
-    case 'traces':
-      return stat(state.endpoints.spansFile).then(
-        () => ({ ok: true, detail: state.endpoints.spansFile }),
-        () => ({ ok: false, detail: `${state.endpoints.spansFile} does not exist: is the trace sink up?` }),
-      );
+    case 'traces': {
+      // The spans file appears with the first span; before any traffic the listening sink is the source.
+      const sink = new URL(state.endpoints.traceSinkUrl);
+      return (await portIsOpen(Number(sink.port), sink.hostname))
+        ? {
+            ok: true,
+            detail: `trace sink listening at ${state.endpoints.traceSinkUrl}; spans in ${state.endpoints.spansFile}`,
+          }
+        : { ok: false, detail: `the trace sink at ${state.endpoints.traceSinkUrl} does not answer` };
+    }
     case 'redis': {
       if (!target.urls.redis) return { ok: false, detail: 'the lab runs without Redis' };
       const client = new Redis(target.urls.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
