@@ -106,8 +106,8 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
       callerP99Ms: 134.1,
     },
   },
-  // Lab runs (docs/experiments.md, timeout-budget): 16 calls at p99 2022 ms with 32 tries, and
-  // with the fix 39 calls at p99 962 ms with 39 tries; Prometheus adds fractions.
+  // Lab runs (docs/experiments.md, timeout-budget): 16 calls at p99 ~2020 ms with 32 tries, and
+  // with the fix 39–40 calls at p99 ~960 ms with one try each; Prometheus adds fractions.
   'timeout-budget': {
     incident: { callerP99Ms: 2022, callerRequests: 16, caller504s: 15.6, recipeApiTries: 32, sidecarRetries: 16 },
     healthy: { callerP99Ms: 962, callerRequests: 39, caller504s: 39, recipeApiTries: 39, perTryTimeouts: 0 },
