@@ -219,7 +219,7 @@ test('no-healthy-upstream: UH at the caller sidecar is the incident; served thro
   assert.equal(verdictOf(noHealthyUpstream, stall(90, 400, 85)).outcome, 'incident');
   assert.equal(verdictOf(noHealthyUpstream, stall(0, 400, 0)).outcome, 'healthy');
   assert.notEqual(verdictOf(noHealthyUpstream, stall(0, 400, 9)).outcome, 'healthy');
-  assert.equal(verdictOf(noHealthyUpstream, stall(0, 30, 0)).outcome, 'inconclusive');
+  assert.equal(verdictOf(noHealthyUpstream, stall(0, 20, 0)).outcome, 'inconclusive');
 });
 
 const rollout = (failed: number, outboundTotal: number, clientFailures: number): RolloutEvidence => ({

@@ -325,7 +325,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       intervalMs: 200,
       what: 'the default ServiceAccount (kube-controller-manager)',
     });
-    if (options.istio !== false) applyIstio(state);
+    if (options.istio !== false) await applyIstio(state);
     return state;
   } catch (error) {
     await stopProcesses(state);
@@ -334,14 +334,27 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 }
 
 /** Istio's CRDs from the istio.io/istio module (manifests/charts/base/files/crd-all.gen.yaml). */
-export function applyIstio(state: ControlPlaneState): void {
+export async function applyIstio(state: ControlPlaneState): Promise<void> {
   kubectl(
     state,
     ['apply', '--server-side', '-f', '-'],
     stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }),
   );
   kubectl(state, ['apply', '--server-side', '-f', need('istio', 'crd-all.gen.yaml')]);
-  kubectl(state, ['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+  // Read, not `kubectl wait --for=condition=Established crd --all`: that fails outright on a CRD
+  // whose status has no conditions yet ("<nil> is of the type <nil>"), which a just-created one can.
+  await waitFor(
+    () => {
+      const crds = JSON.parse(kubectl(state, ['get', 'crd', '-o', 'json'])) as {
+        items: { status?: { conditions?: { type: string; status: string }[] } }[];
+      };
+      return crds.items.length > 0 &&
+        crds.items.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
+        ? true
+        : null;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: "Istio's CRDs Established" },
+  );
 }
 
 /** SIGTERM each of our processes in reverse start order, then SIGKILL what outlives 15 s. */

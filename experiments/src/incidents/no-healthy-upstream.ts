@@ -23,11 +23,14 @@ const pdbFile = 'k8s/base/pdb-recipe-api.yaml';
 export const instances = 2;
 /** How long Redis answers nothing (CLIENT PAUSE ALL): several readiness probes long. */
 export const stallMs = 3000;
-/** Enough lanes to keep requests flowing while each waits out Redis' command timeout (500 ms). */
-const lanes = 12;
+/** Enough lanes to keep requests flowing while each waits out Redis' command timeouts (~1 s a request). */
+const lanes = 20;
 const ratePerSecond = 80;
-/** Requests the stall window must see: with the fix each takes ~0.5 s, so 12 lanes send ~70 in 3 s. */
-export const minOutboundRequests = 40;
+/**
+ * Requests the stall window must see: with the fix a request waits out Redis' 500 ms command timeout
+ * once or twice (measured p50 0.5 to 1 s), so 20 lanes send 60 to 120 in the 3 s stall.
+ */
+export const minOutboundRequests = 30;
 /** How long recovery may take before the run calls it stuck. */
 const recoveryMaxMs = 15_000;
 /** increase() extrapolates over the scrape window, so one event can read 0.9 on Prometheus. */
