@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AppCommand } from '../src/lab.js';
+import { stopLab, type AppCommand } from '../src/lab.js';
 import { isRunning } from '../src/process/processes.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stand-in-app.ts');
@@ -14,9 +14,15 @@ export function standIn(role: 'web-api' | 'recipe-api'): AppCommand {
 
 export { freeLabPorts } from '../src/private-lab.js';
 
-export function tempStateDir(t: { after(fn: () => void): void }): string {
+export function tempStateDir(t: { after(fn: () => unknown): void }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // node:test runs after-hooks in the order they were added, and this one comes first: it stops any
+  // lab still running in `dir` (a no-op when none is) before removing the directory, which its
+  // processes would otherwise still be writing to (ENOTEMPTY).
+  t.after(async () => {
+    await stopLab({ stateDir: dir, graceMs: 8000 });
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
