@@ -31,6 +31,12 @@ export interface LeftoverReport {
   checks: LeftoverCheck[];
 }
 
+/** What a report says when the run failed before it could read its state back. */
+export const leftoversNotChecked: LeftoverReport = {
+  clean: false,
+  checks: [{ what: 'leftover check', ok: false, detail: 'did not run' }],
+};
+
 const shown = (value: unknown) => JSON.stringify(value);
 
 export function compareSnapshots(before: StateSnapshot, after: StateSnapshot): LeftoverReport {

@@ -4,7 +4,7 @@ import { buildReport, writeReport, type RunReport } from './report.js';
 import { Recorder, withRecorder } from './recording.js';
 import { writeReportHtml } from './report-html/write.js';
 import { RestoreStack } from './restore.js';
-import { compareSnapshots, type LeftoverReport } from './leftovers.js';
+import { compareSnapshots, leftoversNotChecked, type LeftoverReport } from './leftovers.js';
 import { connectLab } from './targets/lab.js';
 
 export interface LabRunOptions {
@@ -108,7 +108,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
     durationS,
     evidence,
     restoreFailures,
-    leftovers: leftovers ?? { clean: false, checks: [{ what: 'leftover check', ok: false, detail: 'did not run' }] },
+    leftovers: leftovers ?? leftoversNotChecked,
   });
   report.timeline = recorder.timeline(report.presentation.metricDeltas);
   const file = await writeReport(report, options.reportsDir);

@@ -11,7 +11,7 @@ import type { Experiment, Fix, ServiceName, Setup, Verdict } from '../definition
 import { k8sSignals } from '../k8s-signals.js';
 import { accessLogEvidence, type K8sEvidence, k8sValues } from '../k8s-report.js';
 import { compareK8sState, istioSpecs, type K8sState, patchedIstioKinds, redisConfigValue } from '../k8s-state.js';
-import type { LeftoverReport } from '../leftovers.js';
+import { leftoversNotChecked, type LeftoverReport } from '../leftovers.js';
 import { expectationHeld } from '../report.js';
 import { RestoreStack } from '../restore.js';
 import { checkPrometheusSources, type SourceCheck } from '../dry-run.js';
@@ -488,10 +488,7 @@ export async function runPlan(
   // the port-forwards reach.
   let restoreBeganMs: number | null = null;
   let before: K8sState | null = null;
-  let leftovers: LeftoverReport = {
-    clean: false,
-    checks: [{ what: 'leftover check', ok: false, detail: 'did not run' }],
-  };
+  let leftovers: LeftoverReport = leftoversNotChecked;
   const isStartup = (s: K8sStep) => s.kind === 'command' && s.phase !== 'evidence' && s.scope === 'app-env';
   register(restoreSteps.filter(isStartup));
   restore.push('read the state back', async () => {
