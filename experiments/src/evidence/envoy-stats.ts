@@ -1,3 +1,6 @@
+import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
+import type { LabTarget } from '../definition.js';
+
 /**
  * Envoy admin counters (`LabTarget.envoyStats`) as experiments compare them: what moved between
  * two readings, and the retries among them.
@@ -17,4 +20,15 @@ export function sumRetries(counts: Record<string, number>): number {
   return Object.entries(counts)
     .filter(([k]) => k.endsWith('.upstream_rq_retry'))
     .reduce((n, [, v]) => n + v, 0);
+}
+
+/** web-api's sidecar cluster for recipe-api's HTTP port, Istio-named as the lab's mesh names it. */
+export const recipeApiOutboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
+
+/** One stat (counter or gauge) of web-api's sidecar cluster to recipe-api; null when Envoy has none. */
+export async function recipeApiOutboundStat(
+  target: Pick<LabTarget, 'envoyStats'>,
+  stat: string,
+): Promise<number | null> {
+  return (await target.envoyStats('web-api-sidecar', stat))[`cluster.${recipeApiOutboundCluster}.${stat}`] ?? null;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { serviceHost, sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
+import { sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { countAll, countWhere, recipeApiInbound } from '../promql.js';
 import { callerNon2xx } from '../shared-signals.js';
@@ -10,7 +10,7 @@ import {
   type AccessLogEntry,
 } from '@recipe-mesh/lab/mesh/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
-import { counterDiff, sumRetries } from '../evidence/envoy-stats.js';
+import { counterDiff, recipeApiOutboundCluster, sumRetries } from '../evidence/envoy-stats.js';
 import { burstsNearIdleClose } from '../load/bursts.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
@@ -36,10 +36,8 @@ export const proxyIdleTimeoutMs = durationMs(
   componentValue(idleTimeoutComponent, 'DestinationRule', 'recipe-api', idleTimeoutField),
 );
 
-const recipeHost = serviceHost('recipe-api');
 const recipeSidecarService = sidecarServiceName('recipe-api');
 const inboundCluster = 'inbound|4000||';
-const outboundCluster = `outbound|4000||${recipeHost}`;
 
 export interface HopCounts {
   total: number;
@@ -316,7 +314,7 @@ export const uc503: Experiment<UcEvidence, UcRequired, UcOptional> = {
         inbound: hop(inbound),
         connectionTerminations: inbound.filter(isUpstreamConnectionTermination),
         outbound: hop(
-          (logs['web-api-sidecar'] ?? []).filter((e) => (e.upstreamCluster ?? '').startsWith(outboundCluster)),
+          (logs['web-api-sidecar'] ?? []).filter((e) => (e.upstreamCluster ?? '').startsWith(recipeApiOutboundCluster)),
         ),
         retries: {
           inbound: diff(retriesAfter.inbound, retriesBefore.inbound),

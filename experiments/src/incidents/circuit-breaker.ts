@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { recipeApiOutboundCluster, recipeApiOutboundStat } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -46,7 +46,6 @@ const baselineSeconds = 2;
 export const minOutboundRequests = 100;
 /** increase() extrapolates over the scrape window, so one event can read 0.9 on Prometheus. */
 const atLeastOne = 0.5;
-const outboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
 
 export interface BreakerEvidence {
   baseline: PhaseLoad;
@@ -177,11 +176,7 @@ export const circuitBreaker: Experiment<BreakerEvidence, BreakerRequired, Breake
       flagsHeader: target.responseFlagsHeader,
     });
     const load = (seconds: number) => pacedLoad({ request: url, ratePerSecond, lanes, durationMs: seconds * 1000 });
-    const outboundStat = async (stat: string) => {
-      const stats = await target.envoyStats('web-api-sidecar', stat);
-      const value = stats[`cluster.${outboundCluster}.${stat}`];
-      return value === undefined ? null : value;
-    };
+    const outboundStat = (stat: string) => recipeApiOutboundStat(target, stat);
 
     ctx.log(`baseline: ${lanes} lanes for ${baselineSeconds} s without limits, sampling requests in flight`);
     const baselineRun = load(baselineSeconds);
@@ -203,7 +198,7 @@ export const circuitBreaker: Experiment<BreakerEvidence, BreakerRequired, Breake
     });
     const overflowAfter = await outboundStat('upstream_rq_pending_overflow');
     const outbound = (logs['web-api-sidecar'] ?? []).filter(
-      (e) => e.upstreamCluster === outboundCluster || e.responseFlags.includes('UO'),
+      (e) => e.upstreamCluster === recipeApiOutboundCluster || e.responseFlags.includes('UO'),
     );
     return {
       baseline: phaseFromRecords('baseline, no limits', baselineRecords),

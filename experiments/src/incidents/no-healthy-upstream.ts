@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -35,7 +35,6 @@ export const minOutboundRequests = 30;
 const recoveryMaxMs = 15_000;
 /** increase() extrapolates over the scrape window, so one event can read 0.9 on Prometheus. */
 const atLeastOne = 0.5;
-const outboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
 
 export interface NoHealthyEvidence {
   baseline: PhaseLoad;
@@ -231,7 +230,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
       what: `${answered} answered requests logged by the ingress`,
     });
     const outbound = (logs['web-api-sidecar'] ?? []).filter(
-      (e) => e.upstreamCluster === outboundCluster || e.responseFlags.includes('UH'),
+      (e) => e.upstreamCluster === recipeApiOutboundCluster || e.responseFlags.includes('UH'),
     );
     const lastFailure = Math.max(
       0,

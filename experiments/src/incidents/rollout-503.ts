@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -29,7 +29,6 @@ const ratePerSecond = 120;
 export const minOutboundRequests = 100;
 /** increase() extrapolates over the scrape window, so one event can read 0.9 on Prometheus. */
 const atLeastOne = 0.5;
-const outboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
 
 export interface RolloutEvidence {
   baseline: PhaseLoad;
@@ -221,7 +220,7 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
     const logs = await target.accessLogWhen(mark, (l) => (l.ingress ?? []).length >= answered, {
       what: `${answered} answered requests logged by the ingress`,
     });
-    const outbound = (logs['web-api-sidecar'] ?? []).filter((e) => e.upstreamCluster === outboundCluster);
+    const outbound = (logs['web-api-sidecar'] ?? []).filter((e) => e.upstreamCluster === recipeApiOutboundCluster);
     return {
       baseline: phaseFromRecords('baseline', baseline),
       duringRollout: phaseFromRecords(ctx.fix ? 'rollout, graceful' : 'rollout, abrupt', records),

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { recipeApiOutboundCluster, recipeApiOutboundStat } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { findListener, type MeshDescription } from '@recipe-mesh/lab/mesh/description';
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
 import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { loadWebApiConfig } from '@recipe-mesh/web-api/config';
 import { callerBudgetHeader, parseBudgetMs, upstreamTimeoutHeader } from '@recipe-mesh/web-api/upstream/deadline';
@@ -48,8 +48,6 @@ const atLeastOne = 0.5;
 /** Each lane has one request in flight; enough calls for a p99 in a few seconds. */
 const lanes = 8;
 const ratePerSecond = 40;
-
-const outboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
 
 /** One hop's budget as configured in the run, and how long the caller waited there (p99 of its log). */
 export interface HopBudget {
@@ -296,10 +294,7 @@ export const timeoutBudget: Experiment<BudgetEvidence, BudgetRequired, BudgetOpt
 
   async run(ctx) {
     const { target } = ctx;
-    const stat = async (name: string) => {
-      const value = (await target.envoyStats('web-api-sidecar', name))[`cluster.${outboundCluster}.${name}`];
-      return value === undefined ? null : value;
-    };
+    const stat = (name: string) => recipeApiOutboundStat(target, name);
     await ctx.applySetup();
     const counters = ['upstream_rq_retry', 'upstream_rq_per_try_timeout'];
     const before = await Promise.all(counters.map(stat));
@@ -324,7 +319,7 @@ export const timeoutBudget: Experiment<BudgetEvidence, BudgetRequired, BudgetOpt
     );
     const after = await Promise.all(counters.map(stat));
     const delta = (i: number) => (after[i] == null || before[i] == null ? null : after[i]! - before[i]!);
-    const outbound = (logs['web-api-sidecar'] ?? []).filter((e) => e.upstreamCluster === outboundCluster);
+    const outbound = (logs['web-api-sidecar'] ?? []).filter((e) => e.upstreamCluster === recipeApiOutboundCluster);
     const inbound = (logs['web-api-sidecar'] ?? []).filter((e) => e.upstreamCluster?.startsWith('inbound|'));
     const observed = [null, p99Of(logs.ingress ?? []), p99Of(inbound), p99Of(outbound), p99Of(tries(logs))];
     return {
