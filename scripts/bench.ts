@@ -1,6 +1,7 @@
 // `make bench`: the platform's own overhead as numbers on this machine, all in one run so ratios
-// hold on a noisy machine. Floors (node:http, express, graphql-yoga serving recipe-api's answer),
-// recipe-api per protocol, web-api → recipe-api per `via`, telemetry off, and the lab mesh; the
+// hold on a noisy machine. The lab mesh first (its open-loop rates set B4's comparison rows), then
+// floors (node:http, express, graphql-yoga serving recipe-api's answer), recipe-api per protocol,
+// web-api → recipe-api per `via`, B4 repeated against the same processes, and telemetry off; the
 // rows and ratios are listed in scripts/bench/report.ts. Services run as the images run them:
 // compiled dist/ with `node --import @recipe-mesh/platform/telemetry` (Dockerfile) and the
 // NODE_OPTIONS of their Deployments (k8s/base), so run
@@ -16,14 +17,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPrivateLab, type PrivateLab } from '@recipe-mesh/lab/private-lab';
 import { runLoad, type LoadOptions, type Via } from '@recipe-mesh/lab/load/load';
-import type { LoadSummary } from '@recipe-mesh/measure/requests';
+import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
-import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
 import { imageCommand } from './bench/node-options.js';
 import { watchProcesses } from './bench/process-usage.js';
-import { buildReport, renderMarkdown, renderRow, rowKeys, vias, type Row, type Scenario } from './bench/report.js';
+import {
+  buildReport,
+  renderMarkdown,
+  renderRow,
+  repeatRuns,
+  rowKeys,
+  vias,
+  type Row,
+  type Scenario,
+} from './bench/report.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
@@ -83,9 +92,17 @@ async function httpRow(
   return record({ ...base, loop: 'closed', connections, targetRps: null }, fromLoad(summary), watch.stop());
 }
 
-/** Constant rate, evenly spaced (no bunching), at half the closed-loop maximum of `closed`. */
-async function openRow(closed: Row, url: string, pids: Record<string, number>): Promise<Row> {
-  const targetRps = Math.max(1, Math.round(closed.requestsPerSecond / 2));
+/** Half the closed-loop maximum of `closed`: a rate the path sustains without queueing. */
+const halfOf = (closed: Row) => Math.max(1, Math.round(closed.requestsPerSecond / 2));
+
+/** Constant rate, evenly spaced (no bunching), as `key`: p99 without coordinated omission. */
+async function openRow(
+  base: Pick<Row, 'scenario' | 'via' | 'telemetry'>,
+  key: string,
+  targetRps: number,
+  url: string,
+  pids: Record<string, number>,
+): Promise<Row> {
   const watch = watchProcesses(pids);
   const started = performance.now();
   const records = await pacedLoad({
@@ -94,18 +111,35 @@ async function openRow(closed: Row, url: string, pids: Record<string, number>): 
     lanes: connections,
     durationMs,
   });
-  const elapsed = performance.now() - started;
-  const latency = summarizeLatency(records.filter((r) => r.status > 0).map((r) => r.latencyMs));
   return record(
-    { ...closed, key: `${closed.key}:open`, loop: 'open', targetRps },
-    {
-      requestsPerSecond: Math.round((records.length * 1000) / elapsed),
-      p50: latency.p50 ?? 0,
-      p99: latency.p99 ?? 0,
-      non200: records.filter((r) => r.status !== 200).length,
-    },
+    { ...base, key, loop: 'open', connections, targetRps },
+    fromLoad(summarizeRequests(records, performance.now() - started)),
     watch.stop(),
   );
+}
+
+/**
+ * B4 again and again against the same processes, each via for a third of a row in turn, so the
+ * peak RSS of each repetition shows whether memory settles or keeps growing.
+ */
+async function repeatRows(publicUrl: string, pids: Record<string, number>): Promise<void> {
+  for (let run = 1; run <= repeatRuns; run++) {
+    const key = `B4:repeat:${run}`;
+    if (!wanted(key)) continue;
+    const watch = watchProcesses(pids);
+    const started = performance.now();
+    const records: RequestRecord[] = [];
+    for (const via of vias) {
+      const load = webApiLoad(publicUrl, via);
+      const mode = { kind: 'concurrency', connections } as const;
+      records.push(...(await runLoad({ ...load, mode, durationMs: durationMs / vias.length })).records);
+    }
+    record(
+      { key, scenario: 'B4', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
+      fromLoad(summarizeRequests(records, performance.now() - started)),
+      watch.stop(),
+    );
+  }
 }
 
 function pidsOf(lab: PrivateLab, names: string[]): Record<string, number> {
@@ -138,6 +172,7 @@ const webApiLoad = (baseUrl: string, via: Via) => ({
   headers: { 'x-user-id': userId },
 });
 const apps = ['web-api', 'recipe-api', 'redis', 'trace-sink'];
+const apiUrl = (lab: PrivateLab, via: Via) => `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`;
 
 /** Starts a floor server as a child process; resolves with its port and a stop function. */
 async function startFloor(
@@ -169,7 +204,28 @@ async function startFloor(
   };
 }
 
-// 1. Services alone, telemetry on: capture the answer for the floors, then B0/E0/Y0, B1–B4.
+// 1. Through the lab's ingress and sidecars (B6), as `make up` runs it (Prometheus scraping). First,
+// so that B4 can run an open row at B6's rate: the mesh's added latency is B6 minus B4 at one rate.
+const b6OpenRate: Partial<Record<Via, number>> = {};
+if (anyWanted(['B6']))
+  await withLab(await labWith({ mesh: true, telemetry: true }), async (lab) => {
+    if (lab.state.mode !== 'mesh')
+      throw new Error(`the lab started without Envoy (${lab.state.missing.join('; ')}): run \`make lab-deps\``);
+    const meshPids = pidsOf(lab, [...apps, 'ingress', 'web-api-sidecar', 'recipe-api-sidecar', 'prometheus']);
+    for (const via of vias) {
+      if (!wanted(`B6:${via}`)) continue;
+      const closed = await httpRow(
+        { key: `B6:${via}`, scenario: 'B6', via, telemetry: true },
+        webApiLoad(lab.state.endpoints.publicUrl, via),
+        meshPids,
+      );
+      if (!wanted(`B6:${via}:open`)) continue;
+      const open = await openRow(closed, `B6:${via}:open`, halfOf(closed), apiUrl(lab, via), meshPids);
+      b6OpenRate[via] = open.targetRps!;
+    }
+  });
+
+// 2. Services alone, telemetry on: capture the answer for the floors, then B0/E0/Y0, B1–B4.
 if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
   await withLab(await labWith({ mesh: false, telemetry: true }), async (lab) => {
     const recipeUrl = recipeApiUrl(lab);
@@ -242,19 +298,27 @@ if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
       );
     }
 
+    const pids = pidsOf(lab, apps);
     for (const via of vias) {
-      if (!wanted(`B4:${via}`)) continue;
-      const closed = await httpRow(
-        { key: `B4:${via}`, scenario: 'B4', via, telemetry: true },
-        webApiLoad(lab.state.endpoints.publicUrl, via),
-        pidsOf(lab, apps),
-      );
-      if (wanted(`B4:${via}:open`))
-        await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, pidsOf(lab, apps));
+      const base = { scenario: 'B4', via, telemetry: true } as const;
+      if (wanted(`B4:${via}`)) {
+        const closed = await httpRow(
+          { ...base, key: `B4:${via}` },
+          webApiLoad(lab.state.endpoints.publicUrl, via),
+          pids,
+        );
+        if (wanted(`B4:${via}:open`)) await openRow(base, `B4:${via}:open`, halfOf(closed), apiUrl(lab, via), pids);
+      }
+      if (!wanted(`B4:${via}:open:b6-rate`)) continue;
+      const meshRate = b6OpenRate[via];
+      if (meshRate === undefined)
+        throw new Error(`B4:${via}:open:b6-rate runs at B6:${via}:open's rate: run that row too`);
+      await openRow(base, `B4:${via}:open:b6-rate`, meshRate, apiUrl(lab, via), pids);
     }
+    await repeatRows(lab.state.endpoints.publicUrl, pids);
   });
 
-// 2. The same with telemetry off (B5).
+// 3. The same with telemetry off (B5).
 if (anyWanted(['B5']))
   await withLab(await labWith({ mesh: false, telemetry: false }), async (lab) => {
     if (wanted('B5:B1:off'))
@@ -270,24 +334,6 @@ if (anyWanted(['B5']))
         webApiLoad(lab.state.endpoints.publicUrl, via),
         pidsOf(lab, ['web-api', 'recipe-api', 'redis']),
       );
-    }
-  });
-
-// 3. Through the lab's ingress and sidecars (B6), as `make up` runs it (Prometheus scraping).
-if (anyWanted(['B6']))
-  await withLab(await labWith({ mesh: true, telemetry: true }), async (lab) => {
-    if (lab.state.mode !== 'mesh')
-      throw new Error(`the lab started without Envoy (${lab.state.missing.join('; ')}): run \`make lab-deps\``);
-    const meshPids = pidsOf(lab, [...apps, 'ingress', 'web-api-sidecar', 'recipe-api-sidecar', 'prometheus']);
-    for (const via of vias) {
-      if (!wanted(`B6:${via}`)) continue;
-      const closed = await httpRow(
-        { key: `B6:${via}`, scenario: 'B6', via, telemetry: true },
-        webApiLoad(lab.state.endpoints.publicUrl, via),
-        meshPids,
-      );
-      if (wanted(`B6:${via}:open`))
-        await openRow(closed, `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`, meshPids);
     }
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildReport, renderMarkdown, rowKeys, vias, type Row } from './report.js';
+import { buildReport, renderMarkdown, repeatRuns, rowKeys, vias, type Row } from './report.js';
 
 const machine = { cores: 2, cpuModel: 'test cpu', node: 'v20.0.0', date: '2026-12-02T00:00:00.000Z' };
 
@@ -11,9 +11,9 @@ function syntheticRows(rps: (key: string, index: number) => number): Row[] {
     scenario: key.split(':')[0] as Row['scenario'],
     via: vias.find((v) => key.includes(`:${v}`)) ?? null,
     telemetry: !key.endsWith(':off'),
-    loop: key.endsWith(':open') ? 'open' : 'closed',
+    loop: key.includes(':open') ? 'open' : 'closed',
     connections: 20,
-    targetRps: key.endsWith(':open') ? 50 : null,
+    targetRps: key.includes(':open') ? 50 : null,
     requestsPerSecond: rps(key, index),
     p50: key.startsWith('B6') ? 3 : 1,
     p99: 5,
@@ -33,7 +33,9 @@ test('the report carries every row and every ratio under the names scripts read'
     table[`B6:${v}`] = 200;
   }
   table['B5:B1:off'] = 1000;
-  const report = buildReport({ machine, durationMs: 100, connections: 20, rows: syntheticRows((k) => table[k] ?? 1) });
+  // Rows arrive in the order the labs ran them (the mesh first); the report keeps the table's order.
+  const rows = syntheticRows((k) => table[k] ?? 1).reverse();
+  const report = buildReport({ machine, durationMs: 100, connections: 20, rows });
   assert.deepEqual(
     report.rows.map((r) => r.key),
     [...rowKeys],
@@ -46,9 +48,39 @@ test('the report carries every row and every ratio under the names scripts read'
   assert.deepEqual(report.ratios['B6/B4'], { http: 0.5, graphql: 0.5, grpc: 0.5 });
   assert.deepEqual(report.meshAddedP50Ms, { http: 2, graphql: 2, grpc: 2 });
   assert.deepEqual(report.peakRssMiB, { 'web-api': 100 + rowKeys.length - 1, 'recipe-api': 200 });
+  // The repeat rows are the last five: web-api's peaks rise by one MiB each, within the flat spread.
+  assert.equal(report.rssRepeats['web-api'].peaksMiB.length, repeatRuns);
+  assert.deepEqual(
+    report.rssRepeats['web-api'].peaksMiB,
+    [0, 1, 2, 3, 4].map((i) => 100 + rowKeys.length - 5 + i),
+  );
+  assert.equal(report.rssRepeats['web-api'].flat, true);
   // What a script reads survives JSON.
   const parsed = JSON.parse(JSON.stringify(report)) as typeof report;
   for (const key of ['B1/E0', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4'] as const) assert.ok(key in parsed.ratios, key);
+});
+
+test("the mesh's added p50 compares B6's open row with B4's at B6's rate, not B4's own open row", () => {
+  const rows = syntheticRows(() => 100).map((r) => {
+    if (r.key === 'B6:http:open') return { ...r, p50: 3.5 };
+    if (r.key === 'B4:http:open') return { ...r, p50: 9 };
+    if (r.key === 'B4:http:open:b6-rate') return { ...r, p50: 2.75 };
+    return r;
+  });
+  const report = buildReport({ machine, durationMs: 100, connections: 20, rows });
+  assert.equal(report.meshAddedP50Ms.http, 0.75);
+});
+
+test('peak RSS that keeps growing across the repeat rows is not flat', () => {
+  const rows = syntheticRows(() => 100).map((r) => {
+    const run = /^B4:repeat:(\d)$/.exec(r.key);
+    if (!run) return r;
+    const grown = { cpuSeconds: 1, peakRssMiB: 120 + 4 * Number(run[1]) };
+    return { ...r, processes: { ...r.processes, 'recipe-api': grown } };
+  });
+  const report = buildReport({ machine, durationMs: 100, connections: 20, rows });
+  assert.deepEqual(report.rssRepeats['recipe-api'], { peaksMiB: [124, 128, 132, 136, 140], flat: false });
+  assert.match(renderMarkdown(report), /recipe-api 124 \/ 128 \/ 132 \/ 136 \/ 140 \(not flat\)/);
 });
 
 test('a run missing any row is refused, naming the row', () => {

@@ -22,7 +22,16 @@ export const scenarioDescriptions = {
 } as const;
 export type Scenario = keyof typeof scenarioDescriptions;
 
-/** Every row, by key: `<scenario>[:<via>][:off][:open]`. */
+/** How many times the repeat rows drive B4 against the same service processes. */
+export const repeatRuns = 5;
+/** Largest spread of the repeat rows' peaks, as a share of the lowest, that still counts as flat. */
+export const flatRssSpread = 0.1;
+
+/**
+ * Every row, by key: `<scenario>[:<via>][:off][:open]`. `B4:<via>:open:b6-rate` runs B4 at the rate
+ * of `B6:<via>:open`, so the two open rows differ only by the mesh. `B4:repeat:<n>` drives B4 (each
+ * via in turn) again and again against the same processes, for peak RSS across repeated runs.
+ */
 export const rowKeys = [
   'B0',
   'E0',
@@ -36,6 +45,8 @@ export const rowKeys = [
   ...vias.map((v) => `B6:${v}`),
   ...vias.map((v) => `B4:${v}:open`),
   ...vias.map((v) => `B6:${v}:open`),
+  ...vias.map((v) => `B4:${v}:open:b6-rate`),
+  ...Array.from({ length: repeatRuns }, (_, i) => `B4:repeat:${i + 1}`),
 ] as const;
 
 export interface Row {
@@ -80,11 +91,15 @@ export interface BenchReport {
     B5: { B1: number | null; B4: PerVia };
     'B6/B4': PerVia;
   };
-  /** What the mesh adds to p50 in the open-loop rows (B6 minus B4), per via. */
+  /** What the mesh adds to p50 at the same constant rate: B6's open row minus B4's at B6's rate, per via. */
   meshAddedP50Ms: Record<Via, number>;
   /** Highest RSS each service reached in any row. */
-  peakRssMiB: { 'web-api': number; 'recipe-api': number };
+  peakRssMiB: PerService<number>;
+  /** Each repeat row's peak RSS per service, in order, and whether they stayed flat (see flatRssSpread). */
+  rssRepeats: PerService<{ peaksMiB: number[]; flat: boolean }>;
 }
+
+type PerService<T> = { 'web-api': T; 'recipe-api': T };
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -97,14 +112,24 @@ export function buildReport(input: {
   const byKey = new Map(input.rows.map((r) => [r.key, r]));
   const missing = rowKeys.filter((k) => !byKey.has(k));
   if (missing.length) throw new Error(`bench rows missing: ${missing.join(', ')}`);
+  // Rows in the table's order whatever order the labs ran them in.
+  const rows = rowKeys.map((k) => byKey.get(k)!);
   const rps = (key: string) => byKey.get(key)!.requestsPerSecond;
   const ratio = (a: string, b: string) => (rps(b) > 0 ? round(rps(a) / rps(b)) : null);
   const perVia = (f: (via: Via) => number | null): PerVia => Object.fromEntries(vias.map((v) => [v, f(v)])) as PerVia;
   const perViaNumber = (f: (via: Via) => number) =>
     Object.fromEntries(vias.map((v) => [v, f(v)])) as Record<Via, number>;
-  const peak = (service: string) => Math.max(0, ...input.rows.map((r) => r.processes[service]?.peakRssMiB ?? 0));
+  const peak = (service: string) => Math.max(0, ...rows.map((r) => r.processes[service]?.peakRssMiB ?? 0));
+  const repeats = (service: string) => {
+    const peaksMiB = rows
+      .filter((r) => r.key.startsWith('B4:repeat:'))
+      .map((r) => r.processes[service]?.peakRssMiB ?? 0);
+    const lowest = Math.min(...peaksMiB);
+    return { peaksMiB, flat: lowest > 0 && Math.max(...peaksMiB) - lowest <= flatRssSpread * lowest };
+  };
   return {
     ...input,
+    rows,
     ratios: {
       'B1/E0': ratio('B1', 'E0'),
       'B2/Y0': ratio('B2', 'Y0'),
@@ -113,8 +138,11 @@ export function buildReport(input: {
       B5: { B1: ratio('B1', 'B5:B1:off'), B4: perVia((v) => ratio(`B4:${v}`, `B5:B4:${v}:off`)) },
       'B6/B4': perVia((v) => ratio(`B6:${v}`, `B4:${v}`)),
     },
-    meshAddedP50Ms: perViaNumber((v) => round(byKey.get(`B6:${v}:open`)!.p50 - byKey.get(`B4:${v}:open`)!.p50, 2)),
+    meshAddedP50Ms: perViaNumber((v) =>
+      round(byKey.get(`B6:${v}:open`)!.p50 - byKey.get(`B4:${v}:open:b6-rate`)!.p50, 2),
+    ),
     peakRssMiB: { 'web-api': peak('web-api'), 'recipe-api': peak('recipe-api') },
+    rssRepeats: { 'web-api': repeats('web-api'), 'recipe-api': repeats('recipe-api') },
   };
 }
 
@@ -130,6 +158,7 @@ export function renderRow(r: Row): string {
 /** The Markdown docs/benchmarks.md keeps for a run: machine, rows, ratios, targets. */
 export function renderMarkdown(report: BenchReport): string {
   const { machine, ratios } = report;
+  const services = ['web-api', 'recipe-api'] as const;
   const viaCells = (o: Record<Via, number | null>) => vias.map((v) => `${v} ${o[v]}`).join(', ');
   return [
     `${machine.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ${report.durationMs / 1000} s per row, ${report.connections} connections for closed-loop rows.`,
@@ -146,7 +175,8 @@ export function renderMarkdown(report: BenchReport): string {
     `| B4/B1 | ${viaCells(ratios['B4/B1'])} | ≥ 0.4 each |`,
     `| B5 telemetry on/off | B1 ${ratios.B5.B1}; B4 ${viaCells(ratios.B5.B4)} | ≥ 0.8 |`,
     `| B6/B4 | ${viaCells(ratios['B6/B4'])} | — |`,
-    `| mesh added p50 ms (open loop) | ${viaCells(report.meshAddedP50Ms)} | ≤ 1 |`,
+    `| mesh added p50 ms (open loop, B6 and B4 at B6's rate) | ${viaCells(report.meshAddedP50Ms)} | ≤ 1 |`,
     `| peak RSS MiB | web-api ${report.peakRssMiB['web-api']}, recipe-api ${report.peakRssMiB['recipe-api']} | ≤ 150 each |`,
+    `| peak RSS MiB, ${repeatRuns} repeated B4 runs | ${services.map((s) => `${s} ${report.rssRepeats[s].peaksMiB.join(' / ')} (${report.rssRepeats[s].flat ? 'flat' : 'not flat'})`).join('; ')} | flat: spread ≤ ${flatRssSpread * 100}% |`,
   ].join('\n');
 }

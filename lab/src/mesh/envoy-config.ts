@@ -383,14 +383,17 @@ function node(proxy: ProxyDescription): Json {
 }
 
 /**
- * Runtime: the OpenTelemetry tracer buffers 5 spans or 5 s before exporting; a lab wants each
- * span in the sink at once so `lab trace` shows a request right after it finishes.
+ * Runtime: Envoy's OpenTelemetry tracer exports when 5 spans are buffered or every 5 s. A lab wants
+ * a request's spans in the sink within a fraction of a second so `lab trace` shows it right after
+ * it finishes: a flush every 200 ms, as the services' span processors (OTEL_BSP_SCHEDULE_DELAY).
+ * Not a flush per span: that is one OTLP request per span from every proxy, which under load made
+ * the trace sink the busiest process in the mesh rows of docs/benchmarks.md and slowed every hop.
  */
 const runtime = {
   layers: [
     {
       name: 'lab',
-      static_layer: { 'tracing.opentelemetry.min_flush_spans': 1, 'tracing.opentelemetry.flush_interval_ms': 500 },
+      static_layer: { 'tracing.opentelemetry.min_flush_spans': 512, 'tracing.opentelemetry.flush_interval_ms': 200 },
     },
     { name: 'admin', admin_layer: {} },
   ],
