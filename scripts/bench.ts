@@ -59,6 +59,12 @@ const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, servic
 
 const rows: Row[] = [];
 
+/**
+ * Usage of the row's processes and of this one, which generates the load (autocannon, the paced
+ * client, the grpc-js client) on the same cores: a heavier client leaves the server less CPU.
+ */
+const watchRow = (pids: Record<string, number>) => watchProcesses({ ...pids, 'load-generator': process.pid });
+
 function record(
   base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps'>,
   summary: Pick<Row, 'requestsPerSecond' | 'p50' | 'p99' | 'non200'>,
@@ -87,7 +93,7 @@ async function httpRow(
 ): Promise<Row> {
   const mode = { kind: 'concurrency', connections } as const;
   await runLoad({ ...load, mode, durationMs: warmupMs });
-  const watch = watchProcesses(pids);
+  const watch = watchRow(pids);
   const { summary } = await runLoad({ ...load, mode, durationMs });
   return record({ ...base, loop: 'closed', connections, targetRps: null }, fromLoad(summary), watch.stop());
 }
@@ -103,7 +109,7 @@ async function openRow(
   url: string,
   pids: Record<string, number>,
 ): Promise<Row> {
-  const watch = watchProcesses(pids);
+  const watch = watchRow(pids);
   const started = performance.now();
   const records = await pacedLoad({
     request: () => ({ url, headers: { 'x-user-id': userId } }),
@@ -126,7 +132,7 @@ async function repeatRows(publicUrl: string, pids: Record<string, number>): Prom
   for (let run = 1; run <= repeatRuns; run++) {
     const key = `B4:repeat:${run}`;
     if (!wanted(key)) continue;
-    const watch = watchProcesses(pids);
+    const watch = watchRow(pids);
     const started = performance.now();
     const records: RequestRecord[] = [];
     for (const via of vias) {
@@ -289,7 +295,7 @@ if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
       const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
       const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
       await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
-      const grpcWatch = watchProcesses(recipePids);
+      const grpcWatch = watchRow(recipePids);
       const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
       record(
         { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },

@@ -63,7 +63,7 @@ export interface Row {
   p50: number;
   p99: number;
   non200: number;
-  /** Per process that took part (load generator excluded): CPU seconds in the row, peak RSS. */
+  /** Per process that took part, the bench's own (`load-generator`) included: CPU seconds in the row, peak RSS. */
   processes: Record<string, ProcessUsage>;
 }
 
