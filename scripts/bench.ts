@@ -22,6 +22,7 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
 import { imageCommand } from './bench/node-options.js';
+import { imageNode } from './image-node.js';
 import { watchProcesses } from './bench/process-usage.js';
 import {
   buildReport,
@@ -54,8 +55,14 @@ for (const service of ['web-api', 'recipe-api']) {
   }
 }
 
+// The services and the floors run on the Node the images run (scripts/image-node.ts); the load
+// generator stays on this one.
+const serviceNode = imageNode();
+if (!serviceNode.installed)
+  throw new Error(`the images' Node v${serviceNode.version} is not at ${serviceNode.path}: run \`make lab-deps\``);
+
 /** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
-const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, service);
+const asImage = (service: 'web-api' | 'recipe-api') => ({ ...imageCommand(root, service), command: serviceNode.path });
 
 const rows: Row[] = [];
 
@@ -186,7 +193,7 @@ async function startFloor(
   answerFile: string,
 ): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
   const child = spawn(
-    process.execPath,
+    serviceNode.path,
     ['--conditions=source', '--import', 'tsx', path.join(root, 'scripts/bench/floor-server.ts'), kind, answerFile],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -354,6 +361,7 @@ const report = buildReport({
     cores: os.cpus().length,
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
+    serviceNode: `v${serviceNode.version}`,
     date: new Date().toISOString(),
   },
   durationMs,

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildReport, renderMarkdown, repeatRuns, rowKeys, vias, type Row } from './report.js';
 
-const machine = { cores: 2, cpuModel: 'test cpu', node: 'v20.0.0', date: '2026-12-02T00:00:00.000Z' };
+const machine = {
+  cores: 2,
+  cpuModel: 'test cpu',
+  node: 'v20.0.0',
+  serviceNode: 'v24.0.0',
+  date: '2026-12-02T00:00:00.000Z',
+};
 
 /** A row per key with req/s from `rps` (distinct per key so a swapped ratio shows). */
 function syntheticRows(rps: (key: string, index: number) => number): Row[] {
@@ -92,7 +98,10 @@ test('the Markdown names the machine and every row and ratio', () => {
   const markdown = renderMarkdown(
     buildReport({ machine, durationMs: 100, connections: 20, rows: syntheticRows(() => 100) }),
   );
-  assert.match(markdown, /2 cores \(test cpu\), Node v20\.0\.0/);
+  assert.match(
+    markdown,
+    /2 cores \(test cpu\), services and floors on Node v24\.0\.0 \(the images'\), load from Node v20\.0\.0/,
+  );
   for (const key of rowKeys) assert.match(markdown, new RegExp(`^\\| ${key} \\|`, 'm'));
   for (const ratio of ['B1/E0', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4', 'peak RSS'])
     assert.ok(markdown.includes(`| ${ratio}`), ratio);

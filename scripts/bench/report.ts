@@ -70,7 +70,10 @@ export interface Row {
 export interface Machine {
   cores: number;
   cpuModel: string;
+  /** The load generator's Node. */
   node: string;
+  /** The Node the services and floors ran on: the images' (scripts/image-node.ts). */
+  serviceNode: string;
   date: string;
 }
 
@@ -161,7 +164,7 @@ export function renderMarkdown(report: BenchReport): string {
   const services = ['web-api', 'recipe-api'] as const;
   const viaCells = (o: Record<Via, number | null>) => vias.map((v) => `${v} ${o[v]}`).join(', ');
   return [
-    `${machine.date}: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, ${report.durationMs / 1000} s per row, ${report.connections} connections for closed-loop rows.`,
+    `${machine.date}: ${machine.cores} cores (${machine.cpuModel}), services and floors on Node ${machine.serviceNode} (the images'), load from Node ${machine.node}, ${report.durationMs / 1000} s per row, ${report.connections} connections for closed-loop rows.`,
     '',
     '| row | load | req/s | p50 ms | p99 ms | non-200 | CPU s / peak RSS per process |',
     '|---|---|---|---|---|---|---|',
