@@ -11,7 +11,8 @@
 // With --heap each service also writes a heap snapshot at the end of the load (SIGUSR2,
 // --heapsnapshot-signal). With --repeat N the row's load runs N times against the same service
 // processes and each repetition's peak RSS is printed: memory that is flat across repetitions is
-// garbage collected, memory that climbs is kept.
+// garbage collected, memory that climbs is kept. Each service's resident memory is also split from
+// /proc/<pid>/smaps when idle and after the load (resident-memory.ts): what lies outside the heap.
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
