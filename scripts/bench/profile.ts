@@ -5,19 +5,26 @@
 // graph (Chrome DevTools, speedscope).
 //
 //   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
-//        [--out reports/profile] [--heap]
+//        [--out reports/profile] [--heap] [--repeat N]
 //
-// <row> is B1 (recipe-api REST), B2 (GraphQL) or B4:<via> (web-api → recipe-api). With --heap each
-// service also writes a heap snapshot at the end of the load (SIGUSR2, --heapsnapshot-signal).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+// <row> is B1 (recipe-api REST), B2 (GraphQL), B3 (gRPC unary) or B4:<via> (web-api → recipe-api).
+// With --heap each service also writes a heap snapshot at the end of the load (SIGUSR2,
+// --heapsnapshot-signal). With --repeat N the row's load runs N times against the same service
+// processes and each repetition's peak RSS is printed: memory that is flat across repetitions is
+// garbage collected, memory that climbs is kept. Each service's resident memory is also split from
+// /proc/<pid>/smaps when idle and after the load (resident-memory.ts): what lies outside the heap.
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { runLoad, type LoadOptions } from '@recipe-mesh/lab/load/load';
+import type { LoadSummary } from '@recipe-mesh/measure/requests';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { vias } from './report.js';
+import { grpcUnaryLoad } from './grpc-load.js';
+import { formatResidentMemory, residentMemoryBreakdown } from './resident-memory.js';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
@@ -36,6 +43,7 @@ const { values, positionals } = parseArgs({
     // experiments), e.g. --node-flags="--max-semi-space-size=4"; --node-flags= for Node's defaults.
     'node-flags': { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const row = positionals[0] ?? 'B1';
@@ -60,45 +68,44 @@ const lab = await startPrivateLab(root, () => {}, {
 });
 
 const pids: Record<string, number> = {};
+// smaps names the binary by its resolved path.
+const nodeBinary = realpathSync(process.execPath);
 const services = ['recipe-api', 'web-api'];
 try {
   for (const p of lab.state.processes)
     if (['web-api', 'recipe-api', 'trace-sink'].includes(p.name)) pids[p.name] = p.pid;
   const recipeUrl = lab.state.processes.find((p) => p.name === 'recipe-api')!.url!;
   const headers = { 'x-user-id': 'bench-user' };
-  const load: Omit<LoadOptions, 'mode' | 'durationMs'> =
-    row === 'B1'
-      ? { baseUrl: recipeUrl, path: '/recipes/42', headers }
-      : row === 'B2'
-        ? {
-            baseUrl: recipeUrl,
-            path: '/graphql',
-            method: 'POST',
-            body: JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' }),
-            headers: { ...headers, 'content-type': 'application/json' },
-          }
-        : (() => {
-            const via = row.split(':')[1] as (typeof vias)[number];
-            if (!row.startsWith('B4:') || !vias.includes(via)) throw new Error(`unknown row ${row}: B1, B2, B4:<via>`);
-            return { baseUrl: lab.state.endpoints.publicUrl, path: '/api/recipes/42', via, headers };
-          })();
-  const mode = { kind: 'concurrency', connections: 20 } as const;
-  const { summary: warmup } = await runLoad({ ...load, mode, durationMs: 1500 });
-  const watch = watchProcesses(pids);
-  const { summary } = await runLoad({ ...load, mode, durationMs: Number(values.seconds) * 1000 });
-  const usage = Object.entries(watch.stop())
-    .map(
-      ([name, u]) =>
-        `${name} ${u.cpuSeconds.toFixed(1)} CPU s (${((u.cpuSeconds * 1000) / summary.requests).toFixed(3)} ms/request), peak RSS ${u.peakRssMiB} MiB`,
-    )
-    .join('; ');
-  console.log(
-    `${row} telemetry ${values.telemetry} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
-  );
+  const connections = 20;
+  for (const name of services)
+    console.log(`${name} idle: ${formatResidentMemory(residentMemoryBreakdown(pids[name]!, nodeBinary))}`);
+  const drive = driverFor(row, recipeUrl, lab.state.endpoints.publicUrl, lab.state.ports.recipeApiGrpc, headers);
+  const warmup = await drive(1500, connections);
+  let requestsSent = warmup.requests;
+  const repeat = Number(values.repeat);
+  const peaks: Record<string, number[]> = Object.fromEntries(Object.keys(pids).map((name) => [name, []]));
+  for (let run = 1; run <= repeat; run++) {
+    const watch = watchProcesses(pids);
+    const summary = await drive(Number(values.seconds) * 1000, connections);
+    requestsSent += summary.requests;
+    const usageByName = watch.stop();
+    for (const [name, u] of Object.entries(usageByName)) peaks[name]!.push(u.peakRssMiB);
+    const usage = Object.entries(usageByName)
+      .map(
+        ([name, u]) =>
+          `${name} ${u.cpuSeconds.toFixed(1)} CPU s (${((u.cpuSeconds * 1000) / summary.requests).toFixed(3)} ms/request), peak RSS ${u.peakRssMiB} MiB`,
+      )
+      .join('; ');
+    console.log(
+      `${repeat > 1 ? `run ${run}/${repeat} ` : ''}${row} telemetry ${values.telemetry} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
+    );
+  }
+  if (repeat > 1)
+    for (const [name, list] of Object.entries(peaks))
+      console.log(`peak RSS per run, ${name}: ${list.join(', ')} MiB (max ${Math.max(...list)})`);
   // Every request should leave its spans in the sink (100% sampling): a full span queue drops them.
   // Read once the file stops growing (the exporters' last batches are in).
   const spansFile = path.join(lab.options.stateDir, 'traces', 'spans.ndjson');
-  const requestsSent = summary.requests + warmup.requests;
   let lastSize = -1;
   await pollUntil(
     () => {
@@ -137,6 +144,7 @@ try {
     console.log(
       `${name}: rss ${mib(/^process_resident_memory_bytes\{[^}]*\} (\S+)/m)} MiB, heap total ${mib(/^nodejs_heap_size_total_bytes\{[^}]*\} (\S+)/m)} used ${mib(/^nodejs_heap_size_used_bytes\{[^}]*\} (\S+)/m)}, external ${mib(/^nodejs_external_memory_bytes\{[^}]*\} (\S+)/m)}; spaces MiB: ${spaces}`,
     );
+    console.log(`${name} after the load: ${formatResidentMemory(residentMemoryBreakdown(pids[name]!, nodeBinary))}`);
   }
   if (values.heap) {
     const before = new Set(readdirSync(root));
@@ -189,4 +197,42 @@ function printSummary(name: string, file: string, s: ProfileSummary, top: number
   for (const p of s.byPackage.slice(0, 15)) console.log(`${pct(p.selfMs)}  ${p.name}`);
   console.log('\nself time by function:');
   for (const f of s.byFunction.slice(0, top)) console.log(`${pct(f.selfMs)}  ${f.name}`);
+}
+
+/** A function that drives `row`'s load for `durationMs` with `connections` closed-loop callers. */
+function driverFor(
+  row: string,
+  recipeUrl: string,
+  publicUrl: string,
+  recipeGrpcPort: number,
+  headers: Record<string, string>,
+): (durationMs: number, connections: number) => Promise<LoadSummary> {
+  if (row === 'B3')
+    return (durationMs, concurrency) =>
+      grpcUnaryLoad({
+        target: `127.0.0.1:${recipeGrpcPort}`,
+        recipeId: 42,
+        userId: headers['x-user-id']!,
+        concurrency,
+        durationMs,
+      });
+  const load: Omit<LoadOptions, 'mode' | 'durationMs'> =
+    row === 'B1'
+      ? { baseUrl: recipeUrl, path: '/recipes/42', headers }
+      : row === 'B2'
+        ? {
+            baseUrl: recipeUrl,
+            path: '/graphql',
+            method: 'POST',
+            body: JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' }),
+            headers: { ...headers, 'content-type': 'application/json' },
+          }
+        : (() => {
+            const via = row.split(':')[1] as (typeof vias)[number];
+            if (!row.startsWith('B4:') || !vias.includes(via))
+              throw new Error(`unknown row ${row}: B1, B2, B3, B4:<via>`);
+            return { baseUrl: publicUrl, path: '/api/recipes/42', via, headers };
+          })();
+  return async (durationMs, connections) =>
+    (await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs })).summary;
 }

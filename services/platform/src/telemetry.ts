@@ -23,11 +23,15 @@
  * The app is ESM, so patching `import`ed packages needs import-in-the-middle's loader hook as well
  * as require-in-the-middle (OpenTelemetry JS doc/esm-support.md). The hook is told which modules
  * the instrumentations hook and intercepts only those (createAddHookMessageChannel), so every other
- * module, including the app's own TypeScript under tsx, loads untouched.
+ * module, including the app's own TypeScript under tsx, loads untouched. Where Node can run it
+ * (`supportsSyncHooks`: 22.22.3+, 24.11.1+, the images' Node 24), the hook runs in the app's own
+ * thread through `module.registerHooks`; `module.register` runs it on a thread of its own with a
+ * second V8 isolate, about 14 MiB of resident memory per process (docs/benchmarks.md, "Memory").
  */
 import { register } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { register as registerSyncHooks, supportsSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
 import type { IncomingMessage } from 'node:http';
 import {
   CompositePropagator,
@@ -123,7 +127,9 @@ async function startTelemetry(): Promise<NodeSDK | undefined> {
   if (!isMainThread) return undefined;
   if (getBooleanFromEnv('OTEL_SDK_DISABLED')) return undefined;
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  // The same options either way: the synchronous hook listens on the message port in this thread.
+  if (supportsSyncHooks()) registerSyncHooks(registerOptions.data);
+  else register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const sdk = createSdk();
   sdk.start();
   registerTelemetryShutdown(() => sdk.shutdown());
