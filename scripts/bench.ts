@@ -22,7 +22,7 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
 import { imageCommand } from './bench/node-options.js';
-import { imageNode } from './image-node.js';
+import { imageNode } from '@recipe-mesh/measure/image-node';
 import { watchProcesses } from './bench/process-usage.js';
 import {
   buildReport,
@@ -55,7 +55,7 @@ for (const service of ['web-api', 'recipe-api']) {
   }
 }
 
-// The services and the floors run on the Node the images run (scripts/image-node.ts); the load
+// The services and the floors run on the Node the images run (measure/src/image-node.ts); the load
 // generator stays on this one.
 const serviceNode = imageNode();
 if (!serviceNode.installed)

@@ -72,7 +72,7 @@ export interface Machine {
   cpuModel: string;
   /** The load generator's Node. */
   node: string;
-  /** The Node the services and floors ran on: the images' (scripts/image-node.ts). */
+  /** The Node the services and floors ran on: the images' (measure/src/image-node.ts). */
   serviceNode: string;
   date: string;
 }

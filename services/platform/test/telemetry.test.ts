@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { requireImageNode } from '@recipe-mesh/measure/image-node';
 import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
 import { freePort } from '@recipe-mesh/measure/net';
 import {
@@ -103,6 +104,40 @@ test('ESM-imported express and ioredis are traced: server span → express handl
   assert.equal(redisSpan.attributes['db.query.text'], 'get item:7', 'keys are kept, values never');
   assert.equal(redisSpan.attributes['server.port'], redis.port);
   assert.ok((receiver.requests.get('traces/json') ?? 0) > 0, 'exported with OTEL_EXPORTER_OTLP_PROTOCOL=http/json');
+});
+
+// The images' Node runs import-in-the-middle's hook in the app's thread (module.registerHooks), a
+// path this machine's Node may not take (services/platform/src/telemetry.ts): the same app there.
+const imageNode = requireImageNode();
+test("on the images' Node too, ESM-imported express and ioredis are traced", {
+  skip: skip || ('skip' in imageNode ? imageNode.skip : false),
+}, async (t) => {
+  if (!('path' in imageNode)) return;
+  const imageApp = await startService({
+    name: 'observed-app-image-node',
+    entry: 'services/platform/test/fixtures/observed-app.ts',
+    httpPort: await freePort(),
+    adminPort: await freePort(),
+    node: imageNode.path,
+    env: {
+      REDIS_URL: redis.url,
+      OTEL_SERVICE_NAME: 'observed-app-image-node',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
+  });
+  t.after(() => imageApp.kill());
+  const traceId = newTraceId();
+  const res = await fetch(`${imageApp.httpUrl}/items/7`, {
+    headers: { traceparent: `00-${traceId}-${newSpanId()}-01` },
+  });
+  assert.equal(res.status, 200);
+  const spans = await tracedRequest(traceId, (trace) => trace.some((s) => s.name === 'get' && s.kind === 'CLIENT'));
+  const scopes = new Set(spans.map((s) => s.scope.name));
+  for (const scope of ['@opentelemetry/instrumentation-express', '@opentelemetry/instrumentation-ioredis'])
+    assert.ok(scopes.has(scope), `no ${scope} span on the images' Node${show(traceId)}`);
+  assert.ok(spans.every((s) => s.service === 'observed-app-image-node'));
 });
 
 test('B3 multi-header context from a mesh hop continues the same trace', { skip }, async () => {

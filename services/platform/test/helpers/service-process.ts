@@ -39,13 +39,15 @@ export async function startService(options: {
   httpPort: number;
   adminPort: number;
   startTimeoutMs?: number;
+  /** The Node binary (default: this one), e.g. the images' Node from @recipe-mesh/measure/image-node. */
+  node?: string;
 }): Promise<ServiceProcess> {
   const lines: LogLine[] = [];
   let stderr = '';
   const adminUrl = `http://127.0.0.1:${options.adminPort}`;
   const started = await startProcess({
     name: options.name,
-    command: process.execPath,
+    command: options.node ?? process.execPath,
     args: nodeEntryArgs(options.entry, ['@recipe-mesh/platform/telemetry']),
     cwd: repoRoot,
     env: {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { imageNode, imageNodeVersion } from './image-node.js';
+import { imageNode, imageNodeVersion } from '../src/image-node.js';
 
 test("the images' Node version is read from the Dockerfile's NODE_IMAGE", () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'image-node-'));

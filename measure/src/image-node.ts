@@ -6,14 +6,15 @@
 // (docs/benchmarks.md). Tests run the telemetry bootstrap on it too, as its loader hook takes
 // another path there.
 //
-//   node --conditions=source --import tsx scripts/image-node.ts install   # prints the binary's path
+//   node --conditions=source --import tsx measure/src/image-node.ts install   # prints the binary's path
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// measure/src/ or measure/dist/: the repository root is two levels up either way.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** `24.21.0` from `ARG NODE_IMAGE=node:24.21.0-bookworm-slim`: the Dockerfile is the one source. */
 export function imageNodeVersion(dockerfile = path.join(root, 'Dockerfile')): string {
@@ -62,6 +63,18 @@ export function installImageNode(): ImageNode {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * For tests: the binary's path once installed; when missing, a one-line skip reason locally and a
+ * thrown error under CI=true (.ci/run installs it), as for the other binaries (binaries.ts).
+ */
+export function requireImageNode(): { path: string } | { skip: string } {
+  const node = imageNode();
+  if (node.installed) return { path: node.path };
+  const reason = `the images' Node v${node.version} is not installed (make lab-deps)`;
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
+  return { skip: reason };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
