@@ -5,7 +5,7 @@
 // graph (Chrome DevTools, speedscope).
 //
 //   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
-//        [--out reports/profile] [--heap] [--repeat N]
+//        [--out reports/profile] [--heap] [--repeat N] [--env NAME=value ...]
 //
 // <row> is B1 (recipe-api REST), B2 (GraphQL), B3 (gRPC unary) or B4:<via> (web-api → recipe-api).
 // With --heap each service also writes a heap snapshot at the end of the load (SIGUSR2,
@@ -38,6 +38,9 @@ const { values, positionals } = parseArgs({
     telemetry: { type: 'string', default: 'on' },
     out: { type: 'string', default: 'reports/profile' },
     heap: { type: 'boolean', default: false },
+    // Extra environment for both services, e.g. --env OTEL_TRACES_SAMPLER=always_off (repeatable):
+    // one telemetry setting at a time, to see what it costs.
+    env: { type: 'string', multiple: true, default: [] },
     top: { type: 'string', default: '25' },
     // Node flags for both services instead of their Deployments' NODE_OPTIONS (heap sizing
     // experiments), e.g. --node-flags="--max-semi-space-size=4"; --node-flags= for Node's defaults.
@@ -64,7 +67,12 @@ const asImage = (service: 'web-api' | 'recipe-api') =>
 const lab = await startPrivateLab(root, () => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
   use: { envoy: false, prometheus: false },
-  ...(values.telemetry === 'off' ? { appEnv: { OTEL_SDK_DISABLED: 'true' } } : {}),
+  appEnv: {
+    ...Object.fromEntries(
+      values.env!.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
+    ...(values.telemetry === 'off' ? { OTEL_SDK_DISABLED: 'true' } : {}),
+  },
 });
 
 const pids: Record<string, number> = {};
@@ -97,7 +105,7 @@ try {
       )
       .join('; ');
     console.log(
-      `${repeat > 1 ? `run ${run}/${repeat} ` : ''}${row} telemetry ${values.telemetry} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
+      `${repeat > 1 ? `run ${run}/${repeat} ` : ''}${row} telemetry ${values.telemetry}${values.env!.map((pair) => ` ${pair}`).join('')} ${(values['node-flags'] ?? 'Deployment NODE_OPTIONS') || 'Node defaults'}: ${Math.round(summary.requestsPerSecond)} req/s, p50 ${summary.latencyMs.p50?.toFixed(1)} ms, p99 ${summary.latencyMs.p99?.toFixed(1)} ms, non-200 ${summary.requests - (summary.byStatus['200'] ?? 0)}; ${usage}`,
     );
   }
   if (repeat > 1)
