@@ -18,7 +18,8 @@
  *   metadata endpoints and print warnings off-cloud); OTEL_NODE_RESOURCE_DETECTORS still wins.
  * - Instrumentations: only what the services use (http, undici, express, graphql, grpc, ioredis),
  *   not the auto-instrumentations meta package, which measured about half the throughput of a bare
- *   express app here (docs/architecture.md, "Measured facts").
+ *   express app here (docs/architecture.md, "Measured facts"). OTEL_NODE_DISABLED_INSTRUMENTATIONS
+ *   (that package's variable, e.g. `express,grpc`) removes some of them.
  *
  * The app is ESM, so patching `import`ed packages needs import-in-the-middle's loader hook as well
  * as require-in-the-middle (OpenTelemetry JS doc/esm-support.md). The hook is told which modules
@@ -50,6 +51,7 @@ import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { isUntracedPort, registerTelemetryShutdown } from './telemetry-handle.js';
+import { withoutDisabled } from './telemetry-instrumentations.js';
 
 /** Probe and scrape paths: polled every few seconds, they would drown real traffic in traces. */
 const untracedPaths = new Set(['/livez', '/readyz', '/startupz', '/metrics']);
@@ -106,7 +108,12 @@ function fallbackServiceName(): string | undefined {
 }
 
 function createSdk(): NodeSDK {
-  const config: Partial<NodeSDKConfiguration> = { instrumentations: createInstrumentations() };
+  const config: Partial<NodeSDKConfiguration> = {
+    instrumentations: withoutDisabled(
+      createInstrumentations(),
+      getStringFromEnv('OTEL_NODE_DISABLED_INSTRUMENTATIONS'),
+    ),
+  };
   const propagator = defaultPropagator();
   if (propagator) config.textMapPropagator = propagator;
   // An empty list means "none"; leaving the key out lets the SDK build what the variable asks for.
