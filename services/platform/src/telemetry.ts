@@ -51,7 +51,7 @@ import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { isUntracedPort, registerTelemetryShutdown } from './telemetry-handle.js';
-import { withoutDisabled } from './telemetry-instrumentations.js';
+import { createEnabled } from './telemetry-instrumentations.js';
 
 /** Probe and scrape paths: polled every few seconds, they would drown real traffic in traces. */
 const untracedPaths = new Set(['/livez', '/readyz', '/startupz', '/metrics']);
@@ -63,26 +63,30 @@ function isUntracedRequest(req: IncomingMessage): boolean {
   return untracedPaths.has(query === -1 ? url : url.slice(0, query));
 }
 
-function createInstrumentations(): Instrumentation[] {
-  return [
-    new HttpInstrumentation({ ignoreIncomingRequestHook: isUntracedRequest }),
-    // web-api's HTTP and GraphQL calls go through undici (diagnostics_channel, no module patching).
-    new UndiciInstrumentation(),
-    // The server span is named after the matched route (`GET /recipes/:id`, `http.route`) whether
-    // or not a layer gets a span of its own. The request handler's span stays: it carries the
-    // exception a failing handler throws. A span per middleware (body parser, faults, …) only costs
-    // throughput, and router spans end the moment they start (an upstream TODO in
-    // instrumentation-express); spans are the largest per-request cost at 100% sampling
-    // (docs/benchmarks.md).
+/**
+ * Only what the services use, by the name OTEL_NODE_DISABLED_INSTRUMENTATIONS gives each. Each is
+ * built only if it stays: an instrumentation patches its module when constructed, not when the SDK
+ * registers it.
+ */
+const instrumentationFactories = {
+  http: () => new HttpInstrumentation({ ignoreIncomingRequestHook: isUntracedRequest }),
+  // web-api's HTTP and GraphQL calls go through undici (diagnostics_channel, no module patching).
+  undici: () => new UndiciInstrumentation(),
+  // The server span is named after the matched route (`GET /recipes/:id`, `http.route`) whether
+  // or not a layer gets a span of its own. The request handler's span stays: it carries the
+  // exception a failing handler throws. A span per middleware (body parser, faults, …) only costs
+  // throughput, and router spans end the moment they start (an upstream TODO in
+  // instrumentation-express); spans are the largest per-request cost at 100% sampling
+  // (docs/benchmarks.md).
+  express: () =>
     new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
-    // parse/validate/execute spans plus resolvers that do work; field-access resolvers are noise.
-    new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true }),
-    new GrpcInstrumentation(),
-    // Only commands inside a request: connection chatter and background jobs stay out of traces.
-    // The default statement serializer keeps keys but never values.
-    new IORedisInstrumentation({ requireParentSpan: true }),
-  ];
-}
+  // parse/validate/execute spans plus resolvers that do work; field-access resolvers are noise.
+  graphql: () => new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true }),
+  grpc: () => new GrpcInstrumentation(),
+  // Only commands inside a request: connection chatter and background jobs stay out of traces.
+  // The default statement serializer keeps keys but never values.
+  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+} satisfies Record<string, () => Instrumentation>;
 
 /** W3C tracecontext + baggage + B3 multi-header, unless OTEL_PROPAGATORS chooses (the SDK reads it). */
 function defaultPropagator(): NodeSDKConfiguration['textMapPropagator'] | undefined {
@@ -109,10 +113,7 @@ function fallbackServiceName(): string | undefined {
 
 function createSdk(): NodeSDK {
   const config: Partial<NodeSDKConfiguration> = {
-    instrumentations: withoutDisabled(
-      createInstrumentations(),
-      getStringFromEnv('OTEL_NODE_DISABLED_INSTRUMENTATIONS'),
-    ),
+    instrumentations: createEnabled(instrumentationFactories, getStringFromEnv('OTEL_NODE_DISABLED_INSTRUMENTATIONS')),
   };
   const propagator = defaultPropagator();
   if (propagator) config.textMapPropagator = propagator;
