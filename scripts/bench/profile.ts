@@ -5,8 +5,10 @@
 // graph (Chrome DevTools, speedscope).
 //
 //   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
-//        [--out reports/profile] [--heap] [--repeat N] [--env NAME=value ...]
+//        [--out reports/profile] [--heap] [--repeat N] [--env NAME=value ...] [--node image|current]
 //
+// The services run on the images' Node, as in `make bench` (measure/src/image-node.ts);
+// `--node current` runs them on the Node running this script instead.
 // <row> is B1 (recipe-api REST), B2 (GraphQL), B3 (gRPC unary) or B4:<via> (web-api → recipe-api).
 // With --heap each service also writes a heap snapshot at the end of the load (SIGUSR2,
 // --heapsnapshot-signal). With --repeat N the row's load runs N times against the same service
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
+import { imageNode } from '@recipe-mesh/measure/image-node';
 import { runLoad, type LoadOptions } from '@recipe-mesh/lab/load/load';
 import type { LoadSummary } from '@recipe-mesh/measure/requests';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
@@ -37,6 +40,7 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '8' },
     telemetry: { type: 'string', default: 'on' },
     out: { type: 'string', default: 'reports/profile' },
+    node: { type: 'string', default: 'image' },
     heap: { type: 'boolean', default: false },
     // Extra environment for both services, e.g. --env OTEL_TRACES_SAMPLER=always_off (repeatable):
     // one telemetry setting at a time, to see what it costs.
@@ -62,8 +66,13 @@ const flagsOf = (service: 'web-api' | 'recipe-api') =>
     ? deploymentNodeOptions(root, service)
     : values['node-flags'].split(' ').filter(Boolean);
 // --cpu-prof is refused in NODE_OPTIONS, so every flag goes on the command line.
-const asImage = (service: 'web-api' | 'recipe-api') =>
-  imageCommand(root, service, [...nodeOptions, ...flagsOf(service)]);
+const serviceNode =
+  values.node === 'current' ? { installed: true, path: process.execPath, version: process.version } : imageNode();
+if (!serviceNode.installed) throw new Error(`the images' Node is not at ${serviceNode.path}: run \`make lab-deps\``);
+const asImage = (service: 'web-api' | 'recipe-api') => ({
+  ...imageCommand(root, service, [...nodeOptions, ...flagsOf(service)]),
+  command: serviceNode.path,
+});
 const lab = await startPrivateLab(root, () => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
   use: { envoy: false, prometheus: false },
@@ -77,7 +86,7 @@ const lab = await startPrivateLab(root, () => {}, {
 
 const pids: Record<string, number> = {};
 // smaps names the binary by its resolved path.
-const nodeBinary = realpathSync(process.execPath);
+const nodeBinary = realpathSync(serviceNode.path);
 const services = ['recipe-api', 'web-api'];
 try {
   for (const p of lab.state.processes)
