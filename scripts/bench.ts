@@ -116,14 +116,18 @@ async function openRow(
   url: string,
   pids: Record<string, number>,
 ): Promise<Row> {
+  const paced = (ms: number) =>
+    pacedLoad({
+      request: () => ({ url, headers: { 'x-user-id': userId } }),
+      ratePerSecond: targetRps,
+      lanes: connections,
+      durationMs: ms,
+    });
+  // Warmed up at its own rate, as closed rows are at theirs: the row before may have saturated the path.
+  await paced(warmupMs);
   const watch = watchRow(pids);
   const started = performance.now();
-  const records = await pacedLoad({
-    request: () => ({ url, headers: { 'x-user-id': userId } }),
-    ratePerSecond: targetRps,
-    lanes: connections,
-    durationMs,
-  });
+  const records = await paced(durationMs);
   return record(
     { ...base, key, loop: 'open', connections, targetRps },
     fromLoad(summarizeRequests(records, performance.now() - started)),
