@@ -22,7 +22,7 @@ import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
 import { imageCommand } from './bench/node-options.js';
-import { imageNode } from '@recipe-mesh/measure/image-node';
+import { installedImageNode } from '@recipe-mesh/measure/image-node';
 import { watchProcesses } from './bench/process-usage.js';
 import {
   buildReport,
@@ -57,12 +57,10 @@ for (const service of ['web-api', 'recipe-api']) {
 
 // The services and the floors run on the Node the images run (measure/src/image-node.ts); the load
 // generator stays on this one.
-const serviceNode = imageNode();
-if (!serviceNode.installed)
-  throw new Error(`the images' Node v${serviceNode.version} is not at ${serviceNode.path}: run \`make lab-deps\``);
+const serviceNode = installedImageNode();
 
 /** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
-const asImage = (service: 'web-api' | 'recipe-api') => ({ ...imageCommand(root, service), command: serviceNode.path });
+const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, service);
 
 const rows: Row[] = [];
 
@@ -92,16 +90,18 @@ const fromLoad = (s: LoadSummary) => ({
   non200: s.requests - (s.byStatus['200'] ?? 0),
 });
 
+/** Closed loop: each of `connections` sends its next request when the answer to the last arrives. */
+const closedLoop = { kind: 'concurrency', connections } as const;
+
 /** One closed-loop HTTP row (autocannon) after a warm-up, with per-process usage. */
 async function httpRow(
   base: { key: string; scenario: Scenario; via: Via | null; telemetry: boolean },
   load: Omit<LoadOptions, 'mode' | 'durationMs'>,
   pids: Record<string, number>,
 ): Promise<Row> {
-  const mode = { kind: 'concurrency', connections } as const;
-  await runLoad({ ...load, mode, durationMs: warmupMs });
+  await runLoad({ ...load, mode: closedLoop, durationMs: warmupMs });
   const watch = watchRow(pids);
-  const { summary } = await runLoad({ ...load, mode, durationMs });
+  const { summary } = await runLoad({ ...load, mode: closedLoop, durationMs });
   return record({ ...base, loop: 'closed', connections, targetRps: null }, fromLoad(summary), watch.stop());
 }
 
@@ -147,9 +147,8 @@ async function repeatRows(publicUrl: string, pids: Record<string, number>): Prom
     const started = performance.now();
     const records: RequestRecord[] = [];
     for (const via of vias) {
-      const load = webApiLoad(publicUrl, via);
-      const mode = { kind: 'concurrency', connections } as const;
-      records.push(...(await runLoad({ ...load, mode, durationMs: durationMs / vias.length })).records);
+      const load = { ...webApiLoad(publicUrl, via), mode: closedLoop, durationMs: durationMs / vias.length };
+      records.push(...(await runLoad(load)).records);
     }
     record(
       { key, scenario: 'B4', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },

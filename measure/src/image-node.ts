@@ -65,6 +65,14 @@ export function installImageNode(): ImageNode {
   }
 }
 
+/** For `make bench` and profile.ts: the installed binary, or an error that says how to install it. */
+export function installedImageNode(): ImageNode {
+  const node = imageNode();
+  if (!node.installed)
+    throw new Error(`the images' Node v${node.version} is not at ${node.path}: run \`make lab-deps\``);
+  return node;
+}
+
 /**
  * For tests: the binary's path once installed; when missing, a one-line skip reason locally and a
  * thrown error under CI=true (.ci/run installs it), as for the other binaries (binaries.ts).

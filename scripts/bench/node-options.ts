@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { installedImageNode } from '@recipe-mesh/measure/image-node';
 
 /**
  * The node flags a service's pod starts with: `NODE_OPTIONS` of its container in
@@ -20,15 +21,17 @@ export function deploymentNodeOptions(root: string, service: 'web-api' | 'recipe
 
 /**
  * A service started as its image's ENTRYPOINT starts it (the Dockerfile: telemetry through
- * `--import`, compiled dist/), with `nodeFlags` in front: by default its pod's NODE_OPTIONS.
+ * `--import`, compiled dist/), with `nodeFlags` in front: by default its pod's NODE_OPTIONS; on
+ * `node`, by default the Node the images run (measure/src/image-node.ts).
  */
 export function imageCommand(
   root: string,
   service: 'web-api' | 'recipe-api',
   nodeFlags: string[] = deploymentNodeOptions(root, service),
+  node: string = installedImageNode().path,
 ): { command: string; args: string[] } {
   return {
-    command: process.execPath,
+    command: node,
     args: [...nodeFlags, '--import', '@recipe-mesh/platform/telemetry', `services/${service}/dist/main.js`],
   };
 }

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
-import { imageNode } from '@recipe-mesh/measure/image-node';
+import { installedImageNode } from '@recipe-mesh/measure/image-node';
 import { runLoad, type LoadOptions } from '@recipe-mesh/lab/load/load';
 import type { LoadSummary } from '@recipe-mesh/measure/requests';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
@@ -66,13 +66,9 @@ const flagsOf = (service: 'web-api' | 'recipe-api') =>
     ? deploymentNodeOptions(root, service)
     : values['node-flags'].split(' ').filter(Boolean);
 // --cpu-prof is refused in NODE_OPTIONS, so every flag goes on the command line.
-const serviceNode =
-  values.node === 'current' ? { installed: true, path: process.execPath, version: process.version } : imageNode();
-if (!serviceNode.installed) throw new Error(`the images' Node is not at ${serviceNode.path}: run \`make lab-deps\``);
-const asImage = (service: 'web-api' | 'recipe-api') => ({
-  ...imageCommand(root, service, [...nodeOptions, ...flagsOf(service)]),
-  command: serviceNode.path,
-});
+const serviceNode = values.node === 'current' ? process.execPath : installedImageNode().path;
+const asImage = (service: 'web-api' | 'recipe-api') =>
+  imageCommand(root, service, [...nodeOptions, ...flagsOf(service)], serviceNode);
 const lab = await startPrivateLab(root, () => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
   use: { envoy: false, prometheus: false },
@@ -86,7 +82,7 @@ const lab = await startPrivateLab(root, () => {}, {
 
 const pids: Record<string, number> = {};
 // smaps names the binary by its resolved path.
-const nodeBinary = realpathSync(serviceNode.path);
+const nodeBinary = realpathSync(serviceNode);
 const services = ['recipe-api', 'web-api'];
 try {
   for (const p of lab.state.processes)
