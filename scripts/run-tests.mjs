@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Runs every *.test.ts (or the paths given) with node's test runner through tsx, one file at a
 // time: integration tests start real servers and measure latency, which 2 cores cannot share.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const roots = process.argv.slice(2).length
   ? process.argv.slice(2)
@@ -21,7 +23,8 @@ const walk = (p) => {
     return;
   }
   for (const entry of readdirSync(p)) {
-    if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
+    // fixtures/ hold test files other tests run on purpose (k8s/test/fixtures/hold-processes.test.ts).
+    if (entry === 'node_modules' || entry === 'dist' || entry === 'fixtures' || entry.startsWith('.')) continue;
     walk(path.join(p, entry));
   }
 };
@@ -31,9 +34,24 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const result = spawnSync(
+// The guard ties the labs and control planes a test starts to its process, and ends a test process
+// whose parent is gone (scripts/test-process-guard.ts); the runner passes SIGINT, SIGTERM and SIGHUP
+// on, so `make test` stopped by Ctrl-C or `timeout` stops everything it started.
+const guard = fileURLToPath(new URL('./test-process-guard.ts', import.meta.url));
+const child = spawn(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--import',
+    guard,
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 1)));

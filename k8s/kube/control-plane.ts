@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, c
 import { request } from 'node:https';
 import path from 'node:path';
 import { freePort, waitFor } from '@recipe-mesh/measure/net';
+import { cmdlineRuns, supervisedCommand } from '@recipe-mesh/measure/tie';
 import { stringify } from 'yaml';
 import { builtFile, ensureBuilt, type ToolName } from './build.js';
 import { type Certificates, type ClientName, generateCertificates } from './certs.js';
@@ -81,8 +82,7 @@ function writeKubeconfig(file: string, server: string, certs: Certificates, user
 /** True while `pid` runs the binary it was started from (a reused pid is not ours). */
 export function isOurs(process_: TrackedProcess): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${process_.pid}/cmdline`, 'utf8');
-    return cmdline.split('\0')[0] === process_.binary;
+    return cmdlineRuns(readFileSync(`/proc/${process_.pid}/cmdline`, 'utf8'), process_.binary);
   } catch {
     return false;
   }
@@ -100,7 +100,13 @@ function startProcess(state: ControlPlaneState, name: string, binary: string, ar
   const log = path.join(state.stateDir, 'logs', `${name}.log`);
   const fd = openSync(log, 'a');
   // Its own process group, so a Ctrl-C of `make kube-up` does not stop the cluster it started.
-  const child = spawn(binary, args, { detached: true, stdio: ['ignore', fd, fd], cwd: state.stateDir });
+  // A test's control plane dies with the test process; `make kube-up`'s outlives the CLI (measure/src/tie.ts).
+  const supervised = supervisedCommand(binary, args);
+  const child = spawn(supervised.command, supervised.args, {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    cwd: state.stateDir,
+  });
   closeSync(fd);
   child.unref();
   if (child.pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { waitFor } from './net.js';
+import { tiedCommand } from './tie.js';
 
 /**
  * The one helper that starts a child process for a test, a benchmark or `make run`: output kept
@@ -44,7 +45,9 @@ export interface StartedProcess {
 }
 
 export async function startProcess(options: StartOptions): Promise<StartedProcess> {
-  const child = spawn(options.command, options.args, {
+  // Always tied: what this helper starts is stopped by its starter, and dies with it (tie.ts).
+  const tied = tiedCommand(options.command, options.args);
+  const child = spawn(tied.command, tied.args, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { supervisedCommand } from '@recipe-mesh/measure/tie';
 import type { InstanceInfo } from '../workloads/services.js';
 import { labIdEnv, type ProcessKind, type ProcessRecord } from './state.js';
 
@@ -72,7 +73,9 @@ export function isRunning(record: Pick<ProcessRecord, 'pid' | 'startTicks'>): bo
 export function launch(spec: LaunchSpec, labId: string): ProcessRecord {
   const fd = openSync(spec.log, 'a');
   try {
-    const child = spawn(spec.command, spec.args, {
+    // In a test process the child dies with it; under `make up` it outlives the CLI (measure/src/tie.ts).
+    const supervised = supervisedCommand(spec.command, spec.args);
+    const child = spawn(supervised.command, supervised.args, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env, [labIdEnv]: labId },
       stdio: ['ignore', fd, fd],
