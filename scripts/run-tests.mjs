@@ -2,7 +2,7 @@
 // Runs every *.test.ts (or the paths given) with node's test runner through tsx, one file at a
 // time: integration tests start real servers and measure latency, which 2 cores cannot share.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,24 +34,26 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-// The guard ties the labs and control planes a test starts to its process, and ends a test process
-// whose parent is gone (scripts/test-process-guard.ts); the runner passes SIGINT, SIGTERM and SIGHUP
-// on, so `make test` stopped by Ctrl-C or `timeout` stops everything it started.
+// Every test file's process loads the guard (scripts/test-process-guard.ts): what it starts dies
+// with it, and it ends when its parent is gone. The runner itself (which Node starts without the
+// --import preloads) is tied to this script with the same parent-death signal (measure/src/tie.ts),
+// and this script passes SIGINT, SIGTERM and SIGHUP on: `make test` stopped by Ctrl-C, `timeout` or
+// SIGKILL stops everything it started.
 const guard = fileURLToPath(new URL('./test-process-guard.ts', import.meta.url));
-const child = spawn(
+const runner = [
   process.execPath,
-  [
-    '--conditions=source',
-    '--import',
-    'tsx',
-    '--import',
-    guard,
-    '--test',
-    '--test-concurrency=1',
-    '--test-reporter=spec',
-    ...files,
-  ],
-  { stdio: 'inherit' },
-);
+  '--conditions=source',
+  '--import',
+  'tsx',
+  '--import',
+  guard,
+  '--test',
+  '--test-concurrency=1',
+  '--test-reporter=spec',
+  ...files,
+];
+const setpriv = '/usr/bin/setpriv';
+const [command, ...args] = existsSync(setpriv) ? [setpriv, '--pdeathsig', 'KILL', '--', ...runner] : runner;
+const child = spawn(command, args, { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 1)));
