@@ -22,6 +22,12 @@ const setpriv = requireBinary('setpriv');
 const skipOf = (b: { path: string } | { skip: string }) => ('skip' in b ? b.skip : null);
 const skip = controlPlaneSkipReason(['kubernetes', 'etcd', 'kwok', 'istio']) ?? skipOf(envoy) ?? skipOf(setpriv);
 
+/** This process' environment without node:test's mark, which would make the inner run refuse to start. */
+function outerTestEnv(): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  return env;
+}
+
 async function interruptedRun(signal: 'SIGTERM' | 'SIGKILL', controlPlane: boolean) {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-interrupt-'));
   const pidsFile = path.join(dir, 'pids.json');
@@ -29,7 +35,7 @@ async function interruptedRun(signal: 'SIGTERM' | 'SIGKILL', controlPlane: boole
     process.execPath,
     [repoPath('scripts/run-tests.mjs'), repoPath('k8s/test/fixtures/hold-processes.test.ts')],
     {
-      env: { ...process.env, HOLD_PIDS_FILE: pidsFile, HOLD_CONTROL_PLANE: controlPlane ? '1' : '0' },
+      env: { ...outerTestEnv(), HOLD_PIDS_FILE: pidsFile, HOLD_CONTROL_PLANE: controlPlane ? '1' : '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
