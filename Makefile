@@ -5,7 +5,7 @@ NODE_TS := node --conditions=source --import tsx
 .PHONY: help install build typecheck lint format docs dashboards proto proto-check test run bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 install: ## Install npm packages exactly as locked (npm ci)
 	npm ci --no-audit --no-fund
