@@ -108,11 +108,16 @@ export const servicePortNames: readonly string[] = services.flatMap((s) => s.ser
  * (services/platform/src/telemetry.ts); the services read no other OTEL_* name.
  */
 export const telemetryEnv: readonly EnvKey[] = [
-  { name: 'OTEL_SERVICE_NAME', default: undefined, meaning: 'service.name of every span.' },
+  {
+    name: 'OTEL_SERVICE_NAME',
+    default: undefined,
+    meaning:
+      "service.name of every span; without it (or a service.name in OTEL_RESOURCE_ATTRIBUTES) the entry script's `services/<name>/` folder.",
+  },
   {
     name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
     default: undefined,
-    meaning: 'OTLP/HTTP base URL (`/v1/traces` is appended); unset: no export.',
+    meaning: "OTLP/HTTP base URL (`/v1/traces` is appended); the SDK's default is `http://localhost:4318`.",
   },
   { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', default: 'http/protobuf', meaning: '`http/protobuf` or `http/json`.' },
   { name: 'OTEL_TRACES_SAMPLER', default: 'parentbased_always_on', meaning: 'e.g. `parentbased_traceidratio`.' },
