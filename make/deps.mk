@@ -7,7 +7,7 @@ NEED := bash make/need.sh
 
 .PHONY: test-deps
 
-test-deps: lab-deps ## Install what `make test` needs when missing (the lab's parts, Chromium, bubblewrap, grpcurl, the local control plane…)
+test-deps: node_modules/.package-lock.json lab-deps ## Install what `make test` needs when missing (the lab's parts, Chromium, bubblewrap, grpcurl, the local control plane…)
 	@$(NEED) apt chromium chromium "the HTML report test drives Debian's Chromium with playwright-core (no browser download)"
 	@$(NEED) apt bwrap bubblewrap "k8s/test/image-rehearsal.test.ts runs each service on a read-only root with bwrap"
 	@$(NEED) apt openssl openssl "the local control plane makes each run's certificates with it"

