@@ -3,7 +3,7 @@
 # says nothing when it is already there (a `command -v` or an import, so a second run takes
 # seconds). Where it cannot install (not root and no sudo, no apt-get, no pip, no go) it says so
 # and what runs without it, and exits 0 — except under CI=true, where a missing tool is an error
-# (CI must exercise every real binary; docs/reliability.md, "CI").
+# (CI must exercise every real binary, as measure/src/binaries.ts requireBinary says).
 #
 #   need.sh apt        <command> <debian-package> <why>   apt-get install
 #   need.sh apt-daemon <command> <debian-package> <why>   the same, then stops the package's own
