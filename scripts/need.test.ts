@@ -4,7 +4,7 @@
 // go or python3.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const missingTool = 'recipe-mesh-no-such-tool';
 
-// A PATH with only what need.sh itself runs: no apt-get, no sudo, no go, no python3.
+// A PATH with only the utilities need.sh itself runs: no apt-get, no sudo, no go, no python3.
 const bareBin = mkdtempSync(path.join(tmpdir(), 'need-bin-'));
-for (const util of ['bash', 'dirname', 'id']) {
+for (const util of ['bash', 'dirname', 'env', 'id']) {
   const found = (process.env.PATH ?? '')
     .split(path.delimiter)
     .map((d) => path.join(d, util))
@@ -59,6 +59,37 @@ test('where it cannot install, it says what and why not, and goes on; CI=true st
     assert.match(ci.out, /CI=true needs it/);
   }
   assert.equal(need(['unknown']).status, 2);
+});
+
+test('a missing Debian package is installed with apt-get, saying what and why (a recording apt-get)', () => {
+  const bin = mkdtempSync(path.join(tmpdir(), 'need-apt-'));
+  try {
+    for (const util of ['bash', 'dirname', 'env', 'id']) symlinkSync(path.join(bareBin, util), path.join(bin, util));
+    const calls = path.join(bin, 'calls');
+    // apt-cache knows no package yet (a fresh image has no lists); apt-get records what it is asked.
+    writeFileSync(path.join(bin, 'apt-cache'), `#!${path.join(bareBin, 'bash')}\nexit 100\n`);
+    writeFileSync(path.join(bin, 'apt-get'), `#!${path.join(bareBin, 'bash')}\necho "$*" >> ${calls}\n`);
+    chmodSync(path.join(bin, 'apt-cache'), 0o755);
+    chmodSync(path.join(bin, 'apt-get'), 0o755);
+    const run = spawnSync(path.join(bin, 'bash'), ['make/need.sh', 'apt', missingTool, 'some-package', 'the reason'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { PATH: bin, HOME: bin },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    if (process.getuid?.() !== 0) {
+      // No sudo on this PATH: not root means it cannot, and says so.
+      assert.match(run.stdout, /cannot install some-package \(apt-get needs root: not root and no sudo\)/);
+      return;
+    }
+    assert.match(run.stdout, /^need: installing some-package \(apt\): the reason$/m);
+    assert.deepEqual(readFileSync(calls, 'utf8').trim().split('\n'), [
+      'update -qq',
+      'install -y -qq --no-install-recommends some-package',
+    ]);
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
 
 /** The commands `make -n <target>` would run, from the repository's Makefile. */
