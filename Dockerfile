@@ -22,6 +22,9 @@ COPY services/web-api/package.json services/web-api/
 COPY measure/package.json measure/
 COPY lab/package.json lab/
 COPY experiments/package.json experiments/
+COPY contracts/package.json contracts/
+COPY grafana/package.json grafana/
+COPY k8s/package.json k8s/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY proto/ proto/
 COPY services/ services/
@@ -38,6 +41,9 @@ COPY services/web-api/package.json services/web-api/
 COPY measure/package.json measure/
 COPY lab/package.json lab/
 COPY experiments/package.json experiments/
+COPY contracts/package.json contracts/
+COPY grafana/package.json grafana/
+COPY k8s/package.json k8s/
 
 FROM deps AS deps-recipe-api
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --include-workspace-root=false \

@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 NODE_TS := node --conditions=source --import tsx
 
-.PHONY: help install build typecheck lint format docs proto-check test run bench clean
+.PHONY: help install build typecheck lint format docs dashboards proto proto-check test run bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
 
 install: ## Install npm packages exactly as locked (npm ci)
 	npm ci --no-audit --no-fund
@@ -25,13 +25,21 @@ lint: node_modules/.package-lock.json ## Formatting and lint rules (Biome, biome
 format: node_modules/.package-lock.json ## Rewrite files to the project's format and apply safe lint fixes
 	npx biome check --write .
 
-docs: node_modules/.package-lock.json ## Regenerate the docs' generated tables (metrics) from their sources
+docs: node_modules/.package-lock.json ## Regenerate the docs' generated tables (contracts, metrics, experiments) from their sources
 	$(NODE_TS) scripts/gen-docs.ts
+
+dashboards: node_modules/.package-lock.json ## Regenerate grafana/dashboards/*.json from grafana/src/dashboards.ts
+	$(NODE_TS) grafana/src/write-dashboards.ts
+
+proto: node_modules/.package-lock.json ## Regenerate the committed gRPC types from proto/
+	node scripts/gen-proto.mjs
 
 proto-check: node_modules/.package-lock.json ## Fail when generated gRPC types drifted from proto/
 	node scripts/gen-proto.mjs --check
 
-test: typecheck lint proto-check ## Everything that can be checked without a cluster
+# test-deps (make/deps.mk) first: on a fresh Debian/Ubuntu machine it installs what the tests need;
+# when everything is there it says nothing and takes seconds.
+test: test-deps typecheck lint proto-check ## Install what the tests need when missing, then everything that can be checked without a cluster
 	node scripts/run-tests.mjs
 
 run: node_modules/.package-lock.json ## Both services (+ a private Redis when redis-server exists and REDIS_URL is unset); Ctrl-C stops all
@@ -43,5 +51,5 @@ clean: ## Remove build output
 # Lab (make up/down), Kubernetes (make deploy…), experiments and benchmarks live in their own fragments.
 -include make/*.mk
 
-bench: build ## Floors, each protocol, telemetry on/off, the mesh: req/s, latency, CPU, RSS (BENCH_DURATION_MS shortens rows)
+bench: build lab-deps ## Floors, each protocol, telemetry on/off, the mesh: req/s, latency, CPU, RSS (BENCH_DURATION_MS shortens rows)
 	$(NODE_TS) scripts/bench.ts

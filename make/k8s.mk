@@ -44,7 +44,7 @@ k8s_need_kubectl = $(call k8s_require,$(KUBECTL),Install kubectl: https://kubern
 k8s_need_istioctl = $(call k8s_require,$(ISTIOCTL),Install istioctl $(ISTIO_VERSION): curl -L https://istio.io/downloadIstio | ISTIO_VERSION=$(ISTIO_VERSION) sh -)
 k8s_need_docker = $(call k8s_require,$(DOCKER),Install the Docker CLI: make images builds inside minikube's Docker through it)
 
-.PHONY: kube-build kube-up kube-status kube-down minikube-up istio-install images deploy fault fault-clear smoke dashboards undeploy k8s-check k8s-overlay k8s-fault-named
+.PHONY: kube-build kube-up kube-status kube-down minikube-up istio-install images deploy fault fault-clear smoke grafana-port-forward undeploy k8s-check k8s-overlay k8s-fault-named
 
 # A real control plane without containers (etcd, kube-apiserver, controller manager, scheduler,
 # kwok nodes) on 127.0.0.1: what make test deploys to. Then e.g.
@@ -129,7 +129,7 @@ smoke: ## Requests through the ingress over HTTP, GraphQL and gRPC; a trace in T
 	$(call k8s_require,curl,Install curl.)
 	KUBECTL="$(KUBECTL)" KUBECONFIG="$(KUBECONFIG)" KUBE_CONTEXT="$(KUBE_CONTEXT)" K8S_NAMESPACE="$(K8S_NAMESPACE)" MINIKUBE_PROFILE="$(MINIKUBE_PROFILE)" bash k8s/scripts/smoke.sh
 
-dashboards: ## Port-forward Grafana and print its URL (Ctrl-C stops)
+grafana-port-forward: ## Port-forward Grafana on minikube and print its URL (Ctrl-C stops)
 	$(k8s_need_kubectl)
 	@echo "Grafana: http://localhost:$(GRAFANA_LOCAL_PORT)  (anonymous viewer; admin login in the grafana-admin Secret)"
 	$(k8s_kubectl) -n $(K8S_NAMESPACE) port-forward service/grafana $(GRAFANA_LOCAL_PORT):3000

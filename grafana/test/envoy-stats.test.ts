@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { startEnvoy } from './lib/processes.js';
@@ -39,7 +39,7 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
   skip: 'skip' in envoyBinary ? envoyBinary.skip : false,
   timeout: 60000,
 }, async (t) => {
-  if (!('path' in envoyBinary)) return;
+  assertFound(envoyBinary);
   const closing = net.createServer((socket) => socket.once('data', () => socket.destroy()));
   const healthy = http.createServer((_req, res) => res.end('ok'));
   const [closingPort, healthyPort] = [await listen(closing), await listen(healthy)];

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
 import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
@@ -182,7 +182,7 @@ test('every panel returns data from live metrics; rules load and record', { skip
 });
 
 test('the panel check fails on a panel whose query finds nothing', { skip, timeout: 60000 }, async (t) => {
-  if (!('path' in prometheusBinary)) return;
+  assertFound(prometheusBinary);
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-bad-dashboards-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(path.join(dir, 'dashboards'));

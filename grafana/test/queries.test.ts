@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { kubernetesOnlyProblems, kubernetesOnlyProblemsIn } from '../src/kubernetes-only.js';
 import { selectedMetrics } from '../src/promql.js';
 import {
@@ -40,12 +40,12 @@ test('dashboards and rules hold the queries expected', () => {
 });
 
 test('every PromQL expression parses (promtool)', { skip: 'skip' in promtool ? promtool.skip : false }, async () => {
-  if (!('path' in promtool)) return;
+  assertFound(promtool);
   assert.deepEqual(await parseProblems(promtool.path, queries), []);
 });
 
 test('the parse check reports a broken expression', { skip: 'skip' in promtool ? promtool.skip : false }, async () => {
-  if (!('path' in promtool)) return;
+  assertFound(promtool);
   const bad = [
     { source: 'good', raw: 'up', expr: 'up' },
     { source: 'bad parenthesis', raw: '', expr: 'sum(rate(up[1m])' },

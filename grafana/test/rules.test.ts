@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { checkRules, testRules } from '../src/promtool.js';
 import { readRuleFiles } from '../src/queries.js';
 import { ruleTestsDir, rulesDir } from '../src/paths.js';
@@ -17,7 +17,7 @@ const testFiles = readdirSync(ruleTestsDir)
   .map((f) => path.join(ruleTestsDir, f));
 
 test('promtool check rules passes on grafana/rules', { skip }, async () => {
-  if (!('path' in promtool)) return;
+  assertFound(promtool);
   const result = await checkRules(
     promtool.path,
     ruleFiles.map((r) => r.file),
@@ -26,7 +26,7 @@ test('promtool check rules passes on grafana/rules', { skip }, async () => {
 });
 
 test('promtool test rules passes on grafana/rules/tests', { skip }, async () => {
-  if (!('path' in promtool)) return;
+  assertFound(promtool);
   assert.ok(testFiles.length >= 2);
   const result = await testRules(promtool.path, testFiles);
   assert.ok(result.ok, result.output);
@@ -67,7 +67,7 @@ test('every alert is exercised by a promtool unit test', async () => {
 });
 
 test('promtool check rules and test rules fail on bad input', { skip }, async (t) => {
-  if (!('path' in promtool)) return;
+  assertFound(promtool);
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-bad-rules-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const badRules = path.join(dir, 'bad.yaml');

@@ -40,14 +40,40 @@ const container = (o: any, i = 0) => o.spec.template.spec.containers[i];
 const env = (o: any, name: string) => container(o).env.find((e: any) => e.name === name);
 
 describe('cross-references', () => {
-  test('docs/contracts.md parses into the names the checks use', () => {
-    assert.deepEqual(
-      contracts.services.map((s) => s.name),
-      ['web-api', 'recipe-api'],
-    );
-    assert.ok(contracts.adminPaths.includes('/readyz'));
+  test("the contracts module gives the names the checks use, with the schemas' ports", () => {
+    assert.deepEqual(contracts.services, [
+      { name: 'web-api', trafficPorts: [3000], adminPort: 9464 },
+      { name: 'recipe-api', trafficPorts: [4000, 4001], adminPort: 9465 },
+    ]);
     assert.equal(contracts.containerPortNames.admin, 'http-admin');
     assert.deepEqual(contracts.servicePortNames, ['http-web', 'http-api', 'grpc-api']);
+    assert.equal(contracts.envDefaults.SHUTDOWN_DRAIN_DELAY_MS, '5000');
+  });
+
+  test('the admin server serves every admin path of the contracts', () => {
+    assert.ok(served, 'services/platform/src/admin-server.ts exists');
+    assert.deepEqual(
+      contracts.adminPaths.filter((p) => p !== '/faults'),
+      [...served],
+    );
+  });
+
+  test('every key recipe-api reads may be set by a manifest; a typo may not', () => {
+    // These were missing from the hand-kept list docs/contracts.md once was.
+    for (const key of [
+      'GRAPHQL_MAX_COST',
+      'GRAPHQL_MAX_DEPTH',
+      'IDEMPOTENCY_TTL_SECONDS',
+      'REDIS_COMMAND_TIMEOUT_MS',
+      'REDIS_CONNECT_TIMEOUT_MS',
+      'REDIS_RECONNECT_MAX_DELAY_MS',
+      'SCAN_COUNT',
+    ]) {
+      const objects = with_('Deployment', 'recipe-api', (o) => container(o).env.push({ name: key, value: '7' }));
+      assert.deepEqual(refs.serviceEnvProblems(objects, contracts), [], key);
+    }
+    const typo = with_('Deployment', 'recipe-api', (o) => container(o).env.push({ name: 'SCAN_COUNTS', value: '7' }));
+    assert.match(refs.serviceEnvProblems(typo, contracts).join(), /SCAN_COUNTS is not a variable/);
   });
 
   for (const combination of combinations()) {
@@ -56,7 +82,7 @@ describe('cross-references', () => {
     });
   }
 
-  test('Service port names are the ones docs/contracts.md gives', () => {
+  test('Service port names are the ones the contracts give', () => {
     const names = buildDefault()
       .filter((o) => o.kind === 'Service' && ['web-api', 'recipe-api'].includes(o.metadata.name))
       .flatMap((s) => s.spec.ports.map((p: any) => p.name));

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { catalogue } from '@recipe-mesh/experiments/catalogue';
 import { docsProblems } from './lib/docs.js';
 import { makeVariables } from './lib/images.js';
 import { repoPath } from './lib/repo.js';
@@ -26,4 +28,49 @@ describe('docs/kubernetes.md', () => {
       /minikube tunnel/,
     );
   });
+});
+
+/** Each mesh fault with the experiments that apply it (incident or fix), from the catalogue. */
+function faultUsers(): Map<string, Set<string>> {
+  const users = new Map<string, Set<string>>();
+  for (const e of catalogue)
+    for (const setup of [e.incidentSetup, ...e.fixes.map((f) => f.setup)])
+      for (const component of setup.mesh) users.set(component, (users.get(component) ?? new Set()).add(e.name));
+  return users;
+}
+
+describe('istio/faults/*/README.md', () => {
+  const faultsDir = repoPath('istio/faults');
+  const faults = readdirSync(faultsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
+  const users = faultUsers();
+
+  test('every mesh component an experiment applies is a folder of istio/faults', () => {
+    assert.deepEqual(
+      [...users.keys()].filter((c) => !faults.includes(c)),
+      [],
+    );
+  });
+
+  for (const fault of faults) {
+    test(`${fault}: a README naming its experiments and how to apply and verify it with an explicit kubeconfig`, () => {
+      const file = path.join(faultsDir, fault, 'README.md');
+      assert.ok(existsSync(file), `istio/faults/${fault} has no README.md`);
+      const text = readFileSync(file, 'utf8');
+      const experiment = text.split('## Experiment')[1]?.split('\n## ')[0] ?? '';
+      const named = [...experiment.matchAll(/^- `([a-z0-9-]+)`/gm)].map((m) => m[1]);
+      const expected = [...(users.get(fault) ?? [])];
+      if (expected.length) assert.deepEqual(named.sort(), expected.sort());
+      else assert.match(experiment, /No experiment applies it/);
+      assert.ok(text.includes(`make fault FAULT=${fault}`), 'how to apply it');
+      assert.match(text, /make fault-clear/);
+      const clusterLines = text.split('\n').filter((l) => /^(kubectl|istioctl) /.test(l) && !/ kustomize /.test(l));
+      assert.ok(
+        clusterLines.some((l) => l.startsWith('istioctl ')),
+        'verifies with istioctl proxy-config',
+      );
+      for (const line of clusterLines) assert.match(line, /--kubeconfig \S+ --context /, line);
+    });
+  }
 });

@@ -153,8 +153,8 @@ describe('make targets that talk to a cluster, as planned by make -n', () => {
     // What fault-clear leaves on a cluster: k8s/test/live-deploy.test.ts.
   });
 
-  test('dashboards port-forwards Grafana and prints the URL', () => {
-    assert.deepEqual(planned('dashboards'), [
+  test('grafana-port-forward port-forwards Grafana and prints the URL', () => {
+    assert.deepEqual(planned('grafana-port-forward'), [
       'kubectl --context recipe-mesh -n recipe-mesh port-forward service/grafana 3300:3000',
     ]);
     assert.ok(find(buildDefault(), 'Service', 'grafana')!.spec.ports.some((p: any) => p.port === 3000));
@@ -190,7 +190,7 @@ describe('make targets when a tool is missing', () => {
     ['images', /'minikube' is not installed/],
     ['deploy', /'kubectl' is not installed/],
     ['smoke', /'kubectl' is not installed/],
-    ['dashboards', /'kubectl' is not installed/],
+    ['grafana-port-forward', /'kubectl' is not installed/],
     ['undeploy', /'kubectl' is not installed/],
   ];
   for (const [target, expected] of cases) {

@@ -58,3 +58,12 @@ export function requireBinary(name: string): { path: string } | { skip: string }
   if (process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
   return { skip: reason };
 }
+
+/**
+ * Inside a test body whose `{ skip }` option covers a requireBinary (or requireImageNode) result:
+ * narrows it to the found binary. Reaching the body without one means that skip option was lost,
+ * so the test fails, locally and under CI=true, instead of returning early and passing unrun.
+ */
+export function assertFound(found: { path: string } | { skip: string }): asserts found is { path: string } {
+  if ('skip' in found) throw new Error(`${found.skip}; this test ran without the skip option that covers it`);
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
 import { graphqlSdlFile, runSchemathesis, testBudget } from './schemathesis.js';
 import { labTargets } from './targets.js';
@@ -26,7 +26,7 @@ describe('schemathesis against the lab', { skip: missing.length ? missing.join('
 
   for (const index of [0, 1, 2]) {
     test(`target ${index + 1} of 3 passes every check`, async (t) => {
-      if (!('path' in schemathesis)) return;
+      assertFound(schemathesis);
       const target = labTargets(lab.state, sdl.file)[index]!;
       const run = await runSchemathesis(schemathesis.path, target, testBudget);
       t.diagnostic(`${target.name}: ${run.summary}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { startPlanted500App } from './fixtures/planted-500-app.js';
 import { restChecks, runSchemathesis, testBudget } from './schemathesis.js';
 
@@ -11,7 +11,7 @@ const schemathesis = requireBinary('schemathesis');
 test('schemathesis catches a planted 500 in GET /recipes/{id}', {
   skip: 'skip' in schemathesis ? schemathesis.skip : false,
 }, async (t) => {
-  if (!('path' in schemathesis)) return;
+  assertFound(schemathesis);
   const app = await startPlanted500App();
   t.after(() => app.close());
   const run = await runSchemathesis(

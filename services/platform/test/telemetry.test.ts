@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { requireImageNode } from '@recipe-mesh/measure/image-node';
 import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
 import { freePort } from '@recipe-mesh/measure/net';
@@ -112,7 +112,7 @@ const imageNode = requireImageNode();
 test("on the images' Node too, ESM-imported express and ioredis are traced", {
   skip: skip || ('skip' in imageNode ? imageNode.skip : false),
 }, async (t) => {
-  if (!('path' in imageNode)) return;
+  assertFound(imageNode);
   const imageApp = await startService({
     name: 'observed-app-image-node',
     entry: 'services/platform/test/fixtures/observed-app.ts',

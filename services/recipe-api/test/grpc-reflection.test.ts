@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Health } from '@recipe-mesh/platform/health';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import {
   bindGrpcServer,
@@ -43,7 +43,7 @@ async function tool(binary: string, args: string[]): Promise<{ code: number; std
 test('grpcurl lists, describes and calls RecipeService through server reflection', {
   skip: 'skip' in grpcurl ? grpcurl.skip : false,
 }, async (t) => {
-  if (!('path' in grpcurl)) return;
+  assertFound(grpcurl);
   const { address } = await startGrpc(t);
   const curl = (...args: string[]) => tool(grpcurl.path, ['-plaintext', ...args]);
 
@@ -92,7 +92,7 @@ test('grpcurl lists, describes and calls RecipeService through server reflection
 test('grpc-health-probe follows readiness, overall and per service', {
   skip: 'skip' in healthProbe ? healthProbe.skip : false,
 }, async (t) => {
-  if (!('path' in healthProbe)) return;
+  assertFound(healthProbe);
   const { address, health, grpcServer } = await startGrpc(t);
   const probe = (service: string) =>
     tool(healthProbe.path, ['-addr', address, '-service', service, '-connect-timeout', '5s']);

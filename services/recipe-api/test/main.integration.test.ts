@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
 import { startRedis } from '@recipe-mesh/measure/redis-server';
@@ -17,7 +17,7 @@ test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and return
   skip: 'skip' in redisBinary && redisBinary.skip,
   timeout: 45_000,
 }, async (t) => {
-  if (!('path' in redisBinary)) return;
+  assertFound(redisBinary);
   const redis = await startRedis(redisBinary.path);
   t.after(() => redis.stop());
   const [port, grpcPort, adminPort] = [await freePort(), await freePort(), await freePort()];

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { freePort } from '@recipe-mesh/measure/net';
 import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
 import { vias } from '../src/upstream/errors.js';
@@ -25,7 +25,7 @@ describe('web-api → recipe-api → Redis', { skip }, () => {
   let web: ServiceProcess;
 
   before(async () => {
-    if (!('path' in redisBinary)) return;
+    assertFound(redisBinary);
     redis = await startRedis(redisBinary.path);
     const grpcPort = await freePort();
     recipeApi = await startMain(recipeApiMain, { REDIS_URL: redis.url, GRPC_PORT: String(grpcPort) });
