@@ -187,13 +187,13 @@ export const relayedCodeOf = (code: ErrorCode): ErrorCode => {
  * (a bare 400 or INVALID_ARGUMENT says nothing about whose mistake it was).
  */
 function bareCodes<K extends number>(statusOf: (entry: ErrorContractEntry) => K): Map<K, ErrorCode> {
-  const byStatus = new Map<K, Set<ErrorCode>>();
+  const byStatus = new Map<K, ErrorCode[]>();
   for (const code of errorCodes) {
     const key = statusOf(errorContract[code]);
-    byStatus.set(key, (byStatus.get(key) ?? new Set()).add(relayedCodeOf(code)));
+    byStatus.set(key, [...(byStatus.get(key) ?? []), code]);
   }
   const unique = new Map<K, ErrorCode>();
-  for (const [key, relayed] of byStatus) if (relayed.size === 1) unique.set(key, [...relayed][0]!);
+  for (const [key, codes] of byStatus) if (new Set(codes.map(relayedCodeOf)).size === 1) unique.set(key, codes[0]!);
   return unique;
 }
 
