@@ -98,6 +98,12 @@ interface ErrorRow {
   cells: Cell[];
 }
 
+/** Cells sending each operation's usual request. */
+const usualRequests = (operations: readonly Operation[], upstream: Cell['upstream'], expected: Cell['expected']) =>
+  operations.map(
+    (operation): Cell => ({ operation, upstream, send: (base, via) => send(base, operation, via), expected }),
+  );
+
 const everyOperation = Object.keys(viasOf) as Operation[];
 const jsonOperations: Operation[] = ['getRecipe', 'getMenu', 'createRecipe', 'setPreferences'];
 
@@ -146,13 +152,9 @@ const matrix: ErrorRow[] = [
     // never sees input it would reject; this is the answer should the two ever disagree.
     error: 'validation (recipe-api, on input web-api already checked)',
     script: { kind: 'coded', code: 'VALIDATION_FAILED', message: 'invalid recipe', details: blankName },
-    cells: (['getRecipe', 'getMenu', 'createRecipe'] as const).map((operation) => ({
-      operation,
-      upstream: 'fake',
-      send: (base, via) => send(base, operation, via),
-      expected: (via) =>
-        relayed(via, 400, { code: 'VALIDATION_FAILED', message: 'invalid recipe', details: blankName }),
-    })),
+    cells: usualRequests(['getRecipe', 'getMenu', 'createRecipe'], 'fake', (via) =>
+      relayed(via, 400, { code: 'VALIDATION_FAILED', message: 'invalid recipe', details: blankName }),
+    ),
   },
   {
     error: 'idempotency conflict',
@@ -223,56 +225,29 @@ const matrix: ErrorRow[] = [
     // request wrong, which its caller cannot fix: a 502, the same on every via.
     error: 'unsupported media type (recipe-api refusing web-api’s request)',
     script: { kind: 'coded', code: 'UNSUPPORTED_MEDIA_TYPE', message: 'body must be application/json' },
-    cells: jsonOperations.map((operation) => ({
-      operation,
-      upstream: 'fake',
-      send: (base, via) => send(base, operation, via),
-      expected: badAnswer,
-    })),
+    cells: usualRequests(jsonOperations, 'fake', badAnswer),
   },
   {
     error: 'timeout',
     faults: { latency: { ms: upstreamTimeoutMs * 2 } },
-    cells: everyOperation.map((operation) => ({
-      operation,
-      upstream: 'real',
-      send: (base, via) => send(base, operation, via),
-      expected: timedOut,
-    })),
+    cells: usualRequests(everyOperation, 'real', timedOut),
   },
   {
     error: 'unavailable (503 on every protocol)',
     faults: { errors: { status: 503 } },
-    cells: everyOperation.map((operation) => ({
-      operation,
-      upstream: 'real',
-      send: (base, via) => send(base, operation, via),
-      expected: unavailable,
-    })),
+    cells: usualRequests(everyOperation, 'real', unavailable),
   },
   {
     // recipe-api's Redis is a port nobody listens on: reads degrade to the store, but preferences
     // live only in Redis and cannot be stored (recipe-catalogue.ts).
     error: 'unavailable (recipe-api’s own UNAVAILABLE)',
-    cells: [
-      {
-        operation: 'setPreferences',
-        upstream: 'real',
-        send: (b, v) => send(b, 'setPreferences', v),
-        expected: unavailable,
-      },
-    ],
+    cells: usualRequests(['setPreferences'], 'real', unavailable),
   },
   {
     // Fake: the real recipe-api always answers its contract.
     error: 'an answer web-api cannot parse',
     script: { kind: 'unparseable' },
-    cells: everyOperation.map((operation) => ({
-      operation,
-      upstream: 'fake',
-      send: (base, via) => send(base, operation, via),
-      expected: badAnswer,
-    })),
+    cells: usualRequests(everyOperation, 'fake', badAnswer),
   },
 ];
 

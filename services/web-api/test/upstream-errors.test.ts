@@ -75,73 +75,43 @@ test('a client mistake stays a 4xx: the reused Idempotency-Key is 422 with its d
 });
 
 test('bare statuses (a proxy, the gRPC library, an injected fault) map by the table where it is unambiguous', () => {
-  expectMapped(fromHttpStatus(503, undefined, 'graphql'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true);
-  expectMapped(
-    fromHttpStatus(503, { error: { code: 'INJECTED_FAULT', message: 'fault injected: status 503' } }, 'http'),
-    503,
-    'UPSTREAM_UNAVAILABLE',
-    'unavailable',
-    true,
-  );
-  expectMapped(fromHttpStatus(504, undefined, 'http'), 504, 'UPSTREAM_TIMEOUT', 'timeout', false);
-  expectMapped(fromHttpStatus(413, undefined, 'http'), 413, 'PAYLOAD_TOO_LARGE', 'client_error', false);
-  // A bare 400 (Envoy's codec) or a 4xx with a code of another status says web-api sent something wrong.
-  expectMapped(fromHttpStatus(400, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false);
-  expectMapped(
-    fromHttpStatus(404, { error: { code: 'UNPROCESSABLE', message: 'x' } }, 'http'),
-    404,
-    'NOT_FOUND',
-    'client_error',
-    false,
-  );
-  expectMapped(fromHttpStatus(405, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false);
-  expectMapped(
-    fromHttpStatus(500, { error: { message: 'boom' } }, 'http'),
-    502,
-    'UPSTREAM_ERROR',
-    'server_error',
-    false,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded' }),
-    504,
-    'UPSTREAM_TIMEOUT',
-    'timeout',
-    false,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.UNAVAILABLE, details: 'No connection established' }),
-    503,
-    'UPSTREAM_UNAVAILABLE',
-    'unavailable',
-    true,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.RESOURCE_EXHAUSTED, details: 'Received message larger than max' }),
-    413,
-    'PAYLOAD_TOO_LARGE',
-    'client_error',
-    false,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.INVALID_ARGUMENT, details: 'name: Required' }),
-    502,
-    'UPSTREAM_ERROR',
-    'server_error',
-    false,
-  );
+  const injected = { error: { code: 'INJECTED_FAULT', message: 'fault injected: status 503' } };
+  const bare = (code: grpcStatus) => fromGrpcError({ code, details: 'from grpc-js or a proxy' });
+  const cases: [UpstreamError, number, string, string, boolean][] = [
+    [fromHttpStatus(503, undefined, 'graphql'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [fromHttpStatus(503, injected, 'http'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [fromHttpStatus(504, undefined, 'http'), 504, 'UPSTREAM_TIMEOUT', 'timeout', false],
+    [fromHttpStatus(413, undefined, 'http'), 413, 'PAYLOAD_TOO_LARGE', 'client_error', false],
+    // A bare 400 (Envoy's codec) or 405 says web-api sent something wrong.
+    [fromHttpStatus(400, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false],
+    [fromHttpStatus(405, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false],
+    // A code the table gives another status is not believed: the status is read bare.
+    [
+      fromHttpStatus(404, { error: { code: 'UNPROCESSABLE', message: 'x' } }, 'http'),
+      404,
+      'NOT_FOUND',
+      'client_error',
+      false,
+    ],
+    [fromHttpStatus(500, { error: { message: 'boom' } }, 'http'), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [bare(grpcStatus.DEADLINE_EXCEEDED), 504, 'UPSTREAM_TIMEOUT', 'timeout', false],
+    [bare(grpcStatus.UNAVAILABLE), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [bare(grpcStatus.RESOURCE_EXHAUSTED), 413, 'PAYLOAD_TOO_LARGE', 'client_error', false],
+    [bare(grpcStatus.INVALID_ARGUMENT), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [fromGraphqlErrors([{ message: 'Unexpected error.' }]), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [
+      fromGraphqlErrors([{ message: 'Cannot query field "x"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]),
+      502,
+      'UPSTREAM_ERROR',
+      'client_error',
+      false,
+    ],
+  ];
+  for (const [error, status, code, outcome, retryable] of cases) expectMapped(error, status, code, outcome, retryable);
   const internal = fromGrpcError({ code: grpcStatus.INTERNAL, details: 'boom' });
   expectMapped(internal, 502, 'UPSTREAM_ERROR', 'server_error', false);
   assert.equal(internal.message, 'unexpected answer from recipe-api', "recipe-api's words stay in the log");
   assert.match(internal.reason, /INTERNAL \(boom\)/);
-  expectMapped(fromGraphqlErrors([{ message: 'Unexpected error.' }]), 502, 'UPSTREAM_ERROR', 'server_error', false);
-  expectMapped(
-    fromGraphqlErrors([{ message: 'Cannot query field "x"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]),
-    502,
-    'UPSTREAM_ERROR',
-    'client_error',
-    false,
-  );
 });
 
 test('transport errors: refused/reset connections are retryable 503, deadlines are 504, the rest 502', () => {
