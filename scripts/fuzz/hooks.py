@@ -71,8 +71,9 @@ def filter_case(ctx, case):
     """Through Envoy (FUZZ_THROUGH_ENVOY=1), leave out the probe with the QUERY method.
 
     QUERY (draft-ietf-httpbis-safe-method-w-body, OpenAPI 3.2) is a method token Envoy's HTTP/1
-    codec does not know: the ingress answers 400 with an empty body before any application sees
-    the request, as Istio's gateway does (Envoy's `allow_custom_methods` is off by default). That is
+    codec does not know: the ingress answers 400 with its own plain-text body before any application
+    sees the request, as Istio's gateway does (Envoy's `allow_custom_methods` is off by default;
+    docs/reliability.md, "Unknown methods at the ingress"). That is
     the proxy, not web-api; web-api itself answers QUERY with 405 and `Allow`, and the run against
     recipe-api's own port keeps the probe.
     """
