@@ -40,6 +40,7 @@ def graphql_errors_are_coded(ctx, response, case):
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _issued_keys = itertools.count()
+_issued: set[str] = set()
 
 
 @schemathesis.hook
@@ -56,8 +57,13 @@ def before_call(ctx, case, kwargs):
     headers = case.headers or {}
     for name in list(headers):
         value = headers[name]
+        if value in _issued:
+            # A key this hook issued, sent again on purpose: the stateful phase following the
+            # ReuseIdempotencyKey link of POST /api/recipes (a replay, or 422 with another body).
+            continue
         if name.lower() == "idempotency-key" and isinstance(value, str) and IDEMPOTENCY_KEY.match(value):
             headers[name] = f"{value[:200]}-{os.getpid()}-{next(_issued_keys)}"
+            _issued.add(headers[name])
 
 
 @schemathesis.hook
@@ -65,8 +71,9 @@ def filter_case(ctx, case):
     """Through Envoy (FUZZ_THROUGH_ENVOY=1), leave out the probe with the QUERY method.
 
     QUERY (draft-ietf-httpbis-safe-method-w-body, OpenAPI 3.2) is a method token Envoy's HTTP/1
-    codec does not know: the ingress answers 400 with an empty body before any application sees
-    the request, as Istio's gateway does (Envoy's `allow_custom_methods` is off by default). That is
+    codec does not know: the ingress answers 400 with its own plain-text body before any application
+    sees the request, as Istio's gateway does (Envoy's `allow_custom_methods` is off by default;
+    docs/reliability.md, "Unknown methods at the ingress"). That is
     the proxy, not web-api; web-api itself answers QUERY with 405 and `Allow`, and the run against
     recipe-api's own port keeps the probe.
     """

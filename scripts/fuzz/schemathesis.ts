@@ -63,6 +63,44 @@ export interface FuzzTarget {
   checks: FuzzChecks;
   /** Reached through the lab's Envoy ingress (hooks.py leaves out what Envoy answers itself). */
   throughEnvoy?: boolean;
+  /** Settings per operation, by operationId. */
+  operations?: Record<string, OperationSettings>;
+}
+
+export interface OperationSettings {
+  /** Left out of the run. */
+  disabled?: boolean;
+  /** Query parameters sent as given, never generated. */
+  pinnedQuery?: Record<string, string>;
+  /** Statuses positive_data_acceptance takes as "accepted" instead of its default list. */
+  acceptedStatuses?: string[];
+}
+
+/** Every phase, the stateful one (sequences over the documents' links) included. */
+export const phases = ['examples', 'coverage', 'fuzzing', 'stateful'];
+
+/**
+ * schemathesis.toml for a target's per-operation settings ("Operation-Specific Configuration",
+ * "Parameter Overrides" and check settings in schemathesis' configuration reference): an
+ * overridden parameter is sent as given and never generated, in every phase.
+ */
+export function schemathesisConfig(operations: Record<string, OperationSettings>): string {
+  const toml = (value: unknown) => JSON.stringify(value);
+  return Object.entries(operations)
+    .map(([id, settings]) => {
+      const lines = ['[[operations]]', `include-operation-id = ${toml(id)}`];
+      if (settings.disabled) lines.push('enabled = false');
+      if (settings.pinnedQuery) {
+        const pairs = Object.entries(settings.pinnedQuery).map(
+          ([name, value]) => `${toml(`query.${name}`)} = ${toml(value)}`,
+        );
+        lines.push(`parameters = { ${pairs.join(', ')} }`);
+      }
+      if (settings.acceptedStatuses)
+        lines.push(`checks.positive_data_acceptance.expected-statuses = ${toml(settings.acceptedStatuses)}`);
+      return `${lines.join('\n')}\n`;
+    })
+    .join('\n');
 }
 
 /** The GraphQL SDL of recipe-api, printed from the schema it serves (introspection trips graphql-core 3.2.8). */
@@ -74,13 +112,20 @@ export function graphqlSdlFile(): { file: string; remove(): void } {
 }
 
 export function runSchemathesis(binary: string, target: FuzzTarget, budget: FuzzBudget): Promise<FuzzRun> {
+  const configDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-fuzz-config-'));
+  const configFile = path.join(configDir, 'schemathesis.toml');
+  writeFileSync(configFile, target.operations ? schemathesisConfig(target.operations) : '');
   const args = [
+    '--config-file',
+    configFile,
     'run',
     target.location,
     ...(target.url ? ['--url', target.url] : []),
     '--checks',
     target.checks.checks.join(','),
     ...(target.checks.exclude ? ['--exclude-checks', target.checks.exclude.join(',')] : []),
+    '--phases',
+    phases.join(','),
     '--max-examples',
     String(budget.maxExamples),
     '--seed',
@@ -110,8 +155,12 @@ export function runSchemathesis(binary: string, target: FuzzTarget, budget: Fuzz
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.once('error', reject);
+    child.once('error', (error) => {
+      rmSync(configDir, { recursive: true, force: true });
+      reject(error);
+    });
     child.once('exit', (code, signal) => {
+      rmSync(configDir, { recursive: true, force: true });
       const cases = /^\s*(\d+ generated, .+)$/m.exec(output)?.[1]?.trim() ?? 'no test cases';
       const closing = /=+ (.+ in [\d.]+s) =+\s*$/m.exec(output)?.[1] ?? '';
       const summary = `${cases}; ${closing}`;

@@ -1,39 +1,10 @@
-/**
- * One catalogue of coded errors, shared by REST, GraphQL and gRPC mappings.
- * The HTTP body shape is always `{ error: { code, message, details? } }`.
- */
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'VALIDATION_FAILED'
-  | 'UNPROCESSABLE'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'CONFLICT'
-  | 'UNAUTHORIZED'
-  | 'UNAVAILABLE'
-  | 'UPSTREAM_TIMEOUT'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_ERROR'
-  | 'INTERNAL';
+import { type ErrorCode, httpStatusOf } from './error-contract.js';
 
-export const httpStatusOf: Record<ErrorCode, number> = {
-  BAD_REQUEST: 400,
-  VALIDATION_FAILED: 400,
-  UNPROCESSABLE: 422,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  CONFLICT: 409,
-  UNAUTHORIZED: 401,
-  UNAVAILABLE: 503,
-  UPSTREAM_TIMEOUT: 504,
-  UPSTREAM_UNAVAILABLE: 503,
-  UPSTREAM_ERROR: 502,
-  INTERNAL: 500,
-};
+/**
+ * Coded errors: the codes and what each protocol answers for them are the table in
+ * error-contract.ts. The HTTP body shape is always `{ error: { code, message, details? } }`.
+ */
+export { type ErrorCode, httpStatusOf };
 
 export class AppError extends Error {
   constructor(

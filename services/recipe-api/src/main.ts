@@ -62,7 +62,14 @@ async function main(): Promise<void> {
   });
   await runtime.serveHttp(http.createServer(app), config.PORT, 'http');
 
-  const grpc = createGrpcServer({ catalogue, faults, metrics, logger, health });
+  const grpc = createGrpcServer({
+    catalogue,
+    faults,
+    metrics,
+    logger,
+    health,
+    maxRequestBytes: config.JSON_BODY_LIMIT_BYTES,
+  });
   const grpcPort = await bindGrpcServer(grpc.server, config.HOST, config.GRPC_PORT);
   runtime.addListenerStop('grpc', (timeoutMs) => stopGrpcServer(grpc.server, timeoutMs));
   logger.info({ listener: 'grpc', port: grpcPort }, 'listening');

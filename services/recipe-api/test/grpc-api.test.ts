@@ -16,7 +16,7 @@ import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpe
 async function startGrpc(t: TestContext, seedCount = 300) {
   const deps = memoryCatalogue({ seedCount });
   const health = new Health();
-  const grpcServer = createGrpcServer({ ...deps, logger: silentLogger, health });
+  const grpcServer = createGrpcServer({ ...deps, logger: silentLogger, health, maxRequestBytes: 65_536 });
   const port = await bindGrpcServer(grpcServer.server, '127.0.0.1', 0);
   const proto = loadRecipesProto();
   const client = new proto.recipes.v1.RecipeService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

@@ -22,7 +22,7 @@ const run = promisify(execFile);
 async function startGrpc(t: TestContext) {
   const deps = memoryCatalogue({ seedCount: 100 });
   const health = new Health();
-  const grpcServer = createGrpcServer({ ...deps, logger: silentLogger, health });
+  const grpcServer = createGrpcServer({ ...deps, logger: silentLogger, health, maxRequestBytes: 65_536 });
   const port = await bindGrpcServer(grpcServer.server, '127.0.0.1', 0);
   t.after(() => stopGrpcServer(grpcServer.server, 1000));
   return { health, grpcServer, address: `127.0.0.1:${port}` };

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
+import {
+  encodeErrorMetadata,
+  errorCodes,
+  errorContract,
+  errorMetadataKey,
+  grpcStatusOf,
+  httpStatusOf,
+  relayedCodeOf,
+} from '@recipe-mesh/platform/error-contract';
 import { errors as undiciErrors } from 'undici';
 import {
   UpstreamError,
@@ -19,42 +28,90 @@ const expectMapped = (error: UpstreamError, status: number, code: string, outcom
   );
 };
 
-test('upstream HTTP statuses: 404 and 400 pass through, 503 is retryable 503, 504 is 504, other 5xx are 502', () => {
-  expectMapped(
-    fromHttpStatus(404, { error: { code: 'NOT_FOUND', message: 'recipe 7 not found' } }, 'http'),
-    404,
-    'NOT_FOUND',
-    'client_error',
-    false,
-  );
-  const invalid = fromHttpStatus(
-    400,
-    { error: { code: 'VALIDATION_FAILED', message: 'invalid recipe', details: [{ path: 'name' }] } },
-    'http',
-  );
-  expectMapped(invalid, 400, 'VALIDATION_FAILED', 'client_error', false);
-  assert.equal(invalid.message, 'invalid recipe');
-  assert.deepEqual(invalid.details, [{ path: 'name' }]);
-  expectMapped(
-    fromHttpStatus(400, { error: { code: 'BAD_REQUEST', message: 'x' } }, 'http'),
-    400,
-    'BAD_REQUEST',
-    'client_error',
-    false,
-  );
-  expectMapped(fromHttpStatus(409, undefined, 'http'), 409, 'CONFLICT', 'client_error', false);
-  expectMapped(fromHttpStatus(503, undefined, 'graphql'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true);
-  expectMapped(fromHttpStatus(504, undefined, 'http'), 504, 'UPSTREAM_TIMEOUT', 'timeout', false);
-  expectMapped(
-    fromHttpStatus(500, { error: { message: 'boom' } }, 'http'),
-    502,
-    'UPSTREAM_ERROR',
-    'server_error',
-    false,
-  );
-  expectMapped(fromHttpStatus(502, 'not json', 'http'), 502, 'UPSTREAM_ERROR', 'server_error', false);
-  // A 401/405 means web-api called recipe-api wrongly: not the caller's fault.
-  expectMapped(fromHttpStatus(405, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false);
+test('every code of the table is one public answer whichever protocol carried it', () => {
+  for (const code of errorCodes) {
+    const stated = { message: `recipe-api says ${code}`, details: { example: code } };
+    const grpcMetadata = new Metadata();
+    grpcMetadata.set(errorMetadataKey, encodeErrorMetadata({ code, ...stated }));
+    const answers = {
+      http: fromHttpStatus(httpStatusOf[code], { error: { code, ...stated } }, 'http'),
+      graphql: fromGraphqlErrors([{ message: stated.message, extensions: { code, details: stated.details } }]),
+      grpc: fromGrpcError({ code: grpcStatusOf[code], details: 'readable text', metadata: grpcMetadata }),
+    };
+    const relayed = relayedCodeOf(code);
+    const passedOn = relayed === code && errorContract[code].relayedAs === 'as-is';
+    for (const [via, error] of Object.entries(answers)) {
+      const body = upstreamErrorBody(error).error;
+      assert.deepEqual(
+        { status: error.status, code: body.code, message: body.message, details: body.details, via: body.via },
+        {
+          status: httpStatusOf[relayed],
+          code: relayed,
+          // The caller's mistakes keep recipe-api's words; web-api's own answers have the table's.
+          message: passedOn ? stated.message : errorContract[relayed].message,
+          details: passedOn ? stated.details : undefined,
+          via,
+        },
+        `${code} over ${via}`,
+      );
+    }
+  }
+});
+
+test('a client mistake stays a 4xx: the reused Idempotency-Key is 422 with its details on every protocol', () => {
+  const details = { idempotencyKey: 'k-1' };
+  const message = 'Idempotency-Key was already used with a different request body';
+  const metadata = new Metadata();
+  metadata.set(errorMetadataKey, encodeErrorMetadata({ code: 'UNPROCESSABLE', message, details }));
+  for (const error of [
+    fromHttpStatus(422, { error: { code: 'UNPROCESSABLE', message, details } }, 'http'),
+    fromGraphqlErrors([{ message, extensions: { code: 'UNPROCESSABLE', details } }]),
+    fromGrpcError({ code: grpcStatus.FAILED_PRECONDITION, details: message, metadata }),
+  ]) {
+    expectMapped(error, 422, 'UNPROCESSABLE', 'client_error', false);
+    assert.equal(error.message, message);
+    assert.deepEqual(error.details, details);
+  }
+});
+
+test('bare statuses (a proxy, the gRPC library, an injected fault) map by the table where it is unambiguous', () => {
+  const injected = { error: { code: 'INJECTED_FAULT', message: 'fault injected: status 503' } };
+  const bare = (code: grpcStatus) => fromGrpcError({ code, details: 'from grpc-js or a proxy' });
+  const cases: [UpstreamError, number, string, string, boolean][] = [
+    [fromHttpStatus(503, undefined, 'graphql'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [fromHttpStatus(503, injected, 'http'), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [fromHttpStatus(504, undefined, 'http'), 504, 'UPSTREAM_TIMEOUT', 'timeout', false],
+    [fromHttpStatus(413, undefined, 'http'), 413, 'PAYLOAD_TOO_LARGE', 'client_error', false],
+    // A bare 400 (Envoy's codec) or 405 says web-api sent something wrong.
+    [fromHttpStatus(400, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false],
+    [fromHttpStatus(405, undefined, 'http'), 502, 'UPSTREAM_ERROR', 'client_error', false],
+    // A code the table gives another status is not believed: the status is read bare.
+    [
+      fromHttpStatus(404, { error: { code: 'UNPROCESSABLE', message: 'x' } }, 'http'),
+      404,
+      'NOT_FOUND',
+      'client_error',
+      false,
+    ],
+    [fromHttpStatus(500, { error: { message: 'boom' } }, 'http'), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [bare(grpcStatus.DEADLINE_EXCEEDED), 504, 'UPSTREAM_TIMEOUT', 'timeout', false],
+    [bare(grpcStatus.UNAVAILABLE), 503, 'UPSTREAM_UNAVAILABLE', 'unavailable', true],
+    [bare(grpcStatus.RESOURCE_EXHAUSTED), 413, 'PAYLOAD_TOO_LARGE', 'client_error', false],
+    [bare(grpcStatus.INVALID_ARGUMENT), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [fromGraphqlErrors([{ message: 'Unexpected error.' }]), 502, 'UPSTREAM_ERROR', 'server_error', false],
+    [
+      fromGraphqlErrors([{ message: 'Cannot query field "x"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]),
+      502,
+      'UPSTREAM_ERROR',
+      'client_error',
+      false,
+    ],
+  ];
+  for (const [error, status, code, outcome, retryable] of cases) expectMapped(error, status, code, outcome, retryable);
+  const internal = fromGrpcError({ code: grpcStatus.INTERNAL, details: 'boom' });
+  expectMapped(internal, 502, 'UPSTREAM_ERROR', 'server_error', false);
+  assert.equal(internal.message, 'unexpected answer from recipe-api', "recipe-api's words stay in the log");
+  assert.match(internal.reason, /INTERNAL \(boom\)/);
 });
 
 test('transport errors: refused/reset connections are retryable 503, deadlines are 504, the rest 502', () => {
@@ -100,94 +157,17 @@ test('transport errors: refused/reset connections are retryable 503, deadlines a
   assert.equal(fromTransportError(already, 'http'), already, 'an UpstreamError is kept as it is');
 });
 
-test('gRPC status codes map like their HTTP counterparts', () => {
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded' }),
-    504,
-    'UPSTREAM_TIMEOUT',
-    'timeout',
-    false,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.UNAVAILABLE, details: 'No connection established' }),
-    503,
-    'UPSTREAM_UNAVAILABLE',
-    'unavailable',
-    true,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.NOT_FOUND, details: 'recipe 7 not found' }),
-    404,
-    'NOT_FOUND',
-    'client_error',
-    false,
-  );
-  const invalid = fromGrpcError({
-    code: grpcStatus.INVALID_ARGUMENT,
-    details: '[{"path":"name","message":"Required"}]',
-  });
-  expectMapped(invalid, 400, 'VALIDATION_FAILED', 'client_error', false);
-  assert.deepEqual(invalid.details, [{ path: 'name', message: 'Required' }]);
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.INVALID_ARGUMENT, details: 'name: Required' }),
-    400,
-    'VALIDATION_FAILED',
-    'client_error',
-    false,
-  );
-  expectMapped(
-    fromGrpcError({ code: grpcStatus.INTERNAL, details: 'boom' }),
-    502,
-    'UPSTREAM_ERROR',
-    'server_error',
-    false,
-  );
-  assert.match(fromGrpcError({ code: grpcStatus.INTERNAL, details: 'boom' }).message, /INTERNAL/);
-});
-
-test('GraphQL extensions.code maps to statuses; a rejected query is a 502 contract mismatch', () => {
-  expectMapped(
-    fromGraphqlErrors([{ message: 'recipe 7 not found', extensions: { code: 'NOT_FOUND' } }]),
-    404,
-    'NOT_FOUND',
-    'client_error',
-    false,
-  );
-  expectMapped(
-    fromGraphqlErrors([{ message: 'bad', extensions: { code: 'BAD_USER_INPUT' } }]),
-    400,
-    'VALIDATION_FAILED',
-    'client_error',
-    false,
-  );
-  expectMapped(
-    fromGraphqlErrors([{ message: 'down', extensions: { code: 'UNAVAILABLE' } }]),
-    503,
-    'UPSTREAM_UNAVAILABLE',
-    'unavailable',
-    true,
-  );
-  expectMapped(
-    fromGraphqlErrors([{ message: 'Cannot query field "x"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]),
-    502,
-    'UPSTREAM_ERROR',
-    'client_error',
-    false,
-  );
-  expectMapped(fromGraphqlErrors([{ message: 'Unexpected error.' }]), 502, 'UPSTREAM_ERROR', 'server_error', false);
-});
-
 test('the error body names the upstream and the protocol', () => {
   assert.deepEqual(upstreamErrorBody(fromHttpStatus(503, undefined, 'grpc')), {
     error: {
       code: 'UPSTREAM_UNAVAILABLE',
-      message: 'recipe-api is unavailable: status 503',
+      message: 'recipe-api is unavailable',
       upstream: 'recipe-api',
       via: 'grpc',
     },
   });
   const withDetails = upstreamErrorBody(
-    fromHttpStatus(400, { error: { message: 'invalid recipe', details: ['d'] } }, 'http'),
+    fromHttpStatus(400, { error: { code: 'VALIDATION_FAILED', message: 'invalid recipe', details: ['d'] } }, 'http'),
   );
   assert.deepEqual(withDetails.error.details, ['d']);
 });

@@ -1,7 +1,14 @@
+import type { NewRecipe } from '@recipe-mesh/platform/recipe-input';
 import type { Dispatcher } from 'undici';
 import type { Attempt, UpstreamCaller } from '../upstream/call.js';
 import { deadlineHeaders } from '../upstream/deadline.js';
-import { badAnswerError, fromGraphqlErrors, fromHttpStatus, type GraphqlError } from '../upstream/errors.js';
+import {
+  badAnswerError,
+  fromGraphqlErrors,
+  fromHttpStatus,
+  type GraphqlError,
+  relayedError,
+} from '../upstream/errors.js';
 import { requestJson } from './http-transport.js';
 import { readProducerCreated, readProducerRecipe } from './producer-answer.js';
 import type { CallContext, CreateContext, RecipeUpstream } from './types.js';
@@ -41,7 +48,8 @@ export class GraphqlRecipeClient implements RecipeUpstream {
         const { data, producerPid } = await this.execute('GetRecipe', getRecipeQuery, { id }, context.userId, attempt);
         const recipe = data.recipe as Record<string, unknown> | null | undefined;
         // recipe-api answers NOT_FOUND as an error; a bare null means the same.
-        if (recipe === null) throw fromHttpStatus(404, { error: { message: `recipe ${id} not found` } }, via);
+        if (recipe === null)
+          throw relayedError('NOT_FOUND', { message: `recipe ${id} not found` }, via, 'recipe: null');
         // The same shape as REST: the user's view next to the recipe, not inside it.
         const { userView, ...fields } = recipe ?? {};
         return readProducerRecipe({ producer_pid: producerPid, recipe: recipe && fields, userView }, via);
@@ -50,7 +58,7 @@ export class GraphqlRecipeClient implements RecipeUpstream {
     );
   }
 
-  createRecipe(input: Record<string, unknown>, context: CreateContext) {
+  createRecipe(input: NewRecipe, context: CreateContext) {
     const idempotent = context.idempotencyKey !== undefined;
     // recipe-api takes the key inside the input; GraphQL's input type rejects unknown fields (400).
     const variables = {

@@ -1,3 +1,4 @@
+import type { NewRecipe } from '@recipe-mesh/platform/recipe-input';
 import * as grpc from '@grpc/grpc-js';
 import {
   loadRecipesProto,
@@ -5,11 +6,9 @@ import {
   type GetRecipeResponse__Output,
   type RecipeServiceClient,
 } from '@recipe-mesh/platform/proto/recipes';
-import { z } from 'zod';
-import { parseInput } from '@recipe-mesh/platform/errors';
 import { startDurationTimer, type Metrics } from '@recipe-mesh/platform/metrics';
 import type { UpstreamCaller } from '../upstream/call.js';
-import { fromGrpcError } from '../upstream/errors.js';
+import { badAnswerError, fromGrpcError } from '../upstream/errors.js';
 import { readProducerCreated, readProducerRecipe } from './producer-answer.js';
 import type { CallContext, CreateContext, RecipeUpstream } from './types.js';
 
@@ -30,22 +29,6 @@ export function createRecipeServiceChannel(target: string): RecipeServiceClient 
 }
 
 type GrpcMethod = 'GetRecipe' | 'CreateRecipe';
-
-/**
- * The JSON body of `POST /api/recipes` as a CreateRecipeRequest. Only types are checked here:
- * protobuf.js would silently coerce a wrong type (`"four"` servings → 0), so that is a 400 at
- * web-api; whether the values make a valid recipe is recipe-api's call (INVALID_ARGUMENT → 400).
- */
-const createRecipeRequest = z.object({
-  name: z.string().optional(),
-  cuisine: z.string().optional(),
-  steps: z.array(z.string()).optional(),
-  ingredients: z
-    .array(z.object({ name: z.string().optional(), quantity: z.number().optional(), unit: z.string().optional() }))
-    .optional(),
-  ownerId: z.string().optional(),
-  servings: z.number().int().optional(),
-});
 
 /** recipe-api's `recipes.v1.RecipeService` (proto/recipes/v1/recipes.proto). */
 export class GrpcRecipeClient implements RecipeUpstream {
@@ -76,13 +59,10 @@ export class GrpcRecipeClient implements RecipeUpstream {
     );
   }
 
-  createRecipe(input: Record<string, unknown>, context: CreateContext) {
+  createRecipe(input: NewRecipe, context: CreateContext) {
     const idempotent = context.idempotencyKey !== undefined;
-    // Checked before the call: a bad body is the caller's 400, not an upstream failure.
-    const request = {
-      ...parseInput(createRecipeRequest, input, 'recipe'),
-      idempotencyKey: context.idempotencyKey ?? '',
-    };
+    // The route validated the recipe with the shared schema, so every field has its proto type.
+    const request = { ...input, idempotencyKey: context.idempotencyKey ?? '' };
     return this.caller.call(
       { via, operation: 'createRecipe', idempotent },
       async ({ deadline }) => {
@@ -120,9 +100,9 @@ export class GrpcRecipeClient implements RecipeUpstream {
           else resolve(value);
         });
       } catch (error) {
-        // grpc-js throws synchronously when the request does not serialize (a wrong field type).
+        // grpc-js throws synchronously when the request does not serialize: web-api built it wrong.
         done({ grpc_method: method, grpc_code: 'INVALID_ARGUMENT' });
-        reject(fromGrpcError({ code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message }, via));
+        reject(badAnswerError(via, `request did not serialize: ${(error as Error).message}`, 'client_error', error));
       }
     });
   }

@@ -1,3 +1,4 @@
+import type { NewRecipe } from '@recipe-mesh/platform/recipe-input';
 import type { Dispatcher } from 'undici';
 import type { UpstreamCaller } from '../upstream/call.js';
 import { deadlineHeaders } from '../upstream/deadline.js';
@@ -33,7 +34,7 @@ export class HttpRecipeClient implements RecipeUpstream, RestOnlyUpstream {
     );
   }
 
-  createRecipe(input: Record<string, unknown>, context: CreateContext) {
+  createRecipe(input: NewRecipe, context: CreateContext) {
     const idempotent = context.idempotencyKey !== undefined;
     return this.caller.call(
       { via, operation: 'createRecipe', idempotent },

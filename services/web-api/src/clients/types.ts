@@ -1,3 +1,4 @@
+import type { NewRecipe } from '@recipe-mesh/platform/recipe-input';
 import type { Readable } from 'node:stream';
 import type { Via } from '../upstream/errors.js';
 
@@ -44,7 +45,7 @@ export interface CreateContext extends CallContext {
 export interface RecipeUpstream {
   readonly via: Via;
   getRecipe(id: number, context: CallContext): Promise<ProducerRecipe>;
-  createRecipe(input: Record<string, unknown>, context: CreateContext): Promise<ProducerCreated>;
+  createRecipe(input: NewRecipe, context: CreateContext): Promise<ProducerCreated>;
 }
 
 export interface ExportStream {

@@ -42,8 +42,14 @@ const json = (schema: z.ZodType, description: string) => ({
 });
 // 502/503/504 are recipe-api failing; fuzzing a healthy mesh must never see them.
 const upstreamFailures = [502, 503, 504];
-const getRecipeLink = {
+const createdLinks = {
   GetRecipe: { operationId: 'getRecipe', parameters: { id: '$response.body#/producer/recipe/id' } },
+  // The same Idempotency-Key again: a replay (200) or, with another body, 422 UNPROCESSABLE, whichever
+  // via carries it; schemathesis' stateful phase follows it (docs/reliability.md).
+  ReuseIdempotencyKey: {
+    operationId: 'createRecipe',
+    parameters: { 'header.idempotency-key': '$request.header.idempotency-key' },
+  },
 };
 
 export const webApiOpenApi: ZodOpenApiObject = {
@@ -80,10 +86,10 @@ export const webApiOpenApi: ZodOpenApiObject = {
           },
         },
         responses: {
-          '201': { ...json(created, 'Created'), links: getRecipeLink },
+          '201': { ...json(created, 'Created'), links: createdLinks },
           '200': {
             ...json(created, 'A replay of an earlier request with the same Idempotency-Key'),
-            links: getRecipeLink,
+            links: createdLinks,
           },
           ...errorResponses([400, 409, 413, 415, 422, ...upstreamFailures]),
         },

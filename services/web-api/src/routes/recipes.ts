@@ -3,6 +3,7 @@ import { Router } from 'express';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import { parseInput } from '@recipe-mesh/platform/errors';
 import { z } from 'zod';
+import { newRecipeSchema } from '@recipe-mesh/platform/recipe-input';
 import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
 import { callerDeadlineOf } from './caller-deadline.js';
@@ -34,7 +35,9 @@ export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry, 
   router.post('/api/recipes', async (req, res) => {
     const via = viaOf(req);
     res.locals.via = via;
-    const body = jsonObjectBody(req);
+    // Validated here with the schema recipe-api applies (platform/recipe-input.ts), whichever via:
+    // otherwise GraphQL's input coercion and protobuf's would each reject a bad body their own way.
+    const body = parseInput(newRecipeSchema, jsonObjectBody(req), 'recipe');
     const minted = faults.get().idempotencyKeys === 'per-request' ? randomUUID() : undefined;
     const producer = await upstreams.byVia[via].createRecipe(body, {
       idempotencyKey: idempotencyKeyOf(req) ?? minted,

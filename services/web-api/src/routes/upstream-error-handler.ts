@@ -12,7 +12,7 @@ export function upstreamErrorHandler(logger: Logger): ErrorRequestHandler {
     if (!(error instanceof UpstreamError)) return next(error);
     if (error.status >= 500) {
       logger.warn(
-        { via: error.via, code: error.code, outcome: error.outcome, reason: error.message },
+        { via: error.via, code: error.code, outcome: error.outcome, reason: error.reason },
         'upstream call failed',
       );
     }

@@ -1,5 +1,14 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { AppError, errorBody, type ErrorBody, type ErrorCode } from '@recipe-mesh/platform/errors';
+import {
+  codeOfBareGrpcStatus,
+  codeOfBareHttpStatus,
+  decodeErrorMetadata,
+  type ErrorContractEntry,
+  errorContract,
+  errorMetadataKey,
+  isErrorCode,
+} from '@recipe-mesh/platform/error-contract';
 
 export { vias, type Via } from '@recipe-mesh/platform/request-rules';
 import type { Via } from '@recipe-mesh/platform/request-rules';
@@ -14,10 +23,12 @@ export const upstreamName = 'recipe-api';
 
 /**
  * A failed call to recipe-api, already translated into what web-api answers: the HTTP status (via
- * the platform's code catalogue), the metric outcome, and whether another attempt may help.
+ * the platform's error table), the metric outcome, and whether another attempt may help.
  * Whether it *will* be retried also depends on the call being idempotent (see retry.ts).
+ * `reason` is what recipe-api (or the transport) actually said: logged, never sent to the caller.
  */
 export class UpstreamError extends AppError {
+  readonly reason: string;
   constructor(
     code: ErrorCode,
     message: string,
@@ -25,10 +36,11 @@ export class UpstreamError extends AppError {
     readonly outcome: FailureOutcome,
     readonly retryable: boolean,
     details?: unknown,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(code, message, details, options);
     this.name = 'UpstreamError';
+    this.reason = options?.reason ?? message;
   }
 }
 
@@ -41,33 +53,58 @@ export function upstreamErrorBody(error: UpstreamError): ErrorBody {
   });
 }
 
-export const timeoutError = (via: Via, cause?: unknown) =>
-  new UpstreamError('UPSTREAM_TIMEOUT', `${upstreamName} did not answer in time`, via, 'timeout', false, undefined, {
+// web-api's own answers have the table's message whichever protocol failed; the why goes to the log.
+export const timeoutError = (via: Via, cause?: unknown, reason = 'deadline passed') =>
+  new UpstreamError('UPSTREAM_TIMEOUT', errorContract.UPSTREAM_TIMEOUT.message, via, 'timeout', false, undefined, {
     cause,
+    reason,
   });
 
-export const unavailableError = (via: Via, why: string, cause?: unknown) =>
+export const unavailableError = (via: Via, reason: string, cause?: unknown) =>
   new UpstreamError(
     'UPSTREAM_UNAVAILABLE',
-    `${upstreamName} is unavailable: ${why}`,
+    errorContract.UPSTREAM_UNAVAILABLE.message,
     via,
     'unavailable',
     true,
     undefined,
-    { cause },
+    { cause, reason },
   );
 
-/** recipe-api answered something web-api cannot use (wrong shape, not JSON, unexpected status). */
-export const badAnswerError = (via: Via, why: string, outcome: FailureOutcome = 'server_error', cause?: unknown) =>
-  new UpstreamError(
-    'UPSTREAM_ERROR',
-    `unexpected answer from ${upstreamName}: ${why}`,
-    via,
-    outcome,
-    false,
-    undefined,
-    { cause },
-  );
+/** recipe-api answered something web-api cannot use (wrong shape, not JSON, a failure of its own). */
+export const badAnswerError = (via: Via, reason: string, outcome: FailureOutcome = 'server_error', cause?: unknown) =>
+  new UpstreamError('UPSTREAM_ERROR', errorContract.UPSTREAM_ERROR.message, via, outcome, false, undefined, {
+    cause,
+    reason,
+  });
+
+/** What recipe-api stated with its code, whichever protocol carried it. */
+interface Stated {
+  message?: string | undefined;
+  details?: unknown;
+}
+
+/**
+ * The one translation: recipe-api answered `code` (from its REST body, GraphQL `extensions.code`
+ * or gRPC error metadata, or a bare status the table reads as `code`), and web-api answers what
+ * the table's `relayedAs` says. The caller's mistakes keep recipe-api's message and details.
+ */
+export function relayedError(code: ErrorCode, stated: Stated, via: Via, reason: string): UpstreamError {
+  const entry: ErrorContractEntry = errorContract[code];
+  switch (entry.relayedAs) {
+    case 'as-is':
+      return new UpstreamError(code, stated.message ?? entry.message, via, 'client_error', false, stated.details, {
+        reason,
+      });
+    case 'UPSTREAM_UNAVAILABLE':
+      return unavailableError(via, reason);
+    case 'UPSTREAM_TIMEOUT':
+      return timeoutError(via, undefined, reason);
+    case 'UPSTREAM_ERROR':
+      // A 4xx here is web-api's request rejected (its method, media type or query), not a crash.
+      return badAnswerError(via, reason, entry.http < 500 ? 'client_error' : 'server_error');
+  }
+}
 
 /** The `{ error: { code, message, details } }` body recipe-api sends, when it is that shape. */
 function upstreamErrorFields(body: unknown): { code?: string; message?: string; details?: unknown } {
@@ -82,43 +119,18 @@ function upstreamErrorFields(body: unknown): { code?: string; message?: string; 
 }
 
 /**
- * Client errors of recipe-api that are the caller's fault and pass through unchanged (status and,
- * for 400, the failing fields). Any other 4xx means web-api itself sent something wrong: a 502.
+ * A non-2xx HTTP answer (REST, or the transport of GraphQL) as what web-api answers: recipe-api's
+ * code when its body names one the table gives this status, else what the bare status stands for
+ * (a proxy's 503/504, an injected fault), else a 502.
  */
-const passedThrough: Record<number, ErrorCode> = {
-  400: 'VALIDATION_FAILED',
-  404: 'NOT_FOUND',
-  409: 'CONFLICT',
-  413: 'PAYLOAD_TOO_LARGE',
-  422: 'UNPROCESSABLE',
-};
-
-/** A non-2xx HTTP answer (REST, or the transport of GraphQL) as what web-api answers. */
 export function fromHttpStatus(status: number, body: unknown, via: Via): UpstreamError {
-  const upstream = upstreamErrorFields(body);
-  const passCode = passedThrough[status];
-  if (passCode) {
-    // Keep recipe-api's own code when it means the same status (BAD_REQUEST vs VALIDATION_FAILED).
-    const code = status === 400 && upstream.code === 'BAD_REQUEST' ? 'BAD_REQUEST' : passCode;
-    return new UpstreamError(
-      code,
-      upstream.message ?? `${upstreamName} answered ${status}`,
-      via,
-      'client_error',
-      false,
-      upstream.details,
-    );
-  }
-  // 503 is what a draining or overloaded recipe-api, an injected fault and Envoy (503 UC/UF/UO)
-  // answer: nothing was processed, so an idempotent call may try again.
-  if (status === 503) return unavailableError(via, `status 503${upstream.message ? ` (${upstream.message})` : ''}`);
-  // A gateway in between (Envoy's route timeout) gave up: retrying would only add load.
-  if (status === 504) return timeoutError(via);
-  return badAnswerError(
-    via,
-    `status ${status}${upstream.message ? ` (${upstream.message})` : ''}`,
-    status >= 500 ? 'server_error' : 'client_error',
-  );
+  const stated = upstreamErrorFields(body);
+  const reason = `status ${status}${stated.code ? ` ${stated.code}` : ''}${stated.message ? ` (${stated.message})` : ''}`;
+  if (isErrorCode(stated.code) && errorContract[stated.code].http === status)
+    return relayedError(stated.code, stated, via, reason);
+  const bare = codeOfBareHttpStatus(status);
+  if (bare) return relayedError(bare, {}, via, reason);
+  return badAnswerError(via, reason, status >= 500 ? 'server_error' : 'client_error');
 }
 
 /** Error codes of a connection that could not be made or was lost: recipe-api is not there. */
@@ -157,40 +169,18 @@ export function fromTransportError(error: unknown, via: Via): UpstreamError {
   return badAnswerError(via, error instanceof Error ? error.message : String(error), 'server_error', error);
 }
 
-/** A failed gRPC call (grpc-js ServiceError) as what web-api answers. */
+/** A failed gRPC call (grpc-js ServiceError) as what web-api answers, by the same table. */
 export function fromGrpcError(
-  error: { code?: number; details?: string; message?: string },
+  error: { code?: number; details?: string; message?: string; metadata?: { get(key: string): unknown[] } },
   via: Via = 'grpc',
 ): UpstreamError {
-  const details = error.details || error.message || 'no details';
-  switch (error.code) {
-    case grpcStatus.DEADLINE_EXCEEDED:
-      return timeoutError(via, error);
-    case grpcStatus.UNAVAILABLE:
-      return unavailableError(via, `UNAVAILABLE (${details})`, error);
-    case grpcStatus.NOT_FOUND:
-      return new UpstreamError('NOT_FOUND', details, via, 'client_error', false);
-    case grpcStatus.INVALID_ARGUMENT:
-      return new UpstreamError('VALIDATION_FAILED', details, via, 'client_error', false, parseDetails(details));
-    case grpcStatus.ALREADY_EXISTS:
-      return new UpstreamError('CONFLICT', details, via, 'client_error', false);
-    case grpcStatus.FAILED_PRECONDITION:
-      return new UpstreamError('UNPROCESSABLE', details, via, 'client_error', false);
-    default: {
-      const name = error.code === undefined ? 'UNKNOWN' : (grpcStatus[error.code] ?? String(error.code));
-      return badAnswerError(via, `gRPC status ${name} (${details})`, 'server_error', error);
-    }
-  }
-}
-
-/** recipe-api may put the failing fields as JSON into the status details; plain text stays the message. */
-function parseDetails(details: string): unknown {
-  if (!details.startsWith('[') && !details.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(details) as unknown;
-  } catch {
-    return undefined;
-  }
+  const name = error.code === undefined ? 'UNKNOWN' : (grpcStatus[error.code] ?? String(error.code));
+  const reason = `gRPC status ${name} (${error.details || error.message || 'no details'})`;
+  const stated = decodeErrorMetadata(error.metadata?.get(errorMetadataKey)[0]);
+  if (stated && errorContract[stated.code].grpc === error.code) return relayedError(stated.code, stated, via, reason);
+  const bare = error.code === undefined ? undefined : codeOfBareGrpcStatus(error.code);
+  if (bare) return relayedError(bare, {}, via, reason);
+  return badAnswerError(via, reason, 'server_error', error);
 }
 
 export interface GraphqlError {
@@ -200,32 +190,13 @@ export interface GraphqlError {
 
 /**
  * GraphQL errors (`errors[]` with `extensions.code`, the convention graphql-yoga and Apollo follow)
- * as what web-api answers. Parse and validation failures of web-api's own query are a contract
- * mismatch between the two services, so a 502, not the caller's 400.
+ * as what web-api answers, by the same table. A code the table does not know is a 502.
  */
 export function fromGraphqlErrors(errors: GraphqlError[], via: Via = 'graphql'): UpstreamError {
   const first = errors[0] ?? {};
-  const message = typeof first.message === 'string' ? first.message : 'GraphQL error';
-  const code = typeof first.extensions?.code === 'string' ? first.extensions.code : undefined;
-  const details = first.extensions?.details;
-  switch (code) {
-    case 'NOT_FOUND':
-      return new UpstreamError('NOT_FOUND', message, via, 'client_error', false);
-    case 'BAD_USER_INPUT':
-    case 'BAD_REQUEST':
-    case 'VALIDATION_FAILED':
-      return new UpstreamError('VALIDATION_FAILED', message, via, 'client_error', false, details);
-    case 'CONFLICT':
-      return new UpstreamError('CONFLICT', message, via, 'client_error', false);
-    case 'UNAVAILABLE':
-    case 'SERVICE_UNAVAILABLE':
-      return unavailableError(via, message);
-    case 'GRAPHQL_PARSE_FAILED':
-    case 'GRAPHQL_VALIDATION_FAILED':
-    case 'QUERY_TOO_DEEP':
-    case 'QUERY_TOO_COMPLEX':
-      return badAnswerError(via, `query rejected: ${message}`, 'client_error');
-    default:
-      return badAnswerError(via, `${code ?? 'GraphQL error'}: ${message}`, 'server_error');
-  }
+  const message = typeof first.message === 'string' ? first.message : undefined;
+  const code = first.extensions?.code;
+  const reason = `GraphQL error ${typeof code === 'string' ? code : '(no code)'}: ${message ?? '(no message)'}`;
+  if (isErrorCode(code)) return relayedError(code, { message, details: first.extensions?.details }, via, reason);
+  return badAnswerError(via, reason, 'server_error');
 }

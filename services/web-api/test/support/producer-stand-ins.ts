@@ -3,6 +3,12 @@ import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { buildSchema, graphql, GraphQLError } from 'graphql';
+import {
+  encodeErrorMetadata,
+  type ErrorCode,
+  errorMetadataKey,
+  grpcStatusOf,
+} from '@recipe-mesh/platform/error-contract';
 import { loadRecipesProto, type Recipe, type RecipeServiceHandlers } from '@recipe-mesh/platform/proto/recipes';
 
 /**
@@ -233,6 +239,13 @@ export class HttpProducerStandIn {
   }
 }
 
+/** A coded error as recipe-api's gRPC side answers it (entry-points/grpc/status.ts): the table's status, the error in metadata. */
+function codedStatus(code: ErrorCode, message: string, details?: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set(errorMetadataKey, encodeErrorMetadata({ code, message, ...(details === undefined ? {} : { details }) }));
+  return { code: grpcStatusOf[code], details: message, metadata };
+}
+
 export class GrpcProducerStandIn {
   readonly behaviour: Behaviour = { delayMs: 0, failNext: 0 };
   readonly calls: { method: string; userId: string | undefined }[] = [];
@@ -247,7 +260,7 @@ export class GrpcProducerStandIn {
         void this.prepare('GetRecipe', call).then((failure) => {
           if (failure) return callback(failure);
           const recipe = standInRecipe(Number(call.request.id));
-          if (!recipe) return callback({ code: grpc.status.NOT_FOUND, details: `recipe ${call.request.id} not found` });
+          if (!recipe) return callback(codedStatus('NOT_FOUND', `recipe ${call.request.id} not found`));
           const userId = call.metadata.get('x-user-id')[0];
           callback(null, {
             recipe: recipe as Recipe,
@@ -259,7 +272,10 @@ export class GrpcProducerStandIn {
       CreateRecipe: (call, callback) => {
         void this.prepare('CreateRecipe', call).then((failure) => {
           if (failure) return callback(failure);
-          if (!call.request.name) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'name: Required' });
+          if (!call.request.name)
+            return callback(
+              codedStatus('VALIDATION_FAILED', 'invalid recipe', [{ path: 'name', message: 'Required' }]),
+            );
           const { idempotencyKey, ...input } = call.request;
           const { recipe, replayed } = this.created.create(input, idempotencyKey || undefined);
           callback(null, { recipe: recipe as Recipe, replayed, producerPid: process.pid });

@@ -3,7 +3,8 @@ import { getOperationAST, GraphQLError, type ExecutionResult } from 'graphql';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import type { Logger } from 'pino';
-import { AppError } from '@recipe-mesh/platform/errors';
+import { AppError, type ErrorCode } from '@recipe-mesh/platform/errors';
+import { graphqlCodeOf } from '@recipe-mesh/platform/error-contract';
 import { startDurationTimer, type Metrics } from '@recipe-mesh/platform/metrics';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import { producerPid } from '../request-input.js';
@@ -18,13 +19,13 @@ export interface GraphqlOptions {
 }
 
 /** A copy of a GraphQL error with `extensions.code` set, keeping its locations and path. */
-function withCode(error: GraphQLError, code: string, extra: Record<string, unknown> = {}): GraphQLError {
+function withCode(error: GraphQLError, code: ErrorCode, extra: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
-    extensions: { ...error.extensions, code, ...extra },
+    extensions: { ...error.extensions, code: graphqlCodeOf(code), ...extra },
   });
 }
 
@@ -82,12 +83,12 @@ function validationCodesPlugin(): Plugin {
 
 /**
  * graphql-yoga on the REST port. Depth and cost limits reject abusive queries before execution;
- * every error has `extensions.code` from the shared catalogue (errors.ts), and unexpected errors are
+ * every error has `extensions.code` from the shared table (platform/error-contract.ts), and unexpected errors are
  * masked (logged here, never sent).
  */
 export function createGraphqlHandler(options: GraphqlOptions) {
   const { logger } = options;
-  const reject = (code: string) => [
+  const reject = (code: ErrorCode) => [
     (ctx: { reportError(error: GraphQLError): void } | null, error: GraphQLError) =>
       ctx?.reportError(withCode(error, code)),
   ];
@@ -114,7 +115,7 @@ export function createGraphqlHandler(options: GraphqlOptions) {
             positions: base.positions,
             path: base.path,
             extensions: {
-              code: original.code,
+              code: graphqlCodeOf(original.code),
               ...(original.details === undefined ? {} : { details: original.details }),
             },
           });
@@ -127,7 +128,7 @@ export function createGraphqlHandler(options: GraphqlOptions) {
         logger.error({ err: original }, 'graphql resolver failed');
         return new GraphQLError(message, {
           path: error instanceof GraphQLError ? error.path : undefined,
-          extensions: { code: 'INTERNAL' },
+          extensions: { code: graphqlCodeOf('INTERNAL') },
         });
       },
     },

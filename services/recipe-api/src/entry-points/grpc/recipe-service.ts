@@ -93,11 +93,11 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
             callback(null, response, pidMetadata());
           },
           (error: unknown) => {
-            const status = toGrpcStatus(error);
+            const status = toGrpcStatus(error, pidMetadata());
             if (status.code === grpc.status.INTERNAL)
               logger.error({ err: error, grpc_method: method }, 'grpc handler failed');
             finish(call.cancelled ? grpc.status.CANCELLED : status.code, extra);
-            callback({ ...status, metadata: pidMetadata() });
+            callback(status);
           },
         );
     };
@@ -156,11 +156,11 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
         },
         (error: unknown) => {
           if (cancelled.signal.aborted) return finish(grpc.status.CANCELLED);
-          const status = toGrpcStatus(error);
+          const status = toGrpcStatus(error, pidMetadata());
           if (status.code === grpc.status.INTERNAL)
             logger.error({ err: error, grpc_method: 'ListRecipes' }, 'grpc handler failed');
           finish(status.code);
-          call.emit('error', { ...status, metadata: pidMetadata() });
+          call.emit('error', status);
         },
       );
     },

@@ -20,8 +20,18 @@ export interface GrpcServer {
  * and server reflection (grpc.reflection.v1 and v1alpha), so grpcurl, grpcui and Postman list,
  * describe and call both services without a copy of the proto file.
  */
-export function createGrpcServer(options: RecipeServiceOptions & { health: Health }): GrpcServer {
-  const server = new grpc.Server();
+export function createGrpcServer(
+  options: RecipeServiceOptions & {
+    health: Health;
+    /**
+     * Largest request message: the JSON body limit of the REST port, so a recipe too large there
+     * is too large here (grpc-js answers RESOURCE_EXHAUSTED, the table's PAYLOAD_TOO_LARGE) instead
+     * of passing under grpc-js' own 4 MiB.
+     */
+    maxRequestBytes: number;
+  },
+): GrpcServer {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes });
   const proto = loadRecipesProto();
   server.addService(proto.recipes.v1.RecipeService.service, recipeServiceHandlers(options));
 

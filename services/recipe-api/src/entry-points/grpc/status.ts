@@ -1,24 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { AppError, type ErrorCode } from '@recipe-mesh/platform/errors';
-
-/** The shared error catalogue in gRPC terms (grpc.io "Status codes and their use in gRPC"). */
-const grpcCodeOf: Record<ErrorCode, grpc.status> = {
-  BAD_REQUEST: grpc.status.INVALID_ARGUMENT,
-  VALIDATION_FAILED: grpc.status.INVALID_ARGUMENT,
-  // An idempotency key reused with other input: the request is fine, the system state forbids it.
-  UNPROCESSABLE: grpc.status.FAILED_PRECONDITION,
-  NOT_FOUND: grpc.status.NOT_FOUND,
-  METHOD_NOT_ALLOWED: grpc.status.UNIMPLEMENTED,
-  PAYLOAD_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
-  UNSUPPORTED_MEDIA_TYPE: grpc.status.INVALID_ARGUMENT,
-  CONFLICT: grpc.status.ALREADY_EXISTS,
-  UNAUTHORIZED: grpc.status.UNAUTHENTICATED,
-  UNAVAILABLE: grpc.status.UNAVAILABLE,
-  UPSTREAM_TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
-  UPSTREAM_UNAVAILABLE: grpc.status.UNAVAILABLE,
-  UPSTREAM_ERROR: grpc.status.UNAVAILABLE,
-  INTERNAL: grpc.status.INTERNAL,
-};
+import { AppError } from '@recipe-mesh/platform/errors';
+import { encodeErrorMetadata, errorMetadataKey, grpcStatusOf } from '@recipe-mesh/platform/error-contract';
 
 /** An injected HTTP error status in gRPC terms (grpc's doc/http-grpc-status-mapping.md). */
 export function grpcCodeOfHttpStatus(status: number): grpc.status {
@@ -49,17 +31,30 @@ export class InjectedFaultError extends Error {
 
 export type StatusError = Partial<grpc.StatusObject> & { code: grpc.status; details: string };
 
-/** Any thrown error as a gRPC status; unexpected ones become INTERNAL without their message. */
-export function toGrpcStatus(error: unknown): StatusError {
+/**
+ * Any thrown error as a gRPC status; unexpected ones become INTERNAL without their message. A coded
+ * error's status code comes from the shared table (platform/error-contract.ts) and the error itself
+ * travels in its metadata, so a client tells VALIDATION_FAILED from BAD_REQUEST and gets the same
+ * details as over REST; the status message stays readable for grpcurl (the failing fields spelled out).
+ */
+export function toGrpcStatus(error: unknown, metadata: grpc.Metadata = new grpc.Metadata()): StatusError {
   if (error instanceof AppError) {
     const details = Array.isArray(error.details)
       ? `${error.message}: ${(error.details as { path: string; message: string }[]).map((d) => `${d.path}: ${d.message}`).join('; ')}`
       : error.message;
-    return { code: grpcCodeOf[error.code], details };
+    metadata.set(
+      errorMetadataKey,
+      encodeErrorMetadata({
+        code: error.code,
+        message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
+      }),
+    );
+    return { code: grpcStatusOf[error.code], details, metadata };
   }
   if (error instanceof InjectedFaultError)
-    return { code: grpcCodeOfHttpStatus(error.httpStatus), details: error.message };
-  return { code: grpc.status.INTERNAL, details: 'internal error' };
+    return { code: grpcCodeOfHttpStatus(error.httpStatus), details: error.message, metadata };
+  return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
 }
 
 export const grpcCodeName = (code: grpc.status): string => grpc.status[code] ?? String(code);

@@ -61,7 +61,11 @@ export function createHttpApp(options: HttpAppOptions): Express {
     maxDepth: options.graphqlMaxDepth,
     maxCost: options.graphqlMaxCost,
   });
-  app.use(graphql.graphqlEndpoint, (req, res) => graphql(req, res, { req, res }));
+  // The REST port's JSON body limit holds for queries too (413, as for REST bodies): yoga reads
+  // express' parsed body when there is one (@whatwg-node/server, normalizeNodeRequest).
+  app.use(graphql.graphqlEndpoint, express.json({ limit: options.jsonBodyLimitBytes }), (req, res) =>
+    graphql(req, res, { req, res }),
+  );
 
   // Before the router's /recipes/:id, which would otherwise take "export" as an id.
   app.get('/recipes/export', exportHandler(catalogue, faults, exports, logger));
