@@ -47,7 +47,8 @@ async function query(
 }
 
 test('every panel returns data from live metrics; rules load and record', { skip, timeout: 120000 }, async (t) => {
-  if (!('path' in prometheusBinary) || !('path' in envoyBinary)) return;
+  assertFound(prometheusBinary);
+  assertFound(envoyBinary);
   const stops: Array<() => Promise<unknown>> = [];
   t.after(async () => {
     for (const stop of stops.reverse()) await stop();
