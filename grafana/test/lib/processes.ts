@@ -71,6 +71,8 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
 export async function startEnvoy(
   binary: string,
   upstreams: { closing: number; healthy: number },
+  /** The bootstrap's `stats_config` (tags, matcher); Envoy's defaults when absent. */
+  statsConfig?: object,
 ): Promise<Started & { listener: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-check-envoy-'));
   const [adminPort, listenerPort] = [await freePort(), await freePort()];
@@ -89,6 +91,7 @@ export async function startEnvoy(
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     // Histograms (upstream_rq_time) reach /stats/prometheus on each flush; 5 s by default.
     stats_flush_interval: '1s',
+    ...(statsConfig ? { stats_config: statsConfig } : {}),
     static_resources: {
       listeners: [
         {
