@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { type ExporterClock, istioTagNames, podMetrics } from './lib/istio-exporter.js';
+import { repoPath } from './lib/repo.js';
 
 /**
  * The CI stand-in for Istio's series behaves as Istio's stats filter: a series exists only from
@@ -46,4 +48,12 @@ test("every Istio series carries exactly the stats filter's tags, in its order",
   assert.equal(istioTagNames.length, 25);
   // The text is valid Prometheus exposition (parseScrape throws on a malformed line).
   for (const app of apps) assert.ok(Object.keys(parseScrape(podMetrics(app, at, clock)).types).length > 0);
+});
+
+test("grafana/mesh-metrics.json documents the same labels for Istio's HTTP metrics", () => {
+  const { families } = JSON.parse(readFileSync(repoPath('grafana/mesh-metrics.json'), 'utf8')) as {
+    families: Array<{ name: string; labels: string[] }>;
+  };
+  for (const name of ['istio_requests_total', 'istio_request_duration_milliseconds'])
+    assert.deepEqual(families.find((f) => f.name === name)?.labels, [...istioTagNames], name);
 });
