@@ -21,14 +21,11 @@ const skip = 'skip' in prometheusBinary ? prometheusBinary.skip : false;
 
 const namespace = 'recipe-mesh';
 const workload = (name: string): IstioWorkload => ({ name, namespace, serviceAccount: name });
-const tags = (responseCode: string, responseFlags: string) =>
-  istioHttpTags({
-    reporter: 'destination',
-    source: workload('web-api'),
-    destination: { ...workload('recipe-api'), service: 'recipe-api' },
-    responseCode,
-    responseFlags,
-  });
+const inbound = {
+  reporter: 'destination',
+  source: workload('web-api'),
+  destination: { ...workload('recipe-api'), service: 'recipe-api' },
+} as const;
 const base = `reporter="destination",destination_workload="recipe-api",destination_workload_namespace="${namespace}"`;
 const uc = 'response_flags="UC"';
 
@@ -37,7 +34,7 @@ const counts = new Map<string, number>([['200 -', 40]]);
 const server = http.createServer((_req, res) => {
   const lines = [...counts].flatMap(([key, value]) => {
     const [code, flags] = key.split(' ') as [string, string];
-    return bornAtFirstEvent('istio_requests_total', tags(code, flags), value);
+    return bornAtFirstEvent('istio_requests_total', istioHttpTags(inbound, code, flags), value);
   });
   res.end(`# TYPE istio_requests_total counter\n${lines.join('\n')}\n`);
 });

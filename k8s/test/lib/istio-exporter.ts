@@ -86,24 +86,25 @@ export interface IstioWorkload {
   serviceAccount: string;
 }
 
+/** Which sidecar reports a call, from which workload to which (a workload behind a Service). */
+export interface IstioHop {
+  reporter: 'source' | 'destination';
+  source: IstioWorkload;
+  destination: IstioWorkload & { service: string };
+}
+
 /**
  * One HTTP request's tags. The canonical service and revision fall back to the `app` and
  * `version` labels; source_/destination_cluster is istiod's default CLUSTER_ID, "Kubernetes";
  * grpc_response_status is empty on plain HTTP (Prometheus drops an empty label, as it does for
  * the real sidecar's); a client sidecar does not know the connection's policy ("unknown").
  */
-export function istioHttpTags(options: {
-  reporter: 'source' | 'destination';
-  source: IstioWorkload;
-  destination: IstioWorkload & { service: string };
-  responseCode: string;
-  responseFlags: string;
-}): IstioTags {
-  const { source, destination } = options;
+export function istioHttpTags(hop: IstioHop, responseCode: string, responseFlags: string): IstioTags {
+  const { source, destination, reporter } = hop;
   const principal = (w: IstioWorkload) => `spiffe://cluster.local/ns/${w.namespace}/sa/${w.serviceAccount}`;
   const versioned = (w: IstioWorkload) => w.name !== 'istio-ingressgateway';
   return {
-    reporter: options.reporter,
+    reporter,
     source_workload: source.name,
     source_canonical_service: source.name,
     source_canonical_revision: versioned(source) ? 'v1' : 'latest',
@@ -124,10 +125,10 @@ export function istioHttpTags(options: {
     destination_canonical_revision: versioned(destination) ? 'v1' : 'latest',
     destination_cluster: 'Kubernetes',
     request_protocol: 'http',
-    response_code: options.responseCode,
+    response_code: responseCode,
     grpc_response_status: '',
-    response_flags: options.responseFlags,
-    connection_security_policy: options.reporter === 'destination' ? 'mutual_tls' : 'unknown',
+    response_flags: responseFlags,
+    connection_security_policy: reporter === 'destination' ? 'mutual_tls' : 'unknown',
   };
 }
 
@@ -146,6 +147,8 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
   const requests = (labels: Labels, value: number) =>
     out.push(...bornAtFirstEvent('istio_requests_total', labels, value));
   const workload = (name: string): IstioWorkload => ({ name, namespace, serviceAccount: name });
+  const tagsOf = (hop: IstioHop) => (responseCode: string, responseFlags: string) =>
+    istioHttpTags(hop, responseCode, responseFlags);
   const [webApi, recipeApi] = [workload('web-api'), workload('recipe-api')];
   const ingress: IstioWorkload = {
     name: 'istio-ingressgateway',
@@ -153,14 +156,11 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
     serviceAccount: 'istio-ingressgateway-service-account',
   };
   if (app === 'recipe-api') {
-    const inbound = (responseCode: string, responseFlags: string) =>
-      istioHttpTags({
-        reporter: 'destination',
-        source: webApi,
-        destination: { ...recipeApi, service: 'recipe-api' },
-        responseCode,
-        responseFlags,
-      });
+    const inbound = tagsOf({
+      reporter: 'destination',
+      source: webApi,
+      destination: { ...recipeApi, service: 'recipe-api' },
+    });
     out.push('# TYPE istio_requests_total counter');
     requests(inbound('200', '-'), Math.round(20 * seconds));
     requests(inbound('503', 'UC'), Math.round(incidentS));
@@ -208,14 +208,11 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
   if (app === 'web-api') {
     // web-api's sidecar calling recipe-api: in the incident, circuit-breaker overflows (UO) and
     // no healthy upstream (UH), both 503.
-    const outbound = (responseCode: string, responseFlags: string) =>
-      istioHttpTags({
-        reporter: 'source',
-        source: webApi,
-        destination: { ...recipeApi, service: 'recipe-api' },
-        responseCode,
-        responseFlags,
-      });
+    const outbound = tagsOf({
+      reporter: 'source',
+      source: webApi,
+      destination: { ...recipeApi, service: 'recipe-api' },
+    });
     out.push('# TYPE istio_requests_total counter');
     requests(outbound('200', '-'), Math.round(20 * seconds));
     requests(outbound('503', 'UO'), Math.round(incidentS));
@@ -238,14 +235,7 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
   }
   if (app === 'istio-ingressgateway') {
     out.push('# TYPE istio_requests_total counter');
-    const outbound = (responseCode: string, responseFlags: string) =>
-      istioHttpTags({
-        reporter: 'source',
-        source: ingress,
-        destination: { ...webApi, service: 'web-api' },
-        responseCode,
-        responseFlags,
-      });
+    const outbound = tagsOf({ reporter: 'source', source: ingress, destination: { ...webApi, service: 'web-api' } });
     const fast = Math.round(5 * seconds);
     // Past the caller's budget: 1 request a second waits ~2 s and ends 504.
     const slow = Math.round(incidentS);
