@@ -11,12 +11,15 @@
  * `increase()` needs two samples and starts from the first one it sees, so a burst that fits in
  * one scrape interval reads 0 (prometheus/prometheus#1673). A series that did not exist at the
  * window's start (absent from `… offset $window`) counts its whole value; one that did counts its
- * `increase()` (which copes with resets).
+ * `increase()` (which copes with resets), never its value. The price: a series that was only
+ * missing because Prometheus was not scraping then (a restart, a gap longer than its 5 min
+ * lookback) counts everything since its pod started.
  */
 
 /** Events in `$window` of the counter series `selector` selects, each counted from its absence. */
 export function countSinceAbsent(selector: string): string {
-  return `sum((increase(${selector}[$window]) and ${selector} offset $window) or ${selector})`;
+  const atStart = `${selector} offset $window`;
+  return `sum((increase(${selector}[$window]) and ${atStart}) or (${selector} unless ${atStart}))`;
 }
 
 /** How many requests matching `base` and `filter` the window saw; 0 when only `filter` matches none. */
