@@ -342,7 +342,8 @@ export const mesh: DashboardSpec = {
               kubernetesOnly: ISTIO_ONLY,
             },
             {
-              expr: `sum by (cluster_name, response_code) (rate(${envoy('envoy_cluster_upstream_rq')}[${RI}]))`,
+              // One family holds codes and classes (grafana/mesh-metrics.json): the codes only.
+              expr: `sum by (cluster_name, response_code) (rate(${envoy('envoy_cluster_upstream_rq', 'response_code!=""')}[${RI}]))`,
               legend: '{{cluster_name}} {{response_code}} (Envoy stats)',
             },
           ],
@@ -482,7 +483,7 @@ export const mesh: DashboardSpec = {
             "Responses each proxy received from its upstream clusters, by status class (inbound = the app's answers, outbound = the next hop's). Per cluster, not per listener: Istio's stats tags (tools/packaging/common/envoy_bootstrap.json) only extract an HTTP connection manager prefix made of an address, and its sidecars' prefixes (inbound_0.0.0.0_4000) are not. Bad: 5xx on an inbound cluster = the app failed; on an outbound one only = the mesh between.",
           targets: [
             {
-              expr: `sum by (cluster_name, response_code_class) (rate(${envoy('envoy_cluster_upstream_rq_xx')}[${RI}]))`,
+              expr: `sum by (cluster_name, response_code_class) (rate(${envoy('envoy_cluster_upstream_rq', 'response_code_class!=""')}[${RI}]))`,
               legend: '{{cluster_name}} {{response_code_class}}xx',
             },
           ],

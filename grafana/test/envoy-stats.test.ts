@@ -86,7 +86,7 @@ test('Envoy exports every documented envoy_* family, and UC shows in the cluster
         `envoy_cluster_${r.stat
           .slice(r.stat.lastIndexOf('.') + 1)
           .replace(/_\d{3}$/, '')
-          .replace(/_\dxx$/, '_xx')}`,
+          .replace(/_\dxx$/, '')}`,
     ),
   );
   assert.deepEqual(

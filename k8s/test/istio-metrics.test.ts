@@ -123,6 +123,7 @@ describe("the sidecars' proxyStatsMatcher", () => {
       'upstream_rq_pending_total',
       'internal.upstream_rq_503',
       'external.upstream_rq_2xx',
+      'external.upstream_rq_time',
     ])
       assert.equal(exports(matcher, `cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.${stat}`), false);
   });

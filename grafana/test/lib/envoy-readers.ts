@@ -28,28 +28,38 @@ export const sampleCluster = 'outbound|4000||recipe-api.recipe-mesh.svc.cluster.
 const histogramSeries = /_(bucket|sum|count)$/;
 
 /**
- * The stat behind a Prometheus family: `envoy_cluster_<stat>`, where a `response_code` label stands
- * for a `_<code>` suffix and `response_code_class` for `_<class>xx` (Istio's tag regexes `_rq(_(\d{3}))$`
- * and `_rq(_(\dxx))$` take them out of the name).
+ * The stats behind a Prometheus family as `expr` selects it: `envoy_cluster_<stat>`, where Istio's
+ * tag regexes `_rq(_(\d{3}))$` and `_rq(_(\dxx))$` took a `_<code>` or `_<class>xx` suffix out of
+ * the name (envoy_cluster_upstream_rq holds both: grafana/mesh-metrics.json); a query that names
+ * `response_code_class` reads the class stats, one that names `response_code` the code stats.
  */
-export function statOfFamily(family: string, labels: string[]): string {
+export function statsOfFamily(family: string, labels: string[], expr: string): string[] {
   const match = /^envoy_cluster_(\w+)$/.exec(family);
-  if (!match) throw new Error(`${family}: not a cluster stat; statOfFamily knows envoy_cluster_* only`);
-  let stat = match[1]!;
-  if (labels.includes('response_code')) stat = `${stat}_503`;
-  if (labels.includes('response_code_class')) stat = stat.replace(/_xx$/, '_5xx');
-  return `cluster.${sampleCluster}.${stat}`;
+  if (!match) throw new Error(`${family}: not a cluster stat; statsOfFamily knows envoy_cluster_* only`);
+  const names = [match[1]!];
+  if (labels.includes('response_code') || labels.includes('response_code_class')) {
+    names.length = 0;
+    if (/\bresponse_code\b/.test(expr)) names.push(`${match[1]}_503`);
+    if (/\bresponse_code_class\b/.test(expr)) names.push(`${match[1]}_5xx`);
+    if (names.length === 0)
+      throw new Error(`${family} without response_code or response_code_class counts twice: ${expr}`);
+  }
+  return names.map((name) => `cluster.${sampleCluster}.${name}`);
 }
 
 function promqlReads(source: string, expr: string): EnvoyStatRead[] {
   const mesh = new Map(readMeshMetrics(meshMetricsFile).map((m) => [m.name, m]));
   return selectedMetrics(expr)
     .names.filter((n) => n.startsWith('envoy_') && !n.includes(':'))
-    .map((series) => {
+    .flatMap((series) => {
       const family = mesh.has(series) ? series : series.replace(histogramSeries, '');
       const documented = mesh.get(family) as { labels?: string[] } | undefined;
       if (!documented) throw new Error(`${source}: ${series} is not in grafana/mesh-metrics.json`);
-      return { reader: source, name: family, stat: statOfFamily(family, documented.labels ?? []) };
+      return statsOfFamily(family, documented.labels ?? [], expr).map((stat) => ({
+        reader: source,
+        name: family,
+        stat,
+      }));
     });
 }
 
