@@ -72,7 +72,11 @@ test('every panel returns data from live metrics; rules load and record', { skip
     () => new Promise((r) => healthy.close(r)),
   );
   // Tagged as the lab's Envoys are, with Istio's tag names (cluster_name, response_code).
-  const envoy = await startEnvoy(envoyBinary.path, { closing: closingPort, healthy: healthyPort }, istioStatsConfig);
+  const envoy = await startEnvoy(
+    envoyBinary.path,
+    { closing: closingPort, healthy: healthyPort },
+    { statsConfig: istioStatsConfig },
+  );
   stops.push(envoy.stop);
 
   const prometheus: Started = await startPrometheus(

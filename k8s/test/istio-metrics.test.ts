@@ -125,7 +125,7 @@ describe("the sidecars' proxyStatsMatcher", () => {
       'external.upstream_rq_2xx',
       'external.upstream_rq_time',
     ])
-      assert.equal(exports(matcher, `cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.${stat}`), false);
+      assert.equal(exports(matcher, `cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local;.${stat}`), false);
   });
 
   test('a stat read and not listed fails the check', () => {

@@ -6,13 +6,14 @@ import { k8sSignals } from '../../../experiments/src/k8s-signals.js';
 import { dashboardsDir, meshMetricsFile, repoRoot, rulesDir } from '../../src/paths.js';
 import { selectedMetrics } from '../../src/promql.js';
 import { dashboardQueries, readMeshMetrics, ruleQueries } from '../../src/queries.js';
+import { statPrefixDelimiter } from '../../../k8s/test/lib/proxy-stats.js';
 
 /**
  * Every Envoy stat the project reads, found where it is read: the PromQL of the dashboards, the
  * rules and the experiments' signals (`envoy_*` families), and the experiments' own reads of an
  * Envoy's admin /stats (`upstream_rq_retry`…, quoted in experiments/src as the counters they
- * compare). Each is turned into the stat name Envoy gives it before tag extraction, on web-api's
- * outbound cluster to recipe-api, which is what a stats matcher sees.
+ * compare). Each is turned into the stat name an Istio sidecar's Envoy gives it before tag
+ * extraction, on web-api's outbound cluster to recipe-api, which is what a stats matcher sees.
  */
 
 export interface EnvoyStatRead {
@@ -20,11 +21,13 @@ export interface EnvoyStatRead {
   reader: string;
   /** The Prometheus family (`envoy_cluster_upstream_rq_retry`) or the admin stat (`upstream_rq_retry`). */
   name: string;
-  /** The stat as Envoy names it, e.g. `cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry`. */
+  /** The stat as a sidecar's Envoy names it, e.g. `cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local;.upstream_rq_retry`. */
   stat: string;
 }
 
 export const sampleCluster = 'outbound|4000||recipe-api.recipe-mesh.svc.cluster.local';
+/** A cluster stat as an Istio sidecar names it: `cluster.<name>;.<stat>` (its alt_stat_name ends with ";"). */
+const sidecarStat = (stat: string) => `cluster.${sampleCluster}${statPrefixDelimiter}.${stat}`;
 const histogramSeries = /_(bucket|sum|count)$/;
 
 /**
@@ -44,7 +47,7 @@ export function statsOfFamily(family: string, labels: string[], expr: string): s
     if (names.length === 0)
       throw new Error(`${family} without response_code or response_code_class counts twice: ${expr}`);
   }
-  return names.map((name) => `cluster.${sampleCluster}.${name}`);
+  return names.map((name) => sidecarStat(name));
 }
 
 function promqlReads(source: string, expr: string): EnvoyStatRead[] {
@@ -77,7 +80,7 @@ export function adminStatReads(dir = path.join(repoRoot, 'experiments/src')): En
     [...readFileSync(file, 'utf8').matchAll(/'(upstream_(?:rq|cx)_\w+)'/g)].map((m) => ({
       reader: path.relative(repoRoot, file),
       name: m[1]!,
-      stat: `cluster.${sampleCluster}.${m[1]}`,
+      stat: sidecarStat(m[1]!),
     })),
   );
 }
