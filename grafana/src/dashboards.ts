@@ -480,7 +480,7 @@ export const mesh: DashboardSpec = {
           title: 'Upstream responses by class per cluster',
           unit: 'reqps',
           description:
-            "Responses each proxy received from its upstream clusters, by status class (inbound = the app's answers, outbound = the next hop's). Per cluster, not per listener: Istio's stats tags (tools/packaging/common/envoy_bootstrap.json) only extract an HTTP connection manager prefix made of an address, and its sidecars' prefixes (inbound_0.0.0.0_4000) are not. Bad: 5xx on an inbound cluster = the app failed; on an outbound one only = the mesh between.",
+            "Responses each proxy received from its upstream clusters, by status class (inbound = the app's answers, outbound = the next hop's). Per cluster, not per listener: cluster stats are labelled alike in the lab and on Istio (cluster_name), listener stats are not (istiod names its HTTP connection managers inbound_0.0.0.0_4000;, the lab after its listeners). Bad: 5xx on an inbound cluster = the app failed; on an outbound one only = the mesh between.",
           targets: [
             {
               expr: `sum by (cluster_name, response_code_class) (rate(${envoy('envoy_cluster_upstream_rq', 'response_code_class!=""')}[${RI}]))`,
