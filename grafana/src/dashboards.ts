@@ -26,14 +26,14 @@ const appVariables: VariableSpec[] = [
 const clusterVariable: VariableSpec = {
   name: 'cluster',
   label: 'Envoy cluster',
-  query: 'label_values(envoy_cluster_upstream_rq_total{namespace=~"$namespace"}, envoy_cluster_name)',
+  query: 'label_values(envoy_cluster_upstream_rq_total{namespace=~"$namespace"}, cluster_name)',
 };
 
 /** Envoy's own stats: the lab's sidecars and, with proxyStatsMatcher, Istio's. */
 function envoy(metric: string, extra = ''): string {
-  return `${metric}{namespace=~"$namespace", envoy_cluster_name=~"$cluster"${extra ? `, ${extra}` : ''}}`;
+  return `${metric}{namespace=~"$namespace", cluster_name=~"$cluster"${extra ? `, ${extra}` : ''}}`;
 }
-const envoyRate = (metric: string, extra = '') => `sum by (envoy_cluster_name) (rate(${envoy(metric, extra)}[${RI}]))`;
+const envoyRate = (metric: string, extra = '') => `sum by (cluster_name) (rate(${envoy(metric, extra)}[${RI}]))`;
 
 // ---------------------------------------------------------------------------------------------
 // Services (RED)
@@ -296,7 +296,7 @@ const flagTargets = [
   { flag: 'UO', metric: 'envoy_cluster_upstream_rq_pending_overflow' },
   { flag: 'URX', metric: 'envoy_cluster_upstream_rq_retry_limit_exceeded' },
   { flag: 'UT', metric: 'envoy_cluster_upstream_rq_timeout' },
-].map(({ flag, metric }) => ({ expr: envoyRate(metric), legend: `${flag} {{envoy_cluster_name}}` }));
+].map(({ flag, metric }) => ({ expr: envoyRate(metric), legend: `${flag} {{cluster_name}}` }));
 
 export const ucPanel: PanelSpec = {
   title: '503 UC: upstream closed the connection with a request in flight',
@@ -313,7 +313,7 @@ export const ucPanel: PanelSpec = {
     },
     {
       expr: envoyRate('envoy_cluster_upstream_cx_destroy_remote_with_active_rq'),
-      legend: 'UC {{envoy_cluster_name}} (Envoy stats)',
+      legend: 'UC {{cluster_name}} (Envoy stats)',
     },
   ],
   width: 12,
@@ -342,8 +342,9 @@ export const mesh: DashboardSpec = {
               kubernetesOnly: ISTIO_ONLY,
             },
             {
-              expr: `sum by (envoy_cluster_name, envoy_response_code) (rate(${envoy('envoy_cluster_upstream_rq')}[${RI}]))`,
-              legend: '{{envoy_cluster_name}} {{envoy_response_code}} (Envoy stats)',
+              // One family holds codes and classes (grafana/mesh-metrics.json): the codes only.
+              expr: `sum by (cluster_name, response_code) (rate(${envoy('envoy_cluster_upstream_rq', 'response_code!=""')}[${RI}]))`,
+              legend: '{{cluster_name}} {{response_code}} (Envoy stats)',
             },
           ],
           width: 12,
@@ -379,8 +380,8 @@ export const mesh: DashboardSpec = {
               kubernetesOnly: ISTIO_ONLY,
             },
             {
-              expr: `histogram_quantile(0.99, sum by (envoy_cluster_name, le) (rate(${envoy('envoy_cluster_upstream_rq_time_bucket')}[${RI}])))`,
-              legend: 'p99 {{envoy_cluster_name}} (Envoy stats)',
+              expr: `histogram_quantile(0.99, sum by (cluster_name, le) (rate(${envoy('envoy_cluster_upstream_rq_time_bucket')}[${RI}])))`,
+              legend: 'p99 {{cluster_name}} (Envoy stats)',
             },
           ],
           width: 12,
@@ -397,16 +398,16 @@ export const mesh: DashboardSpec = {
           description:
             'Retries the proxy made, and how they ended. Bad: retries close to the request rate, or retry_limit_exceeded/overflow above 0. In 503-uc the outbound default retry policy (connect-failure, refused-stream, unavailable, cancelled) does not retry a reset after the request was sent, so UC passes through.',
           targets: [
-            { expr: envoyRate('envoy_cluster_upstream_rq_retry'), legend: 'retry {{envoy_cluster_name}}' },
+            { expr: envoyRate('envoy_cluster_upstream_rq_retry'), legend: 'retry {{cluster_name}}' },
             {
               expr: envoyRate('envoy_cluster_upstream_rq_retry_success'),
-              legend: 'retry success {{envoy_cluster_name}}',
+              legend: 'retry success {{cluster_name}}',
             },
             {
               expr: envoyRate('envoy_cluster_upstream_rq_retry_limit_exceeded'),
-              legend: 'limit exceeded {{envoy_cluster_name}}',
+              legend: 'limit exceeded {{cluster_name}}',
             },
-            { expr: envoyRate('envoy_cluster_upstream_rq_retry_overflow'), legend: 'overflow {{envoy_cluster_name}}' },
+            { expr: envoyRate('envoy_cluster_upstream_rq_retry_overflow'), legend: 'overflow {{cluster_name}}' },
           ],
         },
         {
@@ -418,14 +419,14 @@ export const mesh: DashboardSpec = {
           targets: [
             {
               expr: envoyRate('envoy_cluster_upstream_cx_destroy_remote_with_active_rq'),
-              legend: 'closed by upstream, request active {{envoy_cluster_name}}',
+              legend: 'closed by upstream, request active {{cluster_name}}',
             },
             {
               expr: envoyRate('envoy_cluster_upstream_cx_destroy_local_with_active_rq'),
-              legend: 'closed by Envoy, request active {{envoy_cluster_name}}',
+              legend: 'closed by Envoy, request active {{cluster_name}}',
             },
-            { expr: envoyRate('envoy_cluster_upstream_rq_rx_reset'), legend: 'rx reset {{envoy_cluster_name}}' },
-            { expr: envoyRate('envoy_cluster_upstream_rq_tx_reset'), legend: 'tx reset {{envoy_cluster_name}}' },
+            { expr: envoyRate('envoy_cluster_upstream_rq_rx_reset'), legend: 'rx reset {{cluster_name}}' },
+            { expr: envoyRate('envoy_cluster_upstream_rq_tx_reset'), legend: 'tx reset {{cluster_name}}' },
           ],
         },
         {
@@ -437,11 +438,11 @@ export const mesh: DashboardSpec = {
           targets: [
             {
               expr: envoyRate('envoy_cluster_upstream_cx_idle_timeout'),
-              legend: 'idle timeout (Envoy closed) {{envoy_cluster_name}}',
+              legend: 'idle timeout (Envoy closed) {{cluster_name}}',
             },
             {
               expr: envoyRate('envoy_cluster_upstream_cx_destroy_remote'),
-              legend: 'closed by upstream {{envoy_cluster_name}}',
+              legend: 'closed by upstream {{cluster_name}}',
             },
           ],
         },
@@ -453,8 +454,8 @@ export const mesh: DashboardSpec = {
             'Open connections from each proxy to each cluster. Bad: climbing without more traffic = connections leaked (client-abort-leak keeps upstream streams open); dropping to 0 under load = connections refused.',
           targets: [
             {
-              expr: `sum by (envoy_cluster_name) (${envoy('envoy_cluster_upstream_cx_active')})`,
-              legend: '{{envoy_cluster_name}}',
+              expr: `sum by (cluster_name) (${envoy('envoy_cluster_upstream_cx_active')})`,
+              legend: '{{cluster_name}}',
             },
           ],
         },
@@ -467,23 +468,23 @@ export const mesh: DashboardSpec = {
           targets: [
             {
               expr: envoyRate('envoy_cluster_upstream_rq_pending_overflow'),
-              legend: 'pending overflow {{envoy_cluster_name}}',
+              legend: 'pending overflow {{cluster_name}}',
             },
             {
               expr: envoyRate('envoy_cluster_upstream_cx_overflow'),
-              legend: 'connection overflow {{envoy_cluster_name}}',
+              legend: 'connection overflow {{cluster_name}}',
             },
           ],
         },
         {
-          title: 'Downstream responses by class per listener',
+          title: 'Upstream responses by class per cluster',
           unit: 'reqps',
           description:
-            'Responses the proxies sent to their clients by status class, per HTTP connection manager (ingress, inbound, outbound). Bad: 5xx at the ingress = what users saw.',
+            "Responses each proxy received from its upstream clusters, by status class (inbound = the app's answers, outbound = the next hop's). Per cluster, not per listener: cluster stats are labelled alike in the lab and on Istio (cluster_name), listener stats are not (istiod names its HTTP connection managers inbound_0.0.0.0_4000;, the lab after its listeners). Bad: 5xx on an inbound cluster = the app failed; on an outbound one only = the mesh between.",
           targets: [
             {
-              expr: `sum by (envoy_http_conn_manager_prefix, envoy_response_code_class) (rate(envoy_http_downstream_rq_xx{namespace=~"$namespace"}[${RI}]))`,
-              legend: '{{envoy_http_conn_manager_prefix}} {{envoy_response_code_class}}xx',
+              expr: `sum by (cluster_name, response_code_class) (rate(${envoy('envoy_cluster_upstream_rq', 'response_code_class!=""')}[${RI}]))`,
+              legend: '{{cluster_name}} {{response_code_class}}xx',
             },
           ],
         },
@@ -511,11 +512,11 @@ export const mesh: DashboardSpec = {
             },
             {
               expr: envoyRate('envoy_cluster_upstream_cx_total'),
-              legend: 'opened {{envoy_cluster_name}} (Envoy stats)',
+              legend: 'opened {{cluster_name}} (Envoy stats)',
             },
             {
               expr: envoyRate('envoy_cluster_upstream_cx_destroy'),
-              legend: 'closed {{envoy_cluster_name}} (Envoy stats)',
+              legend: 'closed {{cluster_name}} (Envoy stats)',
             },
           ],
           width: 24,

@@ -18,6 +18,7 @@ import { selectedMetrics } from '../src/promql.js';
 import { startEnvoy, startPrometheus, type Started } from './lib/processes.js';
 import { dashboardsDir, meshMetricsFile, rulesDir } from '../src/paths.js';
 import { ucPanel } from '../src/dashboards.js';
+import { istioStatsConfig } from '@recipe-mesh/lab/mesh/envoy-config';
 
 /**
  * Every dashboard panel against a real Prometheus: it scrapes an HTTP server that serves every
@@ -71,7 +72,12 @@ test('every panel returns data from live metrics; rules load and record', { skip
     () => new Promise((r) => closing.close(r)),
     () => new Promise((r) => healthy.close(r)),
   );
-  const envoy = await startEnvoy(envoyBinary.path, { closing: closingPort, healthy: healthyPort });
+  // Tagged as the lab's Envoys are, with Istio's tag names (cluster_name, response_code).
+  const envoy = await startEnvoy(
+    envoyBinary.path,
+    { closing: closingPort, healthy: healthyPort },
+    { statsConfig: istioStatsConfig },
+  );
   stops.push(envoy.stop);
 
   const prometheus: Started = await startPrometheus(
@@ -118,6 +124,12 @@ test('every panel returns data from live metrics; rules load and record', { skip
     rows.some((r) => r.skipped),
     'the Istio targets are skipped in the lab',
   );
+
+  // The Mesh dashboard's cluster variable and its `by (cluster_name)` panels find the lab's clusters.
+  const clusters = (await query(promUrl, 'count by (cluster_name) (envoy_cluster_upstream_rq_total)'))
+    .map((r) => r.metric.cluster_name)
+    .sort();
+  assert.deepEqual(clusters, ['inbound|3000||', 'inbound|4000||']);
 
   // The 503-uc panel's lab equivalent shows the UC events (Mesh and Experiments dashboards).
   const uc = rows.filter((r) => r.panel === ucPanel.title && !r.skipped);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { catalogue } from '@recipe-mesh/experiments/catalogue';
-import { docsProblems } from './lib/docs.js';
+import { parse } from 'yaml';
+import { docsProblems, faultRowProblems, selectorProblems } from './lib/docs.js';
+import { buildDefault } from './lib/kustomize.js';
 import { makeVariables } from './lib/images.js';
 import { repoPath } from './lib/repo.js';
 
@@ -73,4 +75,38 @@ describe('istio/faults/*/README.md', () => {
       for (const line of clusterLines) assert.match(line, /--kubeconfig \S+ --context /, line);
     });
   }
+});
+
+describe('what docs/kubernetes.md and the hints tell people to type', () => {
+  test("the idle-timeout fix is the component's own value", () => {
+    const component = parse(readFileSync(repoPath('istio/faults/idle-timeout/kustomization.yaml'), 'utf8')) as {
+      patches: Array<{ patch: string }>;
+    };
+    const ops = component.patches.flatMap((p) => parse(p.patch) as Array<{ path: string; value: unknown }>);
+    const idle = ops.find((op) => op.path.endsWith('/idleTimeout'));
+    assert.ok(idle, 'the idle-timeout component patches idleTimeout');
+    assert.deepEqual(faultRowProblems(doc, 'idle-timeout', String(idle.value)), []);
+    assert.match(faultRowProblems(doc, 'idle-timeout', '3s').join(), /should give 3 s/);
+  });
+
+  test('every label selector in the docs, the experiments and the Makefile is a label a manifest sets', () => {
+    const files = (dir: string, ext: RegExp): string[] =>
+      readdirSync(repoPath(dir)).flatMap((entry) => {
+        const rel = path.join(dir, entry);
+        if (statSync(repoPath(rel)).isDirectory()) return files(rel, ext);
+        return ext.test(entry) ? [rel] : [];
+      });
+    const texts = [
+      ...files('docs', /\.md$/),
+      'README.md',
+      ...files('experiments/src', /\.ts$/),
+      ...files('make', /\.mk$/),
+    ].map((file) => ({ file, text: readFileSync(repoPath(file), 'utf8') }));
+    const objects = buildDefault();
+    assert.deepEqual(selectorProblems(texts, objects), []);
+    assert.deepEqual(
+      selectorProblems([{ file: 'x.md', text: 'kubectl get pods -l app.kubernetes.io/name=web-api' }], objects),
+      ['x.md: selects app.kubernetes.io/name=web-api, which no manifest sets'],
+    );
+  });
 });

@@ -72,7 +72,7 @@ export const noHealthySignals = {
       unit: 'readings',
       lab: "web-api's admin /readyz, polled",
       labSource: { kind: 'client' },
-      k8s: 'kubectl -n recipe-mesh get pods -l app.kubernetes.io/name=web-api -w',
+      k8s: 'kubectl -n recipe-mesh get pods -l app=web-api -w',
     },
     endpointBackAfterMs: {
       title: "recovery: an instance back in web-api's sidecar endpoints after Redis answered",

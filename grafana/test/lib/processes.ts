@@ -71,11 +71,18 @@ export async function startPrometheus(binary: string, jobs: ScrapeJob[], ruleFil
 export async function startEnvoy(
   binary: string,
   upstreams: { closing: number; healthy: number },
+  shape: {
+    /** The bootstrap's `stats_config` (tags, matcher); Envoy's defaults when absent. */
+    statsConfig?: object;
+    /** Istio's sidecars end each cluster's stat name with ";" (alt_stat_name `<name>;`). */
+    clusterStatDelimiter?: string;
+  } = {},
 ): Promise<Started & { listener: string }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'grafana-check-envoy-'));
   const [adminPort, listenerPort] = [await freePort(), await freePort()];
   const cluster = (name: string, port: number) => ({
     name,
+    ...(shape.clusterStatDelimiter ? { alt_stat_name: `${name}${shape.clusterStatDelimiter}` } : {}),
     type: 'STATIC',
     connect_timeout: '1s',
     load_assignment: {
@@ -89,6 +96,7 @@ export async function startEnvoy(
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     // Histograms (upstream_rq_time) reach /stats/prometheus on each flush; 5 s by default.
     stats_flush_interval: '1s',
+    ...(shape.statsConfig ? { stats_config: shape.statsConfig } : {}),
     static_resources: {
       listeners: [
         {

@@ -22,3 +22,51 @@ export function docsProblems(doc: string, makefile: string, vars: Record<string,
   }
   return problems;
 }
+
+/** `250ms` → `250 ms`, `3s` → `3 s`: an Istio duration as the docs write it. */
+export function spokenDuration(istioDuration: string): string {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(istioDuration);
+  if (!match) throw new Error(`not an Istio duration: ${istioDuration}`);
+  return `${match[1]} ${match[2]}`;
+}
+
+/**
+ * The `make fault` table's row for a component must give the value the component sets, e.g.
+ * `idle-timeout` → the idleTimeout its patch writes (istio/faults/<component>/kustomization.yaml).
+ */
+export function faultRowProblems(doc: string, component: string, value: string): string[] {
+  const row = doc.split('\n').find((l) => l.startsWith(`| \`${component}\` |`));
+  if (!row) return [`docs/kubernetes.md: no row for the ${component} component`];
+  const spoken = spokenDuration(value);
+  return row.includes(`→ ${spoken}`)
+    ? []
+    : [`docs/kubernetes.md: the ${component} row should give ${spoken} (the component's ${value}): ${row}`];
+}
+
+/**
+ * Labels Kubernetes sets itself, so no manifest of ours needs to: the EndpointSlice controller
+ * labels each slice with its Service (kubernetes.io/service-name, "EndpointSlices" in the
+ * Kubernetes docs).
+ */
+const systemLabels = new Set(['kubernetes.io/service-name']);
+
+/** `-l key=value` / `--selector key=value` hints whose label no rendered object carries. */
+export function selectorProblems(
+  texts: Array<{ file: string; text: string }>,
+  objects: Array<{ metadata?: { labels?: Record<string, string> }; spec?: any }>,
+): string[] {
+  const set = new Set(
+    objects.flatMap((o) =>
+      [o.metadata?.labels, o.spec?.template?.metadata?.labels].flatMap((labels) =>
+        Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`),
+      ),
+    ),
+  );
+  const problems: string[] = [];
+  for (const { file, text } of texts)
+    for (const m of text.matchAll(/(?:-l|--selector)[ =]([\w./-]+=[\w.-]+(?:,[\w./-]+=[\w.-]+)*)/g))
+      for (const pair of m[1]!.split(','))
+        if (!set.has(pair) && !systemLabels.has(pair.split('=')[0]!))
+          problems.push(`${file}: selects ${pair}, which no manifest sets`);
+  return problems;
+}

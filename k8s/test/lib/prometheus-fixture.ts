@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '@recipe-mesh/measure/net';
+import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
 import { parse, stringify } from 'yaml';
 import type { ExporterClock } from './istio-exporter.js';
@@ -58,19 +58,17 @@ export async function startIstioShapedPrometheus(options: {
 }): Promise<IstioShapedPrometheus> {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-prometheus-'));
   const [exporterPort, prometheusPort] = [await freePort(), await freePort()];
-  const startMs = Date.now();
-  const clock: ExporterClock = { startMs, switchAtMs: startMs + options.baselineMs, namespace: options.namespace };
+  const exporterUrl = `http://127.0.0.1:${exporterPort}`;
   const exporter = await startProcess({
     name: 'istio-exporter',
     command: process.execPath,
     args: [
       ...nodeEntryArgs(repoPath('k8s/test/lib/istio-exporter-main.ts')),
       `--port=${exporterPort}`,
-      `--namespace=${clock.namespace}`,
-      `--start=${clock.startMs}`,
-      `--switch-at=${clock.switchAtMs}`,
+      `--namespace=${options.namespace}`,
+      `--baseline-ms=${options.baselineMs}`,
     ],
-    ready: async () => (await fetch(`http://127.0.0.1:${exporterPort}/metrics/web-api`)).ok,
+    ready: async () => (await fetch(`${exporterUrl}/clock`)).ok,
   });
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
@@ -86,7 +84,8 @@ export async function startIstioShapedPrometheus(options: {
   };
   writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
   const url = `http://127.0.0.1:${prometheusPort}`;
-  let prometheus;
+  let prometheus: Awaited<ReturnType<typeof startProcess>> | undefined;
+  let clock: ExporterClock;
   try {
     prometheus = await startProcess({
       name: 'prometheus',
@@ -99,16 +98,24 @@ export async function startIstioShapedPrometheus(options: {
       ready: async () => (await fetch(`${url}/-/ready`)).ok,
       readyTimeoutMs: 30_000,
     });
+    // The exporter's clock starts at Prometheus' first scrape (istio-exporter-main.ts).
+    clock = await waitFor(async () => (await (await fetch(`${exporterUrl}/clock`)).json()) as ExporterClock | null, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: "Prometheus' first scrape of the exporter",
+    });
   } catch (error) {
+    await prometheus?.stop();
     await exporter.stop();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const started = prometheus;
   return {
     url,
     clock,
     async stop() {
-      await prometheus.stop();
+      await started.stop();
       await exporter.stop();
       rmSync(dir, { recursive: true, force: true });
     },

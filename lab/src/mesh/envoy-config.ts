@@ -399,6 +399,38 @@ const runtime = {
   ],
 };
 
+/**
+ * Stats tags named as Istio's sidecar bootstrap names them (istio/istio
+ * tools/packaging/common/envoy_bootstrap.json, `stats_config`: Envoy's default tags off, its own
+ * list on), so /stats/prometheus labels a cluster `cluster_name` and a status `response_code`
+ * (upstream Envoy: `envoy_cluster_name`, `envoy_response_code`) and one dashboard query reads
+ * the lab's Envoys and Istio's sidecars alike. Istio's current regexes expect istiod's stat
+ * names, which end a cluster's or listener's name with ";" (`^cluster(\.(.+);)`); the lab's
+ * clusters carry no such alt_stat_name, so these are Istio's regexes from before that delimiter,
+ * which give the same labels and values (grafana/test/envoy-stats.test.ts compares the two).
+ */
+export const istioStatsConfig = {
+  use_all_default_tags: false,
+  stats_tags: [
+    { tag_name: 'cluster_name', regex: String.raw`^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)` },
+    { tag_name: 'tcp_prefix', regex: String.raw`^tcp\.((.*?)\.)\w+?$` },
+    { tag_name: 'response_code', regex: String.raw`_rq(_(\d{3}))$` },
+    { tag_name: 'response_code_class', regex: String.raw`_rq(_(\dxx))$` },
+    {
+      tag_name: 'http_conn_manager_listener_prefix',
+      regex: String.raw`^listener(?=\.).*?\.http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)`,
+    },
+    {
+      tag_name: 'http_conn_manager_prefix',
+      regex: String.raw`^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)`,
+    },
+    {
+      tag_name: 'listener_address',
+      regex: String.raw`^listener\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)`,
+    },
+  ],
+};
+
 /** Bootstrap that reads listeners, clusters and routes from files in `files.configDir`. */
 export function dynamicBootstrap(mesh: MeshDescription, name: ProxyName, files: ProxyFiles): Json {
   const proxy = proxyOf(mesh, name);
@@ -410,6 +442,7 @@ export function dynamicBootstrap(mesh: MeshDescription, name: ProxyName, files: 
     node: node(proxy),
     admin: admin(proxy, files),
     layered_runtime: runtime,
+    stats_config: istioStatsConfig,
     static_resources: { clusters: [traceSinkClusterConfig(mesh)] },
     dynamic_resources: { lds_config: fileSource(xdsFile.lds), cds_config: fileSource(xdsFile.cds) },
   };
@@ -436,6 +469,7 @@ export function staticBootstrap(mesh: MeshDescription, name: ProxyName, files: P
     node: node(proxy),
     admin: admin(proxy, files),
     layered_runtime: runtime,
+    stats_config: istioStatsConfig,
     static_resources: { listeners, clusters: [traceSinkClusterConfig(mesh), ...clusters] },
   };
 }
