@@ -25,7 +25,7 @@ import { forwardPod, type PodForward } from '../k8s-forward.js';
 import { ingressUrl } from '../k8s-ingress.js';
 import { podsOfDeployment } from '../k8s-pods.js';
 import type { K8sLoadContext, Workload } from '../k8s-side.js';
-import { parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { type AccessLogEntry, parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
 import { leftoversNotChecked, type LeftoverReport } from '../leftovers.js';
 import { expectationHeld } from '../report.js';
 import { RestoreStack } from '../restore.js';
@@ -630,6 +630,27 @@ function clusterOf(plan: K8sPlan) {
 }
 
 type Cluster = ReturnType<typeof clusterOf>;
+
+/** One pod-faults step on every serving pod of its service, each through its own forward; the pods it reached. */
+export async function applyPodFaults(plan: K8sPlan, step: Extract<K8sStep, { kind: 'pod-faults' }>): Promise<string[]> {
+  const done = await clusterOf(plan).onEveryPod(step.service, adminPortName, (f) =>
+    sendPodFaults(f, step.method, step.body),
+  );
+  return done.map((d) => d.pod);
+}
+
+/** Every pod's sidecar log of an access-logs step since `sinceMs`, parsed as the lab parses its files. */
+export async function readPodAccessLogs(
+  plan: K8sPlan,
+  step: Extract<K8sStep, { kind: 'access-logs' }>,
+  sinceMs: number,
+): Promise<{ entries: Record<string, AccessLogEntry[]>; missing: string[] }> {
+  const { logs, missing } = await readAccessLogs(clusterOf(plan), step, sinceMs, []);
+  return {
+    entries: Object.fromEntries(Object.entries(logs).map(([pod, text]) => [pod, parseAccessLog(text)])),
+    missing,
+  };
+}
 
 async function sendPodFaults(forward: PodForward, method: 'PUT' | 'DELETE', body: string | undefined): Promise<void> {
   const res = await fetch(`${forward.url}/faults`, {
