@@ -175,7 +175,7 @@ test('rollout-503 restarts the Deployment with kubectl while its load runs throu
     rollout.records.some((r) => r.startedAtMs - first < 1000),
     'load before the rollout',
   );
-}, 60_000);
+});
 
 test('redis-scan-latency seeds its views itself, reads with x-user-id and invalidates through the ingress, and removes the seed at restore', {
   skip: 'skip' in redisBinary ? redisBinary.skip : false,
