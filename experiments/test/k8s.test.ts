@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { decide } from '../src/verdict.js';
 import { parser } from '@prometheus-io/lezer-promql';
@@ -268,4 +270,18 @@ test("the default cluster is make minikube-up's context", () => {
   const printed = spawnSync('make', ['-n', '--no-print-directory', 'minikube-up'], { cwd: repoRoot, encoding: 'utf8' });
   assert.match(printed.stdout, new RegExp(`minikube start -p ${minikubeAccess.context} `));
   assert.match(minikubeAccess.kubeconfig, /\/\.kube\/config$/);
+});
+
+test('docs/experiments.md has one side-by-side row per experiment, each saying what differs', () => {
+  const doc = readFileSync(path.join(repoRoot, 'docs', 'experiments.md'), 'utf8');
+  const section = doc.split('### Lab and cluster side by side')[1]?.split('\n## ')[0] ?? '';
+  const rows = section
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| experiment') && !l.startsWith('|---'))
+    .map((l) => l.split(' | ').map((c) => c.replace(/^\| /, '').trim()));
+  assert.deepEqual(rows.map((r) => r[0]).sort(), experiments.map((e) => e.name).sort());
+  for (const row of rows) {
+    assert.equal(row.length, 6, `${row[0]}: fault, load, evidence, fix and differences`);
+    assert.ok(row[5]!.length > 10, `${row[0]}: say what differs, or that nothing does`);
+  }
 });
