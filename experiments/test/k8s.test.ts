@@ -114,17 +114,18 @@ test("rollout-503's incident removes recipe-api's preStop and its restore puts b
     { name: 'recipe-api', lifecycle: { preStop: manifestPreStop('recipe-api') } },
   ]);
   assert.deepEqual(manifestPreStop('recipe-api'), { sleep: { seconds: 3 } });
-  // Both changes roll the pods: the run waits for the rollout after each side.
-  for (const phase of ['setup', 'restore'])
+  // Both changes roll the pods: the run waits for the rollout after each side's patches.
+  for (const phase of ['setup', 'restore']) {
+    const template = incident.steps.filter(
+      (s) => s.kind === 'command' && s.phase === phase && s.scope === 'deployment',
+    );
+    assert.equal(template.length, 3, phase);
     assert.ok(
-      incident.steps.some(
-        (s) =>
-          s.kind === 'command' &&
-          s.phase === phase &&
-          s.argv.join(' ').endsWith('rollout status deployment/recipe-api --timeout=180s'),
-      ),
+      template.at(-1)?.kind === 'command' &&
+        template.at(-1)!.argv.join(' ').endsWith('rollout status deployment/recipe-api --timeout=180s'),
       phase,
     );
+  }
   const fixed = k8sPlan(rollout, { fix: rollout.fixes[0]!, cluster, durationS: 10 });
   assert.ok(!fixed.steps.some((s) => s.kind === 'command' && s.argv.includes('patch')));
 });

@@ -419,8 +419,9 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
       deployment,
     });
   }
-  // Pod faults are cleared before the pod templates roll back (a rollout would end the forwards).
-  steps.push(...undo.reverse(), ...deployments.undo.reverse());
+  // Pod faults are cleared before the pod templates roll back (a rollout would end the forwards);
+  // the template's undos keep their order: the patches, then the wait for their rollout.
+  steps.push(...undo.reverse(), ...deployments.undo);
   for (const key of Object.keys(experiment.labAppEnv ?? {})) {
     steps.push({
       kind: 'command',
