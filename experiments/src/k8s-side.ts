@@ -1,5 +1,6 @@
 import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
+import { pacedLoad } from './load/paced.js';
 import type { ServiceName } from './definition.js';
 import { recipeApiOutboundCluster } from './evidence/envoy-stats.js';
 
@@ -107,3 +108,30 @@ export function recipeApiInboundLines(
     where: (e) => isRecipeApiInbound(e) && where(e),
   };
 }
+
+/**
+ * The lab's steady load of several experiments, through the ingress gateway: `lanes` paced lanes
+ * of GET /api/recipes/:id?via=http at `ratePerSecond` in all (load/paced.ts), for the run's
+ * duration and, with `until`, until that drill settles.
+ */
+export function recipeReadsThroughIngress(
+  ctx: K8sLoadContext,
+  options: { ratePerSecond: number; lanes: number; until?: Promise<unknown> },
+): Promise<RequestRecord[]> {
+  return pacedLoad({
+    request: (i) => ({ url: `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http` }),
+    ratePerSecond: options.ratePerSecond,
+    lanes: options.lanes,
+    durationMs: ctx.durationS * 1000,
+    until: options.until,
+  });
+}
+
+/** recipe-api's Redis GETs, counted from every pod's own /metrics over the load. */
+export const redisGetsOfPods: ExactReading = {
+  from: 'metric',
+  service: 'recipe-api',
+  family: 'redis_command_duration_seconds_count',
+  labels: { command: 'get' },
+  describe: 'redis_command_duration_seconds_count{command="get"} of every recipe-api pod, before → after the load',
+};

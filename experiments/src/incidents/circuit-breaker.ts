@@ -7,7 +7,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue } from '../mesh/components.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
-import { callerFailures, webApiToRecipeApi } from '../k8s-side.js';
+import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * Istio's circuit-breaking task, as it bites in production: a DestinationRule connectionPool of one
@@ -167,13 +167,7 @@ export const circuitBreaker: Experiment<BreakerEvidence, BreakerRequired, Breake
   k8s: {
     load: {
       describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all for --duration s (load/paced.ts, as the lab's phase under limits)`,
-      drive: (ctx) =>
-        pacedLoad({
-          request: (i) => ({ url: `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http` }),
-          ratePerSecond,
-          lanes,
-          durationMs: ctx.durationS * 1000,
-        }),
+      drive: (ctx) => recipeReadsThroughIngress(ctx, { ratePerSecond, lanes }),
     },
     exact: {
       uoOverflows: webApiToRecipeApi('flag UO', (e) => e.responseFlags.includes('UO')),

@@ -23,6 +23,7 @@ import {
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { sendRequest } from '../load/http.js';
+import { redisGetsOfPods } from '../k8s-side.js';
 
 /**
  * CPU-heavy work on the event loop: while one request computes synchronously, every other
@@ -354,14 +355,7 @@ export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional
       },
     },
     exact: {
-      gets: {
-        from: 'metric',
-        service: 'recipe-api',
-        family: 'redis_command_duration_seconds_count',
-        labels: { command: 'get' },
-        describe:
-          'redis_command_duration_seconds_count{command="get"} of every recipe-api pod, before → after the load',
-      },
+      gets: redisGetsOfPods,
     },
   },
   async run(ctx) {

@@ -8,7 +8,8 @@ import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, V
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
-import { callerFailures, webApiToRecipeApi } from '../k8s-side.js';
+import { pause } from '@recipe-mesh/measure/net';
+import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * "One slow dependency empties every endpoint": recipe-api's readiness PINGs Redis, so when Redis
@@ -186,18 +187,12 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
       describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled ${stallMs} ms by \`redis-cli CLIENT PAUSE ${stallMs} ALL\` in its pod 1 s in, has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
       drive: async (ctx) => {
         const stall = (async () => {
-          await new Promise((r) => setTimeout(r, 1000));
+          await pause(1000);
           ctx.log(`Redis paused for ${stallMs} ms`);
           await ctx.kubectl(['exec', 'deploy/redis', '--', 'redis-cli', 'CLIENT', 'PAUSE', String(stallMs), 'ALL']);
-          await new Promise((r) => setTimeout(r, stallMs + recoveryMaxMs));
+          await pause(stallMs + recoveryMaxMs);
         })();
-        return pacedLoad({
-          request: (i) => ({ url: `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http` }),
-          ratePerSecond,
-          lanes,
-          durationMs: ctx.durationS * 1000,
-          until: stall,
-        });
+        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall });
       },
     },
     exact: {

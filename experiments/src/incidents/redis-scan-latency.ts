@@ -23,6 +23,7 @@ import {
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { sendRequest } from '../load/http.js';
+import { redisGetsOfPods } from '../k8s-side.js';
 
 /**
  * "Debugging Redis Latency": per-user cache invalidation with SCAN MATCH walks the whole keyspace
@@ -226,6 +227,16 @@ async function seedViews(redisUrl: string): Promise<{ keys: number; drop: () => 
   };
 }
 
+/** One invalidation: a seeded user's preferences replaced (recipe-api's PUT, or web-api's under /api). */
+function invalidation(base: string, i: number) {
+  return {
+    url: `${base}/users/${seedPrefix}${i % seededUsers}/preferences`,
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ preferredServings: 2 }),
+  };
+}
+
 async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<T> {
   const r = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
@@ -293,12 +304,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
         const [reads] = await Promise.all([
           pacedLoad({ request: read, ratePerSecond: readRate, lanes: 4, durationMs: ctx.durationS * 1000 }),
           pacedLoad({
-            request: (i) => ({
-              url: `${ctx.ingress}/api/users/${seedPrefix}${i % seededUsers}/preferences`,
-              method: 'PUT',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ preferredServings: 2 }),
-            }),
+            request: (i) => invalidation(`${ctx.ingress}/api`, i),
             ratePerSecond: invalidationRate,
             lanes: invalidationLanes,
             durationMs: ctx.durationS * 1000,
@@ -308,14 +314,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
       },
     },
     exact: {
-      faultGets: {
-        from: 'metric',
-        service: 'recipe-api',
-        family: 'redis_command_duration_seconds_count',
-        labels: { command: 'get' },
-        describe:
-          'redis_command_duration_seconds_count{command="get"} of every recipe-api pod, before → after the load',
-      },
+      faultGets: redisGetsOfPods,
       invalidations: {
         from: 'metric',
         service: 'recipe-api',
@@ -362,12 +361,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
       reads(ctx.durationS),
       // The same invalidation rate for both strategies, so the fix is compared on equal terms.
       pacedLoad({
-        request: (i) => ({
-          url: `${target.urls.recipeApi}/users/${seedPrefix}${i % seededUsers}/preferences`,
-          method: 'PUT',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ preferredServings: 2 }),
-        }),
+        request: (i) => invalidation(target.urls.recipeApi, i),
         ratePerSecond: invalidationRate,
         lanes: invalidationLanes,
         durationMs: ctx.durationS * 1000,

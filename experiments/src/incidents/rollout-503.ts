@@ -9,7 +9,8 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 import { putFaults } from '../targets/lab.js';
-import { callerFailures, webApiToRecipeApi } from '../k8s-side.js';
+import { pause } from '@recipe-mesh/measure/net';
+import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * 503s during every deploy: a rolling update replaces pods while traffic flows. A pod that exits
@@ -182,18 +183,12 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
       drive: async (ctx) => {
         const rollout = (async () => {
           // The load's shape: traffic flows before the first pod goes.
-          await new Promise((r) => setTimeout(r, 2000));
+          await pause(2000);
           ctx.log('kubectl rollout restart deployment/recipe-api');
           await ctx.kubectl(['rollout', 'restart', 'deployment/recipe-api']);
           await ctx.kubectl(['rollout', 'status', 'deployment/recipe-api', '--timeout=180s']);
         })();
-        return pacedLoad({
-          request: (i) => ({ url: `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http` }),
-          ratePerSecond,
-          lanes,
-          durationMs: ctx.durationS * 1000,
-          until: rollout,
-        });
+        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout });
       },
     },
     // A live PUT /faults dies with the pods the rollout replaces: FAULTS in the pod template outlives them.

@@ -11,7 +11,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { countAll, countWhere, ingressToWebApi, recipeApiInbound } from '../promql.js';
-import { recipeApiInboundLines } from '../k8s-side.js';
+import { recipeApiInboundLines, recipeReadsThroughIngress } from '../k8s-side.js';
 
 /**
  * The Bookinfo timeouts lesson (istio.io "Request Timeouts" task; the book-info productpage's own
@@ -290,13 +290,7 @@ export const timeoutBudget: Experiment<BudgetEvidence, BudgetRequired, BudgetOpt
   k8s: {
     load: {
       describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all for --duration s, none giving up early (load/paced.ts, as the lab)`,
-      drive: (ctx) =>
-        pacedLoad({
-          request: (i) => ({ url: `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http` }),
-          ratePerSecond,
-          lanes,
-          durationMs: ctx.durationS * 1000,
-        }),
+      drive: (ctx) => recipeReadsThroughIngress(ctx, { ratePerSecond, lanes }),
     },
     exact: {
       callerP99Ms: {

@@ -216,36 +216,29 @@ function deploymentSteps(
   });
   for (const service of incident ? (side.incidentWithoutPreStop ?? []) : []) {
     touched.add(service);
+    const patch = (container: Record<string, unknown>) =>
+      cmd.kubectl(
+        '-n',
+        ns,
+        'patch',
+        'deployment',
+        service,
+        '--type=strategic',
+        '-p',
+        containerPatch(service, container),
+      );
     apply.push(
       step(
         'setup',
         `${service}: no preStop hook (the incident runs without the sleep that is itself a fix)`,
-        cmd.kubectl(
-          '-n',
-          ns,
-          'patch',
-          'deployment',
-          service,
-          '--type=strategic',
-          '-p',
-          containerPatch(service, { lifecycle: { preStop: null } }),
-        ),
+        patch({ lifecycle: { preStop: null } }),
       ),
     );
     undo.push(
       step(
         'restore',
         `${service}: the manifests' preStop hook back`,
-        cmd.kubectl(
-          '-n',
-          ns,
-          'patch',
-          'deployment',
-          service,
-          '--type=strategic',
-          '-p',
-          containerPatch(service, { lifecycle: { preStop: manifestPreStop(service) } }),
-        ),
+        patch({ lifecycle: { preStop: manifestPreStop(service) } }),
       ),
     );
   }
