@@ -65,3 +65,46 @@ export async function podsOfDeployment(
   const selector = deploymentSelector(await kubectl(['get', 'deployment', deployment, '-o', 'json']));
   return servingPods(await kubectl(['get', 'pods', '-l', selector, '-o', 'json']));
 }
+
+/** One container's restarts as its pod's status tells them; `reason` of the last termination (OOMKilled, Error…). */
+export interface ContainerRestarts {
+  pod: string;
+  container: string;
+  restarts: number;
+  lastReason: string | null;
+}
+
+/** `kubectl get pods -o json` → every container's restart count and why it last ended. */
+export function containerRestarts(podListJson: string): ContainerRestarts[] {
+  const list = JSON.parse(podListJson) as {
+    items: {
+      metadata: { name: string };
+      status?: {
+        containerStatuses?: {
+          name: string;
+          restartCount?: number;
+          lastState?: { terminated?: { reason?: string } };
+        }[];
+      };
+    }[];
+  };
+  return list.items.flatMap((p) =>
+    (p.status?.containerStatuses ?? []).map((c) => ({
+      pod: p.metadata.name,
+      container: c.name,
+      restarts: c.restartCount ?? 0,
+      lastReason: c.lastState?.terminated?.reason ?? null,
+    })),
+  );
+}
+
+/** The containers that restarted between two readings (a pod new in `after` counts from 0), as report lines. */
+export function restartsBetween(before: ContainerRestarts[], after: ContainerRestarts[]): string[] {
+  const was = new Map(before.map((r) => [`${r.pod}/${r.container}`, r.restarts]));
+  return after
+    .filter((r) => r.restarts > (was.get(`${r.pod}/${r.container}`) ?? 0))
+    .map(
+      (r) =>
+        `pod ${r.pod}: container ${r.container} restarted ${r.restarts - (was.get(`${r.pod}/${r.container}`) ?? 0)} time(s) during the run${r.lastReason ? ` (last: ${r.lastReason})` : ''}`,
+    );
+}

@@ -8,7 +8,7 @@ import type { Experiment } from '../src/definition.js';
 import { agreement, compareReadings, exactValues, sidecarLogArgs, sinceTime } from '../src/k8s-evidence.js';
 import { forwardedPort } from '../src/k8s-forward.js';
 import { ingressUrl, parseIngressFlag } from '../src/k8s-ingress.js';
-import { deploymentSelector, servingPods } from '../src/k8s-pods.js';
+import { containerRestarts, deploymentSelector, restartsBetween, servingPods } from '../src/k8s-pods.js';
 
 /**
  * The k8s target's evidence path on recorded inputs (what kubectl printed on minikube): the
@@ -165,4 +165,29 @@ test('PromQL beside the exact count: near agrees, a missed rare event disagrees,
     ],
   );
   assert.match(rows[0]!.note!, /PromQL reads 0, the exact count 2: they disagree/);
+});
+
+test('a container that restarted during the run is named with why it last ended (OOMKilled)', () => {
+  const pods = (restarts: number, reason?: string) =>
+    JSON.stringify({
+      items: [
+        {
+          metadata: { name: 'recipe-api-a' },
+          status: {
+            containerStatuses: [
+              {
+                name: 'recipe-api',
+                restartCount: restarts,
+                ...(reason ? { lastState: { terminated: { reason } } } : {}),
+              },
+              { name: 'istio-proxy', restartCount: 0 },
+            ],
+          },
+        },
+      ],
+    });
+  assert.deepEqual(restartsBetween(containerRestarts(pods(0)), containerRestarts(pods(0))), []);
+  assert.deepEqual(restartsBetween(containerRestarts(pods(1)), containerRestarts(pods(2, 'OOMKilled'))), [
+    'pod recipe-api-a: container recipe-api restarted 1 time(s) during the run (last: OOMKilled)',
+  ]);
 });

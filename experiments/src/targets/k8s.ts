@@ -23,7 +23,7 @@ import { signalEntries } from '../verdict.js';
 import { compareReadings, exactValues, type ExactEvidence, sidecarLogArgs, sourcesNeeded } from '../k8s-evidence.js';
 import { forwardPod, type PodForward } from '../k8s-forward.js';
 import { ingressUrl } from '../k8s-ingress.js';
-import { podsOfDeployment } from '../k8s-pods.js';
+import { containerRestarts, podsOfDeployment, restartsBetween } from '../k8s-pods.js';
 import type { K8sLoadContext, Workload } from '../k8s-side.js';
 import { type AccessLogEntry, parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
 import { leftoversNotChecked, type LeftoverReport } from '../leftovers.js';
@@ -830,7 +830,13 @@ export async function runPlan(
           onRestore: (label, undo) => restore.push(label, undo),
         };
         log(`  through the ingress gateway at ${ingress}`);
+        // A pod the load kills (OOMKilled under upload-oom's buffers) restarts: that is evidence too.
+        const podsJson = () => cluster.kubectlIn(plan.namespace)(['get', 'pods', '-o', 'json']);
+        const restartsBefore = containerRestarts(await podsJson());
         evidence.load = await experiment.k8s.load.drive(ctx);
+        const restarted = restartsBetween(restartsBefore, containerRestarts(await podsJson()));
+        evidence.notes.push(...restarted);
+        for (const line of restarted) log(`  ${line}`);
         exact.load = evidence.load;
         for (const service of plan.metricServices) {
           const after = await metricsOf(service);
