@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import {
   promWindow,
   readPodAccessLogs,
   runCommand,
+  runPlan,
 } from '../../experiments/src/targets/k8s.js';
 import { exactValues } from '../../experiments/src/k8s-evidence.js';
 import { podsOfDeployment } from '../../experiments/src/k8s-pods.js';
@@ -101,6 +104,10 @@ before(async () => {
           forwards: [
             { ports: [9464], target: { port: admins['web-api'].port, address: '127.0.0.1' } },
             { ports: [9465], target: { port: admins['recipe-api'].port, address: '127.0.0.1' } },
+            // The observability component's Prometheus pod is the Istio-shaped one started above.
+            ...(prometheus
+              ? [{ ports: [9090], target: { port: Number(new URL(prometheus.url).port), address: '127.0.0.1' } }]
+              : []),
           ],
         }),
         kwok('ClusterLogs', { logs: [{ containers: ['istio-proxy'], logsFile: sidecarLogFile }] }),
@@ -285,6 +292,70 @@ describe('--target k8s reaches every pod of a Deployment on a real API server (k
     }
     assert.deepEqual(templates(), beforeTemplates);
     assert.deepEqual(template(), before);
+  });
+
+  test("503-uc runs from plan to verdict on that cluster: faults on both pods, the load through --ingress, exact counts from every pod's log, PromQL beside them, all restored", {
+    skip: prometheusSkip,
+  }, async (t) => {
+    // The ingress gateway's stand-in answers every request and logs it as recipe-api's sidecar
+    // would, one in twenty as the reset the incident is about (kwok serves the file as every mesh
+    // pod's istio-proxy log, so each line counts once per pod).
+    let answered = 0;
+    const logged: string[] = [];
+    const gateway = http.createServer((req, res) => {
+      answered++;
+      logged.push(
+        sidecarLine(
+          answered % 20 === 0
+            ? '503 UC upstream_reset_before_response_started{connection_termination} -'
+            : '200 - via_upstream -',
+        ),
+      );
+      writeCriLog(sidecarLogFile, logged);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => gateway.close(resolve)));
+    writeCriLog(sidecarLogFile, []);
+    const uc = experiments.find((e) => e.name === '503-uc')!;
+    const plan = k8sPlan(uc, {
+      fix: null,
+      cluster: {
+        kubeconfig: platform.cluster.kubeconfig,
+        context: platform.cluster.context,
+        kubectl: platform.cluster.kubectlPath,
+      },
+      durationS: 4,
+      overlayDir: platform.overlayDir,
+      ingress: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+    });
+    const admin = admins['recipe-api']!;
+    admin.changes.length = 0;
+    const lines: string[] = [];
+    const run = await runPlan(plan, uc, { log: (l) => lines.push(l) });
+    const trace = lines.join('\n');
+    const resets = Math.floor(answered / 20);
+    assert.ok(resets >= 1, `${answered} requests: too few for a reset\n${trace}`);
+    assert.equal(run.verdict?.outcome, 'incident', trace);
+    assert.equal(run.code, 0, `${JSON.stringify(run.leftovers.checks.filter((c) => !c.ok))}\n${trace}`);
+    const recipePods = (await podsOfDeployment(kubectlIn(meshNamespace), 'recipe-api')).map((p) => p.name);
+    assert.deepEqual(
+      run.evidence.faultedPods.map((f) => [f.pod, f.phase, f.method]),
+      [...recipePods.map((p) => [p, 'setup', 'PUT']), ...recipePods.map((p) => [p, 'restore', 'DELETE'])],
+    );
+    assert.deepEqual(run.evidence.pods['recipe-api'], recipePods);
+    const exact = Object.fromEntries(run.evidence.comparisons.map((c) => [c.key, c.exact]));
+    assert.equal(exact.ucResets, 2 * resets);
+    assert.equal(exact.inboundRequests, 2 * answered);
+    assert.equal(exact.callerNon2xx, 0);
+    // PromQL answered beside each count (the stand-in Prometheus' series, not this load's).
+    assert.ok(
+      run.evidence.comparisons.filter((c) => c.promql).every((c) => c.promqlValue !== null),
+      trace,
+    );
+    assert.deepEqual(admin.faults.get(), {});
+    assert.ok(run.leftovers.clean && run.restoreFailures.length === 0);
   });
 });
 
