@@ -2,6 +2,7 @@ import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import { delta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type { ServiceName } from './definition.js';
+import { counterDiff } from './evidence/envoy-stats.js';
 import type { ExactReading, K8sSide, Workload } from './k8s-side.js';
 
 /**
@@ -15,6 +16,10 @@ import type { ExactReading, K8sSide, Workload } from './k8s-side.js';
 export interface ExactEvidence {
   /** Access-log entries per workload, per pod. */
   accessLogs: Partial<Record<Workload, Record<string, AccessLogEntry[]>>>;
+  /** Each pod's Envoy admin counters (`/stats?format=json`) before and after the load, per workload. */
+  envoyStats?: Partial<
+    Record<Workload, Record<string, { before: Record<string, number>; after: Record<string, number> }>>
+  >;
   /** Each pod's /metrics before and after the load, per service. */
   metrics: Partial<Record<ServiceName, Record<string, { before: Scrape; after: Scrape }>>>;
   load: readonly RequestRecord[];
@@ -40,6 +45,11 @@ export function readExact(reading: ExactReading, evidence: ExactEvidence): numbe
     }
     case 'client':
       return reading.reduce(evidence.load);
+    case 'envoy-stats': {
+      const pods = reading.workloads.flatMap((w) => Object.values(evidence.envoyStats?.[w] ?? {}));
+      if (pods.length === 0) return null;
+      return pods.reduce((n, p) => n + reading.reduce(counterDiff(p.after, p.before)), 0);
+    }
     case 'metric': {
       const pods = Object.values(evidence.metrics[reading.service] ?? {});
       const rises = pods
@@ -57,12 +67,29 @@ export function exactValues(side: K8sSide, evidence: ExactEvidence): Record<stri
 }
 
 /** Which workloads' logs and which services' metrics the side's readings need. */
-export function sourcesNeeded(side: K8sSide): { workloads: Workload[]; metricServices: ServiceName[] } {
+export function sourcesNeeded(side: K8sSide): {
+  workloads: Workload[];
+  metricServices: ServiceName[];
+  envoyStats: { workload: Workload; filter: string }[];
+} {
   const readings = Object.values(side.exact).filter((r): r is ExactReading => r !== undefined);
+  const envoy = readings.flatMap((r) => (r.from === 'envoy-stats' ? r.workloads.map((w) => `${w} ${r.filter}`) : []));
   return {
     workloads: [...new Set(readings.flatMap((r) => (r.from === 'access-log' ? [r.workload] : [])))].sort(),
     metricServices: [...new Set(readings.flatMap((r) => (r.from === 'metric' ? [r.service] : [])))].sort(),
+    envoyStats: [...new Set(envoy)].sort().map((k) => {
+      const [workload, filter] = k.split(' ') as [Workload, string];
+      return { workload, filter };
+    }),
   };
+}
+
+/** Envoy admin `/stats?format=json` → counter and gauge values by name (histograms have no single value). */
+export function envoyStatValues(json: string): Record<string, number> {
+  const body = JSON.parse(json) as { stats?: { name: string; value?: number }[] };
+  const out: Record<string, number> = {};
+  for (const s of body.stats ?? []) if (typeof s.value === 'number') out[s.name] = s.value;
+  return out;
 }
 
 /** One signal as the report shows it: the exact count, what Prometheus answered, and whether they agree. */

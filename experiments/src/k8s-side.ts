@@ -2,7 +2,7 @@ import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from './load/paced.js';
 import type { ServiceName } from './definition.js';
-import { recipeApiOutboundCluster } from './evidence/envoy-stats.js';
+import { recipeApiOutboundCluster, sumRetries } from './evidence/envoy-stats.js';
 
 /**
  * What an experiment declares for `--target k8s` beside its lab run (docs/experiments.md, "Lab and
@@ -50,6 +50,18 @@ export type ExactReading =
       from: 'client';
       describe: string;
       reduce: (records: readonly RequestRecord[]) => number | null;
+    }
+  | {
+      /**
+       * Counters of each pod's Envoy admin (`/stats?filter=`, port 15000, which Istio binds to the
+       * pod's localhost and a port-forward reaches), what moved over the load, summed over the pods
+       * of every workload named. Complete, unlike the stats Istio exports to Prometheus by default.
+       */
+      from: 'envoy-stats';
+      workloads: Workload[];
+      filter: string;
+      describe: string;
+      reduce: (moved: Record<string, number>) => number;
     }
   | {
       /** A counter's rise over the load, summed over the pods of `service` (each pod's own /metrics). */
@@ -135,3 +147,26 @@ export const redisGetsOfPods: ExactReading = {
   labels: { command: 'get' },
   describe: 'redis_command_duration_seconds_count{command="get"} of every recipe-api pod, before → after the load',
 };
+
+/** The retries Envoy made, as the lab sums them (`cluster.<name>.upstream_rq_retry`), over the workloads' sidecars. */
+export function envoyRetriesOf(workloads: Workload[]): ExactReading {
+  return {
+    from: 'envoy-stats',
+    workloads,
+    filter: 'upstream_rq_retry',
+    describe: `upstream_rq_retry of every ${workloads.join(' and ')} pod's Envoy admin, before → after the load`,
+    reduce: sumRetries,
+  };
+}
+
+/** One stat of web-api's sidecars' cluster to recipe-api (what the lab's `recipeApiOutboundStat` reads). */
+export function webApiOutboundStat(stat: string): ExactReading {
+  const name = `cluster.${recipeApiOutboundCluster}.${stat}`;
+  return {
+    from: 'envoy-stats',
+    workloads: ['web-api'],
+    filter: stat,
+    describe: `${stat} of every web-api pod's Envoy admin, cluster to recipe-api, before → after the load`,
+    reduce: (moved) => moved[name] ?? 0,
+  };
+}

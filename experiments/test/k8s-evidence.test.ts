@@ -5,7 +5,14 @@ import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
-import { agreement, compareReadings, exactValues, sidecarLogArgs, sinceTime } from '../src/k8s-evidence.js';
+import {
+  agreement,
+  compareReadings,
+  envoyStatValues,
+  exactValues,
+  sidecarLogArgs,
+  sinceTime,
+} from '../src/k8s-evidence.js';
 import { forwardedPort } from '../src/k8s-forward.js';
 import { ingressUrl, parseIngressFlag } from '../src/k8s-ingress.js';
 import { containerRestarts, deploymentSelector, restartsBetween, servingPods } from '../src/k8s-pods.js';
@@ -121,7 +128,8 @@ test("circuit-breaker's UO overflows are counted exactly over every web-api pod'
     burst: 0,
   }));
   const exact = exactValues(breaker.k8s, { accessLogs: { 'web-api': logs }, metrics: {}, load });
-  assert.deepEqual(exact, { uoOverflows: 2, outboundRequests: 4, callerNon2xx: 2 });
+  // Envoy's admin was not read here: its counter has no data rather than 0.
+  assert.deepEqual(exact, { uoOverflows: 2, outboundRequests: 4, callerNon2xx: 2, pendingOverflow: null });
   // No pod's log read at all: no data, never a silent 0.
   assert.equal(exactValues(breaker.k8s, { accessLogs: {}, metrics: {}, load }).uoOverflows, null);
 });
@@ -190,4 +198,47 @@ test('a container that restarted during the run is named with why it last ended 
   assert.deepEqual(restartsBetween(containerRestarts(pods(1)), containerRestarts(pods(2, 'OOMKilled'))), [
     'pod recipe-api-a: container recipe-api restarted 1 time(s) during the run (last: OOMKilled)',
   ]);
+});
+
+test("Envoy's retries are counted from each pod's own admin, as the lab sums them", () => {
+  const uc = byName('503-uc');
+  const stats = (retries: number) =>
+    envoyStatValues(
+      JSON.stringify({
+        stats: [
+          { name: 'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry', value: retries },
+          { name: 'cluster.inbound|4000||.upstream_rq_retry', value: 0 },
+          {
+            name: 'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry_overflow',
+            value: 1,
+          },
+          { name: 'listener.0.0.0.0_15006.downstream_cx_length_ms', histograms: {} },
+        ],
+      }),
+    );
+  const exact = exactValues(uc.k8s, {
+    accessLogs: {},
+    metrics: {},
+    load: [],
+    envoyStats: {
+      'web-api': { a: { before: stats(2), after: stats(5) }, b: { before: stats(0), after: stats(1) } },
+      'recipe-api': { c: { before: stats(0), after: stats(0) } },
+    },
+  });
+  assert.equal(exact.envoyRetries, 4);
+  const breaker = byName('circuit-breaker');
+  const overflow = (n: number) => ({
+    'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_pending_overflow': n,
+  });
+  assert.equal(
+    exactValues(breaker.k8s, {
+      accessLogs: {},
+      metrics: {},
+      load: [],
+      envoyStats: { 'web-api': { a: { before: overflow(1), after: overflow(7) } } },
+    }).pendingOverflow,
+    6,
+  );
+  // Not read (the admin unreachable): no data, never 0.
+  assert.equal(exactValues(uc.k8s, { accessLogs: {}, metrics: {}, load: [] }).envoyRetries, null);
 });

@@ -15,7 +15,7 @@ import { burstsNearIdleClose } from '../load/bursts.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { phaseFromRecords } from '../load/phase.js';
-import { callerFailures, recipeApiInboundLines } from '../k8s-side.js';
+import { callerFailures, envoyRetriesOf, recipeApiInboundLines } from '../k8s-side.js';
 
 /**
  * "Debugging HTTP 503 UC Errors in Istio Service Mesh": the sidecar keeps its connections to the
@@ -269,6 +269,7 @@ export const uc503: Experiment<UcEvidence, UcRequired, UcOptional> = {
       inboundRequests: recipeApiInboundLines(''),
       inbound5xx: recipeApiInboundLines('5xx', (e) => e.responseCode >= 500),
       callerNon2xx: callerFailures,
+      envoyRetries: envoyRetriesOf(['web-api', 'recipe-api']),
     },
   },
   async run(ctx) {

@@ -7,7 +7,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue } from '../mesh/components.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
-import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import { callerFailures, recipeReadsThroughIngress, webApiOutboundStat, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * Istio's circuit-breaking task, as it bites in production: a DestinationRule connectionPool of one
@@ -173,6 +173,7 @@ export const circuitBreaker: Experiment<BreakerEvidence, BreakerRequired, Breake
       uoOverflows: webApiToRecipeApi('flag UO', (e) => e.responseFlags.includes('UO')),
       outboundRequests: webApiToRecipeApi(''),
       callerNon2xx: callerFailures,
+      pendingOverflow: webApiOutboundStat('upstream_rq_pending_overflow'),
     },
   },
 

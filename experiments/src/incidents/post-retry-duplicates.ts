@@ -11,7 +11,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir } from '../mesh/components.js';
 import { counterDiff, sumRetries } from '../evidence/envoy-stats.js';
-import { recipeApiInboundLines } from '../k8s-side.js';
+import { envoyRetriesOf, recipeApiInboundLines } from '../k8s-side.js';
 
 /**
  * Retried POSTs create twice. A mesh retry policy that retries resets (and the 503 the server's
@@ -244,6 +244,7 @@ export const postRetryDuplicates: Experiment<DuplicatesEvidence, DupRequired, Du
         'POST 503 UC connection_termination',
         (e) => e.method === 'POST' && isUpstreamConnectionTermination(e),
       ),
+      meshRetries: envoyRetriesOf(['web-api']),
     },
   },
   async run(ctx) {

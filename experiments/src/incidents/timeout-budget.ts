@@ -11,7 +11,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { countAll, countWhere, ingressToWebApi, recipeApiInbound } from '../promql.js';
-import { recipeApiInboundLines, recipeReadsThroughIngress } from '../k8s-side.js';
+import { recipeApiInboundLines, recipeReadsThroughIngress, webApiOutboundStat } from '../k8s-side.js';
 
 /**
  * The Bookinfo timeouts lesson (istio.io "Request Timeouts" task; the book-info productpage's own
@@ -305,6 +305,8 @@ export const timeoutBudget: Experiment<BudgetEvidence, BudgetRequired, BudgetOpt
         reduce: (records) => records.filter((r) => r.status === 504).length,
       },
       recipeApiTries: recipeApiInboundLines('GET /recipes/…', (e) => e.path.startsWith('/recipes/')),
+      sidecarRetries: webApiOutboundStat('upstream_rq_retry'),
+      perTryTimeouts: webApiOutboundStat('upstream_rq_per_try_timeout'),
     },
   },
 

@@ -20,7 +20,14 @@ import {
   redisConfigValue,
 } from '../k8s-state.js';
 import { signalEntries } from '../verdict.js';
-import { compareReadings, exactValues, type ExactEvidence, sidecarLogArgs, sourcesNeeded } from '../k8s-evidence.js';
+import {
+  compareReadings,
+  envoyStatValues,
+  exactValues,
+  type ExactEvidence,
+  sidecarLogArgs,
+  sourcesNeeded,
+} from '../k8s-evidence.js';
 import { forwardPod, type PodForward } from '../k8s-forward.js';
 import { ingressUrl } from '../k8s-ingress.js';
 import { containerRestarts, podsOfDeployment, restartsBetween } from '../k8s-pods.js';
@@ -96,6 +103,8 @@ export const deploymentOf: Record<Workload, { deployment: string; namespace: 'pl
 
 /** The admin port's name in both Deployments (k8s/base/deployment-*.yaml). */
 export const adminPortName = 'http-admin';
+/** Envoy's admin port in Istio's sidecars and gateways (`proxyAdminPort`, pkg/config/constants). */
+export const envoyAdminPort = 15000;
 
 /** What a setup or restore command changes: the Istio resources, Redis' config, a Deployment's pod template. */
 export type K8sScope = 'mesh' | 'redis' | 'app-env' | 'deployment';
@@ -128,6 +137,8 @@ export interface K8sPlan {
   redisConfigKeys: string[];
   /** Services whose admin metrics the verdict counts from (each pod, before and after the load). */
   metricServices: ServiceName[];
+  /** Envoy admin counters the verdict counts from (each pod's sidecar, before and after the load). */
+  envoyStats: { workload: Workload; filter: string }[];
   ingress: string | null;
   steps: K8sStep[];
 }
@@ -401,7 +412,7 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
       promql: fillQuery(query.promql, ns, window),
     });
   // recipe-api's sidecar always, as the report's access log; the rest as the exact readings need.
-  const { workloads, metricServices } = sourcesNeeded(experiment.k8s);
+  const { workloads, metricServices, envoyStats } = sourcesNeeded(experiment.k8s);
   for (const workload of [...new Set<Workload>(['recipe-api', ...workloads])]) {
     const { deployment, namespace } = deploymentOf[workload];
     steps.push({
@@ -433,6 +444,7 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
     cluster: options.cluster,
     redisConfigKeys: Object.keys(setup.redisConfig ?? {}),
     metricServices,
+    envoyStats,
     ingress: options.ingress ?? null,
     steps,
   };
@@ -598,15 +610,15 @@ function clusterOf(plan: K8sPlan) {
     pods,
     /** `fn` on every serving pod of `service`, each through its own port-forward of `port`; returns the pods. */
     async onEveryPod<T>(
-      service: ServiceName,
+      workload: Workload,
       port: string,
       fn: (forward: PodForward) => Promise<T>,
     ): Promise<{ pod: string; result: T }[]> {
-      const names = await pods(service);
-      if (names.length === 0) throw new Error(`deployment ${service} has no running pod`);
+      const names = await pods(workload);
+      if (names.length === 0) throw new Error(`deployment ${deploymentName(workload)} has no running pod`);
       const results: { pod: string; result: T }[] = [];
       for (const pod of names) {
-        const forward = await forwardPod(prefix, plan.namespace, pod, port);
+        const forward = await forwardPod(prefix, nsOf(workload), pod, port);
         try {
           results.push({ pod, result: await fn(forward) });
         } finally {
@@ -787,6 +799,23 @@ export async function runPlan(
       return parseScrape(await res.text());
     });
   const exact: ExactEvidence = { accessLogs: {}, metrics: {}, load: [] };
+  // Envoy's admin listens on the pod's localhost (Istio: 127.0.0.1:15000); a port-forward enters
+  // the pod's network namespace, as `istioctl dashboard envoy` does.
+  // The readings it feeds are optional signals: one that cannot be read is a note, and the
+  // signal falls back to its PromQL.
+  const envoyStatsOf = (workload: Workload, filter: string) =>
+    cluster
+      .onEveryPod(workload, String(envoyAdminPort), async (f) => {
+        const res = await fetch(`${f.url}/stats?format=json&filter=${encodeURIComponent(filter)}`, {
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (!res.ok) throw new Error(`GET /stats on pod ${f.pod}'s Envoy: ${res.status}`);
+        return envoyStatValues(await res.text());
+      })
+      .catch((error: Error) => {
+        evidence.notes.push(`${workload}: Envoy admin stats (${filter}) not read: ${error.message.split('\n')[0]}`);
+        return [];
+      });
   let setupBeganMs: number | null = null;
   let verdict: Verdict | null = null;
   let restoreFailures: string[] = [];
@@ -816,6 +845,7 @@ export async function runPlan(
           );
         const metricsBefore = new Map<ServiceName, { pod: string; result: ReturnType<typeof parseScrape> }[]>();
         for (const service of plan.metricServices) metricsBefore.set(service, await metricsOf(service));
+        const envoyBefore = await Promise.all(plan.envoyStats.map((s) => envoyStatsOf(s.workload, s.filter)));
         const ctx: K8sLoadContext = {
           ingress,
           durationS: step.durationS,
@@ -847,6 +877,16 @@ export async function runPlan(
             else evidence.notes.push(`${service} pod ${b.pod} was gone after the load: its metrics are not counted`);
           }
           exact.metrics[service] = pods;
+        }
+        for (const [i, { workload }] of plan.envoyStats.entries()) {
+          const after = await envoyStatsOf(workload, plan.envoyStats[i]!.filter);
+          const pods = (exact.envoyStats ??= {})[workload] ?? {};
+          for (const b of envoyBefore[i] ?? []) {
+            const a = after.find((x) => x.pod === b.pod);
+            const merged = pods[b.pod] ?? { before: {}, after: {} };
+            if (a) pods[b.pod] = { before: { ...merged.before, ...b.result }, after: { ...merged.after, ...a.result } };
+          }
+          exact.envoyStats[workload] = pods;
         }
         // Every target scraped after the load ended: the queries then see all of it (no guessed sleep).
         log('waiting for Prometheus to scrape every target once more…');
