@@ -25,7 +25,8 @@ import {
 import { exactValues } from '../../experiments/src/k8s-evidence.js';
 import { podsOfDeployment } from '../../experiments/src/k8s-pods.js';
 import { podTemplates } from '../../experiments/src/k8s-state.js';
-import { type PodAdmin, startPodAdmin, writeCriLog } from './lib/pod-admin.js';
+import { type PodAdmin, startEnvoyAdmin, startPodAdmin, writeCriLog } from './lib/pod-admin.js';
+import { recipeApiOutboundCluster } from '../../experiments/src/evidence/envoy-stats.js';
 import { controlPlaneSkipReason, deployedPlatform, istioAnalyze, type TestPlatform } from './lib/control-plane.js';
 import {
   changedObjects,
@@ -66,6 +67,8 @@ let platform: TestPlatform;
 let prometheus: IstioShapedPrometheus | undefined;
 /** What every pod of each service answers on its admin port (kwok forwards both pods to it). */
 const admins: Partial<Record<'web-api' | 'recipe-api', PodAdmin>> = {};
+const envoyBinary = requireBinary('envoy');
+let envoyAdmin: { port: number; stop(): Promise<void> } | undefined;
 const logDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-pod-logs-'));
 /** The file kwok serves as every mesh pod's istio-proxy log. */
 const sidecarLogFile = path.join(logDir, 'istio-proxy.log');
@@ -81,6 +84,7 @@ before(async () => {
       baselineMs: 8_000,
     });
   if (clusterSkip) return;
+  if ('path' in envoyBinary) envoyAdmin = await startEnvoyAdmin(envoyBinary.path, recipeApiOutboundCluster);
   admins['web-api'] = await startPodAdmin('web-api');
   admins['recipe-api'] = await startPodAdmin('recipe-api');
   writeCriLog(sidecarLogFile, [
@@ -104,6 +108,8 @@ before(async () => {
           forwards: [
             { ports: [9464], target: { port: admins['web-api'].port, address: '127.0.0.1' } },
             { ports: [9465], target: { port: admins['recipe-api'].port, address: '127.0.0.1' } },
+            // Every sidecar's Envoy admin (Istio's 15000, on the pod's localhost) is one real Envoy.
+            ...(envoyAdmin ? [{ ports: [15000], target: { port: envoyAdmin.port, address: '127.0.0.1' } }] : []),
             // The observability component's Prometheus pod is the Istio-shaped one started above.
             ...(prometheus
               ? [{ ports: [9090], target: { port: Number(new URL(prometheus.url).port), address: '127.0.0.1' } }]
@@ -119,6 +125,7 @@ after(async () => {
   await platform?.stop();
   await prometheus?.stop();
   for (const admin of Object.values(admins)) await admin.stop();
+  await envoyAdmin?.stop();
   rmSync(logDir, { recursive: true, force: true });
 });
 
@@ -354,6 +361,9 @@ describe('--target k8s reaches every pod of a Deployment on a real API server (k
       run.evidence.comparisons.filter((c) => c.promql).every((c) => c.promqlValue !== null),
       trace,
     );
+    // Envoy's retry counters, read from every web-api and recipe-api pod's admin: none moved.
+    assert.equal(exact.envoyRetries, 0, trace);
+    assert.deepEqual(run.evidence.notes, []);
     assert.deepEqual(admin.faults.get(), {});
     assert.ok(run.leftovers.clean && run.restoreFailures.length === 0);
   });

@@ -4,6 +4,8 @@ import { FaultRegistry, type FaultDocument } from '@recipe-mesh/platform/faults'
 import { Health } from '@recipe-mesh/platform/health';
 import { createLogger } from '@recipe-mesh/platform/logger';
 import { createMetrics } from '@recipe-mesh/platform/metrics';
+import { freePort } from '@recipe-mesh/measure/net';
+import { startProcess } from '@recipe-mesh/measure/process';
 
 /**
  * What kwok's pods answer on their admin port and in their sidecar log, for tests that reach
@@ -41,4 +43,44 @@ export async function startPodAdmin(service: string): Promise<PodAdmin> {
 /** Lines as a container runtime writes them (`<RFC3339Nano> stdout F <line>`), which kubectl logs strips. */
 export function writeCriLog(file: string, lines: string[], at = new Date()): void {
   writeFileSync(file, lines.map((l) => `${at.toISOString()} stdout F ${l}\n`).join(''));
+}
+
+/**
+ * A real Envoy whose admin stands for a sidecar's (Istio binds it to the pod's 127.0.0.1:15000),
+ * with one static cluster named as Istio names web-api's cluster to recipe-api, so its
+ * `upstream_rq_*` counters exist as they do in a sidecar that has that cluster.
+ */
+export async function startEnvoyAdmin(
+  binary: string,
+  clusterName: string,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const config = {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+    static_resources: {
+      clusters: [
+        {
+          name: clusterName,
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: clusterName,
+            endpoints: [
+              {
+                lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9 } } } }],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+  const envoy = await startProcess({
+    name: `envoy admin on ${port}`,
+    command: binary,
+    args: ['--config-yaml', JSON.stringify(config), '--base-id', String(port), '--log-level', 'warn'],
+    ready: async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => null))?.ok,
+    readyTimeoutMs: 30_000,
+  });
+  return { port, stop: () => envoy.stop() };
 }
