@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { parseIngressFlag } from './k8s-ingress.js';
 import { minikubeAccess } from './targets/k8s.js';
 
 export const usage = `usage: npm run experiment -- --list
@@ -19,6 +20,8 @@ options:
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
   --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
   --context <name>      k8s only (default: ${minikubeAccess.context}, make minikube-up's profile)
+  --ingress <url>       k8s only: the ingress gateway's address, http://<address>[:port] (default: the
+                        load-balancer status of istio-system/istio-ingressgateway, which minikube tunnel fills)
 exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
 
 export type CliCommand =
@@ -40,6 +43,8 @@ export type CliCommand =
       /** The cluster `--target k8s` talks to, named on every command (never a default kubeconfig). */
       kubeconfig: string;
       context: string;
+      /** `--ingress`: where the k8s load enters; undefined: the gateway Service's load-balancer status. */
+      ingress: string | undefined;
       /** Runs of the same experiment (`--repeat N`), reported as `reproduced k/N`. */
       repeat: number;
     };
@@ -75,6 +80,7 @@ export function parseCli(argv: string[]): CliCommand {
         namespace: { type: 'string', default: meshNamespace },
         kubeconfig: { type: 'string' },
         context: { type: 'string' },
+        ingress: { type: 'string' },
         repeat: { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -99,8 +105,14 @@ export function parseCli(argv: string[]): CliCommand {
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   if (values.target !== 'lab' && values.target !== 'k8s')
     throw new UsageError(`--target ${values.target}: expected lab or k8s`);
-  if ((values.kubeconfig || values.context) && values.target !== 'k8s')
-    throw new UsageError('--kubeconfig and --context apply to --target k8s');
+  if ((values.kubeconfig || values.context || values.ingress) && values.target !== 'k8s')
+    throw new UsageError('--kubeconfig, --context and --ingress apply to --target k8s');
+  let ingress: string | undefined;
+  try {
+    ingress = values.ingress === undefined ? undefined : parseIngressFlag(values.ingress);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const repeat = Number(values.repeat ?? '1');
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new UsageError(`--repeat ${values.repeat}: expected a whole number ≥ 1`);
@@ -117,6 +129,7 @@ export function parseCli(argv: string[]): CliCommand {
     namespace: values.namespace ?? meshNamespace,
     kubeconfig: values.kubeconfig ?? minikubeAccess.kubeconfig,
     context: values.context ?? minikubeAccess.context,
+    ingress,
     repeat,
   };
 }

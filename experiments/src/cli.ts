@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       namespace: command.namespace,
       cluster: { kubeconfig: command.kubeconfig, context: command.context },
       durationS,
+      ...(command.ingress ? { ingress: command.ingress } : {}),
     });
     if (command.dryRun) {
       console.log(renderPlan(plan));

@@ -4,6 +4,7 @@ import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
 import type { LatencySummary } from '@recipe-mesh/measure/latency';
 import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from './evidence/trace.js';
+import type { K8sSide } from './k8s-side.js';
 
 /**
  * What an experiment module declares (docs/experiments.md, "Adding an experiment"): the incident it
@@ -185,8 +186,8 @@ export interface Experiment<E = unknown, K extends string = string, O extends st
    * SCAN_COUNT); the runner passes it when it starts the lab itself.
    */
   labAppEnv?: Record<string, string>;
-  /** Load to drive on Kubernetes (through the ingress gateway port-forward) and the window of queries. */
-  k8sLoad: { path: string; describe: string; via: 'ingress' | 'recipe-api' };
+  /** `--target k8s`: its load, how faults reach every pod, and each signal's exact reading (k8s-side.ts). */
+  k8s: K8sSide<K | O>;
 }
 
 /** Access to a running lab, as experiments use it. Implemented by targets/lab.ts. */

@@ -6,54 +6,90 @@ import { phaseFromRecords } from './load/phase.js';
 import { Recorder, withRecorder } from './recording.js';
 import { buildReport, type RunReport } from './report.js';
 
+import type { SignalComparison } from './k8s-evidence.js';
+
 /**
  * A `--target k8s` run as the same report a lab run writes (reports/<experiment>-<time>.json and
- * .html, docs/experiments.md "Reports"): the evidence is what the plan fetched from the cluster,
- * the PromQL values and the sidecar's access-log lines, plus the load the runner drove.
+ * .html, docs/experiments.md "Reports"): the signals as counted from every pod's access log and
+ * admin metrics, each beside the PromQL Grafana shows, the pods the faults reached by name, the
+ * flagged access-log lines, and the load the runner drove.
  */
 
 /** The access log the report keeps: the lines with a response flag, and every line counted. */
 const keptLogLines = 50;
-const sidecar = "recipe-api's sidecar";
 
 export interface K8sEvidence {
   /** Each signal's PromQL as run (namespace and window filled), by signal key, and its value; null: no data. */
   queries: { name: string; promql: string; value: number | null }[];
-  /** Counts by `status flags` over every access-log line the plan fetched. */
-  accessLogCounts: Record<string, number>;
-  /** The fetched lines that carry a response flag (UC, DC, URX…), the first ones. */
-  accessLog: string[];
+  /** Each signal: the exact count, PromQL's answer, the value the verdict read, and whether they agree. */
+  comparisons: SignalComparison[];
+  /** The pods whose access logs were read, per workload. */
+  pods: Record<string, string[]>;
+  /** Every pod an app fault (or its restore) reached, by name. */
+  faultedPods: { service: string; pod: string; phase: 'setup' | 'restore'; method: 'PUT' | 'DELETE' }[];
+  /** Counts by `status flags` per `workload pod` over every access-log line read. */
+  accessLogCounts: Record<string, Record<string, number>>;
+  /** The lines that carry a response flag (UC, DC, URX…), the first ones, as `workload pod` and the raw line. */
+  accessLog: { proxy: string; line: string }[];
   /** The load's requests (status, latency, flags), for the timeline. */
   load: RequestRecord[];
+  /** What could not be read (a pod gone, a series missing), one line each. */
+  notes: string[];
 }
 
-/** The evidence of the access-log text `kubectl logs … -c istio-proxy` returned. */
-export function accessLogEvidence(text: string): Pick<K8sEvidence, 'accessLog' | 'accessLogCounts'> {
-  const entries = parseAccessLog(text);
-  return {
-    accessLogCounts: countByStatusAndFlag(entries),
-    accessLog: entries
-      .filter((e) => e.responseFlags.length > 0)
-      .slice(0, keptLogLines)
-      .map((e) => e.raw),
-  };
+/** Adds one workload's pods' access logs to the evidence (counts per pod, flagged lines). */
+export function mergeAccessLogEvidence(
+  evidence: Pick<K8sEvidence, 'accessLog' | 'accessLogCounts'>,
+  workload: string,
+  entries: Record<string, AccessLogEntry[]>,
+): Pick<K8sEvidence, 'accessLog' | 'accessLogCounts'> {
+  const accessLogCounts = { ...evidence.accessLogCounts };
+  const accessLog = [...evidence.accessLog];
+  for (const [pod, lines] of Object.entries(entries)) {
+    const proxy = `${workload} ${pod}`;
+    accessLogCounts[proxy] = countByStatusAndFlag(lines);
+    for (const e of lines.filter((l) => l.responseFlags.length > 0))
+      if (accessLog.length < keptLogLines) accessLog.push({ proxy, line: e.raw });
+  }
+  return { accessLog, accessLogCounts };
 }
 
+/** The value the verdict reads per signal: the exact count where there is one, else PromQL's. */
 export function k8sValues(evidence: K8sEvidence): Record<string, number | null> {
+  if (evidence.comparisons.length > 0) return Object.fromEntries(evidence.comparisons.map((c) => [c.key, c.value]));
   return Object.fromEntries(evidence.queries.map((q) => [q.name, q.value]));
 }
 
+const shownValue = (v: number | null) => (v === null ? 'no data' : String(Math.round(v * 1000) / 1000));
+
 function present(evidence: K8sEvidence, loadLabel: string): Presentation {
-  const entries = parseAccessLog(evidence.accessLog.join('\n'));
+  const faulted = new Map<string, Set<string>>();
+  for (const p of evidence.faultedPods.filter((f) => f.phase === 'setup'))
+    faulted.set(p.service, (faulted.get(p.service) ?? new Set()).add(p.pod));
   return {
     load: evidence.load.length ? [phaseFromRecords(loadLabel, evidence.load)] : [],
-    // The values are the report's signal table (buildReport); here the queries that gave them.
-    signals: [],
+    // Each signal's exact count beside what PromQL (and so Grafana) answered.
+    signals: evidence.comparisons.flatMap((c) => [
+      ...(c.exactSource
+        ? [{ name: `${c.key}, exact (${c.exactSource})`, baseline: null, observed: c.exact, unit: '' }]
+        : []),
+      ...(c.promql ? [{ name: `${c.key}, PromQL`, baseline: null, observed: c.promqlValue, unit: '' }] : []),
+    ]),
     metricDeltas: [],
-    accessLog: entries.map((entry: AccessLogEntry) => ({ proxy: sidecar, entry })),
-    accessLogCounts: Object.keys(evidence.accessLogCounts).length ? { [sidecar]: evidence.accessLogCounts } : {},
+    accessLog: evidence.accessLog.flatMap(({ proxy, line }) =>
+      parseAccessLog(line).map((entry: AccessLogEntry) => ({ proxy, entry })),
+    ),
+    accessLogCounts: evidence.accessLogCounts,
     trace: null,
-    findings: evidence.queries.map((q) => `${q.name}: ${q.value === null ? 'no data' : q.value} ← ${q.promql}`),
+    findings: [
+      ...[...faulted].map(([service, pods]) => `app faults reached ${service} pods ${[...pods].join(', ')}`),
+      ...Object.entries(evidence.pods).map(([w, pods]) => `access logs read: ${w} pods ${pods.join(', ') || 'none'}`),
+      ...evidence.comparisons.map(
+        (c) =>
+          `${c.key}: ${c.exactSource ? `exact ${shownValue(c.exact)}` : 'no exact reading'}${c.promql ? ` · PromQL ${shownValue(c.promqlValue)} ← ${c.promql}` : ''}${c.agree === false ? ' · DISAGREE' : ''}${c.note ? ` (${c.note})` : ''}`,
+      ),
+      ...evidence.notes,
+    ],
   };
 }
 

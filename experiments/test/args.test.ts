@@ -20,6 +20,8 @@ test('parses a run with every option', () => {
       '.kube/recipe-mesh-test.kubeconfig',
       '--context',
       'recipe-mesh-test',
+      '--ingress',
+      'http://127.0.0.1:18080',
     ]),
     {
       kind: 'run',
@@ -34,6 +36,7 @@ test('parses a run with every option', () => {
       namespace: 'mesh',
       kubeconfig: '.kube/recipe-mesh-test.kubeconfig',
       context: 'recipe-mesh-test',
+      ingress: 'http://127.0.0.1:18080',
       repeat: 1,
     },
   );
@@ -44,6 +47,9 @@ test('parses a run with every option', () => {
   const k8s = parseCli(['503-uc', '--target', 'k8s']);
   assert.ok(k8s.kind === 'run' && k8s.context === 'recipe-mesh' && k8s.kubeconfig.endsWith('/.kube/config'));
   assert.throws(() => parseCli(['503-uc', '--context', 'x']), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--ingress', 'http://127.0.0.1']), UsageError);
+  assert.throws(() => parseCli(['503-uc', '--target', 'k8s', '--ingress', '127.0.0.1:80']), /expected http/);
+  assert.ok(k8s.kind === 'run' && k8s.ingress === undefined);
 });
 
 test('rejects what it cannot run', () => {

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
-import { accessLogEvidence, buildK8sReport, type K8sEvidence } from '../src/k8s-report.js';
+import { parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { compareReadings, exactValues } from '../src/k8s-evidence.js';
+import { buildK8sReport, type K8sEvidence, mergeAccessLogEvidence } from '../src/k8s-report.js';
 import { compareK8sState, type K8sState } from '../src/k8s-state.js';
 import { renderReport, type RunReport, writeReport } from '../src/report.js';
 import { writeReportHtml } from '../src/report-html/write.js';
@@ -16,50 +18,72 @@ import { checkReportPage, chromiumSkipReason, launchChromium } from './report-pa
 
 /**
  * A `--target k8s` run's report from recorded values (no cluster): the PromQL answers, the
- * access-log text `kubectl logs -c istio-proxy` returned and the load's requests, as runPlan
- * collects them, built into the same JSON and HTML report a lab run writes.
+ * access-log text `kubectl logs pod/… -c istio-proxy` returned for each of recipe-api's two pods
+ * and the load's requests, assembled as runPlan assembles them, built into the same JSON and HTML
+ * report a lab run writes.
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const reportsDir = path.resolve(here, '../../reports');
 const uc = (catalogue as Experiment<unknown>[]).find((e) => e.name === '503-uc')!;
 
 const at = (ms: number) => new Date(Date.UTC(2026, 11, 5, 11, 0, 0) + ms).toISOString();
-/** Two lines of Istio's default text format, as the sidecar wrote them on minikube. */
-const sidecarLog = [
-  `[${at(1200)}] "GET /recipes/42 HTTP/1.1" 200 - via_upstream - "-" 0 512 3 2 "-" "autocannon" "8c4f0e1e-1c39-4f0c-9d0e-2b1c1d2e3f40" "recipe-api.recipe-mesh.svc.cluster.local:4000" "10.244.0.12:4000" inbound|4000|| 127.0.0.6:51427 10.244.0.12:4000 10.244.0.9:40212 outbound_.4000_._.recipe-api.recipe-mesh.svc.cluster.local default`,
-  `[${at(2400)}] "GET /recipes/42 HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 1 - "-" "autocannon" "1d2e3f40-8c4f-0e1e-1c39-4f0c9d0e2b1c" "recipe-api.recipe-mesh.svc.cluster.local:4000" "10.244.0.12:4000" inbound|4000|| 127.0.0.6:51433 10.244.0.12:4000 10.244.0.9:40218 outbound_.4000_._.recipe-api.recipe-mesh.svc.cluster.local default`,
-].join('\n');
+/** Lines of Istio's default text format, as each recipe-api pod's sidecar wrote them on minikube. */
+const line = (ms: number, status: string, pod: string) =>
+  `[${at(ms)}] "GET /recipes/42 HTTP/1.1" ${status} "-" 0 95 1 - "-" "node" "8c4f0e1e-1c39-4f0c-9d0e-2b1c1d2e3f40" "recipe-api.recipe-mesh.svc.cluster.local:4000" "${pod}:4000" inbound|4000|| 127.0.0.6:51427 ${pod}:4000 10.244.0.9:40212 outbound_.4000_._.recipe-api.recipe-mesh.svc.cluster.local default`;
+const podLogs: Record<string, string> = {
+  'recipe-api-7d9f-abcde': [
+    line(1200, '200 - via_upstream -', '10.244.0.12'),
+    '2026-12-05T11:00:01.300000Z\twarning\tenvoy config\tan Envoy log line, not an access-log line',
+  ].join('\n'),
+  'recipe-api-7d9f-fghij': [
+    line(1300, '200 - via_upstream -', '10.244.0.13'),
+    line(2400, '503 UC upstream_reset_before_response_started{connection_termination} -', '10.244.0.13'),
+  ].join('\n'),
+};
 
-function recordedEvidence(startMs: number): K8sEvidence {
+/** PromQL as Prometheus answered: the one UC arrived in a series' first sample, so increase() read 0. */
+const promqlValues: Record<string, number> = { ucResets: 0, inboundRequests: 3.2, inbound5xx: 0, callerNon2xx: 0 };
+
+function recordedEvidence(startMs: number, promql = promqlValues): K8sEvidence {
   const plan = k8sPlan(uc, { fix: null, cluster: minikubeAccess, durationS: 6 });
-  const values: Record<string, number> = {
-    ucResets: 7,
-    inboundRequests: 1432,
-    inbound5xx: 7,
-    callerNon2xx: 0,
-    envoyRetries: 0,
-  };
   const queries = plan.steps.flatMap((s) =>
-    s.kind === 'query' ? [{ name: s.name, promql: s.promql, value: values[s.name] ?? null }] : [],
+    s.kind === 'query' ? [{ name: s.name, promql: s.promql, value: promql[s.name] ?? null }] : [],
   );
-  // Six seconds of load, 40 requests a second, one 503 UC every 30 requests.
+  // Six seconds of load, 40 requests a second, all answered 200 (the caller's retries absorbed the UC).
   const load: RequestRecord[] = Array.from({ length: 240 }, (_, i) => ({
     startedAtMs: startMs + 1000 + i * 25,
-    status: i % 30 === 29 ? 503 : 200,
+    status: 200,
     latencyMs: 3 + (i % 7),
-    flags: i % 30 === 29 ? ['UC'] : [],
+    flags: [],
     error: null,
     bytes: 512,
     burst: 0,
   }));
-  return { queries, load, ...accessLogEvidence(sidecarLog) };
+  const entries = Object.fromEntries(Object.entries(podLogs).map(([pod, text]) => [pod, parseAccessLog(text)]));
+  const exact = exactValues(uc.k8s, { accessLogs: { 'recipe-api': entries }, metrics: {}, load });
+  const keys = [...Object.keys(uc.signals.required), ...Object.keys(uc.signals.optional)];
+  return {
+    queries,
+    comparisons: compareReadings(keys, uc.k8s, exact, queries),
+    pods: { 'recipe-api': Object.keys(entries) },
+    faultedPods: Object.keys(entries).map((pod) => ({
+      service: 'recipe-api',
+      pod,
+      phase: 'setup' as const,
+      method: 'PUT' as const,
+    })),
+    load,
+    notes: [],
+    ...mergeAccessLogEvidence({ accessLog: [], accessLogCounts: {} }, 'recipe-api', entries),
+  };
 }
 
 /** What runPlan reads back before the setup and after the restore (here: the same). */
 const state: K8sState = {
-  faults: { 'web-api': {}, 'recipe-api': {} },
+  faults: { 'web-api': [{}, {}], 'recipe-api': [{}, {}] },
   istio: { 'DestinationRule/recipe-api': { host: 'recipe-api.recipe-mesh.svc.cluster.local' } },
   redisConfig: {},
+  templates: { 'recipe-api/recipe-api': { lifecycle: { preStop: { sleep: { seconds: 3 } } }, faultsEnv: null } },
 };
 
 async function k8sReport(): Promise<RunReport> {
@@ -76,29 +100,42 @@ async function k8sReport(): Promise<RunReport> {
   });
 }
 
-test("a k8s report carries the k8s verdict, the PromQL values and the sidecar's flagged log lines", async () => {
+test("a k8s report counts every pod's access log exactly, shows PromQL beside it, says where they disagree, and names the pods", async () => {
   const report = await k8sReport();
   assert.equal(report.target, 'k8s');
+  // PromQL read 0 UC; the second pod's sidecar logged one: the verdict reads the exact count.
   assert.equal(report.verdict.outcome, 'incident');
   assert.equal(report.expectationHeld, true);
-  assert.match(report.verdict.reasons[0]!, /^7 of 1432 requests through recipe-api's sidecar answered 503 UC/);
+  assert.match(report.verdict.reasons[0]!, /^1 of 3 requests through recipe-api's sidecar answered 503 UC/);
   assert.equal(report.leftovers.clean, true);
   assert.deepEqual(
     report.signals.filter((s) => s.required).map((s) => [s.key, s.value]),
     [
-      ['ucResets', 7],
-      ['inboundRequests', 1432],
-      ['inbound5xx', 7],
+      ['ucResets', 1],
+      ['inboundRequests', 3],
+      ['inbound5xx', 1],
       ['callerNon2xx', 0],
     ],
   );
   const p = report.presentation;
-  // Only the flagged line is kept; both are counted.
   assert.equal(p.accessLog.length, 1);
+  assert.equal(p.accessLog[0]!.proxy, 'recipe-api recipe-api-7d9f-fghij');
   assert.match(p.accessLog[0]!.entry.raw, / 503 UC upstream_reset_before_response_started/);
-  assert.deepEqual(p.accessLogCounts, { "recipe-api's sidecar": { '200 -': 1, '503 UC': 1 } });
-  assert.deepEqual(p.load[0]?.byStatusFlag, { '200 -': 232, '503 UC': 8 });
-  assert.ok(p.findings.some((f) => f.includes('destination_workload_namespace="recipe-mesh"')));
+  assert.deepEqual(p.accessLogCounts, {
+    'recipe-api recipe-api-7d9f-abcde': { '200 -': 1 },
+    'recipe-api recipe-api-7d9f-fghij': { '200 -': 1, '503 UC': 1 },
+  });
+  assert.ok(p.findings.includes('app faults reached recipe-api pods recipe-api-7d9f-abcde, recipe-api-7d9f-fghij'));
+  const uc = p.findings.find((f) => f.startsWith('ucResets:'))!;
+  assert.match(uc, /exact 1 · PromQL 0 ← .*response_flags="UC".* · DISAGREE/);
+  assert.match(
+    p.findings.find((f) => f.startsWith('inboundRequests:'))!,
+    /exact 3 · PromQL 3\.2 ← .*destination_workload_namespace="recipe-mesh"/,
+  );
+  assert.ok(!p.findings.find((f) => f.startsWith('inboundRequests:'))!.includes('DISAGREE'));
+  assert.ok(p.signals.some((s) => s.name.startsWith('ucResets, exact') && s.observed === 1));
+  assert.ok(p.signals.some((s) => s.name === 'ucResets, PromQL' && s.observed === 0));
+  assert.deepEqual(p.load[0]?.byStatusFlag, { '200 -': 240 });
   assert.equal(report.timeline?.perSecond.length, 6);
   assert.deepEqual(
     report.timeline?.moments.map((m) => [m.kind, m.start, m.end]),
@@ -135,7 +172,11 @@ test('a k8s run that left something behind, or read no data, does not hold', asy
     fix: null,
     startedAt,
     durationS: 6,
-    evidence: { ...evidence, queries: evidence.queries.map((q) => ({ ...q, value: null })) },
+    // No exact evidence either (no pod's log was read) and Prometheus has nothing: not a pass.
+    evidence: {
+      ...evidence,
+      comparisons: evidence.comparisons.map((c) => ({ ...c, exact: null, promqlValue: null, value: null })),
+    },
     restoreFailures: [],
     leftovers: compareK8sState(state, state),
     faultWindow: null,

@@ -25,6 +25,15 @@ export interface ControlPlaneOptions {
   nodes?: number;
   /** Apply Istio's CRDs and its control-plane objects (no webhooks); default true. */
   istio?: boolean;
+  /**
+   * kwok as its nodes' kubelet on 127.0.0.1 (`--node-ip`, `--node-port`, TLS with the API server's
+   * certificate, which is valid for 127.0.0.1), so `kubectl port-forward` and `kubectl logs` of a
+   * pod reach what these kwok resources name (kwok.x-k8s.io/v1alpha1 ClusterPortForward: a pod
+   * port → a local address; ClusterLogs: a container → a local file in the CRI log format). The
+   * API server then dials only 127.0.0.1, never a pod IP. Without it, nodes keep no address and
+   * kubelet port 0: nothing can reach their pods.
+   */
+  kubelet?: { resources: object[] };
   log?: (line: string) => void;
 }
 
@@ -313,6 +322,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ...['node-fast', 'node-heartbeat-with-lease', 'pod-fast'].map(
         (s) => `--config=${need('kwok', `stages/${s}.yaml`)}`,
       ),
+      ...(options.kubelet ? kubeletArgs(stateDir, kwokPort, certs, options.kubelet.resources) : []),
     ]);
 
     kubectl(state, ['apply', '--server-side', '-f', '-'], nodeManifests(options.nodes ?? 2));
@@ -337,6 +347,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await stopProcesses(state);
     throw error;
   }
+}
+
+/** kwok's flags for serving the kubelet API of its nodes on 127.0.0.1 (see ControlPlaneOptions.kubelet). */
+function kubeletArgs(stateDir: string, port: number, certs: Certificates, resources: object[]): string[] {
+  const config = path.join(stateDir, 'kwok-kubelet.yaml');
+  writeFileSync(config, resources.map((r) => stringify(r)).join('---\n'));
+  return [
+    '--node-ip=127.0.0.1',
+    `--node-port=${port}`,
+    `--tls-cert-file=${certs.serverCert}`,
+    `--tls-private-key-file=${certs.serverKey}`,
+    `--config=${config}`,
+  ];
 }
 
 /** Istio's CRDs from the istio.io/istio module (manifests/charts/base/files/crd-all.gen.yaml). */

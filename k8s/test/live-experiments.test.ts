@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
@@ -7,13 +12,21 @@ import { catalogue } from '../../experiments/src/catalogue.js';
 import type { Experiment, Fix } from '../../experiments/src/definition.js';
 import { k8sSignals } from '../../experiments/src/k8s-signals.js';
 import {
+  applyPodFaults,
   type K8sStep,
   k8sPlan,
   minikubeAccess,
   promQuery,
   promWindow,
+  readPodAccessLogs,
   runCommand,
+  runPlan,
 } from '../../experiments/src/targets/k8s.js';
+import { exactValues } from '../../experiments/src/k8s-evidence.js';
+import { podsOfDeployment } from '../../experiments/src/k8s-pods.js';
+import { podTemplates } from '../../experiments/src/k8s-state.js';
+import { type PodAdmin, startEnvoyAdmin, startPodAdmin, writeCriLog } from './lib/pod-admin.js';
+import { recipeApiOutboundCluster } from '../../experiments/src/evidence/envoy-stats.js';
 import { controlPlaneSkipReason, deployedPlatform, istioAnalyze, type TestPlatform } from './lib/control-plane.js';
 import {
   changedObjects,
@@ -52,6 +65,15 @@ const windowMs = Number.parseInt(promWindow(durationS), 10) * 60_000;
 
 let platform: TestPlatform;
 let prometheus: IstioShapedPrometheus | undefined;
+/** What every pod of each service answers on its admin port (kwok forwards both pods to it). */
+const admins: Partial<Record<'web-api' | 'recipe-api', PodAdmin>> = {};
+const envoyBinary = requireBinary('envoy');
+let envoyAdmin: { port: number; stop(): Promise<void> } | undefined;
+const logDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-pod-logs-'));
+/** The file kwok serves as every mesh pod's istio-proxy log. */
+const sidecarLogFile = path.join(logDir, 'istio-proxy.log');
+const sidecarLine = (status: string) =>
+  `[${new Date().toISOString()}] "GET /recipes/42 HTTP/1.1" ${status} "-" 0 95 1 - "-" "node" "id-1" "recipe-api.recipe-mesh.svc.cluster.local:4000" "10.244.0.12:4000" inbound|4000|| 127.0.0.6:51427 10.244.0.12:4000 10.244.0.9:40212 outbound_.4000_._.recipe-api.recipe-mesh.svc.cluster.local default`;
 
 before(async () => {
   if (!prometheusSkip && 'path' in prometheusBinary)
@@ -61,11 +83,50 @@ before(async () => {
       namespace: meshNamespace,
       baselineMs: 8_000,
     });
-  if (!clusterSkip) platform = await deployedPlatform({ istio: true });
+  if (clusterSkip) return;
+  if ('path' in envoyBinary) envoyAdmin = await startEnvoyAdmin(envoyBinary.path, recipeApiOutboundCluster);
+  admins['web-api'] = await startPodAdmin('web-api');
+  admins['recipe-api'] = await startPodAdmin('recipe-api');
+  writeCriLog(sidecarLogFile, [
+    sidecarLine('200 - via_upstream -'),
+    sidecarLine('503 UC upstream_reset_before_response_started{connection_termination} -'),
+    'an Envoy log line, not an access-log line',
+  ]);
+  // kwok as the nodes' kubelet on 127.0.0.1: each pod's admin port reaches its service's admin
+  // server, and each mesh pod's istio-proxy log is the file above (k8s/kube/control-plane.ts).
+  const kwok = (kind: string, spec: object) => ({
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind,
+    metadata: { name: `test-${kind.toLowerCase()}` },
+    spec: { selector: { matchNamespaces: [meshNamespace] }, ...spec },
+  });
+  platform = await deployedPlatform({
+    istio: true,
+    kubelet: {
+      resources: [
+        kwok('ClusterPortForward', {
+          forwards: [
+            { ports: [9464], target: { port: admins['web-api'].port, address: '127.0.0.1' } },
+            { ports: [9465], target: { port: admins['recipe-api'].port, address: '127.0.0.1' } },
+            // Every sidecar's Envoy admin (Istio's 15000, on the pod's localhost) is one real Envoy.
+            ...(envoyAdmin ? [{ ports: [15000], target: { port: envoyAdmin.port, address: '127.0.0.1' } }] : []),
+            // The observability component's Prometheus pod is the Istio-shaped one started above.
+            ...(prometheus
+              ? [{ ports: [9090], target: { port: Number(new URL(prometheus.url).port), address: '127.0.0.1' } }]
+              : []),
+          ],
+        }),
+        kwok('ClusterLogs', { logs: [{ containers: ['istio-proxy'], logsFile: sidecarLogFile }] }),
+      ],
+    },
+  });
 });
 after(async () => {
   await platform?.stop();
   await prometheus?.stop();
+  for (const admin of Object.values(admins)) await admin.stop();
+  await envoyAdmin?.stop();
+  rmSync(logDir, { recursive: true, force: true });
 });
 
 const commands = (steps: K8sStep[], phase: 'setup' | 'restore', scope: 'mesh' | 'app-env') =>
@@ -147,6 +208,165 @@ describe('--target k8s applies and restores its Istio resources on a real API se
       assert.deepEqual(template(), before);
     });
   }
+});
+
+describe('--target k8s reaches every pod of a Deployment on a real API server (kwok serves port-forward and logs on 127.0.0.1)', {
+  skip: clusterSkip ?? false,
+}, () => {
+  const byName = (name: string) => experiments.find((e) => e.name === name)!;
+  const kubectlIn = (ns: string) => (args: string[]) =>
+    runCommand([
+      platform.cluster.kubectlPath,
+      '--kubeconfig',
+      platform.cluster.kubeconfig,
+      '--context',
+      platform.cluster.context,
+      '-n',
+      ns,
+      ...args,
+    ]);
+
+  test("a Deployment's pods are the ones its own selector matches: both replicas, Running", async () => {
+    for (const service of ['web-api', 'recipe-api']) {
+      const pods = await podsOfDeployment(kubectlIn(meshNamespace), service);
+      const listed = platform.cluster
+        .kubectl(['-n', meshNamespace, 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.name}'])
+        .split(' ')
+        .filter((n) => n.startsWith(`${service}-`))
+        .sort();
+      assert.equal(pods.length, 2, `${service}: ${JSON.stringify(pods)}`);
+      assert.deepEqual(
+        pods.map((p) => p.name),
+        listed,
+      );
+    }
+  });
+
+  test("503-uc's fault reaches each recipe-api pod through its own port-forward, and its restore each again", async () => {
+    const plan = planOn(platform, { e: byName('503-uc'), fix: null });
+    const steps = plan.steps.filter((s) => s.kind === 'pod-faults');
+    const [put, clear] = [steps.find((s) => s.phase === 'setup')!, steps.find((s) => s.phase === 'restore')!];
+    assert.ok(put?.kind === 'pod-faults' && clear?.kind === 'pod-faults');
+    const admin = admins['recipe-api']!;
+    admin.changes.length = 0;
+    const reached = await applyPodFaults(plan, put);
+    assert.equal(reached.length, 2);
+    // One PUT per pod: on minikube each lands in its own process; here kwok sends both to one.
+    assert.deepEqual(admin.changes, [JSON.parse(put.body!), JSON.parse(put.body!)]);
+    assert.deepEqual(await applyPodFaults(plan, clear), reached);
+    assert.deepEqual(admin.changes.slice(2), [{}, {}]);
+    assert.deepEqual(admin.faults.get(), {});
+  });
+
+  test("every pod's sidecar log is read with kubectl logs --since-time and counted with the lab's parser", async () => {
+    const uc = byName('503-uc');
+    const plan = planOn(platform, { e: uc, fix: null });
+    const step = plan.steps.find((s) => s.kind === 'access-logs' && s.workload === 'recipe-api');
+    assert.ok(step?.kind === 'access-logs');
+    const { entries, missing } = await readPodAccessLogs(plan, step, Date.now() - 600_000);
+    assert.deepEqual(missing, []);
+    assert.equal(Object.keys(entries).length, 2);
+    for (const lines of Object.values(entries))
+      assert.equal(lines.length, 2, 'the Envoy line is not an access-log line');
+    const exact = exactValues(uc.k8s, { accessLogs: { 'recipe-api': entries }, metrics: {}, load: [] });
+    assert.equal(exact.ucResets, 2);
+    assert.equal(exact.inboundRequests, 4);
+  });
+
+  test("rollout-503's incident takes recipe-api's preStop away and sets FAULTS on its pods; the restore gives back the same pod template", async () => {
+    const { cluster } = platform;
+    const plan = planOn(platform, { e: byName('rollout-503'), fix: null });
+    const deployment = (s: K8sStep) => s.kind === 'command' && s.scope === 'deployment';
+    const template = () =>
+      JSON.parse(cluster.kubectl(['-n', meshNamespace, 'get', 'deployment', 'recipe-api', '-o', 'json'])).spec.template;
+    const templates = () =>
+      podTemplates(cluster.kubectl(['-n', meshNamespace, 'get', 'deployments', 'web-api', 'recipe-api', '-o', 'json']));
+    const before = template();
+    const beforeTemplates = templates();
+    assert.deepEqual(beforeTemplates['recipe-api/recipe-api'], {
+      lifecycle: { preStop: { sleep: { seconds: 3 } } },
+      faultsEnv: null,
+    });
+    try {
+      for (const step of plan.steps.filter((s) => deployment(s) && 'phase' in s && s.phase === 'setup'))
+        if (step.kind === 'command') await runCommand(step.argv);
+      const during = templates()['recipe-api/recipe-api']!;
+      assert.equal((during.lifecycle as { preStop?: unknown } | null)?.preStop, undefined);
+      assert.deepEqual(JSON.parse(during.faultsEnv ?? 'null'), { gracefulShutdown: false });
+    } finally {
+      for (const step of plan.steps.filter((s) => deployment(s) && 'phase' in s && s.phase === 'restore'))
+        if (step.kind === 'command') await runCommand(step.argv);
+    }
+    assert.deepEqual(templates(), beforeTemplates);
+    assert.deepEqual(template(), before);
+  });
+
+  test("503-uc runs from plan to verdict on that cluster: faults on both pods, the load through --ingress, exact counts from every pod's log, PromQL beside them, all restored", {
+    skip: prometheusSkip,
+  }, async (t) => {
+    // The ingress gateway's stand-in answers every request and logs it as recipe-api's sidecar
+    // would, one in twenty as the reset the incident is about (kwok serves the file as every mesh
+    // pod's istio-proxy log, so each line counts once per pod).
+    let answered = 0;
+    const logged: string[] = [];
+    const gateway = http.createServer((req, res) => {
+      answered++;
+      logged.push(
+        sidecarLine(
+          answered % 20 === 0
+            ? '503 UC upstream_reset_before_response_started{connection_termination} -'
+            : '200 - via_upstream -',
+        ),
+      );
+      writeCriLog(sidecarLogFile, logged);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => gateway.close(resolve)));
+    writeCriLog(sidecarLogFile, []);
+    const uc = experiments.find((e) => e.name === '503-uc')!;
+    const plan = k8sPlan(uc, {
+      fix: null,
+      cluster: {
+        kubeconfig: platform.cluster.kubeconfig,
+        context: platform.cluster.context,
+        kubectl: platform.cluster.kubectlPath,
+      },
+      durationS: 4,
+      overlayDir: platform.overlayDir,
+      ingress: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+    });
+    const admin = admins['recipe-api']!;
+    admin.changes.length = 0;
+    const lines: string[] = [];
+    const run = await runPlan(plan, uc, { log: (l) => lines.push(l) });
+    const trace = lines.join('\n');
+    const resets = Math.floor(answered / 20);
+    assert.ok(resets >= 1, `${answered} requests: too few for a reset\n${trace}`);
+    assert.equal(run.verdict?.outcome, 'incident', trace);
+    assert.equal(run.code, 0, `${JSON.stringify(run.leftovers.checks.filter((c) => !c.ok))}\n${trace}`);
+    const recipePods = (await podsOfDeployment(kubectlIn(meshNamespace), 'recipe-api')).map((p) => p.name);
+    assert.deepEqual(
+      run.evidence.faultedPods.map((f) => [f.pod, f.phase, f.method]),
+      [...recipePods.map((p) => [p, 'setup', 'PUT']), ...recipePods.map((p) => [p, 'restore', 'DELETE'])],
+    );
+    assert.deepEqual(run.evidence.pods['recipe-api'], recipePods);
+    const exact = Object.fromEntries(run.evidence.comparisons.map((c) => [c.key, c.exact]));
+    assert.equal(exact.ucResets, 2 * resets);
+    assert.equal(exact.inboundRequests, 2 * answered);
+    assert.equal(exact.callerNon2xx, 0);
+    // PromQL answered beside each count (the stand-in Prometheus' series, not this load's).
+    assert.ok(
+      run.evidence.comparisons.filter((c) => c.promql).every((c) => c.promqlValue !== null),
+      trace,
+    );
+    // Envoy's retry counters, read from every web-api and recipe-api pod's admin: none moved.
+    assert.equal(exact.envoyRetries, 0, trace);
+    assert.deepEqual(run.evidence.notes, []);
+    assert.deepEqual(admin.faults.get(), {});
+    assert.ok(run.leftovers.clean && run.restoreFailures.length === 0);
+  });
 });
 
 describe("each experiment's PromQL against a real Prometheus fed Istio-shaped series", {

@@ -15,6 +15,7 @@ import { burstsNearIdleClose } from '../load/bursts.js';
 import { measureIdleClose } from '../load/idle-close.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { phaseFromRecords } from '../load/phase.js';
+import { callerFailures, envoyRetriesOf, recipeApiInboundLines } from '../k8s-side.js';
 
 /**
  * "Debugging HTTP 503 UC Errors in Istio Service Mesh": the sidecar keeps its connections to the
@@ -251,10 +252,25 @@ export const uc503: Experiment<UcEvidence, UcRequired, UcOptional> = {
   },
   signals: ucSignals,
   verdictRule: `incident when recipe-api's sidecar logged ≥1 503 UC upstream_reset_before_response_started{connection_termination}; healthy when none of ≥${minInboundRequests} requests through it failed and the caller saw only 2xx`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe: 'GET /api/recipes/42?via=http through the ingress gateway',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `Bursts of ${burstSize} concurrent GETs through the ingress gateway, each burst started inside the window in which the previous burst's connections expire (load/bursts.ts as in the lab; idle gap ${appKeepAliveMs + 1000} ms: keepAliveTimeout + Node's 1 s keepAliveTimeoutBuffer, as the lab caps its measured value), for --duration s`,
+      drive: async (ctx) =>
+        (
+          await burstsNearIdleClose((i) => `${ctx.ingress}/api/recipes/${40 + (i % 10)}?via=http`, '', {
+            burstSize,
+            idleMs: appKeepAliveMs + 1000,
+            untilMs: Date.now() + ctx.durationS * 1000,
+          })
+        ).records,
+    },
+    exact: {
+      ucResets: recipeApiInboundLines('503 UC connection_termination', isUpstreamConnectionTermination),
+      inboundRequests: recipeApiInboundLines(''),
+      inbound5xx: recipeApiInboundLines('5xx', (e) => e.responseCode >= 500),
+      callerNon2xx: callerFailures,
+      envoyRetries: envoyRetriesOf(['web-api', 'recipe-api']),
+    },
   },
   async run(ctx) {
     const { target } = ctx;

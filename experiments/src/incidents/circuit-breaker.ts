@@ -7,6 +7,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue } from '../mesh/components.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
+import { callerFailures, recipeReadsThroughIngress, webApiOutboundStat, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * Istio's circuit-breaking task, as it bites in production: a DestinationRule connectionPool of one
@@ -163,10 +164,17 @@ export const circuitBreaker: Experiment<BreakerEvidence, BreakerRequired, Breake
   },
   signals: breakerSignals,
   verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UO; healthy when none of ≥${minOutboundRequests} requests overflowed and the caller saw only 2xx`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe: `GET /api/recipes/42?via=http through the ingress gateway (use ≥${lanes} concurrent clients for the overflow)`,
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all for --duration s (load/paced.ts, as the lab's phase under limits)`,
+      drive: (ctx) => recipeReadsThroughIngress(ctx, { ratePerSecond, lanes }),
+    },
+    exact: {
+      uoOverflows: webApiToRecipeApi('flag UO', (e) => e.responseFlags.includes('UO')),
+      outboundRequests: webApiToRecipeApi(''),
+      callerNon2xx: callerFailures,
+      pendingOverflow: webApiOutboundStat('upstream_rq_pending_overflow'),
+    },
   },
 
   async run(ctx) {

@@ -233,10 +233,36 @@ export const clientAbortLeak: Experiment<LeakEvidence, LeakRequired, LeakOptiona
   signals: leakSignals,
   verdictRule:
     "incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api's fds climbed by ≥1 per 4 right after them; healthy when both are within max(2, 10 %) of their baseline, right after and at the end",
-  k8sLoad: {
-    path: '/api/recipes/export',
-    describe: 'GET /api/recipes/export through the ingress gateway (abort them with curl --max-time for the leak)',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `One full GET /api/recipes/export through the ingress gateway for its size, one aborted warm-up, then ${abortedClients} downloads aborted halfway, ${concurrency} at a time (load/http.ts abortAfterBytes, as the lab)`,
+      drive: async (ctx) => {
+        const url = `${ctx.ingress}/api/recipes/export`;
+        const full = await sendRequest({ url, timeoutMs: 30_000 });
+        if (full.status !== 200 || full.bytes === 0)
+          throw new Error(`baseline export failed: status ${full.status} ${full.error ?? ''}`);
+        const half = Math.floor(full.bytes / 2);
+        await sendRequest({ url, abortAfterBytes: half, timeoutMs: 30_000 });
+        ctx.log(`${abortedClients} downloads aborted after ${half} of ${full.bytes} bytes`);
+        const records: RequestRecord[] = [];
+        for (let i = 0; i < abortedClients; i += concurrency)
+          records.push(
+            ...(await Promise.all(
+              Array.from({ length: Math.min(concurrency, abortedClients - i) }, () =>
+                sendRequest({ url, abortAfterBytes: half, timeoutMs: 30_000 }),
+              ),
+            )),
+          );
+        return records;
+      },
+    },
+    exact: {
+      abortedDownloads: {
+        from: 'client',
+        describe: "the load's own records, downloads it aborted",
+        reduce: (records) => records.filter((r) => r.error === 'aborted by client').length,
+      },
+    },
   },
   async run(ctx) {
     const { target } = ctx;

@@ -22,6 +22,8 @@ import {
 } from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
+import { sendRequest } from '../load/http.js';
+import { redisGetsOfPods } from '../k8s-side.js';
 
 /**
  * CPU-heavy work on the event loop: while one request computes synchronously, every other
@@ -343,10 +345,18 @@ export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional
   },
   signals: loopSignals,
   verdictRule: `incident when recipe-api's event-loop lag p99 rises ≥${thresholds.incident.lagRiseS * 1000} ms, its utilisation ≥${thresholds.incident.eluRise} and GET p99 measured in recipe-api ≥${thresholds.incident.getRiseS * 1000} ms and ≥${thresholds.incident.getRatio}× while Redis' own time per GET stays ≤${thresholds.redisIdleUsec} µs (where read); healthy when lag rises ≤${thresholds.healthy.lagRiseS * 1000} ms, utilisation ≤${thresholds.healthy.eluRise} and GET p99 <${thresholds.healthy.getRiseBelowS * 1000} ms (≥${minGets} GETs)`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe: 'steady GET /api/recipes/42?via=http with x-user-id through the ingress gateway',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `One read to fill the reader's cached view, then ${readRate} GET /api/recipes/42?via=http per second with x-user-id through the ingress gateway, ${readLanes} lanes, for --duration s with the work on (load/paced.ts, as the lab's phases); the baseline is the window before, in Prometheus (offset)`,
+      drive: async (ctx) => {
+        const request = () => ({ url: `${ctx.ingress}/api/recipes/42?via=http`, headers: { 'x-user-id': readerId } });
+        await sendRequest({ ...request(), timeoutMs: 5000 });
+        return pacedLoad({ request, ratePerSecond: readRate, lanes: readLanes, durationMs: ctx.durationS * 1000 });
+      },
+    },
+    exact: {
+      gets: redisGetsOfPods,
+    },
   },
   async run(ctx) {
     const { target } = ctx;

@@ -8,6 +8,8 @@ import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, V
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
+import { pause } from '@recipe-mesh/measure/net';
+import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * "One slow dependency empties every endpoint": recipe-api's readiness PINGs Redis, so when Redis
@@ -180,11 +182,24 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
   signals: noHealthySignals,
   labInstances: { 'recipe-api': instances },
   verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe:
-      'GET /api/recipes/42?via=http through the ingress gateway while `kubectl -n recipe-mesh exec deploy/redis -- redis-cli CLIENT PAUSE 3000 ALL` stalls Redis',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled ${stallMs} ms by \`redis-cli CLIENT PAUSE ${stallMs} ALL\` in its pod 1 s in, has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
+      drive: async (ctx) => {
+        const stall = (async () => {
+          await pause(1000);
+          ctx.log(`Redis paused for ${stallMs} ms`);
+          await ctx.kubectl(['exec', 'deploy/redis', '--', 'redis-cli', 'CLIENT', 'PAUSE', String(stallMs), 'ALL']);
+          await pause(stallMs + recoveryMaxMs);
+        })();
+        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall });
+      },
+    },
+    exact: {
+      uhResponses: webApiToRecipeApi('flag UH', (e) => e.responseFlags.includes('UH')),
+      outboundRequests: webApiToRecipeApi(''),
+      callerNon2xx: callerFailures,
+    },
   },
 
   async run(ctx) {

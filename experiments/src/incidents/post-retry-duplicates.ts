@@ -11,6 +11,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir } from '../mesh/components.js';
 import { counterDiff, sumRetries } from '../evidence/envoy-stats.js';
+import { envoyRetriesOf, recipeApiInboundLines } from '../k8s-side.js';
 
 /**
  * Retried POSTs create twice. A mesh retry policy that retries resets (and the 503 the server's
@@ -213,11 +214,38 @@ export const postRetryDuplicates: Experiment<DuplicatesEvidence, DupRequired, Du
   },
   signals: duplicateSignals,
   verdictRule: `incident when recipe-api created more recipes than the caller sent POSTs (and, where the store is read per request, some request has several); healthy when it created one per POST (±max(0.5, 2 %)) and none has several — each with ≥${minPosts} POSTs and ≥${minResets} resets after the create`,
-  k8sLoad: {
-    path: '/api/recipes?via=http',
-    describe:
-      'POST /api/recipes?via=http with a JSON recipe body through the ingress gateway (each with its own name; no Idempotency-Key), e.g. in a loop from a second terminal',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `${postRate} POST /api/recipes?via=http per second through the ingress gateway, ${postLanes} lanes, each with its own recipe name and no Idempotency-Key, for --duration s (load/paced.ts and the lab's body)`,
+      drive: (ctx) => {
+        const runId = Date.now().toString(36);
+        return pacedLoad({
+          request: (i) => ({
+            url: `${ctx.ingress}/api/recipes?via=http`,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(recipeBody(`${namePrefix} ${runId} #${i}`)),
+          }),
+          ratePerSecond: postRate,
+          lanes: postLanes,
+          durationMs: ctx.durationS * 1000,
+        });
+      },
+    },
+    exact: {
+      postsSent: { from: 'client', describe: "the load's own records", reduce: (records) => records.length },
+      recipesCreated: {
+        from: 'metric',
+        service: 'recipe-api',
+        family: 'recipes_created_total',
+        describe: 'recipes_created_total of every recipe-api pod, before → after the load',
+      },
+      resets: recipeApiInboundLines(
+        'POST 503 UC connection_termination',
+        (e) => e.method === 'POST' && isUpstreamConnectionTermination(e),
+      ),
+      meshRetries: envoyRetriesOf(['web-api']),
+    },
   },
   async run(ctx) {
     const { target } = ctx;

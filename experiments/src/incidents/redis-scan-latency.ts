@@ -22,6 +22,8 @@ import {
 } from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
+import { sendRequest } from '../load/http.js';
+import { redisGetsOfPods } from '../k8s-side.js';
 
 /**
  * "Debugging Redis Latency": per-user cache invalidation with SCAN MATCH walks the whole keyspace
@@ -225,6 +227,16 @@ async function seedViews(redisUrl: string): Promise<{ keys: number; drop: () => 
   };
 }
 
+/** One invalidation: a seeded user's preferences replaced (recipe-api's PUT, or web-api's under /api). */
+function invalidation(base: string, i: number) {
+  return {
+    url: `${base}/users/${seedPrefix}${i % seededUsers}/preferences`,
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ preferredServings: 2 }),
+  };
+}
+
 async function withRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<T> {
   const r = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
@@ -279,11 +291,37 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
   // docs/architecture.md). On a loaded 2-core machine GET p99 is already ~3 ms, so 3 ms steps lift it
   // only ~3.5×; with 50000 a step blocks Redis ~12 ms and the rise is ≥5× even there (docs/experiments.md).
   labAppEnv: { SCAN_COUNT: String(scanCount) },
-  k8sLoad: {
-    path: '/recipes/42',
-    describe:
-      'steady GET /recipes/42 on recipe-api (port-forward); invalidations: PUT /users/<id>/preferences from a second terminal',
-    via: 'recipe-api',
+  k8s: {
+    load: {
+      describe: `Seeds ${(seededUsers * viewsPerUser).toLocaleString('en')} cached views in Redis (through a port-forward to its pod, removed at restore), then for --duration s ${readRate} GET /api/recipes/42?via=http per second with x-user-id and ${invalidationRate} PUT /api/users/<seeded user>/preferences per second through the ingress gateway (load/paced.ts, as the lab); the baseline is the window before, in Prometheus (offset)`,
+      drive: async (ctx) => {
+        const redisUrl = (await ctx.podUrl('redis', 'tcp-redis')).replace(/^http:/, 'redis:');
+        ctx.log(`seeding ${(seededUsers * viewsPerUser).toLocaleString('en')} cached views…`);
+        const seeded = await seedViews(redisUrl);
+        ctx.onRestore(`remove the ${seeded.keys} seeded views`, seeded.drop);
+        const read = () => ({ url: `${ctx.ingress}/api/recipes/42?via=http`, headers: { 'x-user-id': readerId } });
+        await sendRequest({ ...read(), timeoutMs: 5000 });
+        const [reads] = await Promise.all([
+          pacedLoad({ request: read, ratePerSecond: readRate, lanes: 4, durationMs: ctx.durationS * 1000 }),
+          pacedLoad({
+            request: (i) => invalidation(`${ctx.ingress}/api`, i),
+            ratePerSecond: invalidationRate,
+            lanes: invalidationLanes,
+            durationMs: ctx.durationS * 1000,
+          }),
+        ]);
+        return reads;
+      },
+    },
+    exact: {
+      faultGets: redisGetsOfPods,
+      invalidations: {
+        from: 'metric',
+        service: 'recipe-api',
+        family: 'cache_invalidation_duration_seconds_count',
+        describe: 'cache_invalidation_duration_seconds_count of every recipe-api pod, before → after the load',
+      },
+    },
   },
   async run(ctx) {
     const { target } = ctx;
@@ -323,12 +361,7 @@ export const redisScanLatency: Experiment<RedisLatencyEvidence, RedisRequired, R
       reads(ctx.durationS),
       // The same invalidation rate for both strategies, so the fix is compared on equal terms.
       pacedLoad({
-        request: (i) => ({
-          url: `${target.urls.recipeApi}/users/${seedPrefix}${i % seededUsers}/preferences`,
-          method: 'PUT',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ preferredServings: 2 }),
-        }),
+        request: (i) => invalidation(target.urls.recipeApi, i),
         ratePerSecond: invalidationRate,
         lanes: invalidationLanes,
         durationMs: ctx.durationS * 1000,

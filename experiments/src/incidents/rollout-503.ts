@@ -9,6 +9,8 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 import { putFaults } from '../targets/lab.js';
+import { pause } from '@recipe-mesh/measure/net';
+import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
  * 503s during every deploy: a rolling update replaces pods while traffic flows. A pod that exits
@@ -175,11 +177,28 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
   signals: rolloutSignals,
   labInstances: { 'recipe-api': instances },
   verdictRule: `incident when any request from web-api's sidecar to recipe-api failed with 5xx, or the caller saw a failure, during the rollout; healthy when none of ≥${minOutboundRequests} did`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe:
-      'GET /api/recipes/42?via=http through the ingress gateway while `kubectl -n recipe-mesh rollout restart deploy/recipe-api` runs',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all (load/paced.ts, as the lab): 2 s before, then throughout \`kubectl rollout restart deployment/recipe-api\` until \`rollout status\` says done (the Deployment's strategy replaces its ${instances} pods), and at least --duration s`,
+      drive: async (ctx) => {
+        const rollout = (async () => {
+          // The load's shape: traffic flows before the first pod goes.
+          await pause(2000);
+          ctx.log('kubectl rollout restart deployment/recipe-api');
+          await ctx.kubectl(['rollout', 'restart', 'deployment/recipe-api']);
+          await ctx.kubectl(['rollout', 'status', 'deployment/recipe-api', '--timeout=180s']);
+        })();
+        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout });
+      },
+    },
+    // A live PUT /faults dies with the pods the rollout replaces: FAULTS in the pod template outlives them.
+    appFaultsBy: 'env',
+    incidentWithoutPreStop: ['recipe-api'],
+    exact: {
+      outbound5xx: webApiToRecipeApi('5xx', (e) => e.responseCode >= 500),
+      outboundRequests: webApiToRecipeApi(''),
+      callerFailures,
+    },
   },
 
   async run(ctx) {

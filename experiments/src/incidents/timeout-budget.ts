@@ -11,6 +11,7 @@ import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { componentDir, componentValue, durationMs } from '../mesh/components.js';
 import { countAll, countWhere, ingressToWebApi, recipeApiInbound } from '../promql.js';
+import { recipeApiInboundLines, recipeReadsThroughIngress, webApiOutboundStat } from '../k8s-side.js';
 
 /**
  * The Bookinfo timeouts lesson (istio.io "Request Timeouts" task; the book-info productpage's own
@@ -286,10 +287,27 @@ export const timeoutBudget: Experiment<BudgetEvidence, BudgetRequired, BudgetOpt
   },
   signals: budgetSignals,
   verdictRule: `incident when the caller's p99 is ≥${incidentWaitFactor}× its ${callerBudgetMs} ms budget and it got 504s; healthy when, over ≥${minCallerRequests} requests, p99 ≤${healthyWaitFactor}× the budget and recipe-api got ≤${healthyTriesPerCall} tries per call`,
-  k8sLoad: {
-    path: '/api/recipes/42?via=http',
-    describe: 'GET /api/recipes/42?via=http through the ingress gateway, several clients at once, none giving up early',
-    via: 'ingress',
+  k8s: {
+    load: {
+      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all for --duration s, none giving up early (load/paced.ts, as the lab)`,
+      drive: (ctx) => recipeReadsThroughIngress(ctx, { ratePerSecond, lanes }),
+    },
+    exact: {
+      callerP99Ms: {
+        from: 'client',
+        describe: "the load's own records, p99 of answered requests",
+        reduce: (records) => summarizeLatency(records.filter((r) => r.status > 0).map((r) => r.latencyMs)).p99,
+      },
+      callerRequests: { from: 'client', describe: "the load's own records", reduce: (records) => records.length },
+      caller504s: {
+        from: 'client',
+        describe: "the load's own records, status 504",
+        reduce: (records) => records.filter((r) => r.status === 504).length,
+      },
+      recipeApiTries: recipeApiInboundLines('GET /recipes/…', (e) => e.path.startsWith('/recipes/')),
+      sidecarRetries: webApiOutboundStat('upstream_rq_retry'),
+      perTryTimeouts: webApiOutboundStat('upstream_rq_per_try_timeout'),
+    },
   },
 
   async run(ctx) {

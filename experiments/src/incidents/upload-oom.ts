@@ -189,11 +189,41 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
   signals: uploadSignals,
   verdictRule:
     "incident when an oversized upload is accepted and recipe-api's external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays ≤1/6 of them",
-  k8sLoad: {
-    path: '/recipes/42/photo',
-    describe:
-      'POST /recipes/42/photo on recipe-api (port-forward); send the 48 MiB uploads with curl -F photo=@big.jpg',
-    via: 'recipe-api',
+  k8s: {
+    load: {
+      // No ingress route reaches recipe-api's upload (the ingress serves web-api's /api/ only), so the
+      // uploads go to one recipe-api pod's port: kubectl port-forward enters the pod's network
+      // namespace on localhost, past its sidecar, which is why the lab's sidecar hop is absent here.
+      describe: `One ${smallBytes / 1024} KiB upload, then ${concurrentUploads} concurrent ${oversizedBytes / mb} MiB multipart uploads to POST /recipes/42/photo of one recipe-api pod (kubectl port-forward pod/…: no ingress route leads there), as the lab sends them (load/multipart.ts)`,
+      drive: async (ctx) => {
+        const base = await ctx.podUrl('recipe-api', 'http');
+        const upload = (bytes: number) => {
+          const form = multipartFile(bytes);
+          return sendRequest({
+            url: `${base}/recipes/42/photo`,
+            method: 'POST',
+            headers: form.headers,
+            body: form.body,
+            timeoutMs: 60_000,
+          });
+        };
+        const small = await upload(smallBytes);
+        ctx.log(`small upload: ${small.status}`);
+        return Promise.all(Array.from({ length: concurrentUploads }, () => upload(oversizedBytes)));
+      },
+    },
+    exact: {
+      oversizedAccepted: {
+        from: 'client',
+        describe: "the load's own records, oversized uploads answered 2xx",
+        reduce: (records) => records.filter((r) => r.status >= 200 && r.status < 300).length,
+      },
+      oversizedRejected: {
+        from: 'client',
+        describe: "the load's own records, oversized uploads answered 413",
+        reduce: (records) => records.filter((r) => r.status === 413).length,
+      },
+    },
   },
   async run(ctx) {
     const { target } = ctx;

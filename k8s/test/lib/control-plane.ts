@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtFile, isBuilt, type ToolName } from '../../kube/build.js';
 import {
+  type ControlPlaneOptions,
   type ControlPlaneState,
   kubectl,
   processStatus,
@@ -54,13 +55,16 @@ export function controlPlaneSkipReason(tools: ToolName[] = needed): string | nul
   return reason;
 }
 
-export async function startTestControlPlane(options: { nodes?: number } = {}): Promise<TestControlPlane> {
+export async function startTestControlPlane(
+  options: { nodes?: number; kubelet?: ControlPlaneOptions['kubelet'] } = {},
+): Promise<TestControlPlane> {
   const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-kube-'));
   const stateDir = path.join(dir, 'state');
   const state = await startControlPlane({
     stateDir,
     kubeconfig: path.join(dir, 'kubeconfig'),
     nodes: options.nodes,
+    ...(options.kubelet ? { kubelet: options.kubelet } : {}),
     log: () => {},
   });
   return {
@@ -132,9 +136,11 @@ export interface TestPlatform {
   stop(): Promise<void>;
 }
 
-export async function deployedPlatform(options: { deploy?: boolean; istio?: boolean } = {}): Promise<TestPlatform> {
+export async function deployedPlatform(
+  options: { deploy?: boolean; istio?: boolean; kubelet?: ControlPlaneOptions['kubelet'] } = {},
+): Promise<TestPlatform> {
   const workDir = mkdtempSync(repoPath('k8s/.test-live-'));
-  const cluster = await startTestControlPlane();
+  const cluster = await startTestControlPlane(options.kubelet ? { kubelet: options.kubelet } : {});
   const istioctlPath = builtFile('istio', 'istioctl');
   const platform: TestPlatform = {
     cluster,
