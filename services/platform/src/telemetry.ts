@@ -46,7 +46,6 @@ import {
 } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { isUntracedPort, registerTelemetryShutdown } from './telemetry-handle.js';
 import { onlyThese, type UsedInstrumentations } from './telemetry-instrumentations.js';
@@ -106,7 +105,11 @@ function fallbackServiceName(): string | undefined {
   return /services[\\/]([^\\/]+)[\\/]/.exec(process.argv[1] ?? '')?.[1];
 }
 
-function createSdk(): NodeSDK {
+async function createSdk(): Promise<NodeSDK> {
+  // Imported here, not at the top: the package loads every one of its ~40 instrumentation modules
+  // whichever are built (about 270 modules and 7 MiB resident, docs/benchmarks.md), which a
+  // process started with OTEL_SDK_DISABLED=true need not pay.
+  const { getNodeAutoInstrumentations } = await import('@opentelemetry/auto-instrumentations-node');
   const config: Partial<NodeSDKConfiguration> = {
     instrumentations: getNodeAutoInstrumentations(onlyThese(usedInstrumentations)),
   };
@@ -133,7 +136,7 @@ async function startTelemetry(): Promise<NodeSDK | undefined> {
   // The same options either way: the synchronous hook listens on the message port in this thread.
   if (supportsSyncHooks()) registerSyncHooks(registerOptions.data);
   else register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const sdk = createSdk();
+  const sdk = await createSdk();
   sdk.start();
   registerTelemetryShutdown(() => sdk.shutdown());
   await waitForAllMessagesAcknowledged();
