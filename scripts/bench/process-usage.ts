@@ -20,6 +20,21 @@ function cpuTicks(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds of this process's children that have exited and been reaped (cutime and cstime,
+ * fields 16 and 17 of /proc/self/stat): a load tool run as a child to completion, whose own /proc
+ * entry is gone by the time its row ends. 0 off Linux.
+ */
+export function childrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[13]) + Number(rest[14])) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
 function rssKiB(pid: number): number | null {
   try {
     const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -32,7 +32,7 @@ function syntheticRows(rps: (key: string, index: number) => number): Row[] {
 }
 
 test('the report carries every row and every ratio under the names scripts read', () => {
-  const table: Record<string, number> = { B1: 800, E0: 1000, B2: 300, Y0: 600, B3: 1200 };
+  const table: Record<string, number> = { B1: 800, E0: 1000, P0: 640, P1: 1600, B2: 300, Y0: 600, B3: 1200 };
   for (const v of vias) {
     table[`B4:${v}`] = 400;
     table[`B5:B4:${v}:off`] = 500;
@@ -47,6 +47,8 @@ test('the report carries every row and every ratio under the names scripts read'
     [...rowKeys],
   );
   assert.equal(report.ratios['B1/E0'], 0.8);
+  assert.equal(report.ratios['B1/P0'], 1.25);
+  assert.equal(report.ratios['B1/P1'], 0.5);
   assert.equal(report.ratios['B2/Y0'], 0.5);
   assert.equal(report.ratios['B3/B1'], 1.5);
   assert.deepEqual(report.ratios['B4/B1'], { http: 0.5, graphql: 0.5, grpc: 0.5 });
@@ -63,7 +65,9 @@ test('the report carries every row and every ratio under the names scripts read'
   assert.equal(report.rssRepeats['web-api'].flat, true);
   // What a script reads survives JSON.
   const parsed = JSON.parse(JSON.stringify(report)) as typeof report;
-  for (const key of ['B1/E0', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4'] as const) assert.ok(key in parsed.ratios, key);
+  for (const key of ['B1/E0', 'B1/P0', 'B1/P1', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4'] as const)
+    assert.ok(key in parsed.ratios, key);
+  assert.equal(parsed.ratios['B1/P1'], 0.5);
 });
 
 test("the mesh's added p50 compares B6's open row with B4's at B6's rate, not B4's own open row", () => {
@@ -103,6 +107,6 @@ test('the Markdown names the machine and every row and ratio', () => {
     /2 cores \(test cpu\), services and floors on Node v24\.0\.0 \(the images'\), load from Node v20\.0\.0/,
   );
   for (const key of rowKeys) assert.match(markdown, new RegExp(`^\\| ${key} \\|`, 'm'));
-  for (const ratio of ['B1/E0', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4', 'peak RSS'])
+  for (const ratio of ['B1/E0', 'B1/P0', 'B1/P1', 'B2/Y0', 'B3/B1', 'B4/B1', 'B5', 'B6/B4', 'peak RSS'])
     assert.ok(markdown.includes(`| ${ratio}`), ratio);
 });

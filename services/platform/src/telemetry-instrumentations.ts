@@ -1,23 +1,28 @@
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { InstrumentationConfigMap } from '@opentelemetry/auto-instrumentations-node';
+
+/** What the services use, by the package's names (`@opentelemetry/instrumentation-<name>`). */
+export type UsedInstrumentations = InstrumentationConfigMap;
 
 /**
- * Builds the instrumentations that OTEL_NODE_DISABLED_INSTRUMENTATIONS does not name. The variable
- * is read as @opentelemetry/auto-instrumentations-node reads it: a comma-separated list of names
- * without the `@opentelemetry/instrumentation-` prefix (`express,grpc`). Operators switch one off
- * without a rebuild, and a benchmark can price each one (`scripts/bench/profile.ts --env`,
- * docs/benchmarks.md). A disabled one is never constructed: construction is what patches a module.
+ * The configuration for @opentelemetry/auto-instrumentations-node's `getNodeAutoInstrumentations`
+ * that builds only the instrumentations named in `used`, with their options. The package builds
+ * every instrumentation it knows unless a configuration says `enabled: false`, so every name
+ * `used` leaves out reads as disabled, including those a later version of the package adds; the
+ * listed ones carry no `enabled`, so the package's variables still choose among them:
+ * OTEL_NODE_ENABLED_INSTRUMENTATIONS (only these, e.g. `http,express`) and
+ * OTEL_NODE_DISABLED_INSTRUMENTATIONS (all but these). A disabled instrumentation is never
+ * constructed, and constructing one is what patches its module.
+ *
+ * A Proxy rather than a list of the package's ~40 names: the package reads one entry per name it
+ * knows (`inputConfigs[name]`) and checks only the keys given (`Object.keys`) against its map
+ * (metapackages/auto-instrumentations-node/src/utils.ts in opentelemetry-js-contrib).
  */
-export function createEnabled(
-  factories: Record<string, () => Instrumentation>,
-  disabled: string | undefined,
-): Instrumentation[] {
-  const names = new Set(
-    (disabled ?? '')
-      .split(',')
-      .map((name) => name.trim())
-      .filter(Boolean),
-  );
-  return Object.entries(factories)
-    .filter(([name]) => !names.has(name))
-    .map(([, create]) => create());
+export function onlyThese(used: UsedInstrumentations): InstrumentationConfigMap {
+  const disabled = { enabled: false };
+  return new Proxy(used, {
+    get: (target, name) =>
+      typeof name === 'string' && Object.hasOwn(target, name)
+        ? target[name as keyof InstrumentationConfigMap]
+        : disabled,
+  });
 }

@@ -16,10 +16,13 @@
  *   OTLP exporters would only send duplicates (or connection errors) every minute.
  * - Resource detectors: the SDK's own env + process + host (no cloud detectors, which probe
  *   metadata endpoints and print warnings off-cloud); OTEL_NODE_RESOURCE_DETECTORS still wins.
- * - Instrumentations: only what the services use (http, undici, express, graphql, grpc, ioredis),
- *   not the auto-instrumentations meta package, which measured about half the throughput of a bare
- *   express app here (docs/architecture.md, "Measured facts"). OTEL_NODE_DISABLED_INSTRUMENTATIONS
- *   (that package's variable, e.g. `express,grpc`) removes some of them.
+ * - Instrumentations: @opentelemetry/auto-instrumentations-node's `getNodeAutoInstrumentations`,
+ *   with only what the services use enabled (http, undici, express, graphql, grpc, ioredis) and
+ *   options of their own; the package's defaults (every instrumentation it knows) measured about
+ *   half the throughput of a bare express app here (docs/architecture.md, "Measured facts"; the
+ *   bench's P0 row). Its variables still choose among the six: OTEL_NODE_ENABLED_INSTRUMENTATIONS
+ *   and OTEL_NODE_DISABLED_INSTRUMENTATIONS (e.g. `express,grpc`). Importing the package loads all
+ *   of its instrumentation modules whichever are built (docs/benchmarks.md prices that).
  *
  * The app is ESM, so patching `import`ed packages needs import-in-the-middle's loader hook as well
  * as require-in-the-middle (OpenTelemetry JS doc/esm-support.md). The hook is told which modules
@@ -43,15 +46,9 @@ import {
 } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
-import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { isUntracedPort, registerTelemetryShutdown } from './telemetry-handle.js';
-import { createEnabled } from './telemetry-instrumentations.js';
+import { onlyThese, type UsedInstrumentations } from './telemetry-instrumentations.js';
 
 /** Probe and scrape paths: polled every few seconds, they would drown real traffic in traces. */
 const untracedPaths = new Set(['/livez', '/readyz', '/startupz', '/metrics']);
@@ -63,30 +60,27 @@ function isUntracedRequest(req: IncomingMessage): boolean {
   return untracedPaths.has(query === -1 ? url : url.slice(0, query));
 }
 
-/**
- * Only what the services use, by the name OTEL_NODE_DISABLED_INSTRUMENTATIONS gives each. Each is
- * built only if it stays: an instrumentation patches its module when constructed, not when the SDK
- * registers it.
- */
-const instrumentationFactories = {
-  http: () => new HttpInstrumentation({ ignoreIncomingRequestHook: isUntracedRequest }),
+/** Only what the services use, with their options; every other instrumentation stays unbuilt. */
+const usedInstrumentations: UsedInstrumentations = {
+  '@opentelemetry/instrumentation-http': { ignoreIncomingRequestHook: isUntracedRequest },
   // web-api's HTTP and GraphQL calls go through undici (diagnostics_channel, no module patching).
-  undici: () => new UndiciInstrumentation(),
+  '@opentelemetry/instrumentation-undici': {},
   // The server span is named after the matched route (`GET /recipes/:id`, `http.route`) whether
   // or not a layer gets a span of its own. The request handler's span stays: it carries the
   // exception a failing handler throws. A span per middleware (body parser, faults, …) only costs
   // throughput, and router spans end the moment they start (an upstream TODO in
   // instrumentation-express); spans are the largest per-request cost at 100% sampling
   // (docs/benchmarks.md).
-  express: () =>
-    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+  '@opentelemetry/instrumentation-express': {
+    ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+  },
   // parse/validate/execute spans plus resolvers that do work; field-access resolvers are noise.
-  graphql: () => new GraphQLInstrumentation({ ignoreTrivialResolveSpans: true }),
-  grpc: () => new GrpcInstrumentation(),
+  '@opentelemetry/instrumentation-graphql': { ignoreTrivialResolveSpans: true },
+  '@opentelemetry/instrumentation-grpc': {},
   // Only commands inside a request: connection chatter and background jobs stay out of traces.
   // The default statement serializer keeps keys but never values.
-  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
-} satisfies Record<string, () => Instrumentation>;
+  '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+};
 
 /** W3C tracecontext + baggage + B3 multi-header, unless OTEL_PROPAGATORS chooses (the SDK reads it). */
 function defaultPropagator(): NodeSDKConfiguration['textMapPropagator'] | undefined {
@@ -111,9 +105,13 @@ function fallbackServiceName(): string | undefined {
   return /services[\\/]([^\\/]+)[\\/]/.exec(process.argv[1] ?? '')?.[1];
 }
 
-function createSdk(): NodeSDK {
+async function createSdk(): Promise<NodeSDK> {
+  // Imported here, not at the top: the package loads every one of its ~40 instrumentation modules
+  // whichever are built (about 270 modules and 7 MiB resident, docs/benchmarks.md), which a
+  // process started with OTEL_SDK_DISABLED=true need not pay.
+  const { getNodeAutoInstrumentations } = await import('@opentelemetry/auto-instrumentations-node');
   const config: Partial<NodeSDKConfiguration> = {
-    instrumentations: createEnabled(instrumentationFactories, getStringFromEnv('OTEL_NODE_DISABLED_INSTRUMENTATIONS')),
+    instrumentations: getNodeAutoInstrumentations(onlyThese(usedInstrumentations)),
   };
   const propagator = defaultPropagator();
   if (propagator) config.textMapPropagator = propagator;
@@ -138,7 +136,7 @@ async function startTelemetry(): Promise<NodeSDK | undefined> {
   // The same options either way: the synchronous hook listens on the message port in this thread.
   if (supportsSyncHooks()) registerSyncHooks(registerOptions.data);
   else register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const sdk = createSdk();
+  const sdk = await createSdk();
   sdk.start();
   registerTelemetryShutdown(() => sdk.shutdown());
   await waitForAllMessagesAcknowledged();
