@@ -6,7 +6,8 @@ import { LabError } from './errors.js';
 import { waitForMembers, workloadsOf } from './instances.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
 import { dynamicServices, proxyPorts, type WorkloadInstance, type Workloads } from './mesh/endpoints.js';
-import { defaultMembershipTiming } from './membership/controller.js';
+import { defaultPropagationDelayMs, fallbackReadiness } from './membership/controller.js';
+import { readPodBehaviours, type PodBehaviour } from './workloads/manifests.js';
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
 import { labPaths, proxyFiles, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
@@ -55,14 +56,18 @@ export interface LabOptions {
   /** Extra env for both apps (e.g. KEEP_ALIVE_TIMEOUT_MS, FAULTS), after the lab's own. */
   appEnv?: Record<string, string>;
   /**
-   * Instances per service, like a Deployment's replicas. A service named here (even with 1) runs
-   * with readiness-driven membership: callers' Envoys reach its ready instances through EDS,
-   * published by the endpoint controller (docs/lab.md, "Several instances of a service"), and
-   * lab/instances.ts can stop, kill, restart, unready and roll them. Services not named run one
-   * instance on a static endpoint, as `make up` always has.
+   * Instances per service, like a Deployment's replicas; by default the manifests' (k8s/base:
+   * two each). With the mesh every service runs with readiness-driven membership: callers'
+   * Envoys reach its ready instances through EDS, published by the endpoint controller (docs/lab.md,
+   * "Several instances of a service"), and lab/instances.ts can stop, kill, restart, unready and
+   * roll them. Fewer than the manifests (for speed) is allowed and `status` and reports say so.
    */
   replicas?: Partial<Record<ServiceName, number>>;
-  /** Membership timing (defaults: probe every 1000 ms, publish changes 500 ms after they are seen). */
+  /**
+   * Membership timing. The readiness probe is the manifests' (workloads/manifests.ts);
+   * `probePeriodMs` replaces its period for tests that need quick drills, and status says so.
+   * Changes reach callers' Envoys `propagationDelayMs` (500) after they are seen.
+   */
   membership?: { probePeriodMs?: number; propagationDelayMs?: number };
   scrapeIntervalSeconds?: number;
   readyTimeoutMs?: number;
@@ -131,9 +136,52 @@ async function initialWorkloads(
       for (let n = 0; n < portsPerInstance(service); n++) free.push(await take());
       instances.push({ name: `${service}-${i}`, info: instanceOnPorts(service, () => free.shift()!) });
     }
-    workloads[service] = { dynamic: mesh && replicas[service] !== undefined, instances };
+    workloads[service] = { dynamic: mesh, instances };
   }
   return workloads;
+}
+
+/**
+ * Instances per service: the manifests' replicas unless an option says otherwise. Without the
+ * mesh every service runs one instance (callers reach the app directly). Each departure from the
+ * manifests becomes a line of `notes` (status and reports show them).
+ */
+function labReplicas(
+  manifests: Record<ServiceName, PodBehaviour>,
+  wanted: Partial<Record<ServiceName, number>>,
+  mesh: boolean,
+  notes: string[],
+): Record<ServiceName, number> {
+  const out = {} as Record<ServiceName, number>;
+  for (const service of serviceNames) {
+    const count = wanted[service] ?? (mesh ? manifests[service].replicas : 1);
+    if (count < manifests[service].replicas)
+      notes.push(
+        `${service} runs ${count} instance${count === 1 ? '' : 's'}, the manifests ${manifests[service].replicas}${mesh ? ' (lab option --replicas)' : ' (no mesh: apps are called directly)'}`,
+      );
+    out[service] = count;
+  }
+  return out;
+}
+
+/** The pod behaviour the lab runs: the manifests', with its replica count and any probe override. */
+function podsAsRun(
+  manifests: Record<ServiceName, PodBehaviour>,
+  replicas: Record<ServiceName, number>,
+  probePeriodMs: number | undefined,
+  notes: string[],
+): Record<ServiceName, PodBehaviour> {
+  const out = {} as Record<ServiceName, PodBehaviour>;
+  for (const service of serviceNames) {
+    const pod = manifests[service];
+    const readiness = pod.readiness && probePeriodMs ? { ...pod.readiness, periodMs: probePeriodMs } : pod.readiness;
+    if (readiness && readiness !== pod.readiness)
+      notes.push(
+        `${service}'s readiness is probed every ${probePeriodMs} ms, the manifests every ${pod.readiness!.periodMs} ms (lab option)`,
+      );
+    out[service] = { ...pod, replicas: replicas[service], readiness };
+  }
+  return out;
 }
 
 function replicaCounts(workloads: Workloads): Partial<Record<ServiceName, number>> {
@@ -182,10 +230,20 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
-  const workloads = await initialWorkloads(ports, options.replicas ?? {}, mode === 'mesh');
+  const notices: string[] = [];
+  const behaviours = readPodBehaviours(paths.root, notices);
+  for (const line of notices) log(`NOTICE: ${line}`);
+  missing.push(...notices);
+  const replicas = labReplicas(behaviours.services, options.replicas ?? {}, mode === 'mesh', missing);
+  const pods = podsAsRun(behaviours.services, replicas, options.membership?.probePeriodMs, missing);
+  const workloads = await initialWorkloads(ports, replicas, mode === 'mesh');
   const membership: MembershipSettings | undefined =
     mode === 'mesh' && dynamicServices(workloads).length > 0
-      ? { services: dynamicServices(workloads), ...defaultMembershipTiming, ...options.membership }
+      ? {
+          services: dynamicServices(workloads),
+          readiness: Object.fromEntries(dynamicServices(workloads).map((s) => [s, pods[s].readiness ?? fallbackReadiness])),
+          propagationDelayMs: options.membership?.propagationDelayMs ?? defaultPropagationDelayMs,
+        }
       : undefined;
 
   const wanted: { name: string; port: number }[] = [{ name: 'trace sink', port: ports.traceSink }];
@@ -242,6 +300,14 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     missing,
     endpoints,
     ...(membership ? { membership, instancesStarted: replicaCounts(workloads) } : {}),
+    pods,
+    manifests: {
+      source: behaviours.source,
+      replicas: Object.fromEntries(serviceNames.map((s) => [s, behaviours.services[s].replicas])) as Record<
+        ServiceName,
+        number
+      >,
+    },
   };
   writeState(state);
 
@@ -255,6 +321,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     appEnv: options.appEnv,
     workloads,
     membership,
+    pods,
     scrapeIntervalSeconds: options.scrapeIntervalSeconds,
   });
 
