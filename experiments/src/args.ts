@@ -16,6 +16,8 @@ options:
   --dry-run             print every step without injecting anything; on the lab, also check that every
                         signal's source is there (access logs, metric families, Redis, trace sink)
   --repeat <n>          run it n times and report reproduced k/n with a 95 % interval
+  --replicas <n>        a lab this run starts runs n instances of each service instead of the manifests'
+                        (fewer for speed; the report says so)
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
   --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
   --context <name>      k8s only (default: ${minikubeAccess.context}, make minikube-up's profile)
@@ -42,6 +44,8 @@ export type CliCommand =
       context: string;
       /** Runs of the same experiment (`--repeat N`), reported as `reproduced k/N`. */
       repeat: number;
+      /** Instances of each service in a lab this run starts (default: the manifests' replicas). */
+      replicas: number | undefined;
     };
 
 export class UsageError extends Error {}
@@ -76,6 +80,7 @@ export function parseCli(argv: string[]): CliCommand {
         kubeconfig: { type: 'string' },
         context: { type: 'string' },
         repeat: { type: 'string', default: '1' },
+        replicas: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -104,6 +109,9 @@ export function parseCli(argv: string[]): CliCommand {
   const repeat = Number(values.repeat ?? '1');
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new UsageError(`--repeat ${values.repeat}: expected a whole number ≥ 1`);
+  const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1))
+    throw new UsageError(`--replicas ${values.replicas}: expected a whole number ≥ 1`);
   return {
     kind: 'run',
     name,
@@ -118,5 +126,6 @@ export function parseCli(argv: string[]): CliCommand {
     kubeconfig: values.kubeconfig ?? minikubeAccess.kubeconfig,
     context: values.context ?? minikubeAccess.context,
     repeat,
+    replicas,
   };
 }

@@ -20,6 +20,8 @@ test('parses a run with every option', () => {
       '.kube/recipe-mesh-test.kubeconfig',
       '--context',
       'recipe-mesh-test',
+      '--replicas',
+      '1',
     ]),
     {
       kind: 'run',
@@ -35,8 +37,10 @@ test('parses a run with every option', () => {
       kubeconfig: '.kube/recipe-mesh-test.kubeconfig',
       context: 'recipe-mesh-test',
       repeat: 1,
+      replicas: 1,
     },
   );
+  assert.throws(() => parseCli(['upload-oom', '--replicas', '0']), UsageError);
   const plain = parseCli(['upload-oom']);
   assert.equal(plain.kind === 'run' && plain.fix, false);
   assert.equal(plain.kind === 'run' && plain.target, 'lab');

@@ -230,12 +230,13 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
-  const notices: string[] = [];
-  const behaviours = readPodBehaviours(paths.root, notices);
-  for (const line of notices) log(`NOTICE: ${line}`);
-  missing.push(...notices);
-  const replicas = labReplicas(behaviours.services, options.replicas ?? {}, mode === 'mesh', missing);
-  const pods = podsAsRun(behaviours.services, replicas, options.membership?.probePeriodMs, missing);
+  // Every way this lab departs from the manifests: status prints them, every report carries them.
+  const departures: string[] = [];
+  const behaviours = readPodBehaviours(paths.root, departures);
+  for (const line of departures) log(`NOTICE: ${line}`);
+  const replicas = labReplicas(behaviours.services, options.replicas ?? {}, mode === 'mesh', departures);
+  const pods = podsAsRun(behaviours.services, replicas, options.membership?.probePeriodMs, departures);
+  missing.push(...departures);
   const workloads = await initialWorkloads(ports, replicas, mode === 'mesh');
   const membership: MembershipSettings | undefined =
     mode === 'mesh' && dynamicServices(workloads).length > 0
@@ -303,6 +304,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     pods,
     manifests: {
       source: behaviours.source,
+      departures,
       replicas: Object.fromEntries(serviceNames.map((s) => [s, behaviours.services[s].replicas])) as Record<
         ServiceName,
         number

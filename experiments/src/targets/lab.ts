@@ -17,7 +17,14 @@ import { parseScrape, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, InstanceHandle, LabTarget, ServiceName, Setup } from '../definition.js';
-import { deleteInstance, listInstances, startInstance, type InstanceStatus } from '@recipe-mesh/lab/instances';
+import {
+  deleteInstance,
+  listInstances,
+  setPreStopSleep,
+  startInstance,
+  type InstanceStatus,
+} from '@recipe-mesh/lab/instances';
+import { kubernetesDefaults, type PodBehaviour } from '@recipe-mesh/lab/workloads/manifests';
 import type { RestoreStack } from '../restore.js';
 import type { StateSnapshot } from '../leftovers.js';
 import { translateComponent } from '../mesh/components.js';
@@ -40,6 +47,12 @@ export interface LabConnection {
   snapshot(redisConfigKeys: string[]): Promise<StateSnapshot>;
   /** Runs at least this many instances of each service for the run (removed again on restore). */
   scale(wanted: Partial<Record<ServiceName, number>>, restore: RestoreStack): Promise<void>;
+  /**
+   * For the report: what `apply` changed and on which instances, by name, and every way this lab
+   * departs from the manifests (fewer replicas, a faster probe, manifests not rendered).
+   */
+  applied: string[];
+  departures: string[];
 }
 
 const authHeaders = (): Record<string, string> =>
@@ -185,6 +198,7 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       }
       return samples;
     },
+    pods: podsOf(state),
     instances: {
       async list(service) {
         return (await listInstances(options, service)).map(handleOf);
@@ -208,28 +222,37 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     },
   };
 
-  /** Every running instance's admin URL: a fault document is the service's, so each pod gets it. */
-  async function adminUrls(service: ServiceName): Promise<string[]> {
-    const running = (await target.instances.list(service)).filter((i) => i.running).map((i) => i.adminUrl);
-    return running.length ? running : [target.urls.admin[service]];
-  }
+  const applied: string[] = [];
 
   async function apply(setup: Setup, restore: RestoreStack): Promise<void> {
+    // A fault document is the service's: every running pod gets it, and each gets its own back.
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
-      for (const admin of await adminUrls(service)) {
-        const previous = await getFaults(admin);
+      const running = (await target.instances.list(service)).filter((i) => i.running);
+      const instances = running.length
+        ? running
+        : [{ name: service, adminUrl: target.urls.admin[service], running: true, ready: true, inEndpoints: null }];
+      for (const instance of instances) {
+        const previous = await getFaults(instance.adminUrl);
         // An instance a drill removed during the run took its faults with it: nothing to put back.
         const stillThere = async () =>
-          admin === target.urls.admin[service] ||
-          (await target.instances.list(service)).some((i) => i.running && i.adminUrl === admin);
+          instance.adminUrl === target.urls.admin[service] ||
+          (await target.instances.list(service)).some((i) => i.running && i.name === instance.name);
         await restore.change(
-          `${service} (${admin}) faults back to ${JSON.stringify(previous)}`,
+          `${instance.name} faults back to ${JSON.stringify(previous)}`,
           async () => {
-            if (await stillThere()) await putFaults(admin, previous);
+            if (await stillThere()) await putFaults(instance.adminUrl, previous);
           },
-          () => putFaults(admin, doc),
+          () => putFaults(instance.adminUrl, doc),
         );
       }
+      applied.push(`${service} faults ${JSON.stringify(doc)} on ${instances.map((i) => i.name).join(', ')}`);
+    }
+    for (const service of setup.withoutPreStop ?? []) {
+      const previous = setPreStopSleep(options, service, 0);
+      restore.push(`${service} preStop sleep back to ${previous} ms`, async () => {
+        setPreStopSleep(options, service, previous);
+      });
+      applied.push(`${service} pods stopped without their preStop sleep (${previous / 1000} s in the manifests)`);
     }
     if (setup.mesh.length) {
       const original = currentMesh(options);
@@ -317,7 +340,22 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     }
   }
 
-  return { target, state, apply, startedHere, snapshot, scale };
+  return {
+    target,
+    state,
+    apply,
+    startedHere,
+    snapshot,
+    scale,
+    applied,
+    departures: state.manifests?.departures ?? ["the lab was started before it read the manifests: run `npm run lab -- down` and up again"],
+  };
+}
+
+/** The pods as the lab runs them; a lab started before it read the manifests runs Kubernetes' defaults. */
+function podsOf(state: LabState): Record<ServiceName, PodBehaviour> {
+  if (state.pods) return state.pods;
+  return { 'web-api': kubernetesDefaults('web-api'), 'recipe-api': kubernetesDefaults('recipe-api') };
 }
 
 function handleOf(status: InstanceStatus): InstanceHandle {

@@ -58,8 +58,11 @@ export interface LabState {
    * `preStopSleepMs` is changed while an experiment removes the preStop sleep.
    */
   pods?: Record<ServiceName, PodBehaviour>;
-  /** Where `pods` came from, and the replicas the manifests ask for (the lab may run fewer). */
-  manifests?: { source: string; replicas: Record<ServiceName, number> };
+  /**
+   * Where `pods` came from, the replicas the manifests ask for (the lab may run fewer), and every
+   * way the lab departs from the manifests, one line each (status and experiment reports show them).
+   */
+  manifests?: { source: string; replicas: Record<ServiceName, number>; departures: string[] };
   /** Instances started so far per service, so a new instance never reuses a name (like pod names). */
   instancesStarted?: Partial<Record<ServiceName, number>>;
 }
