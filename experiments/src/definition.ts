@@ -278,6 +278,9 @@ export interface LabInstances {
   list(service: ServiceName): Promise<InstanceHandle[]>;
   /** A further instance, ready and in every caller's endpoints. */
   start(service: ServiceName): Promise<InstanceHandle>;
-  /** SIGTERM (the app's graceful-shutdown setting decides what follows), then removed from the lab. */
-  delete(name: string): Promise<{ exitedAfterMs: number } | null>;
+  /**
+   * Deleted as the kubelet stops a pod: preStop sleep, SIGTERM (the app's graceful-shutdown setting
+   * decides what follows), SIGKILL after the grace period; then removed from the lab.
+   */
+  delete(name: string): Promise<{ preStopMs: number; exitedAfterMs: number } | null>;
 }

@@ -308,7 +308,8 @@ export function setPreStopSleep(
 ): number {
   const state = requireState(labPaths(options));
   const pod = state.pods?.[service];
-  if (!pod) throw new LabError(`the running lab has no pod settings for ${service} (started before the manifests were read)`);
+  if (!pod)
+    throw new LabError(`the running lab has no pod settings for ${service} (started before the manifests were read)`);
   const previous = pod.preStopSleepMs;
   pod.preStopSleepMs = ms;
   writeState(state);

@@ -7,7 +7,7 @@ import { waitForMembers, workloadsOf } from './instances.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
 import { dynamicServices, proxyPorts, type WorkloadInstance, type Workloads } from './mesh/endpoints.js';
 import { defaultPropagationDelayMs, fallbackReadiness } from './membership/controller.js';
-import { readPodBehaviours, type PodBehaviour } from './workloads/manifests.js';
+import { planPods } from './workloads/pods-plan.js';
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
 import { labPaths, proxyFiles, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
@@ -141,49 +141,6 @@ async function initialWorkloads(
   return workloads;
 }
 
-/**
- * Instances per service: the manifests' replicas unless an option says otherwise. Without the
- * mesh every service runs one instance (callers reach the app directly). Each departure from the
- * manifests becomes a line of `notes` (status and reports show them).
- */
-function labReplicas(
-  manifests: Record<ServiceName, PodBehaviour>,
-  wanted: Partial<Record<ServiceName, number>>,
-  mesh: boolean,
-  notes: string[],
-): Record<ServiceName, number> {
-  const out = {} as Record<ServiceName, number>;
-  for (const service of serviceNames) {
-    const count = wanted[service] ?? (mesh ? manifests[service].replicas : 1);
-    if (count < manifests[service].replicas)
-      notes.push(
-        `${service} runs ${count} instance${count === 1 ? '' : 's'}, the manifests ${manifests[service].replicas}${mesh ? ' (lab option --replicas)' : ' (no mesh: apps are called directly)'}`,
-      );
-    out[service] = count;
-  }
-  return out;
-}
-
-/** The pod behaviour the lab runs: the manifests', with its replica count and any probe override. */
-function podsAsRun(
-  manifests: Record<ServiceName, PodBehaviour>,
-  replicas: Record<ServiceName, number>,
-  probePeriodMs: number | undefined,
-  notes: string[],
-): Record<ServiceName, PodBehaviour> {
-  const out = {} as Record<ServiceName, PodBehaviour>;
-  for (const service of serviceNames) {
-    const pod = manifests[service];
-    const readiness = pod.readiness && probePeriodMs ? { ...pod.readiness, periodMs: probePeriodMs } : pod.readiness;
-    if (readiness && readiness !== pod.readiness)
-      notes.push(
-        `${service}'s readiness is probed every ${probePeriodMs} ms, the manifests every ${pod.readiness!.periodMs} ms (lab option)`,
-      );
-    out[service] = { ...pod, replicas: replicas[service], readiness };
-  }
-  return out;
-}
-
 function replicaCounts(workloads: Workloads): Partial<Record<ServiceName, number>> {
   return Object.fromEntries(serviceNames.map((s) => [s, workloads[s]?.instances.length ?? 0]));
 }
@@ -230,19 +187,22 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
-  // Every way this lab departs from the manifests: status prints them, every report carries them.
-  const departures: string[] = [];
-  const behaviours = readPodBehaviours(paths.root, departures);
+  const plan = planPods(paths.root, {
+    replicas: options.replicas ?? {},
+    mesh: mode === 'mesh',
+    probePeriodMs: options.membership?.probePeriodMs,
+  });
+  const { pods, replicas, departures } = plan;
   for (const line of departures) log(`NOTICE: ${line}`);
-  const replicas = labReplicas(behaviours.services, options.replicas ?? {}, mode === 'mesh', departures);
-  const pods = podsAsRun(behaviours.services, replicas, options.membership?.probePeriodMs, departures);
   missing.push(...departures);
   const workloads = await initialWorkloads(ports, replicas, mode === 'mesh');
   const membership: MembershipSettings | undefined =
     mode === 'mesh' && dynamicServices(workloads).length > 0
       ? {
           services: dynamicServices(workloads),
-          readiness: Object.fromEntries(dynamicServices(workloads).map((s) => [s, pods[s].readiness ?? fallbackReadiness])),
+          readiness: Object.fromEntries(
+            dynamicServices(workloads).map((s) => [s, pods[s].readiness ?? fallbackReadiness]),
+          ),
           propagationDelayMs: options.membership?.propagationDelayMs ?? defaultPropagationDelayMs,
         }
       : undefined;
@@ -302,14 +262,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     endpoints,
     ...(membership ? { membership, instancesStarted: replicaCounts(workloads) } : {}),
     pods,
-    manifests: {
-      source: behaviours.source,
-      departures,
-      replicas: Object.fromEntries(serviceNames.map((s) => [s, behaviours.services[s].replicas])) as Record<
-        ServiceName,
-        number
-      >,
-    },
+    manifests: { source: plan.source, departures, replicas: plan.manifestReplicas },
   };
   writeState(state);
 

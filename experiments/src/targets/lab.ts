@@ -211,7 +211,7 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       },
       async delete(name) {
         const stopped = await deleteInstance(options, name);
-        return stopped ? { exitedAfterMs: stopped.exitedAfterMs } : null;
+        return stopped ? { preStopMs: stopped.preStopMs, exitedAfterMs: stopped.exitedAfterMs } : null;
       },
     },
     async traces(opts = {}): Promise<TraceSpan[][]> {
@@ -348,7 +348,9 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     snapshot,
     scale,
     applied,
-    departures: state.manifests?.departures ?? ["the lab was started before it read the manifests: run `npm run lab -- down` and up again"],
+    departures: state.manifests?.departures ?? [
+      'the lab was started before it read the manifests: run `npm run lab -- down` and up again',
+    ],
   };
 }
 

@@ -64,7 +64,9 @@ const containerSchema = z.object({
   livenessProbe: probeSchema.optional(),
   startupProbe: probeSchema.optional(),
   lifecycle: z
-    .object({ preStop: z.object({ sleep: z.object({ seconds: z.number().int().nonnegative() }).optional() }).optional() })
+    .object({
+      preStop: z.object({ sleep: z.object({ seconds: z.number().int().nonnegative() }).optional() }).optional(),
+    })
     .optional(),
   resources: z.object({ limits: z.object({ memory: z.string().optional() }).optional() }).optional(),
 });

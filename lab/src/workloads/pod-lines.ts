@@ -29,4 +29,3 @@ export function podLines(state: LabState): string[] {
   }
   return lines;
 }
-
