@@ -59,10 +59,16 @@ export interface UploadEvidence {
   sidecarUploads: AccessLogEntry[];
 }
 
+/**
+ * The instance the uploads reach: recipe-api's sidecar inbound listener on the lab's ports fronts
+ * the first instance, which keeps the service's name (lab/src/workloads/services.ts).
+ */
+const uploadPod = { pod: 'recipe-api' };
+
 const readMemory = (s: Scrape): MemoryReading => ({
-  rss: sumOf(s, 'process_resident_memory_bytes'),
-  heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes'),
-  external: sumOf(s, 'nodejs_external_memory_bytes'),
+  rss: sumOf(s, 'process_resident_memory_bytes', uploadPod),
+  heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes', uploadPod),
+  external: sumOf(s, 'nodejs_external_memory_bytes', uploadPod),
 });
 
 /**
@@ -268,9 +274,9 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
       peak: sampled.peak,
       samples: sampled.samples,
       metricDeltas: [
-        describeDelta('recipe-api', s0, s1, 'process_resident_memory_bytes'),
-        describeDelta('recipe-api', s0, s1, 'nodejs_heap_size_used_bytes'),
-        describeDelta('recipe-api', s0, s1, 'nodejs_external_memory_bytes'),
+        describeDelta('recipe-api', s0, s1, 'process_resident_memory_bytes', uploadPod),
+        describeDelta('recipe-api', s0, s1, 'nodejs_heap_size_used_bytes', uploadPod),
+        describeDelta('recipe-api', s0, s1, 'nodejs_external_memory_bytes', uploadPod),
       ],
       sidecarUploads: (logs['recipe-api-sidecar'] ?? []).filter((e) => e.path.includes('/photo')),
     };

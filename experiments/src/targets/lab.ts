@@ -13,7 +13,10 @@ import {
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
 import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { parseScrape, type Scrape } from '@recipe-mesh/measure/metric-text';
+import { parseScrape, type Sample, type Scrape } from '@recipe-mesh/measure/metric-text';
+import { labPaths } from '@recipe-mesh/lab/paths';
+import { isRunning } from '@recipe-mesh/lab/process/processes';
+import { readState } from '@recipe-mesh/lab/process/state';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, InstanceHandle, LabTarget, ServiceName, Setup } from '../definition.js';
@@ -116,13 +119,30 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       redis: redisUrlOf(state),
     },
     responseFlagsHeader: currentMesh(options).responseFlagsHeader,
+    /**
+     * Every running instance's admin /metrics, each sample labelled `pod` with the instance's
+     * name (as Prometheus labels a pod's series on Kubernetes): sums cover the whole Deployment,
+     * and a `{ pod }` matcher reads one instance.
+     */
     async scrape(service: ServiceName): Promise<Scrape> {
-      const res = await fetch(`${target.urls.admin[service]}/metrics`, {
-        headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain;q=0.5' },
-        signal: AbortSignal.timeout(5000),
-      });
-      if (!res.ok) throw new Error(`scrape ${service}: ${res.status}`);
-      return parseScrape(await res.text());
+      const current = readState(labPaths(options).stateDir) ?? state;
+      const pods = current.processes.filter((p) => p.instance?.service === service && isRunning(p));
+      const scrapes = await Promise.all(
+        pods.map(async (pod) => {
+          const url = `http://127.0.0.1:${pod.instance!.appPorts.admin}/metrics`;
+          const res = await fetch(url, {
+            headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain;q=0.5' },
+            signal: AbortSignal.timeout(5000),
+          }).catch(() => null);
+          // An instance stopping right now may refuse; the first one (the lab's ports) must answer.
+          if (!res?.ok) {
+            if (pod.name === service) throw new Error(`scrape ${pod.name}: ${res?.status ?? 'no answer'}`);
+            return null;
+          }
+          return { pod: pod.name, scrape: parseScrape(await res.text()) };
+        }),
+      );
+      return mergeScrapes(scrapes.filter((s) => s !== null));
     },
     async accessLogMark(): Promise<AccessLogMark> {
       const mark: AccessLogMark = {};
@@ -358,6 +378,26 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
 function podsOf(state: LabState): Record<ServiceName, PodBehaviour> {
   if (state.pods) return state.pods;
   return { 'web-api': kubernetesDefaults('web-api'), 'recipe-api': kubernetesDefaults('recipe-api') };
+}
+
+/** One scrape of several pods' scrapes, each sample labelled with its pod. */
+export function mergeScrapes(parts: { pod: string; scrape: Scrape }[]): Scrape {
+  const merged: Scrape = { samples: [], types: {}, families: new Map() };
+  for (const { pod, scrape } of parts) {
+    const relabelled = new Map<Sample, Sample>();
+    for (const sample of scrape.samples) {
+      const copy = { ...sample, labels: { ...sample.labels, pod } };
+      relabelled.set(sample, copy);
+      merged.samples.push(copy);
+    }
+    Object.assign(merged.types, scrape.types);
+    for (const [name, family] of scrape.families) {
+      const into = merged.families.get(name) ?? { ...family, samples: [] };
+      into.samples.push(...family.samples.map((s) => relabelled.get(s) ?? { ...s, labels: { ...s.labels, pod } }));
+      merged.families.set(name, into);
+    }
+  }
+  return merged;
 }
 
 function handleOf(status: InstanceStatus): InstanceHandle {
