@@ -14,6 +14,7 @@ import { eventLoopBlock, type LoopEvidence, type LoopPhase } from '../src/incide
 import { callerBudgetMs, timeoutBudget, type BudgetEvidence } from '../src/incidents/timeout-budget.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
+import { baseReadiness } from '../../lab/test/helpers.js';
 
 /** What a lab run decides: the experiment's signal reader, then the one verdict of both targets. */
 const verdictOf = <E, K extends string, O extends string>(experiment: Experiment<E, K, O>, evidence: E) =>
@@ -204,14 +205,7 @@ test('circuit-breaker: UO overflows at the caller sidecar are the incident; none
 
 const stall = (uh: number, outboundTotal: number, clientFailures: number): NoHealthyEvidence => ({
   stallMs: 13_000,
-  readiness: {
-    path: '/readyz',
-    periodMs: 5000,
-    timeoutMs: 2000,
-    failureThreshold: 2,
-    successThreshold: 1,
-    initialDelayMs: 0,
-  },
+  readiness: baseReadiness,
   baseline: load('baseline', { '200 -': 160 }),
   duringStall: load('stall', {
     '200 -': outboundTotal - clientFailures,

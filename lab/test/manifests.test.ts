@@ -9,6 +9,7 @@ import { afterProbe, initialProbeState } from '../src/membership/probe.js';
 import { overlayInputs } from '../src/workloads/kustomize.js';
 import { memoryBytes, readPodBehaviours, type ProbeTiming } from '../src/workloads/manifests.js';
 import { planPods } from '../src/workloads/pods-plan.js';
+import { baseReadiness } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const kubectl = requireBinary('kubectl');
@@ -28,14 +29,7 @@ test('the lab runs what k8s/overlays/minikube says: two instances of each servic
   assert.deepEqual(plan.replicas, { 'web-api': 2, 'recipe-api': 2 });
   assert.deepEqual(plan.departures, []);
   const recipeApi = plan.pods['recipe-api'];
-  assert.deepEqual(recipeApi.readiness, {
-    path: '/readyz',
-    periodMs: 5000,
-    timeoutMs: 2000,
-    failureThreshold: 2,
-    successThreshold: 1,
-    initialDelayMs: 0,
-  });
+  assert.deepEqual(recipeApi.readiness, baseReadiness);
   assert.equal(recipeApi.liveness?.path, '/livez');
   assert.equal(recipeApi.preStopSleepMs, 3000);
   assert.equal(recipeApi.terminationGracePeriodMs, 30_000);
@@ -112,14 +106,7 @@ test('memory quantities in bytes', () => {
 });
 
 test('readiness as the kubelet keeps it: not ready until a pass, failureThreshold failures in a row to drop, successThreshold passes to return', () => {
-  const probe: ProbeTiming = {
-    path: '/readyz',
-    periodMs: 5000,
-    timeoutMs: 2000,
-    failureThreshold: 2,
-    successThreshold: 1,
-    initialDelayMs: 0,
-  };
+  const probe: ProbeTiming = baseReadiness;
   let state = initialProbeState(0, probe);
   assert.equal(state.ready, false);
   assert.equal(state.dueAt, 0);
