@@ -350,8 +350,13 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       await restore.change(
         `remove the ${service} instances added for the run`,
         async () => {
-          for (const instance of await target.instances.list(service))
-            if (!before.some((b) => b.name === instance.name)) await target.instances.delete(instance.name);
+          // A rollout during the run replaces instances: as many as before stay, the newest added go first.
+          const now = await target.instances.list(service);
+          let surplus = now.length - before.length;
+          for (const instance of now.filter((i) => !before.some((b) => b.name === i.name)).reverse()) {
+            if (surplus-- <= 0) break;
+            await target.instances.delete(instance.name);
+          }
         },
         async () => {
           for (let i = before.filter((b) => b.running).length; i < count; i++) await target.instances.start(service);
