@@ -62,7 +62,7 @@ export interface LoopPhase {
   lagP99S: number | null;
   elu: number | null;
   samples: number;
-  /** App-side Redis GET p99 (histogram between the phase's scrapes) and how many GETs. */
+  /** App-side Redis GET p99 (each window's histogram, median over the windows) and how many GETs. */
   getP99S: number | null;
   gets: number;
   /** ioredis `get` span p99 of the phase (ms). */
@@ -90,7 +90,7 @@ export const loopSignals = {
     lagP99BaselineS: {
       title: "recipe-api's event-loop lag p99 without the work",
       unit: 's',
-      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load before the work, median',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_lag_p99_seconds every 500 ms in the windows without the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
       k8s: 'median over the window before the run',
       promql: lagMedian(' offset $window'),
@@ -98,7 +98,7 @@ export const loopSignals = {
     lagP99S: {
       title: "recipe-api's event-loop lag p99 with the work",
       unit: 's',
-      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load, median',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_lag_p99_seconds every 500 ms in the windows with the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
       k8s: 'quantile_over_time(0.5, nodejs_eventloop_lag_p99_seconds{service="recipe-api"}[window])',
       promql: lagMedian(''),
@@ -106,7 +106,7 @@ export const loopSignals = {
     eluBaseline: {
       title: "recipe-api's event-loop utilisation without the work",
       unit: 'ratio',
-      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load before the work, mean',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_utilization_ratio every 500 ms in the windows without the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
       k8s: 'mean over the window before the run',
       promql: eluMean(' offset $window'),
@@ -114,7 +114,7 @@ export const loopSignals = {
     elu: {
       title: "recipe-api's event-loop utilisation with the work",
       unit: 'ratio',
-      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load, mean',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_utilization_ratio every 500 ms in the windows with the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
       k8s: 'avg_over_time(nodejs_eventloop_utilization_ratio{service="recipe-api"}[window])',
       promql: eluMean(''),
@@ -122,7 +122,7 @@ export const loopSignals = {
     getP99BaselineS: {
       title: 'p99 of Redis GET as recipe-api measures it, without the work',
       unit: 's',
-      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, the phase before the work',
+      lab: 'every recipe-api instance\'s /metrics redis_command_duration_seconds{command="get"} buckets around each window without the work: p99 per window, median over the windows',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'the same quantile over the window before the run',
       promql: redisGetP99Query(' offset $window'),
@@ -130,7 +130,7 @@ export const loopSignals = {
     getP99S: {
       title: 'p99 of Redis GET as recipe-api measures it, with the work',
       unit: 's',
-      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after the load',
+      lab: 'every recipe-api instance\'s /metrics redis_command_duration_seconds{command="get"} buckets around each window with the work: p99 per window, median over the windows',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) over the run',
       promql: redisGetP99Query(''),
@@ -339,11 +339,11 @@ async function phaseOf(
 ): Promise<LoopPhase> {
   const inWindows = (ms: number) => windows.some((w) => ms >= w.fromMs && ms < w.toMs);
   const samples = windows.flatMap((w) => w.samples);
-  const buckets = new Map<number, number>();
-  for (const w of windows)
-    for (const b of histogramDelta(w.start, w.end, 'redis_command_duration_seconds', { command: 'get' }))
-      buckets.set(b.le, (buckets.get(b.le) ?? 0) + b.count);
-  const getBuckets = [...buckets].map(([le, count]) => ({ le, count })).sort((x, y) => x.le - y.le);
+  // Per window, then the median over the windows: one window that caught a major collection, or
+  // what the previous experiment left running, does not decide the condition's p99.
+  const getBuckets = windows.map((w) =>
+    histogramDelta(w.start, w.end, 'redis_command_duration_seconds', { command: 'get' }),
+  );
   const redis = windows.every((w) => w.redis)
     ? windows.reduce((sum, w) => ({ calls: sum.calls + w.redis!.calls, usec: sum.usec + w.redis!.usec }), {
         calls: 0,
@@ -358,8 +358,8 @@ async function phaseOf(
     lagP99S: median(samples.map((s) => podMean(s, 'nodejs_eventloop_lag_p99_seconds'))),
     elu: median(samples.map((s) => podMean(s, 'nodejs_eventloop_utilization_ratio'))),
     samples: samples.length,
-    getP99S: histogramQuantile(0.99, getBuckets),
-    gets: histogramCount(getBuckets),
+    getP99S: median(getBuckets.map((b) => histogramQuantile(0.99, b))),
+    gets: getBuckets.reduce((n, b) => n + histogramCount(b), 0),
     getSpanP99Ms: await spanP99(windows.map((w) => [w.fromMs, w.toMs])),
     redisUsecPerGet: redis && redis.calls > 0 ? redis.usec / redis.calls : null,
   };
