@@ -17,6 +17,8 @@ options:
   --dry-run             print every step without injecting anything; on the lab, also check that every
                         signal's source is there (access logs, metric families, Redis, trace sink)
   --repeat <n>          run it n times and report reproduced k/n with a 95 % interval
+  --replicas <n>        a lab this run starts runs n instances of each service instead of the manifests'
+                        (fewer for speed; the report says so)
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
   --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
   --context <name>      k8s only (default: ${minikubeAccess.context}, make minikube-up's profile)
@@ -47,6 +49,8 @@ export type CliCommand =
       ingress: string | undefined;
       /** Runs of the same experiment (`--repeat N`), reported as `reproduced k/N`. */
       repeat: number;
+      /** Instances of each service in a lab this run starts (default: the manifests' replicas). */
+      replicas: number | undefined;
     };
 
 export class UsageError extends Error {}
@@ -82,6 +86,7 @@ export function parseCli(argv: string[]): CliCommand {
         context: { type: 'string' },
         ingress: { type: 'string' },
         repeat: { type: 'string', default: '1' },
+        replicas: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -116,6 +121,9 @@ export function parseCli(argv: string[]): CliCommand {
   const repeat = Number(values.repeat ?? '1');
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new UsageError(`--repeat ${values.repeat}: expected a whole number ≥ 1`);
+  const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1))
+    throw new UsageError(`--replicas ${values.replicas}: expected a whole number ≥ 1`);
   return {
     kind: 'run',
     name,
@@ -131,5 +139,6 @@ export function parseCli(argv: string[]): CliCommand {
     context: values.context ?? minikubeAccess.context,
     ingress,
     repeat,
+    replicas,
   };
 }

@@ -35,9 +35,10 @@ export function labAppEnv(): Record<string, string> {
 }
 
 /**
- * Replicas for a lab the runner starts: each service some experiment runs several instances of
- * gets readiness-driven membership with one instance, like `make up`; runs add the rest.
+ * Replicas for a lab the runner starts: the manifests' (an empty object) unless `--replicas n`
+ * asks for n instances of each service (fewer for speed; the lab and every report say so). A run
+ * that needs more instances than the lab has adds them (Experiment.labInstances).
  */
-export function labReplicas(): Partial<Record<ServiceName, number>> {
-  return Object.fromEntries(catalogue.flatMap((e) => Object.keys(e.labInstances ?? {})).map((s) => [s, 1]));
+export function labReplicas(each?: number): Partial<Record<ServiceName, number>> {
+  return each === undefined ? {} : { 'web-api': each, 'recipe-api': each };
 }

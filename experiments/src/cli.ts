@@ -98,7 +98,14 @@ async function main(argv: string[]): Promise<number> {
         fix,
         durationS,
         // A lab this command started stays up between repeats and stops after the last one.
-        lab: { root, start: true, keep: command.keepLab || !last, log, appEnv: labAppEnv(), replicas: labReplicas() },
+        lab: {
+          root,
+          start: true,
+          keep: command.keepLab || !last,
+          log,
+          appEnv: labAppEnv(),
+          replicas: labReplicas(command.replicas),
+        },
         reportsDir: path.join(root, 'reports'),
         log,
         handleSignals: true,

@@ -1,6 +1,7 @@
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import type { MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
 import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import type { PodBehaviour } from '@recipe-mesh/lab/workloads/manifests';
 import type { LatencySummary } from '@recipe-mesh/measure/latency';
 import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';
 import type { TraceSpan } from './evidence/trace.js';
@@ -27,6 +28,11 @@ export interface Setup {
   mesh: string[];
   /** Redis CONFIG values set for the run (restored afterwards), e.g. slowlog-log-slower-than. */
   redisConfig?: Record<string, string>;
+  /**
+   * Services whose pods run without the Deployment's `preStop` sleep for the run (restored
+   * afterwards): on the lab for the instances it stops, on Kubernetes a patch of the Deployment.
+   */
+  withoutPreStop?: ServiceName[];
 }
 
 export interface ProductionChange {
@@ -212,6 +218,11 @@ export interface LabTarget {
   envoyStats(proxy: ProxyName, filter: string): Promise<Record<string, number>>;
   /** The instances of a service started with membership (docs/lab.md, "Several instances of a service"). */
   instances: LabInstances;
+  /**
+   * How each service's pods behave as the lab runs them: the manifests' replicas, probes, preStop,
+   * grace period and memory limit (lab/src/workloads/manifests.ts). Faults are sized from these.
+   */
+  pods: Record<ServiceName, PodBehaviour>;
   /** Spans of recent traces, newest first (flushed by the services and Envoy to the sink). */
   traces(options?: { sinceMs?: number }): Promise<TraceSpan[][]>;
 
@@ -268,6 +279,9 @@ export interface LabInstances {
   list(service: ServiceName): Promise<InstanceHandle[]>;
   /** A further instance, ready and in every caller's endpoints. */
   start(service: ServiceName): Promise<InstanceHandle>;
-  /** SIGTERM (the app's graceful-shutdown setting decides what follows), then removed from the lab. */
-  delete(name: string): Promise<{ exitedAfterMs: number } | null>;
+  /**
+   * Deleted as the kubelet stops a pod: preStop sleep, SIGTERM (the app's graceful-shutdown setting
+   * decides what follows), SIGKILL after the grace period; then removed from the lab.
+   */
+  delete(name: string): Promise<{ preStopMs: number; exitedAfterMs: number } | null>;
 }

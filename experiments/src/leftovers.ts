@@ -58,16 +58,19 @@ export function compareSnapshots(before: StateSnapshot, after: StateSnapshot): L
     ok: meshSame,
     detail: meshSame ? 'as before the run' : 'differs from the one before the run (npm run lab -- status shows it)',
   });
+  // As many instances as before: a rollout during the run replaces them under new names, as
+  // Kubernetes replaces pods, and the Deployment's replica count is what must come back.
   for (const service of Object.keys(before.instances) as ServiceName[]) {
-    const was = before.instances[service].join(', ');
-    const now = (after.instances[service] ?? []).join(', ');
+    const was = before.instances[service];
+    const now = after.instances[service] ?? [];
+    const list = (names: string[]) => names.join(', ') || 'none';
     checks.push({
       what: `${service} instances`,
-      ok: was === now,
+      ok: was.length === now.length,
       detail:
-        was === now
-          ? `${now || 'none listed'}, as before the run`
-          : `${now || 'none'} now, ${was || 'none'} before the run`,
+        was.length === now.length
+          ? `${now.length} (${list(now)}), as many as before the run${list(now) === list(was) ? '' : ` (${list(was)})`}`
+          : `${now.length} now (${list(now)}), ${was.length} before the run (${list(was)})`,
     });
   }
   for (const [key, was] of Object.entries(before.redisConfig)) {

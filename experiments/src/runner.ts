@@ -47,8 +47,11 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
   let failure: unknown;
   let restoreFailures: string[] = [];
   let leftovers: LeftoverReport | null = null;
+  // What was injected, on which instances by name, and how the lab departs from the manifests.
+  const injected = [...setup.describe];
   try {
     const lab = await connectLab({ ...options.lab, log });
+    injected.push(...lab.departures.map((line) => `the lab departs from the manifests: ${line}`));
     if (lab.startedHere && !options.lab.keep) {
       // Pushed first, so it runs last: faults and mesh are restored on a live lab, then it stops.
       restore.push('stop the lab this run started', async () => {
@@ -78,6 +81,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
       durationS,
       applySetup: async () => {
         await lab.apply(setup, restore);
+        injected.push(...lab.applied.map((line) => `applied: ${line}`));
         const endWindow = recorder.begin(fix ? 'fix' : 'fault', fix ? `fix ${fix.name}` : 'fault');
         // Pushed after the setup's undos, so it runs first: the window ends as restoring begins.
         restore.push('end of the recorded setup window', async () => endWindow());
@@ -103,7 +107,7 @@ export async function runOnLab(options: LabRunOptions): Promise<{ report: RunRep
     experiment,
     target: 'lab',
     fix,
-    setup,
+    setup: { ...setup, describe: injected },
     startedAt,
     durationS,
     evidence,

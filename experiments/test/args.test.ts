@@ -22,6 +22,8 @@ test('parses a run with every option', () => {
       'recipe-mesh-test',
       '--ingress',
       'http://127.0.0.1:18080',
+      '--replicas',
+      '1',
     ]),
     {
       kind: 'run',
@@ -38,8 +40,10 @@ test('parses a run with every option', () => {
       context: 'recipe-mesh-test',
       ingress: 'http://127.0.0.1:18080',
       repeat: 1,
+      replicas: 1,
     },
   );
+  assert.throws(() => parseCli(['upload-oom', '--replicas', '0']), UsageError);
   const plain = parseCli(['upload-oom']);
   assert.equal(plain.kind === 'run' && plain.fix, false);
   assert.equal(plain.kind === 'run' && plain.target, 'lab');

@@ -41,10 +41,11 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     healthy: { abortedDownloads: 16, webApiFdsAtEnd: 0, recipeApiFdsFirst: 1, recipeApiFdsAtEnd: 0 },
     inconclusive: { abortedDownloads: 3, webApiFdsAtEnd: 3, recipeApiFdsFirst: 3, recipeApiFdsAtEnd: 0 },
   },
+  // 4 × 10 MiB (sized to the memory limit): lab runs of 2026-12-07 grew 29.7–41.5 MiB, with the fix 3.5–4.5.
   'upload-oom': {
-    incident: { externalGrowthBytes: 150 * mib, oversizedAccepted: 4, oversizedRejected: 0 },
-    healthy: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 0 },
-    inconclusive: { externalGrowthBytes: 8 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 1 },
+    incident: { externalGrowthBytes: 41.5 * mib, oversizedAccepted: 4, oversizedRejected: 0 },
+    healthy: { externalGrowthBytes: 4.5 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 0 },
+    inconclusive: { externalGrowthBytes: 4.5 * mib, oversizedAccepted: 0, oversizedRejected: 4, smallUploadsFailed: 1 },
   },
   'circuit-breaker': {
     incident: { uoOverflows: 311, outboundRequests: 980, callerNon2xx: 140, pendingOverflow: 311 },

@@ -46,6 +46,9 @@ test('a fault still on, a changed mesh or a Redis setting not put back is named 
   scaled.instances['recipe-api'] = ['recipe-api', 'recipe-api-2'];
   assert.equal(
     compareSnapshots(before(), scaled).checks.find((c) => !c.ok)?.detail,
-    'recipe-api, recipe-api-2 now, recipe-api before the run',
+    '2 now (recipe-api, recipe-api-2), 1 before the run (recipe-api)',
   );
+  const rolled = before();
+  rolled.instances['recipe-api'] = ['recipe-api-3'];
+  assert.ok(compareSnapshots(before(), rolled).clean, 'a rollout replaces pods under new names');
 });

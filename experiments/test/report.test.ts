@@ -9,6 +9,7 @@ import { buildReport, expectationHeld, renderReport, writeReport } from '../src/
 
 const mib = 1024 * 1024;
 const evidence: UploadEvidence = {
+  memoryLimitBytes: 256 * mib,
   uploadBytes: 48 * mib,
   concurrent: 4,
   small: {

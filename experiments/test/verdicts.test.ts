@@ -14,6 +14,7 @@ import { eventLoopBlock, type LoopEvidence, type LoopPhase } from '../src/incide
 import { callerBudgetMs, timeoutBudget, type BudgetEvidence } from '../src/incidents/timeout-budget.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
+import { baseReadiness } from '../../lab/test/helpers.js';
 
 /** What a lab run decides: the experiment's signal reader, then the one verdict of both targets. */
 const verdictOf = <E, K extends string, O extends string>(experiment: Experiment<E, K, O>, evidence: E) =>
@@ -150,7 +151,8 @@ test('client-abort-leak: no leak when fds return, when only one side climbs, or 
 
 const mib = 1024 * 1024;
 const upload = (status: string, growthMiB: number, small = '201 -'): UploadEvidence => ({
-  uploadBytes: 48 * mib,
+  memoryLimitBytes: 256 * mib,
+  uploadBytes: 10 * mib,
   concurrent: 4,
   small: load('small', { [small]: 1 }),
   oversized: load('big', { [status]: 4 }),
@@ -162,15 +164,15 @@ const upload = (status: string, growthMiB: number, small = '201 -'): UploadEvide
 });
 
 test('upload-oom: accepted oversize uploads with memory growing with them are the incident; 413 with flat memory is healthy', () => {
-  assert.equal(verdictOf(uploadOom, upload('201 -', 140)).outcome, 'incident');
-  assert.equal(verdictOf(uploadOom, upload('413 -', 16)).outcome, 'healthy');
+  assert.equal(verdictOf(uploadOom, upload('201 -', 30)).outcome, 'incident');
+  assert.equal(verdictOf(uploadOom, upload('413 -', 4)).outcome, 'healthy');
 });
 
 test('upload-oom: no incident while memory stays flat or uploads are refused, no "healthy" if small uploads break', () => {
-  assert.notEqual(verdictOf(uploadOom, upload('201 -', 10)).outcome, 'incident'); // accepted but streamed
-  assert.notEqual(verdictOf(uploadOom, upload('413 -', 140)).outcome, 'incident'); // refused
-  assert.equal(verdictOf(uploadOom, upload('413 -', 16, '413 -')).outcome, 'inconclusive'); // limit too tight
-  const noReadings = upload('201 -', 140);
+  assert.notEqual(verdictOf(uploadOom, upload('201 -', 3)).outcome, 'incident'); // accepted but streamed
+  assert.notEqual(verdictOf(uploadOom, upload('413 -', 30)).outcome, 'incident'); // refused
+  assert.equal(verdictOf(uploadOom, upload('413 -', 4, '413 -')).outcome, 'inconclusive'); // limit too tight
+  const noReadings = upload('201 -', 30);
   noReadings.peak.external = null;
   assert.deepEqual(verdictOf(uploadOom, noReadings), {
     outcome: 'inconclusive',
@@ -202,6 +204,8 @@ test('circuit-breaker: UO overflows at the caller sidecar are the incident; none
 });
 
 const stall = (uh: number, outboundTotal: number, clientFailures: number): NoHealthyEvidence => ({
+  stallMs: 13_000,
+  readiness: baseReadiness,
   baseline: load('baseline', { '200 -': 160 }),
   duringStall: load('stall', {
     '200 -': outboundTotal - clientFailures,
@@ -228,7 +232,7 @@ const rollout = (failed: number, outboundTotal: number, clientFailures: number):
     '200 -': outboundTotal - clientFailures,
     ...(clientFailures ? { '503 -': clientFailures } : {}),
   }),
-  steps: [{ started: 'recipe-api-3', removed: 'recipe-api-2', exitedAfterMs: 12 }],
+  steps: [{ started: 'recipe-api-3', removed: 'recipe-api-2', preStopMs: 0, exitedAfterMs: 12 }],
   outbound: {
     total: outboundTotal,
     byStatusFlag: { '200 -': outboundTotal - failed, ...(failed ? { '503 UC': failed } : {}) },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { listInstances } from './instances.js';
 import { parseIstioVersion, type IstioVersion } from './mesh/description.js';
+import { podLines } from './workloads/pod-lines.js';
 import { parseReplicas, type ServiceName } from './workloads/services.js';
 import { PortsTakenError } from './ports.js';
 import { LabError, labPaths, labStatus, startLab, stopLab, type LabState } from './lab.js';
@@ -14,7 +15,9 @@ import { renderWaterfall } from './trace/waterfall.js';
 const usage = `usage: npm run lab -- <command>
   up [--replicas <service>=<n>]...
                      start every part found (mesh when envoy is installed), wait until ready, print where;
-                     --replicas runs n instances of web-api or recipe-api behind readiness-driven endpoints
+                     each service runs as its Deployment in k8s/overlays/minikube says (replicas, env,
+                     NODE_OPTIONS, readiness probe, preStop, grace period) behind readiness-driven endpoints;
+                     --replicas runs n instances instead (fewer for speed: status says so)
   down               stop every lab process and check their ports are free
   status             what runs, its pid, readiness, URL and log; each service instance and whether callers' Envoys list it
   logs <name> [-n N] [-f]   a process's log (names: see status; <proxy>.access for an Envoy access log)
@@ -96,10 +99,10 @@ async function printInstances(state: LabState): Promise<void> {
         .join(' '),
     ]);
   }
-  const { probePeriodMs, propagationDelayMs } = state.membership;
   console.log(
-    `\ninstances (${state.membership.services.join(', ')}: readiness probed every ${probePeriodMs} ms, endpoint changes reach callers' Envoys after ${propagationDelayMs} ms)`,
+    `\ninstances (readiness-driven endpoints; changes reach callers' Envoys after ${state.membership.propagationDelayMs} ms)`,
   );
+  for (const line of podLines(state)) console.log(line);
   console.log(table(rows));
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { freePort, waitFor } from '@recipe-mesh/measure/net';
+import { freePort, pause, waitFor } from '@recipe-mesh/measure/net';
 import { siblingSpec } from './components/launch-specs.js';
 import { writeScrapeTargets } from './components/prometheus.js';
 import { LabError } from './errors.js';
@@ -239,8 +239,12 @@ export async function startInstance(options: InstanceOptions, service: ServiceNa
 export interface StopResult {
   name: string;
   pid: number;
-  /** From the signal until the process had exited. */
+  /** The preStop sleep run before SIGTERM (the pod's, from the manifests; 0 when removed). */
+  preStopMs: number;
+  /** From SIGTERM until the process had exited. */
   exitedAfterMs: number;
+  /** It outlived the termination grace period and got SIGKILL. */
+  killedAfterGrace: boolean;
 }
 
 /** Polls until the process is gone; returns how long after `since` that was seen. */
@@ -254,11 +258,14 @@ async function waitExit(record: ProcessRecord, since: number, timeoutMs: number,
 }
 
 /**
- * Stops an instance the way Kubernetes deletes a pod: its endpoint is withdrawn from callers
- * (after the propagation delay) while the process gets SIGTERM, and what the process does then is
- * its own graceful-shutdown setting (readiness fails, drain delay, in-flight requests finish; or
- * exit at once). Resolves once it has exited and no caller's Envoy lists it; the instance stays in
- * the lab, stopped, so restartInstance can start it again.
+ * Stops an instance the way the kubelet stops a deleted pod's container
+ * (kubernetes/kubernetes pkg/kubelet/kuberuntime/kuberuntime_container.go, killContainer): its
+ * endpoint is withdrawn from callers at once (after the propagation delay) while the preStop
+ * sleep runs, then SIGTERM, and SIGKILL when the termination grace period (counted from the
+ * deletion, preStop included) runs out. What the process does on SIGTERM is its own
+ * graceful-shutdown setting. Both times are the pod's (state.pods, from the manifests). Resolves
+ * once it has exited and no caller's Envoy lists it; the instance stays in the lab, stopped, so
+ * restartInstance can start it again.
  */
 export async function stopInstance(options: InstanceOptions, name: string): Promise<StopResult> {
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
@@ -267,15 +274,46 @@ export async function stopInstance(options: InstanceOptions, name: string): Prom
   const record = instanceRecord(state, name);
   requireMembership(state, record.instance.service);
   if (!isRunning(record)) throw new LabError(`${name} (pid ${record.pid}) is not running`);
+  const pod = state.pods?.[record.instance.service];
+  const graceMs = pod?.terminationGracePeriodMs ?? 30_000;
+  const preStopMs = Math.min(pod?.preStopSleepMs ?? 0, graceMs);
   record.instance.terminating = true;
   writeState(state);
+  const deletedAt = Date.now();
+  const withdrawn = waitForEndpoint(paths, state, record, false, timeoutMs);
+  // The preStop `sleep` action is a fixed wait by definition, not a wait for a condition.
+  if (preStopMs > 0) await pause(preStopMs);
   const signalledAt = Date.now();
   process.kill(record.pid, 'SIGTERM');
-  const [exitedAfterMs] = await Promise.all([
-    waitExit(record, signalledAt, timeoutMs, 'SIGTERM'),
-    waitForEndpoint(paths, state, record, false, timeoutMs),
-  ]);
-  return { name, pid: record.pid, exitedAfterMs };
+  // The kubelet grants at least 2 s after SIGTERM when preStop used up the grace period.
+  const graceLeftMs = Math.max(2000, graceMs - (signalledAt - deletedAt));
+  let killedAfterGrace = false;
+  const exitedAfterMs = await waitExit(record, signalledAt, graceLeftMs, 'SIGTERM').catch(async () => {
+    killedAfterGrace = true;
+    process.kill(-record.pid, 'SIGKILL');
+    return waitExit(record, signalledAt, timeoutMs, 'SIGKILL');
+  });
+  await withdrawn;
+  return { name, pid: record.pid, preStopMs, exitedAfterMs, killedAfterGrace };
+}
+
+/**
+ * Sets the preStop sleep of the service's pods for the instances stopped from now on, as a
+ * Deployment patch would (`lifecycle.preStop` removed or restored); returns the previous value.
+ */
+export function setPreStopSleep(
+  options: Pick<InstanceOptions, 'root' | 'stateDir'>,
+  service: ServiceName,
+  ms: number,
+): number {
+  const state = requireState(labPaths(options));
+  const pod = state.pods?.[service];
+  if (!pod)
+    throw new LabError(`the running lab has no pod settings for ${service} (started before the manifests were read)`);
+  const previous = pod.preStopSleepMs;
+  pod.preStopSleepMs = ms;
+  writeState(state);
+  return previous;
 }
 
 /**
@@ -295,7 +333,7 @@ export async function killInstance(options: InstanceOptions, name: string): Prom
   process.kill(-record.pid, 'SIGKILL');
   const exitedAfterMs = await waitExit(record, signalledAt, timeoutMs, 'SIGKILL');
   await waitForEndpoint(paths, state, record, false, timeoutMs);
-  return { name, pid: record.pid, exitedAfterMs };
+  return { name, pid: record.pid, preStopMs: 0, exitedAfterMs, killedAfterGrace: false };
 }
 
 /**

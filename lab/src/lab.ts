@@ -6,7 +6,8 @@ import { LabError } from './errors.js';
 import { waitForMembers, workloadsOf } from './instances.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
 import { dynamicServices, proxyPorts, type WorkloadInstance, type Workloads } from './mesh/endpoints.js';
-import { defaultMembershipTiming } from './membership/controller.js';
+import { defaultPropagationDelayMs, fallbackReadiness } from './membership/controller.js';
+import { planPods } from './workloads/pods-plan.js';
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
 import { labPaths, proxyFiles, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
@@ -55,14 +56,18 @@ export interface LabOptions {
   /** Extra env for both apps (e.g. KEEP_ALIVE_TIMEOUT_MS, FAULTS), after the lab's own. */
   appEnv?: Record<string, string>;
   /**
-   * Instances per service, like a Deployment's replicas. A service named here (even with 1) runs
-   * with readiness-driven membership: callers' Envoys reach its ready instances through EDS,
-   * published by the endpoint controller (docs/lab.md, "Several instances of a service"), and
-   * lab/instances.ts can stop, kill, restart, unready and roll them. Services not named run one
-   * instance on a static endpoint, as `make up` always has.
+   * Instances per service, like a Deployment's replicas; by default the manifests' (k8s/base:
+   * two each). With the mesh every service runs with readiness-driven membership: callers'
+   * Envoys reach its ready instances through EDS, published by the endpoint controller (docs/lab.md,
+   * "Several instances of a service"), and lab/instances.ts can stop, kill, restart, unready and
+   * roll them. Fewer than the manifests (for speed) is allowed and `status` and reports say so.
    */
   replicas?: Partial<Record<ServiceName, number>>;
-  /** Membership timing (defaults: probe every 1000 ms, publish changes 500 ms after they are seen). */
+  /**
+   * Membership timing. The readiness probe is the manifests' (workloads/manifests.ts);
+   * `probePeriodMs` replaces its period for tests that need quick drills, and status says so.
+   * Changes reach callers' Envoys `propagationDelayMs` (500) after they are seen.
+   */
   membership?: { probePeriodMs?: number; propagationDelayMs?: number };
   scrapeIntervalSeconds?: number;
   readyTimeoutMs?: number;
@@ -131,7 +136,7 @@ async function initialWorkloads(
       for (let n = 0; n < portsPerInstance(service); n++) free.push(await take());
       instances.push({ name: `${service}-${i}`, info: instanceOnPorts(service, () => free.shift()!) });
     }
-    workloads[service] = { dynamic: mesh && replicas[service] !== undefined, instances };
+    workloads[service] = { dynamic: mesh, instances };
   }
   return workloads;
 }
@@ -182,10 +187,24 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
   }
 
   const mesh = options.mesh ?? defaultMesh(ports, options.istioVersion ?? defaultIstioVersion);
-  const workloads = await initialWorkloads(ports, options.replicas ?? {}, mode === 'mesh');
+  const plan = planPods(paths.root, {
+    replicas: options.replicas ?? {},
+    mesh: mode === 'mesh',
+    probePeriodMs: options.membership?.probePeriodMs,
+  });
+  const { pods, replicas, departures } = plan;
+  for (const line of departures) log(`NOTICE: ${line}`);
+  missing.push(...departures);
+  const workloads = await initialWorkloads(ports, replicas, mode === 'mesh');
   const membership: MembershipSettings | undefined =
     mode === 'mesh' && dynamicServices(workloads).length > 0
-      ? { services: dynamicServices(workloads), ...defaultMembershipTiming, ...options.membership }
+      ? {
+          services: dynamicServices(workloads),
+          readiness: Object.fromEntries(
+            dynamicServices(workloads).map((s) => [s, pods[s].readiness ?? fallbackReadiness]),
+          ),
+          propagationDelayMs: options.membership?.propagationDelayMs ?? defaultPropagationDelayMs,
+        }
       : undefined;
 
   const wanted: { name: string; port: number }[] = [{ name: 'trace sink', port: ports.traceSink }];
@@ -242,6 +261,8 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     missing,
     endpoints,
     ...(membership ? { membership, instancesStarted: replicaCounts(workloads) } : {}),
+    pods,
+    manifests: { source: plan.source, departures, replicas: plan.manifestReplicas },
   };
   writeState(state);
 
@@ -255,6 +276,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     appEnv: options.appEnv,
     workloads,
     membership,
+    pods,
     scrapeIntervalSeconds: options.scrapeIntervalSeconds,
   });
 

@@ -151,13 +151,19 @@ test('lab up with the real services: three protocol paths, access logs, metrics,
           mode: { kind: 'concurrency', connections: 2 },
           durationMs: 2000,
         });
+      // Every recipe-api instance (the manifests run two): a fault on one alone reaches half the requests.
+      const allFaults = lab.processes
+        .filter((p) => p.instance?.service === 'recipe-api')
+        .map((p) => `http://127.0.0.1:${p.instance!.appPorts.admin}/faults`);
       const before = await load();
-      const put = await fetch(faults, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ latency: { ms: 200, percent: 100 } }),
-      });
-      assert.equal(put.status, 200, await put.text());
+      for (const url of allFaults) {
+        const put = await fetch(url, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ latency: { ms: 200, percent: 100 } }),
+        });
+        assert.equal(put.status, 200, await put.text());
+      }
       const during = await load();
       assert.ok(
         (during.summary.latencyMs.p50 ?? 0) >= 200,
@@ -171,7 +177,7 @@ test('lab up with the real services: three protocol paths, access logs, metrics,
       assert.equal(bad.status, 400);
       const kept = (await (await fetch(faults)).json()) as { latency?: { ms: number } };
       assert.equal(kept.latency?.ms, 200, 'a refused document changes nothing');
-      assert.ok([200, 204].includes((await fetch(faults, { method: 'DELETE' })).status));
+      for (const url of allFaults) assert.ok([200, 204].includes((await fetch(url, { method: 'DELETE' })).status));
       const after = await load();
       assert.ok(
         (after.summary.latencyMs.p50 ?? Infinity) < (before.summary.latencyMs.p50 ?? 0) + 100,

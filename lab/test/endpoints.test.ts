@@ -96,7 +96,7 @@ test("the controller publishes the members' inbound ports per caller cluster, an
     instance,
   });
   const state = {
-    membership: { services: ['recipe-api'], probePeriodMs: 1000, propagationDelayMs: 500 },
+    membership: { services: ['recipe-api'], readiness: {}, propagationDelayMs: 500 },
     processes: [record('recipe-api', firstInstance('recipe-api', defaultPorts)), record('recipe-api-2', second)],
   } as unknown as LabState;
   const ports = (assignment: AnyJson) =>

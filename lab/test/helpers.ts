@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopLab, type AppCommand } from '../src/lab.js';
 import { isRunning } from '../src/process/processes.js';
+import type { ProbeTiming } from '../src/workloads/manifests.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'stand-in-app.ts');
 
@@ -33,3 +34,13 @@ export function tempStateDir(t: { after(fn: () => unknown): void }): string {
 export function alivePids(pids: number[]): number[] {
   return pids.filter((pid) => isRunning({ pid, startTicks: null }));
 }
+
+/** The readiness probe both Deployments in k8s/base set (manifests.test.ts checks the render gives it). */
+export const baseReadiness: ProbeTiming = {
+  path: '/readyz',
+  periodMs: 5000,
+  timeoutMs: 2000,
+  failureThreshold: 2,
+  successThreshold: 1,
+  initialDelayMs: 0,
+};

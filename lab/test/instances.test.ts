@@ -6,6 +6,7 @@ import {
   killInstance,
   listInstances,
   patchInstanceFaults,
+  setPreStopSleep,
   restartInstance,
   rollingRestart,
   setInstanceReady,
@@ -207,34 +208,43 @@ test('recipe-api with 2 instances: membership follows readiness, drills and roll
     );
   });
 
-  await t.test('rolling restart under paced load, graceful shutdown off: failures at the caller', async () => {
-    for (const instance of await listInstances(options, 'recipe-api')) {
-      assert.equal(
-        (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
-        false,
-      );
-    }
-    const since = Date.now();
-    const { outcomes } = await pacedLoad(publicUrl, 40, rollingRestart(options, 'recipe-api'));
-    assert.ok(failed(outcomes).length > 0, `expected failures: ${describe(outcomes)}`);
-    const caller = await waitFor(
-      async () => {
-        const lines = await outboundSince(since);
-        return lines.some((e) => e.responseCode >= 500) ? lines : null;
-      },
-      { what: "5xx lines in web-api's sidecar access log" },
-    );
-    const counts = countByStatusAndFlag(caller);
-    // The stopped instance's own inbound hop says why: its app was gone (UF, URX) or went away mid-request (UC).
-    const inbound = (await readAccessLog(state.endpoints.accessLogs['recipe-api-sidecar']!, since)).filter(
-      (e) => e.responseCode >= 500,
-    );
-    t.diagnostic(
-      `caller outbound lines by status and flag: ${JSON.stringify(counts)}; recipe-api sidecar 5xx: ${JSON.stringify(countByStatusAndFlag(inbound))}; load: ${describe(outcomes)}`,
-    );
-    assert.ok(
-      Object.keys(counts).some((k) => k.startsWith('503')),
-      JSON.stringify(counts),
-    );
-  });
+  await t.test(
+    'rolling restart under paced load, graceful shutdown and preStop off: failures at the caller',
+    async () => {
+      // The Deployment's preStop sleep alone lets the endpoint go before SIGTERM: without it an abrupt exit loses requests.
+      const preStop = setPreStopSleep(options, 'recipe-api', 0);
+      try {
+        for (const instance of await listInstances(options, 'recipe-api')) {
+          assert.equal(
+            (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
+            false,
+          );
+        }
+        const since = Date.now();
+        const { outcomes } = await pacedLoad(publicUrl, 40, rollingRestart(options, 'recipe-api'));
+        assert.ok(failed(outcomes).length > 0, `expected failures: ${describe(outcomes)}`);
+        const caller = await waitFor(
+          async () => {
+            const lines = await outboundSince(since);
+            return lines.some((e) => e.responseCode >= 500) ? lines : null;
+          },
+          { what: "5xx lines in web-api's sidecar access log" },
+        );
+        const counts = countByStatusAndFlag(caller);
+        // The stopped instance's own inbound hop says why: its app was gone (UF, URX) or went away mid-request (UC).
+        const inbound = (await readAccessLog(state.endpoints.accessLogs['recipe-api-sidecar']!, since)).filter(
+          (e) => e.responseCode >= 500,
+        );
+        t.diagnostic(
+          `caller outbound lines by status and flag: ${JSON.stringify(counts)}; recipe-api sidecar 5xx: ${JSON.stringify(countByStatusAndFlag(inbound))}; load: ${describe(outcomes)}`,
+        );
+        assert.ok(
+          Object.keys(counts).some((k) => k.startsWith('503')),
+          JSON.stringify(counts),
+        );
+      } finally {
+        setPreStopSleep(options, 'recipe-api', preStop);
+      }
+    },
+  );
 });

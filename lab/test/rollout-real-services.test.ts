@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
-import { listInstances, patchInstanceFaults, rollingRestart } from '../src/instances.js';
+import { listInstances, patchInstanceFaults, rollingRestart, setPreStopSleep } from '../src/instances.js';
 import { stopLab } from '../src/lab.js';
 import { countByStatusAndFlag, readAccessLog } from '../src/mesh/access-log.js';
 import { runLoad } from '../src/load/load.js';
@@ -74,19 +74,24 @@ test('the real recipe-api rolled under load: graceful shutdown loses nothing, ab
     assert.deepEqual(Object.keys(counts), ['200 -'], JSON.stringify(counts));
   });
 
-  await t.test('graceful shutdown off: 503s at the caller while the endpoint change propagates', async () => {
-    for (const instance of await listInstances(options, 'recipe-api')) {
-      assert.equal(
-        (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
-        false,
+  await t.test(
+    'graceful shutdown and preStop off: 503s at the caller while the endpoint change propagates',
+    async () => {
+      // The Deployment's preStop sleep alone withdraws the endpoint before SIGTERM: the incident needs it gone.
+      setPreStopSleep(options, 'recipe-api', 0);
+      for (const instance of await listInstances(options, 'recipe-api')) {
+        assert.equal(
+          (await patchInstanceFaults(options, instance.name, { gracefulShutdown: false })).gracefulShutdown,
+          false,
+        );
+      }
+      const { counts, requests } = await rollUnderLoad();
+      t.diagnostic(`${requests} requests; caller lines ${JSON.stringify(counts)}`);
+      const failures = Object.entries(counts).filter(([k]) => !k.startsWith('200'));
+      assert.ok(
+        failures.some(([k]) => k.startsWith('503')),
+        JSON.stringify(counts),
       );
-    }
-    const { counts, requests } = await rollUnderLoad();
-    t.diagnostic(`${requests} requests; caller lines ${JSON.stringify(counts)}`);
-    const failures = Object.entries(counts).filter(([k]) => !k.startsWith('200'));
-    assert.ok(
-      failures.some(([k]) => k.startsWith('503')),
-      JSON.stringify(counts),
-    );
-  });
+    },
+  );
 });

@@ -1,6 +1,16 @@
 import { Redis } from 'ioredis';
 import { percentile } from '@recipe-mesh/measure/latency';
-import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
+import {
+  describeDelta,
+  histogramCount,
+  histogramDelta,
+  histogramQuantile,
+  type MetricDelta,
+  type Scrape,
+} from '@recipe-mesh/measure/metric-text';
+import { pause } from '@recipe-mesh/measure/net';
+import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import { getFaults, putFaults } from '../targets/lab.js';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type {
   Experiment,
@@ -13,13 +23,7 @@ import type {
   Verdict,
 } from '../definition.js';
 import { ingressToWebApi, serviceSeries } from '../promql.js';
-import {
-  redisGetCountQuery,
-  redisGetP99,
-  redisGetP99Query,
-  redisGetSpanSignal,
-  redisGetSpans,
-} from '../evidence/redis-get.js';
+import { redisGetCountQuery, redisGetP99Query, redisGetSpanSignal, redisGetSpans } from '../evidence/redis-get.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { sendRequest } from '../load/http.js';
@@ -36,7 +40,12 @@ import { redisGetsOfPods } from '../k8s-side.js';
 
 /** Milliseconds of synchronous work per burned request, and the share of requests that do it. */
 export const burnMs = 50;
-export const burnPercent = 10;
+/**
+ * 20 %: the load (60 reads/s) is spread over the manifests' two recipe-api instances, so each
+ * burns 6 × 50 ms a second, as the one instance did at 10 % when the lab ran one.
+ */
+export const burnPercent = 20;
+/** Reads per second in all (more saturates the shared 2-core machine the lab suite runs on), and lanes. */
 const readRate = 60;
 const readLanes = 4;
 const readerId = 'loop-reader';
@@ -46,15 +55,16 @@ export const minGets = 150;
 export interface LoopPhase {
   load: PhaseLoad;
   /**
-   * recipe-api's event-loop lag p99 (s, median of the samples) and utilisation (0..1, mean), sampled
-   * during the load. Both gauges cover the time since the previous scrape, Prometheus' included,
-   * so a sample may cover a short interval: the mean of utilisation samples stays unbiased where
-   * their median would miss intervals with a burn.
+   * recipe-api's event-loop lag p99 (s) and utilisation (0..1), each the mean over the instances of
+   * one 500 ms sample, then the median over the condition's samples: a sample with the work holds
+   * about three burns per instance, so the median misses none, and a major collection's sample
+   * (utilisation 0.7–0.98 under the manifests' heap caps) does not decide. Both gauges cover the
+   * time since the previous scrape, Prometheus' included.
    */
   lagP99S: number | null;
   elu: number | null;
   samples: number;
-  /** App-side Redis GET p99 (histogram between the phase's scrapes) and how many GETs. */
+  /** App-side Redis GET p99 (each window's histogram, median over the windows) and how many GETs. */
   getP99S: number | null;
   gets: number;
   /** ioredis `get` span p99 of the phase (ms). */
@@ -82,7 +92,7 @@ export const loopSignals = {
     lagP99BaselineS: {
       title: "recipe-api's event-loop lag p99 without the work",
       unit: 's',
-      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load before the work, median',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_lag_p99_seconds every 500 ms in the windows without the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
       k8s: 'median over the window before the run',
       promql: lagMedian(' offset $window'),
@@ -90,7 +100,7 @@ export const loopSignals = {
     lagP99S: {
       title: "recipe-api's event-loop lag p99 with the work",
       unit: 's',
-      lab: 'recipe-api /metrics nodejs_eventloop_lag_p99_seconds sampled every 500 ms during the load, median',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_lag_p99_seconds every 500 ms in the windows with the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_lag_p99_seconds' },
       k8s: 'quantile_over_time(0.5, nodejs_eventloop_lag_p99_seconds{service="recipe-api"}[window])',
       promql: lagMedian(''),
@@ -98,7 +108,7 @@ export const loopSignals = {
     eluBaseline: {
       title: "recipe-api's event-loop utilisation without the work",
       unit: 'ratio',
-      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load before the work, mean',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_utilization_ratio every 500 ms in the windows without the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
       k8s: 'mean over the window before the run',
       promql: eluMean(' offset $window'),
@@ -106,7 +116,7 @@ export const loopSignals = {
     elu: {
       title: "recipe-api's event-loop utilisation with the work",
       unit: 'ratio',
-      lab: 'recipe-api /metrics nodejs_eventloop_utilization_ratio sampled every 500 ms during the load, mean',
+      lab: "every recipe-api instance's /metrics nodejs_eventloop_utilization_ratio every 500 ms in the windows with the work: mean over instances, median over samples",
       labSource: { kind: 'metric', service: 'recipe-api', family: 'nodejs_eventloop_utilization_ratio' },
       k8s: 'avg_over_time(nodejs_eventloop_utilization_ratio{service="recipe-api"}[window])',
       promql: eluMean(''),
@@ -114,7 +124,7 @@ export const loopSignals = {
     getP99BaselineS: {
       title: 'p99 of Redis GET as recipe-api measures it, without the work',
       unit: 's',
-      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, the phase before the work',
+      lab: 'every recipe-api instance\'s /metrics redis_command_duration_seconds{command="get"} buckets around each window without the work: p99 per window, median over the windows',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'the same quantile over the window before the run',
       promql: redisGetP99Query(' offset $window'),
@@ -122,7 +132,7 @@ export const loopSignals = {
     getP99S: {
       title: 'p99 of Redis GET as recipe-api measures it, with the work',
       unit: 's',
-      lab: 'recipe-api /metrics redis_command_duration_seconds{command="get"} buckets, before/after the load',
+      lab: 'every recipe-api instance\'s /metrics redis_command_duration_seconds{command="get"} buckets around each window with the work: p99 per window, median over the windows',
       labSource: { kind: 'metric', service: 'recipe-api', family: 'redis_command_duration_seconds' },
       k8s: 'histogram_quantile(0.99, …redis_command_duration_seconds_bucket{command="get"}) over the run',
       promql: redisGetP99Query(''),
@@ -260,44 +270,100 @@ const mean = (values: (number | null)[]) => {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 };
 
-async function measurePhase(
+/**
+ * Why the windows alternate. Measured in the lab with the manifests' heap caps (recipe-api
+ * `--max-old-space-size=72`, about 57 MiB live): under this load a major GC runs every ~3 s and its
+ * 500 ms sample reads utilisation 0.7–0.98 and lag p99 60–136 ms, against 0.1–0.3 and 15–30 ms
+ * between collections; and a run right after another experiment starts with that run's garbage
+ * and cold code for this path. A baseline measured once before the work (as this experiment did)
+ * therefore depended on what ran before: after another experiment it read lag p99 14–17 ms on an
+ * idle service and the utilisation rise fell under the bar. Here a discarded warm-up with the work
+ * on (JIT, the worker pool's threads) comes first, then windows without and with the work
+ * alternate in the order ABBA ABBA, so both conditions see the same GC regime, the same machine
+ * load and any drift cancels; medians keep a collection's sample from deciding.
+ */
+const windowMs = 1500;
+/** Left out after each switch, before the window's first scrape. */
+const settleMs = 500;
+
+interface Window {
+  work: boolean;
+  fromMs: number;
+  toMs: number;
+  start: Scrape;
+  end: Scrape;
+  samples: Scrape[];
+  redis: { calls: number; usec: number } | null;
+}
+
+/** Mean over the pods of one scrape's gauge (each pod's own loop). */
+const podMean = (s: Scrape, name: string): number | null =>
+  mean(s.samples.filter((x) => x.name === name).map((x) => x.value));
+
+/** A window of the load with the work on or off: scrapes around it and every 500 ms inside it. */
+async function measureWindow(
   target: LabTarget,
-  name: string,
-  seconds: number,
-  onlySpansAfter: (fromMs: number, toMs: number) => Promise<number | null>,
-): Promise<LoopPhase> {
+  work: boolean,
+  setWork: (on: boolean) => Promise<void>,
+): Promise<Window> {
+  await setWork(work);
+  // Requests queued under the other condition finish first: they are not this window's.
+  await pause(settleMs);
   const redisUrl = target.urls.redis;
-  const s0 = await target.scrape('recipe-api');
+  const start = await target.scrape('recipe-api');
   const r0 = redisUrl ? await redisGetStats(redisUrl) : null;
   const fromMs = Date.now();
-  const load = pacedLoad({
-    request: () => ({
-      url: `${target.urls.ingress}/api/recipes/42?via=http`,
-      headers: { 'x-user-id': readerId },
-      flagsHeader: target.responseFlagsHeader,
-    }),
-    ratePerSecond: readRate,
-    lanes: readLanes,
-    durationMs: seconds * 1000,
-  });
-  const scrapes: Scrape[] = await target.sampleWhile(() => target.scrape('recipe-api'), load, { everyMs: 500 });
-  const records: RequestRecord[] = await load;
-  const s1 = await target.scrape('recipe-api');
+  const samples: Scrape[] = [];
+  while (Date.now() - fromMs < windowMs) {
+    await pause(500);
+    samples.push(await target.scrape('recipe-api'));
+  }
+  const end = await target.scrape('recipe-api');
   const toMs = Date.now();
   const r1 = redisUrl ? await redisGetStats(redisUrl) : null;
-  // Each gauge covers the time since the previous scrape, so the first one also covers time before the load.
-  const during = scrapes.slice(1);
-  const get = redisGetP99(s0, s1);
-  const calls = r0 && r1 ? r1.calls - r0.calls : 0;
   return {
-    load: phaseFromRecords(name, records),
-    lagP99S: median(during.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))),
-    elu: mean(during.map((s) => sumOf(s, 'nodejs_eventloop_utilization_ratio'))),
-    samples: during.length,
-    getP99S: get.p99,
-    gets: get.count,
-    getSpanP99Ms: await onlySpansAfter(fromMs, toMs),
-    redisUsecPerGet: r0 && r1 && calls > 0 ? (r1.usec - r0.usec) / calls : null,
+    work,
+    fromMs,
+    toMs,
+    start,
+    end,
+    samples,
+    redis: r0 && r1 ? { calls: r1.calls - r0.calls, usec: r1.usec - r0.usec } : null,
+  };
+}
+
+/** One condition's numbers from its windows. */
+async function phaseOf(
+  name: string,
+  windows: Window[],
+  records: RequestRecord[],
+  spanP99: (ranges: [number, number][]) => Promise<number | null>,
+): Promise<LoopPhase> {
+  const inWindows = (ms: number) => windows.some((w) => ms >= w.fromMs && ms < w.toMs);
+  const samples = windows.flatMap((w) => w.samples);
+  // Per window, then the median over the windows: one window that caught a major collection, or
+  // what the previous experiment left running, does not decide the condition's p99.
+  const getBuckets = windows.map((w) =>
+    histogramDelta(w.start, w.end, 'redis_command_duration_seconds', { command: 'get' }),
+  );
+  const redis = windows.every((w) => w.redis)
+    ? windows.reduce((sum, w) => ({ calls: sum.calls + w.redis!.calls, usec: sum.usec + w.redis!.usec }), {
+        calls: 0,
+        usec: 0,
+      })
+    : null;
+  return {
+    load: phaseFromRecords(
+      name,
+      records.filter((r) => inWindows(r.startedAtMs)),
+    ),
+    lagP99S: median(samples.map((s) => podMean(s, 'nodejs_eventloop_lag_p99_seconds'))),
+    elu: median(samples.map((s) => podMean(s, 'nodejs_eventloop_utilization_ratio'))),
+    samples: samples.length,
+    getP99S: median(getBuckets.map((b) => histogramQuantile(0.99, b))),
+    gets: getBuckets.reduce((n, b) => n + histogramCount(b), 0),
+    getSpanP99Ms: await spanP99(windows.map((w) => [w.fromMs, w.toMs])),
+    redisUsecPerGet: redis && redis.calls > 0 ? redis.usec / redis.calls : null,
   };
 }
 
@@ -340,7 +406,7 @@ export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional
     },
   ],
   load: {
-    describe: `${readRate} GET /api/recipes/42?via=http per second (${readLanes} lanes, evenly spaced) through the ingress as ${readerId} (recipe-api answers from its Redis view cache: one Redis GET each). Two phases of --duration s: before (the baseline) and with the work. recipe-api's /metrics is sampled every 500 ms for event-loop lag and utilisation; Redis INFO commandstats is read around each phase.`,
+    describe: `${readRate} GET /api/recipes/42?via=http per second (${readLanes} lanes, evenly spaced; web-api's sidecar spreads them over recipe-api's instances) through the ingress as ${readerId} (recipe-api answers from its Redis view cache: one Redis GET each). A ${windowMs} ms warm-up with the work, then windows of ${windowMs} ms without and with it in the order ABBA, --duration s of each; every instance's /metrics is sampled every 500 ms for event-loop lag and utilisation (mean over the instances, median over the samples); Redis INFO commandstats is read around each window.`,
     defaultDurationS: 6,
   },
   signals: loopSignals,
@@ -360,7 +426,9 @@ export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional
   },
   async run(ctx) {
     const { target } = ctx;
-    const spanP99 = async (fromMs: number, toMs: number) => {
+    const spanP99 = async (ranges: [number, number][]) => {
+      const fromMs = Math.min(...ranges.map(([from]) => from));
+      const toMs = Math.max(...ranges.map(([, to]) => to));
       const spans =
         (await target.waitForTrace(
           (traces) => {
@@ -370,29 +438,75 @@ export const eventLoopBlock: Experiment<LoopEvidence, LoopRequired, LoopOptional
           { sinceMs: fromMs, timeoutMs: 3000 },
         )) ?? redisGetSpans(await target.traces({ sinceMs: fromMs }));
       return percentile(
-        spans.filter((s) => s.startMs >= fromMs && s.startMs <= toMs).map((s) => s.durationMs),
+        spans.filter((s) => ranges.some(([from, to]) => s.startMs >= from && s.startMs < to)).map((s) => s.durationMs),
         99,
       );
     };
-    // Fill the reader's cached view so that every read of the phases is one Redis GET.
-    await fetch(`${target.urls.ingress}/api/recipes/42?via=http`, {
-      headers: { 'x-user-id': readerId },
-      signal: AbortSignal.timeout(5000),
-    });
-    ctx.log(`before: ${readRate} reads/s for ${ctx.durationS} s`);
-    const before = await measurePhase(target, 'before', ctx.durationS, spanP99);
+    // Fill the reader's cached view on every instance, so that every read is one Redis GET.
+    const pods = (await target.instances.list('recipe-api')).filter((i) => i.running);
+    for (let i = 0; i < pods.length * 2; i++)
+      await fetch(`${target.urls.ingress}/api/recipes/42?via=http`, {
+        headers: { 'x-user-id': readerId },
+        signal: AbortSignal.timeout(5000),
+      });
+    const rate = readRate;
+    const previous = new Map<string, FaultDocument>();
+    for (const pod of pods) previous.set(pod.adminUrl, await getFaults(pod.adminUrl));
+    // Applied once (the runner restores it); then switched per window on every instance.
     await ctx.applySetup();
-    ctx.log(`with the work: the same reads for ${ctx.durationS} s`);
-    const f0 = await target.scrape('recipe-api');
-    const fault = await measurePhase(target, ctx.fix ? 'work in the pool' : 'work on the loop', ctx.durationS, spanP99);
-    const f1 = await target.scrape('recipe-api');
+    const doc = ctx.setup.appFaults['recipe-api'] ?? {};
+    const setWork = async (on: boolean) => {
+      await Promise.all(pods.map((pod) => putFaults(pod.adminUrl, on ? doc : previous.get(pod.adminUrl)!)));
+    };
+    const perCondition = Math.max(2, 2 * Math.round(ctx.durationS / (windowMs / 1000) / 2));
+    const order = Array.from({ length: perCondition * 2 }, (_, i) => [false, true, true, false][i % 4]!);
+    ctx.log(
+      `${rate} reads/s over ${pods.length} recipe-api instances: a ${windowMs} ms warm-up with the work, then ${order.length} windows of ${windowMs} ms alternating without/with it (ABBA)`,
+    );
+    let stopLoad!: () => void;
+    const until = new Promise<void>((resolve) => (stopLoad = resolve));
+    const load = pacedLoad({
+      request: () => ({
+        url: `${target.urls.ingress}/api/recipes/42?via=http`,
+        headers: { 'x-user-id': readerId },
+        flagsHeader: target.responseFlagsHeader,
+      }),
+      ratePerSecond: rate,
+      lanes: readLanes,
+      durationMs: 1000,
+      until,
+    });
+    const windows: Window[] = [];
+    try {
+      await measureWindow(target, true, setWork);
+      for (const work of order) windows.push(await measureWindow(target, work, setWork));
+    } finally {
+      stopLoad();
+    }
+    const records = await load;
+    await setWork(true);
+    const before = await phaseOf(
+      'without the work',
+      windows.filter((w) => !w.work),
+      records,
+      spanP99,
+    );
+    const fault = await phaseOf(
+      ctx.fix ? 'work in the pool' : 'work on the loop',
+      windows.filter((w) => w.work),
+      records,
+      spanP99,
+    );
+    const first = windows[0]!.start;
+    const last = windows.at(-1)!.end;
     return {
       before,
       fault,
-      cpuWork: ctx.setup.appFaults['recipe-api']?.cpuWork ?? 'event-loop',
+      cpuWork: doc.cpuWork ?? 'event-loop',
       metricDeltas: [
-        describeDelta('recipe-api', f0, f1, 'process_cpu_seconds_total'),
-        describeDelta('recipe-api', f0, f1, 'redis_command_duration_seconds_count', { command: 'get' }),
+        describeDelta('recipe-api', first, last, 'process_cpu_seconds_total'),
+        describeDelta('recipe-api', first, last, 'redis_command_duration_seconds_count', { command: 'get' }),
+        describeDelta('recipe-api', first, last, 'nodejs_gc_duration_seconds_sum'),
       ],
     };
   },

@@ -10,6 +10,7 @@ import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 import { pause } from '@recipe-mesh/measure/net';
 import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import { type ProbeTiming, readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
 
 /**
  * "One slow dependency empties every endpoint": recipe-api's readiness PINGs Redis, so when Redis
@@ -23,8 +24,18 @@ import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '..
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pdbFile = 'k8s/base/pdb-recipe-api.yaml';
 export const instances = 2;
-/** How long Redis answers nothing (CLIENT PAUSE ALL): several readiness probes long. */
-export const stallMs = 3000;
+
+/**
+ * How long Redis answers nothing (CLIENT PAUSE ALL): long enough for recipe-api's readiness probe,
+ * as the manifests set it, to fail `failureThreshold` times in a row on every replica whatever its
+ * phase (period × failureThreshold, plus the last probe's timeout), and a second for the probe
+ * loop and a loaded machine. Shorter, and the endpoints never empty on the cluster.
+ */
+export function stallMsFor(readiness: ProbeTiming | null): number {
+  if (!readiness)
+    throw new Error('recipe-api has no readiness probe in the manifests: no stall can empty its endpoints');
+  return readiness.periodMs * readiness.failureThreshold + readiness.timeoutMs + 1000;
+}
 /** Enough lanes to keep requests flowing while each waits out Redis' command timeouts (~1 s a request). */
 const lanes = 20;
 const ratePerSecond = 80;
@@ -39,6 +50,9 @@ const recoveryMaxMs = 15_000;
 const atLeastOne = 0.5;
 
 export interface NoHealthyEvidence {
+  /** How long Redis stalled, sized from recipe-api's readiness probe (stallMsFor). */
+  stallMs: number;
+  readiness: ProbeTiming;
   baseline: PhaseLoad;
   duringStall: PhaseLoad;
   outbound: { total: number; byStatusFlag: Record<string, number> };
@@ -123,7 +137,7 @@ const setup = (readinessOnRedis: boolean): Setup => ({
     readinessOnRedis
       ? 'recipe-api\'s /readyz PINGs Redis (PUT /faults {"readinessDependsOnRedis":true} on every instance)'
       : "recipe-api's /readyz checks the process only (the default): Redis degrades requests, it does not gate traffic",
-    `Redis stalls for ${stallMs} ms (CLIENT PAUSE ALL) while the load runs`,
+    "Redis stalls (CLIENT PAUSE ALL) while the load runs, longer than recipe-api's readiness probe takes to fail on every replica: period × failureThreshold + timeout + 1 s, from the manifests",
   ],
   appFaults: { 'recipe-api': readinessOnRedis ? { readinessDependsOnRedis: true } : {} },
   mesh: [],
@@ -146,7 +160,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
     title: 'One slow dependency empties every endpoint (readiness that checks a shared dependency)',
     source: 'docs/experiments.md; services/platform/src/health.ts',
   },
-  hypothesis: `When recipe-api's readiness depends on Redis, a ${stallMs / 1000} s Redis stall fails /readyz on all ${instances} replicas together: the endpoint list empties and web-api's sidecar answers 503 UH (no healthy upstream) until Redis is back and a probe passes again, while web-api itself stays ready and answers a clear 503 JSON. With readiness about the process only, every request is served throughout, degraded to the store while Redis stalls.`,
+  hypothesis: `When recipe-api's readiness depends on Redis, a Redis stall longer than the readiness probe's period × failureThreshold fails /readyz on all ${instances} replicas together: the endpoint list empties and web-api's sidecar answers 503 UH (no healthy upstream) until Redis is back and a probe passes again, while web-api itself stays ready and answers a clear 503 JSON. With readiness about the process only, every request is served throughout, degraded to the store while Redis stalls.`,
   incidentSetup: setup(true),
   fixes: [
     {
@@ -176,7 +190,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
     },
   ],
   load: {
-    describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress at ${ratePerSecond}/s in all: 2 s before, then from the moment Redis stalls (${stallMs} ms) until an instance is back in web-api's sidecar endpoints, and at least --duration s.`,
+    describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress at ${ratePerSecond}/s in all: 2 s before, then from the moment Redis stalls until an instance is back in web-api's sidecar endpoints, and at least --duration s.`,
     defaultDurationS: 4,
   },
   signals: noHealthySignals,
@@ -184,8 +198,10 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
   verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx`,
   k8s: {
     load: {
-      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled ${stallMs} ms by \`redis-cli CLIENT PAUSE ${stallMs} ALL\` in its pod 1 s in, has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
+      describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled by \`redis-cli CLIENT PAUSE <ms> ALL\` in its pod 1 s in for as long as the lab stalls it (recipe-api's readiness period × failureThreshold + timeout + 1 s, from the manifests), has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
       drive: async (ctx) => {
+        // The same manifests the cluster runs (make deploy applies k8s/overlays/minikube).
+        const stallMs = stallMsFor(readPodBehaviours(repoRoot).services['recipe-api'].readiness);
         const stall = (async () => {
           await pause(1000);
           ctx.log(`Redis paused for ${stallMs} ms`);
@@ -206,6 +222,11 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
     const { target } = ctx;
     const redisUrl = target.urls.redis;
     if (!redisUrl) throw new Error('no-healthy-upstream needs the lab with Redis (redis-server installed)');
+    const probe = target.pods['recipe-api'].readiness;
+    const stallMs = stallMsFor(probe);
+    ctx.log(
+      `recipe-api's readiness probe: every ${probe!.periodMs} ms, failureThreshold ${probe!.failureThreshold}, timeout ${probe!.timeoutMs} ms: Redis stalls ${stallMs} ms`,
+    );
     const request = (i: number) => ({
       url: `${target.urls.ingress}/api/recipes/${40 + (i % 10)}?via=http`,
       flagsHeader: target.responseFlagsHeader,
@@ -253,6 +274,8 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
     );
     const firstServedAfter = records.find((r) => r.status >= 200 && r.status < 300 && r.startedAtMs > lastFailure);
     return {
+      stallMs,
+      readiness: probe!,
       baseline: phaseFromRecords('baseline', baseline),
       duringStall: phaseFromRecords(
         ctx.fix ? 'Redis stall, own readiness' : 'Redis stall, readiness on Redis',
@@ -273,6 +296,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
 
   present(e) {
     const findings = [
+      `Redis stalled ${e.stallMs} ms: recipe-api's readiness probe runs every ${e.readiness.periodMs} ms with failureThreshold ${e.readiness.failureThreshold} and timeout ${e.readiness.timeoutMs} ms (the manifests)`,
       `fewest recipe-api instances in web-api's sidecar endpoints during the stall: ${e.fewestInEndpoints ?? '–'} of ${instances}`,
       `web-api stayed ready: ${e.webApiReadiness.readings - e.webApiReadiness.unready} of ${e.webApiReadiness.readings} /readyz readings said ready`,
     ];

@@ -36,7 +36,7 @@ export interface RolloutEvidence {
   baseline: PhaseLoad;
   duringRollout: PhaseLoad;
   /** Each replacement: the instance started, the one removed, and how long the removed one took to exit. */
-  steps: { started: string; removed: string; exitedAfterMs: number | null }[];
+  steps: { started: string; removed: string; preStopMs: number | null; exitedAfterMs: number | null }[];
   /** web-api's sidecar → recipe-api lines during the rollout, by `status flags`. */
   outbound: { total: number; byStatusFlag: Record<string, number> };
   failures: AccessLogEntry[];
@@ -88,15 +88,21 @@ export function judgeRollout(v: JudgeInput<RolloutRequired, never>): Verdict {
   return { outcome: 'healthy', reasons };
 }
 
+/**
+ * The incident removes the Deployment's preStop sleep as well as graceful shutdown: the sleep
+ * alone lets the endpoint be withdrawn before SIGTERM (it is itself the usual fix), so with it
+ * an abrupt exit loses nothing and the incident would not appear. The fix restores both.
+ */
 const setup = (graceful: boolean): Setup => ({
   describe: [
     `recipe-api runs ${instances} instances (readiness-driven endpoints, as a Deployment with 2 replicas)`,
     graceful
-      ? 'graceful shutdown on every instance (the default): readiness fails at SIGTERM, a drain delay longer than the endpoint propagation, in-flight requests finish'
-      : 'graceful shutdown off on every instance (PUT /faults {"gracefulShutdown":false}): SIGTERM exits at once',
+      ? "graceful shutdown on every instance (the default): readiness fails at SIGTERM, a drain delay longer than the endpoint propagation, in-flight requests finish; the Deployment's preStop sleep runs before SIGTERM"
+      : 'graceful shutdown off on every instance (PUT /faults {"gracefulShutdown":false}): SIGTERM exits at once; and the Deployment\'s preStop sleep removed (lifecycle.preStop), so SIGTERM comes as soon as the pod is deleted',
   ],
   appFaults: { 'recipe-api': graceful ? {} : { gracefulShutdown: false } },
   mesh: [],
+  ...(graceful ? {} : { withoutPreStop: ['recipe-api' as const] }),
 });
 
 /** The shutdown settings of the Deployment, read from it for the fix (its own comments say why). */
@@ -228,9 +234,14 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
         if (Object.keys(setupDoc).length) await putFaults(fresh.adminUrl, setupDoc);
         const removed = await target.instances.delete(old.name);
         ctx.log(
-          `replaced ${old.name} by ${fresh.name} (old one exited ${removed?.exitedAfterMs ?? '–'} ms after SIGTERM)`,
+          `replaced ${old.name} by ${fresh.name} (preStop ${removed?.preStopMs ?? '–'} ms, then the old one exited ${removed?.exitedAfterMs ?? '–'} ms after SIGTERM)`,
         );
-        steps.push({ started: fresh.name, removed: old.name, exitedAfterMs: removed?.exitedAfterMs ?? null });
+        steps.push({
+          started: fresh.name,
+          removed: old.name,
+          preStopMs: removed?.preStopMs ?? null,
+          exitedAfterMs: removed?.exitedAfterMs ?? null,
+        });
       }
     })();
     ctx.log(`rolling restart of recipe-api (${replacements} replacements) under load`);
@@ -282,7 +293,7 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
       trace: null,
       findings: e.steps.map(
         (s) =>
-          `${s.started} became ready and joined web-api's sidecar endpoints, then ${s.removed} got SIGTERM and exited after ${s.exitedAfterMs ?? '–'} ms`,
+          `${s.started} became ready and joined web-api's sidecar endpoints, then ${s.removed} was deleted: preStop sleep ${s.preStopMs ?? '–'} ms, SIGTERM, exited after ${s.exitedAfterMs ?? '–'} ms`,
       ),
     };
   },

@@ -14,8 +14,26 @@ import { phaseFromRecords } from '../load/phase.js';
  */
 
 const mb = 1024 * 1024;
-export const oversizedBytes = 48 * mb;
+/**
+ * Sized to fit recipe-api's memory limit (k8s/base: 256 Mi), so that on both targets the signal is
+ * the memory growth, not an OOM kill: the uploads in flight, counted twice (the chunks and their
+ * Buffer.concat copy at the digest), plus what the pod holds besides (memoryBudgetBytes) stay
+ * under the limit; experiments/test/manifest-sizing.test.ts checks it against the manifests. Over
+ * the upload limit (UPLOAD_MAX_BYTES, 5 MiB), so the fix answers 413.
+ */
+export const oversizedBytes = 10 * mb;
 export const concurrentUploads = 4;
+/** Copies of an upload's bytes the handler holds at its peak without limits (chunks + concat). */
+export const copiesAtPeak = 2;
+
+/**
+ * What a pod holds besides the uploads, at most, from its NODE_OPTIONS: old space + 3 × semi
+ * space + about 90 MiB outside the heap (the manifests' own budget beside the memory limit).
+ */
+export function memoryBudgetBytes(nodeOptions: string): number {
+  const flag = (name: string) => Number(new RegExp(`--${name}=(\\d+)`).exec(nodeOptions)?.[1] ?? Number.NaN);
+  return (flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 90) * mb;
+}
 export const smallBytes = 256 * 1024;
 const sampleEveryMs = 100;
 
@@ -26,6 +44,8 @@ export interface MemoryReading {
 }
 
 export interface UploadEvidence {
+  /** recipe-api's memory limit as the lab runs it (the manifests), null without one. */
+  memoryLimitBytes: number | null;
   uploadBytes: number;
   concurrent: number;
   small: PhaseLoad;
@@ -39,10 +59,16 @@ export interface UploadEvidence {
   sidecarUploads: AccessLogEntry[];
 }
 
+/**
+ * The instance the uploads reach: recipe-api's sidecar inbound listener on the lab's ports fronts
+ * the first instance, which keeps the service's name (lab/src/workloads/services.ts).
+ */
+const uploadPod = { pod: 'recipe-api' };
+
 const readMemory = (s: Scrape): MemoryReading => ({
-  rss: sumOf(s, 'process_resident_memory_bytes'),
-  heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes'),
-  external: sumOf(s, 'nodejs_external_memory_bytes'),
+  rss: sumOf(s, 'process_resident_memory_bytes', uploadPod),
+  heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes', uploadPod),
+  external: sumOf(s, 'nodejs_external_memory_bytes', uploadPod),
 });
 
 /**
@@ -266,6 +292,7 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
     );
     const s1 = await target.scrape('recipe-api');
     return {
+      memoryLimitBytes: target.pods['recipe-api'].memoryLimitBytes,
       uploadBytes: oversizedBytes,
       concurrent: concurrentUploads,
       small: phaseFromRecords('small upload', [small]),
@@ -277,9 +304,9 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
       peak: sampled.peak,
       samples: sampled.samples,
       metricDeltas: [
-        describeDelta('recipe-api', s0, s1, 'process_resident_memory_bytes'),
-        describeDelta('recipe-api', s0, s1, 'nodejs_heap_size_used_bytes'),
-        describeDelta('recipe-api', s0, s1, 'nodejs_external_memory_bytes'),
+        describeDelta('recipe-api', s0, s1, 'process_resident_memory_bytes', uploadPod),
+        describeDelta('recipe-api', s0, s1, 'nodejs_heap_size_used_bytes', uploadPod),
+        describeDelta('recipe-api', s0, s1, 'nodejs_external_memory_bytes', uploadPod),
       ],
       sidecarUploads: (logs['recipe-api-sidecar'] ?? []).filter((e) => e.path.includes('/photo')),
     };
@@ -316,7 +343,12 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
       accessLog: e.sidecarUploads.slice(0, 5).map((entry) => ({ proxy: 'recipe-api-sidecar', entry })),
       accessLogCounts: { 'recipe-api-sidecar: photo uploads': countByStatusAndFlag(e.sidecarUploads) },
       trace: null,
-      findings: [],
+      findings:
+        e.memoryLimitBytes === null || e.peak.rss === null
+          ? []
+          : [
+              `recipe-api's peak RSS ${(e.peak.rss / mb).toFixed(0)} MiB against the ${(e.memoryLimitBytes / mb).toFixed(0)} MiB memory limit of its Deployment: ${e.peak.rss < e.memoryLimitBytes ? 'fits (on the cluster the signal is the same memory growth, not an OOM kill)' : 'OVER: the pod would be OOMKilled on the cluster'}`,
+            ],
     };
   },
 };

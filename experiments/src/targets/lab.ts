@@ -13,11 +13,21 @@ import {
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
 import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { parseScrape, type Scrape } from '@recipe-mesh/measure/metric-text';
+import { parseScrape, type Sample, type Scrape } from '@recipe-mesh/measure/metric-text';
+import { labPaths } from '@recipe-mesh/lab/paths';
+import { isRunning } from '@recipe-mesh/lab/process/processes';
+import { readState } from '@recipe-mesh/lab/process/state';
 import type { TraceSpan } from '../evidence/trace.js';
 import { groupTraces } from '../evidence/trace.js';
 import type { AccessLogMark, InstanceHandle, LabTarget, ServiceName, Setup } from '../definition.js';
-import { deleteInstance, listInstances, startInstance, type InstanceStatus } from '@recipe-mesh/lab/instances';
+import {
+  deleteInstance,
+  listInstances,
+  setPreStopSleep,
+  startInstance,
+  type InstanceStatus,
+} from '@recipe-mesh/lab/instances';
+import { kubernetesDefaults, type PodBehaviour } from '@recipe-mesh/lab/workloads/manifests';
 import type { RestoreStack } from '../restore.js';
 import type { StateSnapshot } from '../leftovers.js';
 import { translateComponent } from '../mesh/components.js';
@@ -40,6 +50,12 @@ export interface LabConnection {
   snapshot(redisConfigKeys: string[]): Promise<StateSnapshot>;
   /** Runs at least this many instances of each service for the run (removed again on restore). */
   scale(wanted: Partial<Record<ServiceName, number>>, restore: RestoreStack): Promise<void>;
+  /**
+   * For the report: what `apply` changed and on which instances, by name, and every way this lab
+   * departs from the manifests (fewer replicas, a faster probe, manifests not rendered).
+   */
+  applied: string[];
+  departures: string[];
 }
 
 const authHeaders = (): Record<string, string> =>
@@ -103,13 +119,30 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       redis: redisUrlOf(state),
     },
     responseFlagsHeader: currentMesh(options).responseFlagsHeader,
+    /**
+     * Every running instance's admin /metrics, each sample labelled `pod` with the instance's
+     * name (as Prometheus labels a pod's series on Kubernetes): sums cover the whole Deployment,
+     * and a `{ pod }` matcher reads one instance.
+     */
     async scrape(service: ServiceName): Promise<Scrape> {
-      const res = await fetch(`${target.urls.admin[service]}/metrics`, {
-        headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain;q=0.5' },
-        signal: AbortSignal.timeout(5000),
-      });
-      if (!res.ok) throw new Error(`scrape ${service}: ${res.status}`);
-      return parseScrape(await res.text());
+      const current = readState(labPaths(options).stateDir) ?? state;
+      const pods = current.processes.filter((p) => p.instance?.service === service && isRunning(p));
+      const scrapes = await Promise.all(
+        pods.map(async (pod) => {
+          const url = `http://127.0.0.1:${pod.instance!.appPorts.admin}/metrics`;
+          const res = await fetch(url, {
+            headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain;q=0.5' },
+            signal: AbortSignal.timeout(5000),
+          }).catch(() => null);
+          // An instance stopping right now may refuse; the first one (the lab's ports) must answer.
+          if (!res?.ok) {
+            if (pod.name === service) throw new Error(`scrape ${pod.name}: ${res?.status ?? 'no answer'}`);
+            return null;
+          }
+          return { pod: pod.name, scrape: parseScrape(await res.text()) };
+        }),
+      );
+      return mergeScrapes(scrapes.filter((s) => s !== null));
     },
     async accessLogMark(): Promise<AccessLogMark> {
       const mark: AccessLogMark = {};
@@ -185,6 +218,7 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       }
       return samples;
     },
+    pods: podsOf(state),
     instances: {
       async list(service) {
         return (await listInstances(options, service)).map(handleOf);
@@ -197,7 +231,7 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       },
       async delete(name) {
         const stopped = await deleteInstance(options, name);
-        return stopped ? { exitedAfterMs: stopped.exitedAfterMs } : null;
+        return stopped ? { preStopMs: stopped.preStopMs, exitedAfterMs: stopped.exitedAfterMs } : null;
       },
     },
     async traces(opts = {}): Promise<TraceSpan[][]> {
@@ -208,28 +242,37 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     },
   };
 
-  /** Every running instance's admin URL: a fault document is the service's, so each pod gets it. */
-  async function adminUrls(service: ServiceName): Promise<string[]> {
-    const running = (await target.instances.list(service)).filter((i) => i.running).map((i) => i.adminUrl);
-    return running.length ? running : [target.urls.admin[service]];
-  }
+  const applied: string[] = [];
 
   async function apply(setup: Setup, restore: RestoreStack): Promise<void> {
+    // A fault document is the service's: every running pod gets it, and each gets its own back.
     for (const [service, doc] of Object.entries(setup.appFaults) as [ServiceName, FaultDocument][]) {
-      for (const admin of await adminUrls(service)) {
-        const previous = await getFaults(admin);
+      const running = (await target.instances.list(service)).filter((i) => i.running);
+      const instances = running.length
+        ? running
+        : [{ name: service, adminUrl: target.urls.admin[service], running: true, ready: true, inEndpoints: null }];
+      for (const instance of instances) {
+        const previous = await getFaults(instance.adminUrl);
         // An instance a drill removed during the run took its faults with it: nothing to put back.
         const stillThere = async () =>
-          admin === target.urls.admin[service] ||
-          (await target.instances.list(service)).some((i) => i.running && i.adminUrl === admin);
+          instance.adminUrl === target.urls.admin[service] ||
+          (await target.instances.list(service)).some((i) => i.running && i.name === instance.name);
         await restore.change(
-          `${service} (${admin}) faults back to ${JSON.stringify(previous)}`,
+          `${instance.name} faults back to ${JSON.stringify(previous)}`,
           async () => {
-            if (await stillThere()) await putFaults(admin, previous);
+            if (await stillThere()) await putFaults(instance.adminUrl, previous);
           },
-          () => putFaults(admin, doc),
+          () => putFaults(instance.adminUrl, doc),
         );
       }
+      applied.push(`${service} faults ${JSON.stringify(doc)} on ${instances.map((i) => i.name).join(', ')}`);
+    }
+    for (const service of setup.withoutPreStop ?? []) {
+      const previous = setPreStopSleep(options, service, 0);
+      restore.push(`${service} preStop sleep back to ${previous} ms`, async () => {
+        setPreStopSleep(options, service, previous);
+      });
+      applied.push(`${service} pods stopped without their preStop sleep (${previous / 1000} s in the manifests)`);
     }
     if (setup.mesh.length) {
       const original = currentMesh(options);
@@ -307,8 +350,13 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
       await restore.change(
         `remove the ${service} instances added for the run`,
         async () => {
-          for (const instance of await target.instances.list(service))
-            if (!before.some((b) => b.name === instance.name)) await target.instances.delete(instance.name);
+          // A rollout during the run replaces instances: as many as before stay, the newest added go first.
+          const now = await target.instances.list(service);
+          let surplus = now.length - before.length;
+          for (const instance of now.filter((i) => !before.some((b) => b.name === i.name)).reverse()) {
+            if (surplus-- <= 0) break;
+            await target.instances.delete(instance.name);
+          }
         },
         async () => {
           for (let i = before.filter((b) => b.running).length; i < count; i++) await target.instances.start(service);
@@ -317,7 +365,44 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
     }
   }
 
-  return { target, state, apply, startedHere, snapshot, scale };
+  return {
+    target,
+    state,
+    apply,
+    startedHere,
+    snapshot,
+    scale,
+    applied,
+    departures: state.manifests?.departures ?? [
+      'the lab was started before it read the manifests: run `npm run lab -- down` and up again',
+    ],
+  };
+}
+
+/** The pods as the lab runs them; a lab started before it read the manifests runs Kubernetes' defaults. */
+function podsOf(state: LabState): Record<ServiceName, PodBehaviour> {
+  if (state.pods) return state.pods;
+  return { 'web-api': kubernetesDefaults('web-api'), 'recipe-api': kubernetesDefaults('recipe-api') };
+}
+
+/** One scrape of several pods' scrapes, each sample labelled with its pod. */
+export function mergeScrapes(parts: { pod: string; scrape: Scrape }[]): Scrape {
+  const merged: Scrape = { samples: [], types: {}, families: new Map() };
+  for (const { pod, scrape } of parts) {
+    const relabelled = new Map<Sample, Sample>();
+    for (const sample of scrape.samples) {
+      const copy = { ...sample, labels: { ...sample.labels, pod } };
+      relabelled.set(sample, copy);
+      merged.samples.push(copy);
+    }
+    Object.assign(merged.types, scrape.types);
+    for (const [name, family] of scrape.families) {
+      const into = merged.families.get(name) ?? { ...family, samples: [] };
+      into.samples.push(...family.samples.map((s) => relabelled.get(s) ?? { ...s, labels: { ...s.labels, pod } }));
+      merged.families.set(name, into);
+    }
+  }
+  return merged;
 }
 
 function handleOf(status: InstanceStatus): InstanceHandle {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -12,47 +11,21 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { findBinary } from '@recipe-mesh/measure/binaries';
+import {
+  inputFingerprint,
+  kustomizeBuild as renderWithKustomize,
+  parseYamlDocuments as parseRendered,
+} from '@recipe-mesh/lab/workloads/kustomize';
 import type { K8sObject } from './objects.js';
 import { repoPath, repoRoot } from './repo.js';
 
-/**
- * The kustomize to build with: kubectl's embedded one (kubectl ships on this project's machines),
- * else a standalone `kustomize` (`go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0`).
- */
-function kustomizeCommand(): [string, string[]] {
-  const kubectl = findBinary('kubectl');
-  if (kubectl) return [kubectl, ['kustomize']];
-  const kustomize = findBinary('kustomize');
-  if (kustomize) return [kustomize, ['build']];
-  throw new Error('neither kubectl nor kustomize is on PATH: the k8s checks need one of them to build the manifests');
-}
-
-/** `kubectl kustomize <dir>` (offline), parsed. Throws with kustomize's message on failure. */
+/** `kubectl kustomize <dir>` (offline), parsed; the lab renders the overlay with the same function. */
 export function kustomizeBuild(dir: string): K8sObject[] {
-  let out: string;
-  const [command, args] = kustomizeCommand();
-  try {
-    out = execFileSync(command, [...args, dir], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 64 << 20,
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new Error(`kubectl kustomize ${path.relative(repoRoot, dir) || '.'} failed:\n${stderr}`);
-  }
-  return parseYamlDocuments(out);
+  return renderWithKustomize(dir, path.relative(repoRoot, dir) || '.') as K8sObject[];
 }
 
 export function parseYamlDocuments(text: string): K8sObject[] {
-  return parseAllDocuments(text)
-    .map((doc) => {
-      if (doc.errors.length) throw new Error(doc.errors.map((e) => e.message).join('\n'));
-      return doc.toJS() as K8sObject | null;
-    })
-    .filter((o): o is K8sObject => o !== null && typeof o === 'object');
+  return parseRendered(text) as K8sObject[];
 }
 
 /** One way to deploy: the minikube overlay plus some components (paths relative to the repo). */
@@ -106,23 +79,6 @@ export function composedKustomization(components: string[], imageTag?: string): 
 
 const cache = new Map<string, K8sObject[]>();
 
-/** Everything a build reads: a change to any of these files is a new cache key. */
-const inputRoots = ['k8s/base', 'k8s/components', 'k8s/overlays', 'istio', 'grafana'];
-
-function inputFingerprint(): string {
-  const hash = createHash('sha256');
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir).sort()) {
-      if (entry.startsWith('.') || entry === 'node_modules') continue;
-      const full = path.join(dir, entry);
-      if (statSync(full).isDirectory()) walk(full);
-      else hash.update(path.relative(repoRoot, full)).update('\0').update(readFileSync(full)).update('\0');
-    }
-  };
-  for (const root of inputRoots) if (existsSync(repoPath(root))) walk(repoPath(root));
-  return hash.digest('hex').slice(0, 16);
-}
-
 let fingerprint: string | undefined;
 const diskCache = () => path.join(tmpdir(), 'recipe-mesh-k8s-builds');
 
@@ -133,7 +89,7 @@ const diskCache = () => path.join(tmpdir(), 'recipe-mesh-k8s-builds');
  * kept on disk under a fingerprint of every input file; callers get a fresh copy.
  */
 export function buildCombination(combination: Combination): K8sObject[] {
-  fingerprint ??= inputFingerprint();
+  fingerprint ??= inputFingerprint(repoRoot);
   const key = `${fingerprint}-${createHash('sha256').update(combination.components.join(',')).digest('hex').slice(0, 16)}`;
   let objects = cache.get(key);
   const file = path.join(diskCache(), `${key}.json`);

@@ -16,6 +16,7 @@ import {
 import { xdsFile } from '../mesh/envoy-config.js';
 import { writeEdsFiles, writeProxyXds } from '../mesh/xds-files.js';
 import type { MembershipSettings, ProcessRecord } from '../process/state.js';
+import type { PodBehaviour } from '../workloads/manifests.js';
 import { instancePortEnv, serviceShapes, type InstanceInfo, type ServiceName } from '../workloads/services.js';
 import { proxyFiles, sourceMode, type LabPaths } from '../paths.js';
 import type { LabPorts } from '../ports.js';
@@ -40,6 +41,8 @@ export interface LaunchInput {
   workloads: Workloads;
   /** Set when some service has readiness-driven membership: the endpoint controller runs. */
   membership?: MembershipSettings;
+  /** How each service's pods behave (the manifests, workloads/manifests.ts): env, NODE_OPTIONS, args. */
+  pods?: Record<ServiceName, PodBehaviour>;
   scrapeIntervalSeconds?: number;
   log: (line: string) => void;
 }
@@ -74,15 +77,23 @@ export function instanceEnv(name: string, instance: InstanceInfo): Record<string
 }
 
 /**
- * The drain delay the lab gives an app. With readiness-driven membership, longer than it takes
- * callers' Envoys to drop a stopping instance (probe period + propagation delay, plus a second
- * for file watching and a loaded machine), so a stop loses no request as on Kubernetes with a
- * drain longer than endpoint propagation. Without it nothing needs to propagate, and `down`
- * need not wait the services' 5 s default.
+ * The drain delay the lab gives an app whose manifests set none (they do: SHUTDOWN_DRAIN_DELAY_MS
+ * in k8s/base). With readiness-driven membership, longer than it takes callers' Envoys to drop a
+ * stopping instance (propagation delay plus a second for file watching and a loaded machine).
+ * Without it nothing needs to propagate, and `down` need not wait the services' 5 s default.
  */
 export function drainDelayMs(service: ServiceName, membership: MembershipSettings | undefined): number {
   if (!membership?.services.includes(service)) return 500;
-  return membership.probePeriodMs + membership.propagationDelayMs + 1000;
+  return membership.propagationDelayMs + 1000;
+}
+
+/**
+ * The manifests' env of the service's container (NODE_OPTIONS, SHUTDOWN_*, OTEL_* …). Values
+ * that name places on the cluster (ports, Redis, recipe-api, Tempo, the pod's resource
+ * attributes) are replaced by the lab's own wiring, which appSpec puts after these.
+ */
+export function manifestEnv(pod: PodBehaviour | undefined): Record<string, string> {
+  return pod?.env ?? {};
 }
 
 /** One app instance: the service's command and env on this instance's ports. */
@@ -93,8 +104,11 @@ export function appSpec(
   viaMesh: boolean,
 ): LaunchSpec {
   const { paths, ports } = input;
-  const command =
+  const pod = input.pods?.[service];
+  const base =
     (service === 'recipe-api' ? input.apps?.recipeApi : input.apps?.webApi) ?? serviceCommand(paths.root, service);
+  // The container's args follow the image's entrypoint (the service's main), as Kubernetes appends them.
+  const command = { command: base.command, args: [...base.args, ...(pod?.args ?? [])] };
   const serviceEnv: Record<string, string> =
     service === 'recipe-api'
       ? { REDIS_URL: input.binaries.redis ? `redis://127.0.0.1:${ports.redis}` : 'none' }
@@ -110,8 +124,9 @@ export function appSpec(
     command: command.command,
     args: command.args,
     env: {
-      HOST: '127.0.0.1',
       SHUTDOWN_DRAIN_DELAY_MS: String(drainDelayMs(service, input.membership)),
+      ...manifestEnv(pod),
+      HOST: '127.0.0.1',
       OTEL_SERVICE_NAME: service,
       OTEL_EXPORTER_OTLP_ENDPOINT: url(ports.traceSink),
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',

@@ -5,13 +5,15 @@ import { edsFileName, edsTargets, loadAssignment } from '../mesh/endpoints.js';
 import { writeEdsFiles } from '../mesh/xds-files.js';
 import { labPaths, proxyFiles } from '../paths.js';
 import { isRunning } from '../process/processes.js';
-import { readyCheck } from '../process/readiness.js';
 import { readState, type LabState, type ProcessRecord } from '../process/state.js';
+import type { ProbeTiming } from '../workloads/manifests.js';
+import { afterProbe, httpProbe, initialProbeState, type ProbeState } from './probe.js';
 
 /**
  * The lab's endpoint controller: what kubelet's readiness probes, the Kubernetes endpoints
- * controller and istiod do together for a Service's pods. It probes each instance's `/readyz`
- * every probe period, drops an instance at once when it is terminating or its process is gone
+ * controller and istiod do together for a Service's pods. It probes each instance with its
+ * service's readiness probe from the manifests (path, period, timeout, failure and success
+ * thresholds: probe.ts), drops an instance at once when it is terminating or its process is gone
  * (a deleted pod's endpoint is marked terminating, kubernetes.io/docs/concepts/services-networking/
  * endpoint-slices/#conditions), and after the propagation delay publishes the ready instances to
  * every caller's EDS cluster through file-based xDS. Istio's sidecars learn endpoints the same
@@ -20,17 +22,29 @@ import { readState, type LabState, type ProcessRecord } from '../process/state.j
  * istio/istio#10537), so readiness decides membership and Envoy's own view follows it.
  */
 
-/** Lab defaults: Kubernetes probes every 10 s (failureThreshold 3); a lab wants seconds-long drills. */
-export const defaultMembershipTiming = { probePeriodMs: 1000, propagationDelayMs: 500 };
+/**
+ * Readiness when a service's manifests give no readiness probe: the kubelet then counts a
+ * running container as ready; the lab still checks its /readyz each second so that an instance
+ * that is not serving yet is not published.
+ */
+export const fallbackReadiness: ProbeTiming = {
+  path: '/readyz',
+  periodMs: 1000,
+  timeoutMs: 1000,
+  failureThreshold: 1,
+  successThreshold: 1,
+  initialDelayMs: 0,
+};
+
+/** How long an endpoint change takes to reach callers' Envoys (endpoints controller + istiod push). */
+export const defaultPropagationDelayMs = 500;
 
 /** How often the controller reads state.json for new, terminating or exited instances. */
 const watchIntervalMs = 100;
 
-interface Probe {
+interface Probe extends ProbeState {
   /** pid + start time: a restarted instance is probed afresh. */
   processKey: string;
-  ready: boolean;
-  probedAt: number;
 }
 
 interface Snapshot {
@@ -93,21 +107,27 @@ export async function runEndpointController(options: ControllerOptions): Promise
     const candidates = memberCandidates(state);
     for (const record of candidates) {
       const processKey = `${record.pid}:${record.startTicks}`;
-      const probe = probes.get(record.name);
       const live = isRunning(record) && !record.instance!.terminating;
+      const timing = settings.readiness[record.instance!.service] ?? fallbackReadiness;
+      let probe = probes.get(record.name);
+      if (!probe || probe.processKey !== processKey) {
+        probe = { processKey, ...initialProbeState(now, timing) };
+        probes.set(record.name, probe);
+      }
       if (!live) {
-        probes.set(record.name, { processKey, ready: false, probedAt: now });
+        probes.set(record.name, { ...probe, ready: false });
         continue;
       }
-      const due = !probe || probe.processKey !== processKey || now - probe.probedAt >= settings.probePeriodMs;
-      if (!due || inFlight.has(record.name)) continue;
-      if (probe?.processKey !== processKey) probes.set(record.name, { processKey, ready: false, probedAt: now });
+      if (now < probe.dueAt || inFlight.has(record.name)) continue;
       inFlight.add(record.name);
-      // Probes run beside the loop so a slow /readyz never delays noticing a terminating instance.
-      void readyCheck(record).then((ready) => {
+      const startedAt = now;
+      const url = `http://127.0.0.1:${record.instance!.appPorts.admin}${timing.path}`;
+      // Probes run beside the loop so a slow probe never delays noticing a terminating instance.
+      void httpProbe(url, timing.timeoutMs).then((passed) => {
         inFlight.delete(record.name);
-        if (probes.get(record.name)?.processKey === processKey)
-          probes.set(record.name, { processKey, ready, probedAt: Date.now() });
+        const current = probes.get(record.name);
+        if (current?.processKey === processKey)
+          probes.set(record.name, { processKey, ...afterProbe(current, passed, startedAt, timing) });
       });
     }
     for (const name of probes.keys()) if (!candidates.some((c) => c.name === name)) probes.delete(name);

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LabPorts } from '../ports.js';
+import type { PodBehaviour, ProbeTiming } from '../workloads/manifests.js';
 import type { InstanceInfo, ServiceName } from '../workloads/services.js';
 
 export type ProcessKind = 'app' | 'envoy' | 'redis' | 'prometheus' | 'trace-sink' | 'endpoint-controller';
@@ -26,12 +27,13 @@ export interface ProcessRecord {
 
 /**
  * Readiness-driven endpoint membership (membership/controller.ts), for the services started with
- * replicas: probe period and the delay from a change to callers' Envoys (Kubernetes'
- * endpoints controller plus istiod's debounce and push).
+ * replicas: each service's readiness probe as the kubelet runs it (from the manifests) and the
+ * delay from a change to callers' Envoys (Kubernetes' endpoints controller plus istiod's debounce
+ * and push).
  */
 export interface MembershipSettings {
   services: ServiceName[];
-  probePeriodMs: number;
+  readiness: Partial<Record<ServiceName, ProbeTiming>>;
   propagationDelayMs: number;
 }
 
@@ -50,6 +52,17 @@ export interface LabState {
   endpoints: LabEndpoints;
   /** Present when some service runs with readiness-driven membership (`replicas`). */
   membership?: MembershipSettings;
+  /**
+   * How each service's pods behave, from the manifests (workloads/manifests.ts): what the lab
+   * runs, with any lab option that departs from them (fewer replicas, a faster probe) applied.
+   * `preStopSleepMs` is changed while an experiment removes the preStop sleep.
+   */
+  pods?: Record<ServiceName, PodBehaviour>;
+  /**
+   * Where `pods` came from, the replicas the manifests ask for (the lab may run fewer), and every
+   * way the lab departs from the manifests, one line each (status and experiment reports show them).
+   */
+  manifests?: { source: string; replicas: Record<ServiceName, number>; departures: string[] };
   /** Instances started so far per service, so a new instance never reuses a name (like pod names). */
   instancesStarted?: Partial<Record<ServiceName, number>>;
 }

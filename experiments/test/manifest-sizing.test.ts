@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
+import { stallMsFor } from '../src/incidents/no-healthy-upstream.js';
+import { rollout503 } from '../src/incidents/rollout-503.js';
+import { concurrentUploads, copiesAtPeak, memoryBudgetBytes, oversizedBytes } from '../src/incidents/upload-oom.js';
+import { repoRoot } from './lab-fixture.js';
+
+/** Faults sized from the manifests mean the same on the lab and on the cluster (docs/experiments.md). */
+
+const kubectl = requireBinary('kubectl');
+const skip = 'skip' in kubectl ? kubectl.skip : false;
+
+test("no-healthy-upstream's Redis stall outlasts recipe-api's readiness probe failing on every replica", {
+  skip,
+}, () => {
+  const readiness = readPodBehaviours(repoRoot).services['recipe-api'].readiness!;
+  const stall = stallMsFor(readiness);
+  assert.ok(
+    stall > readiness.periodMs * readiness.failureThreshold + readiness.timeoutMs,
+    `stall ${stall} ms vs probe every ${readiness.periodMs} ms × ${readiness.failureThreshold} + ${readiness.timeoutMs} ms`,
+  );
+  assert.ok(stallMsFor({ ...readiness, periodMs: readiness.periodMs * 2 }) > stall, 'a slower probe, a longer stall');
+});
+
+test("rollout-503's incident removes recipe-api's preStop sleep; its fixes keep it", () => {
+  assert.deepEqual(rollout503.incidentSetup.withoutPreStop, ['recipe-api']);
+  for (const fix of rollout503.fixes) assert.deepEqual(fix.setup.withoutPreStop ?? [], [], fix.name);
+});
+
+test("upload-oom's uploads fit recipe-api's memory limit with its NODE_OPTIONS heap, so growth is the signal on both targets", {
+  skip,
+}, () => {
+  const pod = readPodBehaviours(repoRoot).services['recipe-api'];
+  const budget = memoryBudgetBytes(pod.env.NODE_OPTIONS ?? '');
+  assert.ok(Number.isFinite(budget), `NODE_OPTIONS ${pod.env.NODE_OPTIONS} names the old and semi space`);
+  const peak = budget + concurrentUploads * oversizedBytes * copiesAtPeak;
+  assert.ok(pod.memoryLimitBytes !== null);
+  assert.ok(
+    peak <= pod.memoryLimitBytes,
+    `${peak / 2 ** 20} MiB at the peak against the ${pod.memoryLimitBytes / 2 ** 20} MiB limit`,
+  );
+  assert.ok(oversizedBytes > 5 * 2 ** 20, 'over the 5 MiB upload limit, so the fix answers 413');
+});
