@@ -22,6 +22,7 @@ import {
   podOf,
   proxyNode,
   startIstiod,
+  waitForEndpoints,
   waitForIstioConfig,
 } from './lib/istiod.js';
 import {
@@ -64,9 +65,14 @@ before(async () => {
   platform = await deployedPlatform({ istio: true });
   install = generatedInstall(platform);
   istiod = await startIstiod(platform, install);
+  // istiod gives a sidecar its inbound side from the Services whose endpoints hold its pod.
+  await waitForEndpoints(platform, meshNamespace, ['web-api', 'recipe-api']);
   for (const [proxy, [namespace, label]] of Object.entries(podLabels)) {
     const node = proxyNode(podOf(platform, namespace, label), installedIstioVersion());
-    proxies.set(proxy, await connect(istiod, node));
+    const routeNames = places.flatMap((p) =>
+      p.proxy === proxy && p.istiod.kind === 'rds' ? [p.istiod.routeConfig] : [],
+    );
+    proxies.set(proxy, await connect(istiod, node, routeNames));
   }
 });
 
@@ -137,7 +143,7 @@ describe('the lab’s Envoy config against istiod’s', { skip: skip ?? false },
   test('every field the lab sets is compared or a listed difference', () => {
     for (const component of variants) {
       const mesh = labMesh(component);
-      const uncovered = places.flatMap((place) => uncoveredFields(labObjects(mesh, place)));
+      const uncovered = places.flatMap((place) => uncoveredFields(place, labObjects(mesh, place)));
       assert.deepEqual([...new Set(uncovered)], [], `fields the comparison does not cover (${component ?? 'base'})`);
     }
   });

@@ -4,7 +4,7 @@ import { proxyResources } from '@recipe-mesh/lab/mesh/envoy-config';
 import {
   type ComparedField,
   type EnvoyObject,
-  type KeptDifference,
+  type Side,
   comparedFields,
   keptDifferences,
 } from '@recipe-mesh/lab/mesh/istiod-parity';
@@ -175,8 +175,26 @@ function durationMs(value: Json): number | undefined {
 }
 
 function normalized(value: Json, field: ComparedField): Json {
-  return field.as === 'duration' ? durationMs(value) : value;
+  const present = value === undefined && 'absentIs' in field ? field.absentIs : value;
+  if (present === undefined) return undefined;
+  switch (field.as) {
+    case 'duration':
+      return durationMs(present);
+    case 'int64':
+      return Number(present);
+    case 'percent':
+      return present?.value ?? 0;
+    default:
+      return present;
+  }
 }
+
+/** The side of the mesh a lab listener is on (the gateway calls out like a sidecar's outbound). */
+export function sideOf(place: Place): Side {
+  return place.istiod.kind === 'inbound' ? 'inbound' : 'outbound';
+}
+
+const applies = (row: { only?: Side }, place: Place) => row.only === undefined || row.only === sideOf(place);
 
 export interface Difference {
   proxy: ProxyName;
@@ -196,7 +214,7 @@ const canonical = (value: Json): string =>
 /** The compared fields where the lab's objects and istiod's disagree. */
 export function differences(place: Place, lab: ListenerObjects, istiod: ListenerObjects): Difference[] {
   const found: Difference[] = [];
-  for (const field of comparedFields) {
+  for (const field of comparedFields.filter((f) => applies(f, place))) {
     const labValues = valuesAt(lab[field.object], field.path);
     const istiodValues = valuesAt(istiod[field.object], field.path);
     const count = Math.max(labValues.length, istiodValues.length);
@@ -233,13 +251,8 @@ const startsWith = (path: readonly string[], prefix: readonly string[]) =>
   prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
 
 /** Fields the lab sets in `objects` that neither table covers, as `object.path`. */
-export function uncoveredFields(objects: ListenerObjects): string[] {
-  const covered: { object: string; path: readonly string[] }[] = [
-    ...comparedFields,
-    ...keptDifferences.filter((d): d is KeptDifference & { object: EnvoyObject } =>
-      ['cluster', 'route', 'routeConfiguration', 'httpConnectionManager'].includes(d.object),
-    ),
-  ];
+export function uncoveredFields(place: Place, objects: ListenerObjects): string[] {
+  const covered = [...comparedFields, ...keptDifferences].filter((row) => applies(row, place));
   const out = new Set<string>();
   for (const [object, json] of Object.entries(objects) as [EnvoyObject, Json][]) {
     // The route configuration's routes are the `route` object, compared on their own.

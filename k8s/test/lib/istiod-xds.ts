@@ -31,7 +31,11 @@ message DiscoveryRequest {
 );
 const discoveryRequest = root.lookupType('DiscoveryRequest');
 const adsMethod = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
-const clusterType = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+const types = {
+  clusters: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  listeners: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  routes: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+};
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -70,10 +74,16 @@ export interface XdsConnection {
 }
 
 /**
- * Connects to istiod's plaintext xDS port (127.0.0.1) as `node`. Resolves once the stream is open
- * and the first request sent; istiod has the connection once it answers (poll its debug endpoint).
+ * Connects to istiod's plaintext xDS port (127.0.0.1) as `node` and subscribes to its clusters,
+ * listeners and the route configurations `routeNames`; istiod has the connection once its debug
+ * endpoints list it (poll them).
  */
-export function connectProxy(address: string, node: ProxyNode, onError: (error: Error) => void): XdsConnection {
+export function connectProxy(
+  address: string,
+  node: ProxyNode,
+  routeNames: string[],
+  onError: (error: Error) => void,
+): XdsConnection {
   const client = new Client(address, credentials.createInsecure());
   const stream: ClientDuplexStream<Buffer, Buffer> = client.makeBidiStreamRequest(
     adsMethod,
@@ -85,11 +95,23 @@ export function connectProxy(address: string, node: ProxyNode, onError: (error: 
   stream.on('error', (error: Error) => {
     if (!closing) onError(error);
   });
-  const request = discoveryRequest.fromObject({
-    node: { id: node.id, cluster: node.cluster, metadata: struct(node.metadata) },
-    typeUrl: clusterType,
-  });
-  stream.write(Buffer.from(discoveryRequest.encode(request).finish()));
+  // istiod's config dump holds what the connection subscribed to (its watched resources):
+  // every cluster and listener, and the route configurations asked for by name (those the
+  // listeners name, which this client does not decode).
+  const requests = [
+    { typeUrl: types.clusters, resourceNames: [] as string[] },
+    { typeUrl: types.listeners, resourceNames: [] },
+    { typeUrl: types.routes, resourceNames: routeNames },
+  ];
+  for (const [i, { typeUrl, resourceNames }] of requests.entries()) {
+    const request = discoveryRequest.fromObject({
+      // The node goes in the first request only, as Envoy sends it.
+      ...(i === 0 ? { node: { id: node.id, cluster: node.cluster, metadata: struct(node.metadata) } } : {}),
+      typeUrl,
+      resourceNames,
+    });
+    stream.write(Buffer.from(discoveryRequest.encode(request).finish()));
+  }
   return {
     close() {
       closing = true;

@@ -259,9 +259,9 @@ export interface ConnectedProxy {
 }
 
 /** Connects `node` and waits until istiod lists the connection (its debug endpoints then answer for it). */
-export async function connect(istiod: Istiod, node: ProxyNode): Promise<ConnectedProxy> {
+export async function connect(istiod: Istiod, node: ProxyNode, routeNames: string[]): Promise<ConnectedProxy> {
   let failure: Error | null = null;
-  const connection = connectProxy(istiod.xdsAddress, node, (error) => {
+  const connection = connectProxy(istiod.xdsAddress, node, routeNames, (error) => {
     failure = error;
   });
   const id = proxyId(node);
@@ -286,7 +286,25 @@ export async function configDump(istiod: Istiod, node: ProxyNode): Promise<Envoy
   const response = await fetch(`${istiod.debugUrl}/debug/config_dump?proxyID=${encodeURIComponent(proxyId(node))}`);
   const body = await response.text();
   if (response.status !== 200) throw new Error(`config_dump for ${proxyId(node)}: ${response.status} ${body}`);
-  return JSON.parse(body) as EnvoyConfigDump;
+  return protoNames(JSON.parse(body)) as EnvoyConfigDump;
+}
+
+/**
+ * istiod's debug endpoint writes protobuf JSON with lowerCamelCase field names; the lab's files
+ * (and Envoy's own admin dump) use the proto names. Field names are renamed back; map keys
+ * (extension names such as `envoy.filters.http.fault`, `@type`) are left alone.
+ */
+export function protoNames(json: unknown): unknown {
+  if (Array.isArray(json)) return json.map(protoNames);
+  if (!json || typeof json !== 'object') return json;
+  return Object.fromEntries(
+    Object.entries(json).map(([key, value]) => [
+      /^[a-z][A-Za-z0-9]*$/.test(key)
+        ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/([a-z])5xx/g, '$1_5xx')
+        : key,
+      protoNames(value),
+    ]),
+  );
 }
 
 export interface EnvoyConfigDump {
@@ -311,4 +329,24 @@ export async function waitForIstioConfig(platform: TestPlatform, istiod: Istiod)
     { timeoutMs: 30_000, intervalMs: 200 },
   );
   if (!seen.value) throw new Error(`istiod did not load resource versions ${versions.join(', ')} in 30 s`);
+}
+
+/** Waits until each Service's EndpointSlices list a ready endpoint (kube-controller-manager writes them). */
+export async function waitForEndpoints(platform: TestPlatform, namespace: string, services: string[]): Promise<void> {
+  const ready = await pollUntil(
+    () => {
+      const slices = JSON.parse(platform.cluster.kubectl(['-n', namespace, 'get', 'endpointslices', '-o', 'json'])) as {
+        items: { metadata: { labels?: Record<string, string> }; endpoints?: { conditions?: { ready?: boolean } }[] }[];
+      };
+      return services.every((service) =>
+        slices.items.some(
+          (s) =>
+            s.metadata.labels?.['kubernetes.io/service-name'] === service &&
+            (s.endpoints ?? []).some((e) => e.conditions?.ready),
+        ),
+      );
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+  if (!ready.value) throw new Error(`no ready endpoints for ${services.join(', ')} in 60 s`);
 }

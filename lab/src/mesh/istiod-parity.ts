@@ -13,8 +13,14 @@
 /** Which of one listener's Envoy objects a path starts from (protobuf JSON, snake_case names). */
 export type EnvoyObject = 'cluster' | 'route' | 'routeConfiguration' | 'httpConnectionManager';
 
-/** How two values compare: as JSON, or as durations in milliseconds ("2s" = "2.000s"). */
-export type Comparison = 'json' | 'duration';
+/**
+ * How two values compare: as JSON; as durations in milliseconds ("2s" = "2.000s"); as an int64
+ * (protobuf JSON writes those as strings); as an envoy.type.v3.Percent (`{}` is 0 %).
+ */
+export type Comparison = 'json' | 'duration' | 'int64' | 'percent';
+
+/** Which listeners a row is about: the caller's side (outbound and the gateway) or the server's. */
+export type Side = 'outbound' | 'inbound';
 
 export interface ComparedField {
   object: EnvoyObject;
@@ -23,6 +29,10 @@ export interface ComparedField {
   as: Comparison;
   /** What an experiment reads through it. */
   why: string;
+  /** Only on this side (else on both). */
+  only?: Side;
+  /** Protobuf JSON leaves a default out: the value an absent field has. */
+  absentIs?: unknown;
 }
 
 const httpOptions = [
@@ -32,23 +42,23 @@ const httpOptions = [
 const threshold = ['circuit_breakers', 'thresholds', '*'] as const;
 const fault = ['typed_per_filter_config', 'envoy.filters.http.fault'] as const;
 
-const cluster = (path: readonly string[], why: string, as: Comparison = 'json'): ComparedField => ({
-  object: 'cluster',
-  path,
-  as,
-  why,
-});
-const route = (path: readonly string[], why: string, as: Comparison = 'json'): ComparedField => ({
-  object: 'route',
-  path,
-  as,
-  why,
-});
+const cluster = (
+  path: readonly string[],
+  why: string,
+  as: Comparison = 'json',
+  extra: Pick<ComparedField, 'only' | 'absentIs'> = {},
+): ComparedField => ({ object: 'cluster', path, as, why, ...extra });
+const route = (
+  path: readonly string[],
+  why: string,
+  as: Comparison = 'json',
+  extra: Pick<ComparedField, 'only' | 'absentIs'> = {},
+): ComparedField => ({ object: 'route', path, as, why, ...extra });
 
 export const comparedFields: readonly ComparedField[] = [
   cluster(['name'], 'cluster stats, access-log %UPSTREAM_CLUSTER_RAW% and the route target (subset included)'),
   cluster(['connect_timeout'], 'when a connect attempt fails (UF)', 'duration'),
-  cluster(['lb_policy'], 'which instance a request reaches'),
+  cluster(['lb_policy'], 'which instance a request reaches (Istio: LEAST_REQUEST)', 'json', { only: 'outbound' }),
   cluster(
     [...httpOptions, 'common_http_protocol_options', 'idle_timeout'],
     'the 503 UC race with the app keep-alive',
@@ -57,12 +67,12 @@ export const comparedFields: readonly ComparedField[] = [
   cluster([...httpOptions, 'common_http_protocol_options', 'max_requests_per_connection'], 'connection reuse'),
   cluster([...httpOptions, 'explicit_http_config'], 'HTTP/1.1 or HTTP/2 to the upstream'),
   cluster([...httpOptions, 'use_downstream_protocol_config'], 'HTTP/1.1 or HTTP/2 to the upstream'),
-  cluster([...threshold, 'priority'], 'which circuit breaker applies'),
+  cluster([...threshold, 'priority'], 'which circuit breaker applies', 'json', { absentIs: 'DEFAULT' }),
   cluster([...threshold, 'max_connections'], 'circuit breaking (503 UO)'),
   cluster([...threshold, 'max_pending_requests'], 'circuit breaking (503 UO)'),
   cluster([...threshold, 'max_requests'], 'circuit breaking (503 UO)'),
   cluster([...threshold, 'max_retries'], 'retry budget'),
-  cluster([...threshold, 'track_remaining'], 'remaining-capacity gauges'),
+  cluster([...threshold, 'track_remaining'], 'remaining-capacity gauges', 'json', { absentIs: false }),
   cluster(['outlier_detection', 'consecutive_5xx'], 'ejection (503 UH)'),
   cluster(['outlier_detection', 'enforcing_consecutive_5xx'], 'ejection (503 UH)'),
   cluster(['outlier_detection', 'consecutive_gateway_failure'], 'ejection (503 UH)'),
@@ -74,8 +84,10 @@ export const comparedFields: readonly ComparedField[] = [
   cluster(
     ['common_lb_config', 'healthy_panic_threshold'],
     'with every host ejected: 503 UH (threshold 0) or panic routing',
+    'percent',
   ),
-  route(['match'], 'which requests the route takes'),
+  route(['match', 'prefix'], 'which requests the route takes'),
+  route(['match', 'case_sensitive'], 'which requests the route takes', 'json', { absentIs: true }),
   route(['decorator', 'operation'], 'span names'),
   route(['route', 'cluster'], 'where the route sends (subset cluster)'),
   route(['route', 'timeout'], 'the route timeout (504 UT)', 'duration'),
@@ -86,7 +98,7 @@ export const comparedFields: readonly ComparedField[] = [
   route(['route', 'retry_policy', 'retriable_status_codes'], 'which statuses are retried'),
   route(['route', 'retry_policy', 'per_try_timeout'], 'each try’s budget', 'duration'),
   route(['route', 'retry_policy', 'retry_host_predicate'], 'retries go to another instance'),
-  route(['route', 'retry_policy', 'host_selection_retry_max_attempts'], 'retries go to another instance'),
+  route(['route', 'retry_policy', 'host_selection_retry_max_attempts'], 'retries go to another instance', 'int64'),
   route([...fault, 'delay'], 'injected delay'),
   route([...fault, 'abort'], 'injected abort'),
   route([...fault, '@type'], 'the fault filter’s config type'),
@@ -119,21 +131,25 @@ export const comparedFields: readonly ComparedField[] = [
     object: 'httpConnectionManager',
     path: ['use_remote_address'],
     as: 'json',
+    absentIs: false,
     why: 'X-Forwarded-For and internal-request detection',
   },
   {
     object: 'httpConnectionManager',
     path: ['codec_type'],
     as: 'json',
+    absentIs: 'AUTO',
     why: 'downstream HTTP/1.1 and HTTP/2',
   },
 ];
 
 /** Where the lab cannot or need not be istiod's, and why; `affects` says which runs it could change. */
 export interface KeptDifference {
-  object: EnvoyObject | 'listener' | 'cluster (istiod only)';
-  /** Paths from the object (lab side), or a name for what istiod adds. */
+  object: EnvoyObject;
+  /** Paths from the object (lab side). */
   path: readonly string[];
+  /** Only on this side (else on both). */
+  only?: Side;
   reason: string;
   /** 'none': no experiment observes it; else what an experiment could see differently. */
   affects: string;
@@ -142,6 +158,18 @@ export interface KeptDifference {
 export const keptDifferences: readonly KeptDifference[] = [
   {
     object: 'cluster',
+    path: ['@type'],
+    reason: 'the lab writes xDS files, whose resources carry their type',
+    affects: 'none',
+  },
+  {
+    object: 'cluster',
+    path: ['typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', '@type'],
+    reason: 'the same HttpProtocolOptions type',
+    affects: 'none',
+  },
+  {
+    object: 'routeConfiguration',
     path: ['@type'],
     reason: 'the lab writes xDS files, whose resources carry their type',
     affects: 'none',
@@ -158,6 +186,14 @@ export const keptDifferences: readonly KeptDifference[] = [
     path: ['eds_cluster_config'],
     reason: 'endpoints come from files the lab’s endpoint controller writes, not from istiod over ADS',
     affects: 'rollouts: the lab’s endpoint updates follow its own instance list, not kubelet readiness',
+  },
+  {
+    object: 'cluster',
+    path: ['lb_policy'],
+    only: 'inbound',
+    reason:
+      'the lab’s inbound cluster is its app’s one 127.0.0.1 endpoint; istiod’s is ORIGINAL_DST (CLUSTER_PROVIDED) to the pod address the connection was redirected to',
+    affects: 'none: one endpoint either way',
   },
   {
     object: 'cluster',
@@ -287,3 +323,22 @@ export const dataPlaneDifferences: readonly { what: string; reason: string; affe
     affects: 'istio_* metrics and peer metadata; Envoy’s core behaviour is the same minor',
   },
 ];
+
+export interface LabDifference {
+  what: string;
+  reason: string;
+  affects: string;
+}
+
+/**
+ * Every difference from istiod's configuration that an experiment in the lab could observe (the
+ * rows whose `affects` is not "none"), for each lab run's report.
+ */
+export function labDifferencesThatCouldMatter(): LabDifference[] {
+  const rows: LabDifference[] = [
+    ...keptDifferences.map((d) => ({ what: `${d.object} ${d.path.join('.')}`, reason: d.reason, affects: d.affects })),
+    ...Object.entries(istioOnlyHttpFilters).map(([name, d]) => ({ what: `HTTP filter ${name}`, ...d })),
+    ...dataPlaneDifferences,
+  ];
+  return rows.filter((d) => !/^none\b/.test(d.affects) && !d.affects.startsWith('see '));
+}
