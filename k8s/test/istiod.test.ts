@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { translateComponent } from '@recipe-mesh/experiments/mesh/components';
@@ -34,7 +35,8 @@ import {
   places,
   uncoveredFields,
 } from './lib/istiod-compare.js';
-import { faultComponents } from './lib/kustomize.js';
+import { faultComponents, parseYamlDocuments } from './lib/kustomize.js';
+import { repoPath } from './lib/repo.js';
 
 /**
  * The lab's Envoy configuration against istiod's own (docs/lab.md, "The lab's Envoy config and
@@ -69,10 +71,23 @@ before(async () => {
   await waitForEndpoints(platform, meshNamespace, ['web-api', 'recipe-api']);
   for (const [proxy, [namespace, label]] of Object.entries(podLabels)) {
     const node = proxyNode(podOf(platform, namespace, label), installedIstioVersion());
-    const routeNames = places.flatMap((p) =>
-      p.proxy === proxy && p.istiod.kind === 'rds' ? [p.istiod.routeConfig] : [],
-    );
-    proxies.set(proxy, await connect(istiod, node, routeNames));
+    const mine = places.filter((p) => p.proxy === proxy);
+    const routeNames = mine.flatMap((p) => (p.istiod.kind === 'rds' ? [p.istiod.routeConfig] : []));
+    // istiod works out a sidecar's inbound side (its Services) when the proxy connects: one that
+    // connected before its pod's endpoints reached istiod reconnects until they show.
+    const complete = async (connected: ConnectedProxy) => {
+      const dump = await configDump(istiod, connected.node);
+      return mine.every((place) => typeof istiodObjects(dump, place) !== 'string');
+    };
+    let connected: ConnectedProxy | null = null;
+    const deadline = Date.now() + 90_000;
+    while (!connected) {
+      const attempt = await connect(istiod, node, routeNames);
+      const ready = await pollUntil(() => complete(attempt), { timeoutMs: 5_000, intervalMs: 250 });
+      if (ready.value || Date.now() > deadline) connected = attempt;
+      else attempt.connection.close();
+    }
+    proxies.set(proxy, connected);
   }
 });
 
@@ -170,11 +185,14 @@ describe('the lab’s Envoy config against istiod’s', { skip: skip ?? false },
         (hcm.http_filters ?? []).some((f: { name: string }) => f.name === 'istio.stats'),
       ),
     ]);
-    const expected = meshHasPrometheusMetrics(install.mesh);
+    const telemetry = parseYamlDocuments(readFileSync(repoPath('istio/telemetry.yaml'), 'utf8')).filter(
+      (o) => o.kind === 'Telemetry' && o.metadata.namespace === 'istio-system',
+    );
+    const expected = meshHasPrometheusMetrics(install.mesh, telemetry);
     assert.deepEqual(
       withStats,
       [...configs.keys()].map((proxy) => [proxy, expected]),
-      `the generated mesh config ${expected ? 'enables' : 'does not enable'} the prometheus metrics provider`,
+      `the install config ${expected ? 'enables' : 'does not enable'} the prometheus metrics provider`,
     );
     // The result, for the run's log: whether the cluster exports istio_requests_total.
     console.log(`istio.stats in istiod's HTTP filter chains: ${expected ? 'present' : 'absent'}`);

@@ -76,8 +76,8 @@ test('the mesh: ingress and sidecars route all three protocols, log, trace, expo
       new Set(web.map((e) => e.upstreamCluster)),
       new Set([
         'inbound|3000||',
-        'outbound|4000||recipe-api.recipe-mesh.svc.cluster.local',
-        'outbound|4001||recipe-api.recipe-mesh.svc.cluster.local',
+        'outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local',
+        'outbound|4001|v1|recipe-api.recipe-mesh.svc.cluster.local',
       ]),
     );
     assert.ok(

@@ -143,7 +143,10 @@ export function istiodObjects(dump: EnvoyConfigDump, place: Place): ListenerObje
     const chain = (inbound.filter_chains ?? []).find(
       (c: Json) => c.filter_chain_match?.destination_port === port && hcmOf(c),
     );
-    if (!chain) return `virtualInbound has no HTTP chain for port ${port}`;
+    if (!chain) {
+      const ports = (inbound.filter_chains ?? []).map((c: Json) => c.filter_chain_match?.destination_port ?? c.name);
+      return `virtualInbound has no HTTP chain for port ${port} (chains: ${ports.join(', ')})`;
+    }
     httpConnectionManager = hcmOf(chain);
     routeConfiguration = httpConnectionManager.route_config;
     route = routeConfiguration?.virtual_hosts?.[0]?.routes?.[0];

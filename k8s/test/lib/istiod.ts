@@ -57,13 +57,21 @@ export function generatedInstall(platform: TestPlatform): GeneratedInstall {
 }
 
 /**
- * True when the mesh config enables Istio's Prometheus metrics provider, the condition under which
- * istiod adds the `istio.stats` HTTP filter (istio/istio pilot/pkg/model/telemetry.go: the
- * `prometheus` provider, by `defaultProviders.metrics` or a Telemetry resource's metrics).
+ * True when the install config enables Istio's Prometheus metrics provider, the condition under
+ * which istiod adds the `istio.stats` HTTP filter (istio/istio pilot/pkg/model/telemetry.go): by
+ * the mesh config's `defaultProviders.metrics` or a mesh-wide Telemetry resource's `metrics`
+ * (istio/telemetry.yaml). `prometheus` is a built-in provider name unless the mesh redefines it.
  */
-export function meshHasPrometheusMetrics(mesh: MeshConfig): boolean {
+export function meshHasPrometheusMetrics(mesh: MeshConfig, telemetry: K8sObject[]): boolean {
   const providers = new Map((mesh.extensionProviders ?? []).map((p) => [p.name, p]));
-  return (mesh.defaultProviders?.metrics ?? []).some((name) => providers.get(name)?.prometheus !== undefined);
+  const isPrometheus = (name: string) =>
+    providers.has(name) ? providers.get(name)?.prometheus !== undefined : name === 'prometheus';
+  const fromTelemetry = telemetry.flatMap((t) =>
+    ((t.spec as { metrics?: { providers?: { name: string }[] }[] } | undefined)?.metrics ?? []).flatMap((m) =>
+      (m.providers ?? []).map((p) => p.name),
+    ),
+  );
+  return [...(mesh.defaultProviders?.metrics ?? []), ...fromTelemetry].some(isPrometheus);
 }
 
 interface EnvVar {
