@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { ListenerPatch } from '@recipe-mesh/lab/mesh/description';
 import { callerBudgetHeader } from '@recipe-mesh/web-api/upstream/deadline';
 import { appKeepAliveMs, proxyIdleTimeoutMs } from '../src/incidents/503-uc.js';
 import {
@@ -39,6 +40,16 @@ test('Istio durations', () => {
   assert.throws(() => durationMs(5), /not an Istio duration/);
 });
 
+/** A DestinationRule connectionPool change: web-api's outbound clusters to recipe-api and recipe-api's inbound ones. */
+const bothEnds = (patch: ListenerPatch) => [
+  ...['outbound-recipe-api-http', 'outbound-recipe-api-grpc'].map((listener) => ({
+    proxy: 'web-api-sidecar',
+    listener,
+    patch,
+  })),
+  ...['inbound-http', 'inbound-grpc'].map((listener) => ({ proxy: 'recipe-api-sidecar', listener, patch })),
+];
+
 test('DestinationRule connectionPool.http.idleTimeout → the caller’s outbound and the server sidecar’s inbound clusters', (t) => {
   const root = fakeRoot(
     t,
@@ -46,18 +57,7 @@ test('DestinationRule connectionPool.http.idleTimeout → the caller’s outboun
     'recipe-api',
     '- op: replace\n  path: /spec/trafficPolicy/connectionPool/http/idleTimeout\n  value: 4s',
   );
-  assert.deepEqual(translateComponent('x', root), [
-    ...['outbound-recipe-api-http', 'outbound-recipe-api-grpc'].map((listener) => ({
-      proxy: 'web-api-sidecar',
-      listener,
-      patch: { upstream: { idleTimeoutMs: 4000 } },
-    })),
-    ...['inbound-http', 'inbound-grpc'].map((listener) => ({
-      proxy: 'recipe-api-sidecar',
-      listener,
-      patch: { upstream: { idleTimeoutMs: 4000 } },
-    })),
-  ]);
+  assert.deepEqual(translateComponent('x', root), bothEnds({ upstream: { idleTimeoutMs: 4000 } }));
 });
 
 test('DestinationRule connectionPool.http.maxRequestsPerConnection → both ends’ cluster limit', (t) => {
@@ -67,18 +67,7 @@ test('DestinationRule connectionPool.http.maxRequestsPerConnection → both ends
     'recipe-api',
     '- op: add\n  path: /spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection\n  value: 1',
   );
-  assert.deepEqual(translateComponent('x', root), [
-    ...['outbound-recipe-api-http', 'outbound-recipe-api-grpc'].map((listener) => ({
-      proxy: 'web-api-sidecar',
-      listener,
-      patch: { upstream: { maxRequestsPerConnection: 1 } },
-    })),
-    ...['inbound-http', 'inbound-grpc'].map((listener) => ({
-      proxy: 'recipe-api-sidecar',
-      listener,
-      patch: { upstream: { maxRequestsPerConnection: 1 } },
-    })),
-  ]);
+  assert.deepEqual(translateComponent('x', root), bothEnds({ upstream: { maxRequestsPerConnection: 1 } }));
   const bad = fakeRoot(
     t,
     'DestinationRule',

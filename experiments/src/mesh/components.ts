@@ -191,6 +191,10 @@ function outlierDetection(value: unknown): LabMeshChange[] {
 const restRoute = (patch: ListenerPatch): LabMeshChange[] => [
   { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch },
 ];
+/** VirtualService `recipe-api`'s second route (port 4001, gRPC): web-api's sidecar outbound gRPC route. */
+const grpcRoute = (patch: ListenerPatch): LabMeshChange[] => [
+  { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-grpc', patch },
+];
 /** VirtualService `web-api-ingress`'s route: the ingress gateway's route to web-api. */
 const gatewayRoute = (patch: ListenerPatch): LabMeshChange[] => [{ proxy: 'ingress', listener: 'gateway-http', patch }];
 
@@ -324,9 +328,7 @@ const translations: {
     kind: 'VirtualService',
     name: 'recipe-api',
     path: '/spec/http/1/retries',
-    to: (value) => [
-      { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-grpc', patch: { route: { retries: retries(value) } } },
-    ],
+    to: (value) => grpcRoute({ route: { retries: retries(value) } }),
   },
   {
     kind: 'VirtualService',
@@ -338,13 +340,7 @@ const translations: {
     kind: 'VirtualService',
     name: 'recipe-api',
     path: '/spec/http/1/fault',
-    to: (value) => [
-      {
-        proxy: 'web-api-sidecar',
-        listener: 'outbound-recipe-api-grpc',
-        patch: { route: { fault: faultPolicy(value) } },
-      },
-    ],
+    to: (value) => grpcRoute({ route: { fault: faultPolicy(value) } }),
   },
   {
     kind: 'VirtualService',

@@ -42,18 +42,20 @@ const httpOptions = [
 const threshold = ['circuit_breakers', 'thresholds', '*'] as const;
 const fault = ['typed_per_filter_config', 'envoy.filters.http.fault'] as const;
 
-const cluster = (
-  path: readonly string[],
-  why: string,
-  as: Comparison = 'json',
-  extra: Pick<ComparedField, 'only' | 'absentIs'> = {},
-): ComparedField => ({ object: 'cluster', path, as, why, ...extra });
-const route = (
-  path: readonly string[],
-  why: string,
-  as: Comparison = 'json',
-  extra: Pick<ComparedField, 'only' | 'absentIs'> = {},
-): ComparedField => ({ object: 'route', path, as, why, ...extra });
+const rowOf =
+  (object: EnvoyObject) =>
+  (
+    path: readonly string[],
+    why: string,
+    as: Comparison = 'json',
+    extra: Pick<ComparedField, 'only' | 'absentIs'> = {},
+  ): ComparedField => ({ object, path, as, why, ...extra });
+const cluster = rowOf('cluster');
+const route = rowOf('route');
+
+const hcmRow = rowOf('httpConnectionManager');
+const hcm = (path: readonly string[], why: string, extra: Pick<ComparedField, 'absentIs'> = {}) =>
+  hcmRow(path, why, 'json', extra);
 
 export const comparedFields: readonly ComparedField[] = [
   cluster(['name'], 'cluster stats, access-log %UPSTREAM_CLUSTER_RAW% and the route target (subset included)'),
@@ -104,44 +106,15 @@ export const comparedFields: readonly ComparedField[] = [
   route([...fault, 'abort'], 'injected abort'),
   route([...fault, '@type'], 'the fault filter’s config type'),
   route(['request_headers_to_add'], 'headers the route sets (x-request-timeout-ms)'),
-  {
-    object: 'httpConnectionManager',
-    path: ['access_log', '*', 'typed_config', 'log_format'],
-    as: 'json',
-    why: 'the access-log line every verdict reads (%RESPONSE_FLAGS%, …)',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['access_log', '*', 'name'],
-    as: 'json',
-    why: 'a file access log',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['tracing', 'random_sampling'],
-    as: 'json',
-    why: 'which requests are traced',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['tracing', 'provider', 'name'],
-    as: 'json',
-    why: 'the tracer (OpenTelemetry)',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['use_remote_address'],
-    as: 'json',
-    absentIs: false,
-    why: 'X-Forwarded-For and internal-request detection',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['codec_type'],
-    as: 'json',
-    absentIs: 'AUTO',
-    why: 'downstream HTTP/1.1 and HTTP/2',
-  },
+  hcm(
+    ['access_log', '*', 'typed_config', 'log_format'],
+    'the access-log line every verdict reads (%RESPONSE_FLAGS%, …)',
+  ),
+  hcm(['access_log', '*', 'name'], 'a file access log'),
+  hcm(['tracing', 'random_sampling'], 'which requests are traced'),
+  hcm(['tracing', 'provider', 'name'], 'the tracer (OpenTelemetry)'),
+  hcm(['use_remote_address'], 'X-Forwarded-For and internal-request detection', { absentIs: false }),
+  hcm(['codec_type'], 'downstream HTTP/1.1 and HTTP/2', { absentIs: 'AUTO' }),
 ];
 
 /** Where the lab cannot or need not be istiod's, and why; `affects` says which runs it could change. */
@@ -156,120 +129,94 @@ export interface KeptDifference {
   affects: string;
 }
 
+const kept = (
+  object: EnvoyObject,
+  path: readonly string[],
+  reason: string,
+  affects: string,
+  only?: Side,
+): KeptDifference => ({ object, path, reason, affects, ...(only ? { only } : {}) });
+
 export const keptDifferences: readonly KeptDifference[] = [
-  {
-    object: 'cluster',
-    path: ['@type'],
-    reason: 'the lab writes xDS files, whose resources carry their type',
-    affects: 'none',
-  },
-  {
-    object: 'cluster',
-    path: ['typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', '@type'],
-    reason: 'the same HttpProtocolOptions type',
-    affects: 'none',
-  },
-  {
-    object: 'routeConfiguration',
-    path: ['@type'],
-    reason: 'the lab writes xDS files, whose resources carry their type',
-    affects: 'none',
-  },
-  {
-    object: 'cluster',
-    path: ['type'],
-    reason:
-      'the lab reaches its apps and sidecars on 127.0.0.1 ports: inbound clusters are STATIC to the app (istiod: ORIGINAL_DST/STATIC on the pod), outbound EDS from files (istiod: EDS over ADS)',
-    affects: 'none',
-  },
-  {
-    object: 'cluster',
-    path: ['eds_cluster_config'],
-    reason: 'endpoints come from files the lab’s endpoint controller writes, not from istiod over ADS',
-    affects: 'rollouts: the lab’s endpoint updates follow its own instance list, not kubelet readiness',
-  },
-  {
-    object: 'cluster',
-    path: ['lb_policy'],
-    only: 'inbound',
-    reason:
-      'the lab’s inbound cluster is its app’s one 127.0.0.1 endpoint; istiod’s is ORIGINAL_DST (CLUSTER_PROVIDED) to the pod address the connection was redirected to',
-    affects: 'none: one endpoint either way',
-  },
-  {
-    object: 'cluster',
-    path: ['load_assignment'],
-    reason: 'the app on its 127.0.0.1 port, where istiod names the pod IP',
-    affects: 'none',
-  },
-  {
-    object: 'routeConfiguration',
-    path: ['name'],
-    reason: 'one route configuration per lab listener (istiod: per port, `4000`, `http.8080`; inline for inbound)',
-    affects: 'none',
-  },
-  {
-    object: 'routeConfiguration',
-    path: ['virtual_hosts'],
-    reason: 'one catch-all virtual host per lab listener (istiod: one per service host and port)',
-    affects: 'none',
-  },
-  {
-    object: 'routeConfiguration',
-    path: ['response_headers_to_add'],
-    reason: 'the lab’s ingress returns %RESPONSE_FLAGS% in x-lab-response-flags so load counts flags per request',
-    affects: 'none: an extra response header',
-  },
-  {
-    object: 'route',
-    path: ['name'],
-    reason: 'the lab names each listener’s one route `default`; istiod uses the VirtualService route name',
-    affects: 'access-log %ROUTE_NAME%',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['@type'],
-    reason: 'the same HttpConnectionManager type',
-    affects: 'none',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['stat_prefix'],
-    reason: 'the lab’s HTTP stats are named after its listeners (istiod: inbound_0.0.0.0_4000, outbound_0.0.0.0_4000)',
-    affects: 'none: experiments read cluster stats, which are compared by cluster name',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['rds'],
-    reason: 'routes come from files (istiod: RDS over ADS, inline for inbound)',
-    affects: 'none',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['access_log', '*', 'typed_config', '@type'],
-    reason: 'the same file access logger',
-    affects: 'none',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['access_log', '*', 'typed_config', 'path'],
-    reason: 'a file per proxy (istiod: /dev/stdout, read by kubectl logs)',
-    affects: 'none',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['tracing', 'provider', 'typed_config'],
-    reason:
-      'the lab’s OpenTelemetry tracer exports OTLP/HTTP to its trace sink on 127.0.0.1 (istiod: OTLP/gRPC to tempo.recipe-mesh:4317)',
-    affects: 'none: spans carry the same W3C context',
-  },
-  {
-    object: 'httpConnectionManager',
-    path: ['http_filters'],
-    reason:
-      'the lab installs the fault filter and the router; istiod adds the Istio-only filters listed in istioOnlyHttpFilters',
-    affects: 'see istioOnlyHttpFilters',
-  },
+  kept('cluster', ['@type'], 'the lab writes xDS files, whose resources carry their type', 'none'),
+  kept(
+    'cluster',
+    ['typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', '@type'],
+    'the same HttpProtocolOptions type',
+    'none',
+  ),
+  kept('routeConfiguration', ['@type'], 'the lab writes xDS files, whose resources carry their type', 'none'),
+  kept(
+    'cluster',
+    ['type'],
+    'the lab reaches its apps and sidecars on 127.0.0.1 ports: inbound clusters are STATIC to the app (istiod: ORIGINAL_DST/STATIC on the pod), outbound EDS from files (istiod: EDS over ADS)',
+    'none',
+  ),
+  kept(
+    'cluster',
+    ['eds_cluster_config'],
+    'endpoints come from files the lab’s endpoint controller writes, not from istiod over ADS',
+    'rollouts: the lab’s endpoint updates follow its own instance list, not kubelet readiness',
+  ),
+  kept(
+    'cluster',
+    ['lb_policy'],
+    'the lab’s inbound cluster is its app’s one 127.0.0.1 endpoint; istiod’s is ORIGINAL_DST (CLUSTER_PROVIDED) to the pod address the connection was redirected to',
+    'none: one endpoint either way',
+    'inbound',
+  ),
+  kept('cluster', ['load_assignment'], 'the app on its 127.0.0.1 port, where istiod names the pod IP', 'none'),
+  kept(
+    'routeConfiguration',
+    ['name'],
+    'one route configuration per lab listener (istiod: per port, `4000`, `http.8080`; inline for inbound)',
+    'none',
+  ),
+  kept(
+    'routeConfiguration',
+    ['virtual_hosts'],
+    'one catch-all virtual host per lab listener (istiod: one per service host and port)',
+    'none',
+  ),
+  kept(
+    'routeConfiguration',
+    ['response_headers_to_add'],
+    'the lab’s ingress returns %RESPONSE_FLAGS% in x-lab-response-flags so load counts flags per request',
+    'none: an extra response header',
+  ),
+  kept(
+    'route',
+    ['name'],
+    'the lab names each listener’s one route `default`; istiod uses the VirtualService route name',
+    'access-log %ROUTE_NAME%',
+  ),
+  kept('httpConnectionManager', ['@type'], 'the same HttpConnectionManager type', 'none'),
+  kept(
+    'httpConnectionManager',
+    ['stat_prefix'],
+    'the lab’s HTTP stats are named after its listeners (istiod: inbound_0.0.0.0_4000, outbound_0.0.0.0_4000)',
+    'none: experiments read cluster stats, which are compared by cluster name',
+  ),
+  kept('httpConnectionManager', ['rds'], 'routes come from files (istiod: RDS over ADS, inline for inbound)', 'none'),
+  kept('httpConnectionManager', ['access_log', '*', 'typed_config', '@type'], 'the same file access logger', 'none'),
+  kept(
+    'httpConnectionManager',
+    ['access_log', '*', 'typed_config', 'path'],
+    'a file per proxy (istiod: /dev/stdout, read by kubectl logs)',
+    'none',
+  ),
+  kept(
+    'httpConnectionManager',
+    ['tracing', 'provider', 'typed_config'],
+    'the lab’s OpenTelemetry tracer exports OTLP/HTTP to its trace sink on 127.0.0.1 (istiod: OTLP/gRPC to tempo.recipe-mesh:4317)',
+    'none: spans carry the same W3C context',
+  ),
+  kept(
+    'httpConnectionManager',
+    ['http_filters'],
+    'the lab installs the fault filter and the router; istiod adds the Istio-only filters listed in istioOnlyHttpFilters',
+    'see istioOnlyHttpFilters',
+  ),
 ];
 
 /**
