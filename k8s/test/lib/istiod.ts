@@ -193,14 +193,14 @@ interface Pod extends K8sObject {
   status?: { podIP?: string };
 }
 
-/** The first Running pod with `label` in `namespace` (kwok gives it an IP and marks it ready). */
-export function podOf(platform: TestPlatform, namespace: string, label: string): Pod {
+/** The pods with `label` in `namespace` that kwok has given an IP and that are not being deleted. */
+export function podsOf(platform: TestPlatform, namespace: string, label: string): Pod[] {
   const list = JSON.parse(platform.cluster.kubectl(['-n', namespace, 'get', 'pods', '-l', label, '-o', 'json'])) as {
-    items: Pod[];
+    items: (Pod & { metadata: { deletionTimestamp?: string } })[];
   };
-  const pod = list.items.find((p) => p.status?.podIP);
-  if (!pod) throw new Error(`no pod with an IP for ${label} in ${namespace}`);
-  return pod;
+  const pods = list.items.filter((p) => p.status?.podIP && !p.metadata.deletionTimestamp);
+  if (pods.length === 0) throw new Error(`no pod with an IP for ${label} in ${namespace}`);
+  return pods;
 }
 
 /**
@@ -259,6 +259,18 @@ export function installedIstioVersion(): string {
   const match = /^ISTIO_VERSION := (\S+)$/m.exec(readFileSync(repoPath('make/k8s.mk'), 'utf8'));
   if (!match?.[1]) throw new Error('make/k8s.mk has no ISTIO_VERSION');
   return match[1];
+}
+
+/** Waits until istiod no longer lists a closed connection of `node` (so a new one is the one it answers for). */
+export async function waitForDisconnect(istiod: Istiod, node: ProxyNode): Promise<void> {
+  const id = proxyId(node);
+  await pollUntil(
+    async () => {
+      const status = (await (await fetch(`${istiod.debugUrl}/debug/syncz`)).json()) as { proxy?: string }[];
+      return !status.some((s) => s.proxy?.startsWith(id));
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
 }
 
 export interface ConnectedProxy {
