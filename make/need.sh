@@ -8,7 +8,8 @@
 #   need.sh apt        <command> <debian-package> <why>   apt-get install
 #   need.sh apt-daemon <command> <debian-package> <why>   the same, then stops the package's own
 #                                                          service (the lab and tests run private ones)
-#   need.sh pip        <command|python:module> <pip-spec> <why>
+#   need.sh pip        <command|python:module|dist:name> <pip-spec> <why>  (dist: the installed
+#                                                          version must match the spec's, else replaced)
 #   need.sh go         <command> <module@version> <why>   into $(go env GOPATH)/bin
 #   need.sh image-node <why>                              the Dockerfile's Node (measure/src/image-node.ts)
 #   need.sh kube       <why>                              the local control plane's binaries (k8s/kube)
@@ -75,10 +76,28 @@ stop_packaged_service() {
   fi
 }
 
+# True when the installed distribution matches the spec's version (`name==1.38.*` or `name==1.38.3`).
+dist_matches() {
+  python3 - "$1" "$2" 2>/dev/null <<'PY'
+import importlib.metadata as metadata, sys
+name, spec = sys.argv[1], sys.argv[2]
+try:
+    version = metadata.version(name)
+except metadata.PackageNotFoundError:
+    sys.exit(1)
+wanted = spec.split('==', 1)[1] if '==' in spec else ''
+if wanted.endswith('.*'):
+    sys.exit(0 if version.startswith(wanted[:-1]) else 1)
+sys.exit(0 if wanted in ('', version) else 1)
+PY
+}
+
 need_pip() {
   local probe=$1 spec=$2 why=$3
   if [[ $probe == python:* ]]; then
     python3 -c "import ${probe#python:}" 2>/dev/null && return 0
+  elif [[ $probe == dist:* ]]; then
+    dist_matches "${probe#dist:}" "$spec" && return 0
   else
     have_command "$probe" && return 0
   fi

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderWaterfall } from '@recipe-mesh/lab/trace/waterfall';
 import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
+import { type LabDifference, labDifferencesThatCouldMatter } from '@recipe-mesh/lab/mesh/istiod-parity';
 import type { Timeline } from './recording.js';
 import type { Experiment, Fix, Presentation, Setup, Verdict } from './definition.js';
 import type { LeftoverReport } from './leftovers.js';
@@ -35,6 +36,11 @@ export interface RunReport {
   evidence: unknown;
   /** Time series recorded during the run (recording.ts), for the HTML report's charts. */
   timeline?: Timeline;
+  /**
+   * Lab runs: where the lab's Envoy config or data plane differs from Istio's in a way this run
+   * could observe (lab/src/mesh/istiod-parity.ts, checked against a real istiod).
+   */
+  labDifferences?: LabDifference[];
 }
 
 export function buildReport(args: {
@@ -75,6 +81,7 @@ export function buildReport(args: {
     leftovers: args.leftovers,
     signals: signalTable(experiment, values),
     evidence,
+    ...(args.target === 'lab' ? { labDifferences: labDifferencesThatCouldMatter() } : {}),
   };
 }
 
@@ -176,6 +183,10 @@ export function renderReport(r: RunReport): string {
       `  ${change.title}   [${change.kind}; in this repo: ${change.repoFile}]`,
       indent(change.snippet, '    │ '),
     );
+  }
+  if (r.labDifferences?.length) {
+    out.push('', 'Lab vs Istio: differences this run could observe (docs/lab.md)');
+    for (const d of r.labDifferences) out.push(`  • ${d.what}: ${d.affects}`);
   }
   if (r.restoreFailures.length)
     out.push('', 'RESTORE FAILED — check by hand:', ...r.restoreFailures.map((f) => `  ${f}`));

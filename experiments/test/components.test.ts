@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { ListenerPatch } from '@recipe-mesh/lab/mesh/description';
 import { callerBudgetHeader } from '@recipe-mesh/web-api/upstream/deadline';
 import { appKeepAliveMs, proxyIdleTimeoutMs } from '../src/incidents/503-uc.js';
 import {
@@ -39,28 +40,34 @@ test('Istio durations', () => {
   assert.throws(() => durationMs(5), /not an Istio duration/);
 });
 
-test('DestinationRule connectionPool.http.idleTimeout → the server sidecar inbound cluster idle timeout', (t) => {
+/** A DestinationRule connectionPool change: web-api's outbound clusters to recipe-api and recipe-api's inbound ones. */
+const bothEnds = (patch: ListenerPatch) => [
+  ...['outbound-recipe-api-http', 'outbound-recipe-api-grpc'].map((listener) => ({
+    proxy: 'web-api-sidecar',
+    listener,
+    patch,
+  })),
+  ...['inbound-http', 'inbound-grpc'].map((listener) => ({ proxy: 'recipe-api-sidecar', listener, patch })),
+];
+
+test('DestinationRule connectionPool.http.idleTimeout → the caller’s outbound and the server sidecar’s inbound clusters', (t) => {
   const root = fakeRoot(
     t,
     'DestinationRule',
     'recipe-api',
     '- op: replace\n  path: /spec/trafficPolicy/connectionPool/http/idleTimeout\n  value: 4s',
   );
-  assert.deepEqual(translateComponent('x', root), [
-    { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch: { upstream: { idleTimeoutMs: 4000 } } },
-  ]);
+  assert.deepEqual(translateComponent('x', root), bothEnds({ upstream: { idleTimeoutMs: 4000 } }));
 });
 
-test('DestinationRule connectionPool.http.maxRequestsPerConnection → the inbound cluster limit', (t) => {
+test('DestinationRule connectionPool.http.maxRequestsPerConnection → both ends’ cluster limit', (t) => {
   const root = fakeRoot(
     t,
     'DestinationRule',
     'recipe-api',
     '- op: add\n  path: /spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection\n  value: 1',
   );
-  assert.deepEqual(translateComponent('x', root), [
-    { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch: { upstream: { maxRequestsPerConnection: 1 } } },
-  ]);
+  assert.deepEqual(translateComponent('x', root), bothEnds({ upstream: { maxRequestsPerConnection: 1 } }));
   const bad = fakeRoot(
     t,
     'DestinationRule',
@@ -119,16 +126,17 @@ test('503-uc takes its proxy idle timeout from istio/faults/idle-timeout, below 
   assert.equal(patch?.kind, 'DestinationRule');
   assert.equal(proxyIdleTimeoutMs, durationMs(patch?.ops[0]?.value));
   assert.ok(proxyIdleTimeoutMs < appKeepAliveMs, `${proxyIdleTimeoutMs} ms < ${appKeepAliveMs} ms`);
-  assert.deepEqual(translateComponent('idle-timeout'), [
+  assert.deepEqual(
+    translateComponent('idle-timeout').find((c) => c.proxy === 'recipe-api-sidecar' && c.listener === 'inbound-http'),
     {
       proxy: 'recipe-api-sidecar',
       listener: 'inbound-http',
       patch: { upstream: { idleTimeoutMs: proxyIdleTimeoutMs } },
     },
-  ]);
+  );
 });
 
-test('a whole DestinationRule connectionPool → the client sidecar circuit breakers and the inbound cluster', () => {
+test('a whole DestinationRule connectionPool → the same limits on the client’s outbound and the server’s inbound clusters', () => {
   const changes = translateComponent('circuit-breaker');
   const outbound = changes.filter((c) => c.proxy === 'web-api-sidecar');
   assert.deepEqual(
@@ -150,9 +158,14 @@ test('a whole DestinationRule connectionPool → the client sidecar circuit brea
     baseEjectionTimeMs: 30_000,
     maxEjectionPercent: 100,
   });
-  assert.deepEqual(changes.find((c) => c.proxy === 'recipe-api-sidecar')?.patch, {
-    upstream: { idleTimeoutMs: 3_600_000, maxRequestsPerConnection: 0 },
-  });
+  const inbound = changes.filter((c) => c.proxy === 'recipe-api-sidecar');
+  assert.deepEqual(
+    inbound.map((c) => c.listener),
+    ['inbound-http', 'inbound-grpc'],
+  );
+  for (const c of inbound) assert.deepEqual(c.patch, changes.find((o) => o.proxy === 'web-api-sidecar')?.patch);
+  assert.equal(breakers?.idleTimeoutMs, 3_600_000);
+  assert.equal(breakers?.maxRequestsPerConnection, 0);
 });
 
 test('a connectionPool field the lab cannot translate is refused, not dropped', (t) => {
@@ -280,4 +293,16 @@ test('VirtualService web-api-ingress headers.request.set → headers the gateway
     '- op: add\n  path: /spec/http/0/headers\n  value:\n    response:\n      set:\n        x-a: b',
   );
   assert.throws(() => translateComponent('x', response), /headers: response has no lab equivalent/);
+});
+
+test('VirtualService faults → the route’s fault filter config: delay and HTTP / gRPC abort on a percentage', () => {
+  const [rest, grpc] = translateComponent('abort');
+  assert.deepEqual(rest, {
+    proxy: 'web-api-sidecar',
+    listener: 'outbound-recipe-api-http',
+    patch: { route: { fault: { abort: { httpStatus: 503, percent: 10 } } } },
+  });
+  assert.deepEqual(grpc?.patch.route?.fault, { abort: { grpcStatus: 14, percent: 10 } });
+  const [delay] = translateComponent('delay');
+  assert.deepEqual(delay?.patch.route?.fault, { delay: { fixedDelayMs: 500, percent: 50 } });
 });

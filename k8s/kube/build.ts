@@ -29,7 +29,7 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'recipe-mesh', 'kube');
 }
 
-export type ToolName = 'kubernetes' | 'etcd' | 'kwok' | 'istio' | 'kube-score';
+export type ToolName = 'kubernetes' | 'etcd' | 'kwok' | 'istio' | 'pilot-discovery' | 'kube-score';
 
 interface Tool {
   version: string;
@@ -100,6 +100,16 @@ const tools: Record<ToolName, Tool> = {
       copyFileSync(path.join(source, 'manifests', 'charts', 'base', 'files', 'crd-all.gen.yaml'), target);
       chmodSync(target, 0o644);
     },
+  },
+  /**
+   * istiod's binary, from the same istio.io/istio version as istioctl (it shares most of
+   * istioctl's packages, so with Go's build cache warm it mostly links): the tests read the Envoy
+   * configuration it generates for the mesh (k8s/test/istiod.test.ts, docs/lab.md).
+   */
+  'pilot-discovery': {
+    version: pins.istio,
+    files: ['pilot-discovery'],
+    build: (out, step) => goInstall(`istio.io/istio/pilot/cmd/pilot-discovery@${pins.istio}`, out, step),
   },
   'kube-score': {
     version: pins.kubeScore,

@@ -62,14 +62,14 @@ test("each instance has its own inbound listener and cluster on the service's si
 test("the caller's outbound clusters of a service with membership are EDS clusters reading file-based EDS", () => {
   const caller = proxyResources(mesh, 'web-api-sidecar', files, twoRecipeApis);
   const byName = new Map(caller.clusters.map((c: AnyJson) => [c.name, c]));
-  const http = byName.get('outbound|4000||recipe-api.recipe-mesh.svc.cluster.local') as AnyJson;
+  const http = byName.get('outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local') as AnyJson;
   assert.equal(http.type, 'EDS');
   assert.equal(http.load_assignment, undefined);
   assert.deepEqual(http.eds_cluster_config.eds_config.path_config_source, {
     path: '/lab/envoy/x/eds/outbound-recipe-api-http.json',
     watched_directory: { path: '/lab/envoy/x/eds' },
   });
-  assert.equal((byName.get('outbound|4001||recipe-api.recipe-mesh.svc.cluster.local') as AnyJson).type, 'EDS');
+  assert.equal((byName.get('outbound|4001|v1|recipe-api.recipe-mesh.svc.cluster.local') as AnyJson).type, 'EDS');
   // web-api has no membership: the ingress keeps its static cluster.
   const ingress = proxyResources(mesh, 'ingress', files, twoRecipeApis);
   assert.equal((ingress.clusters[0] as AnyJson).type, 'STATIC');

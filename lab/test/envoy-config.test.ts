@@ -20,13 +20,21 @@ const mesh = defaultMesh(defaultPorts);
 type AnyJson = Record<string, any>;
 
 test('inbound clusters speak HTTP/1.1 to the app with Istio’s 1 h idle timeout; the gRPC port uses HTTP/2', () => {
-  const http = clusterConfig(findListener(mesh, 'recipe-api-sidecar', 'inbound-http').upstream) as AnyJson;
+  const http = clusterConfig(
+    findListener(mesh, 'recipe-api-sidecar', 'inbound-http').upstream,
+    undefined,
+    'inbound',
+  ) as AnyJson;
   const options = http.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
   assert.equal(http.name, 'inbound|4000||');
   assert.equal(options.common_http_protocol_options.idle_timeout, '3600s');
   assert.deepEqual(options.explicit_http_config, { http_protocol_options: {} });
   assert.equal(http.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 4000);
-  const grpc = clusterConfig(findListener(mesh, 'recipe-api-sidecar', 'inbound-grpc').upstream) as AnyJson;
+  const grpc = clusterConfig(
+    findListener(mesh, 'recipe-api-sidecar', 'inbound-grpc').upstream,
+    undefined,
+    'inbound',
+  ) as AnyJson;
   assert.deepEqual(
     grpc.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']
       .explicit_http_config,
@@ -40,7 +48,8 @@ test('outbound routes carry Istio’s default retry policy (503 only before 1.24
     findListener(mesh, 'web-api-sidecar', 'outbound-recipe-api-http'),
   ) as AnyJson;
   const retry = outbound.virtual_hosts[0].routes[0].route.retry_policy;
-  assert.equal(retry.retry_on, 'connect-failure,refused-stream,unavailable,cancelled');
+  // istiod keeps `retriable-status-codes` in retry_on with no codes from 1.24: no status is retried.
+  assert.equal(retry.retry_on, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
   assert.equal(retry.num_retries, 2);
   assert.equal(retry.retriable_status_codes ?? undefined, undefined);
   assert.equal(retry.host_selection_retry_max_attempts, 5);
@@ -48,7 +57,13 @@ test('outbound routes carry Istio’s default retry policy (503 only before 1.24
 
   assert.equal(mesh.istioVersion, '1.30');
   const inbound = routeConfiguration(mesh, findListener(mesh, 'recipe-api-sidecar', 'inbound-http')) as AnyJson;
-  assert.equal(inbound.virtual_hosts[0].routes[0].route.retry_policy.retry_on, 'reset-before-request');
+  assert.deepEqual(inbound.virtual_hosts[0].routes[0].route.retry_policy, {
+    retry_on: 'reset-before-request',
+    num_retries: 2,
+  });
+  // Not on the gRPC port, as istiod 1.30 renders it.
+  const inboundGrpc = routeConfiguration(mesh, findListener(mesh, 'recipe-api-sidecar', 'inbound-grpc')) as AnyJson;
+  assert.equal(inboundGrpc.virtual_hosts[0].routes[0].route.retry_policy, undefined);
   const at124 = withIstioVersion(mesh, parseIstioVersion('1.24.0'));
   assert.equal(
     (routeConfiguration(at124, findListener(at124, 'web-api-sidecar', 'inbound-http')) as AnyJson).virtual_hosts[0]
@@ -96,8 +111,9 @@ test('knobs: faults on the route, circuit breakers and outlier detection on the 
     max_pending_requests: 2,
     max_requests: 3,
     max_retries: 4,
-    track_remaining: true,
   });
+  // With every host ejected: 503 UH, as istiod sets it, not Envoy's panic routing.
+  assert.deepEqual(cluster.common_lb_config, { healthy_panic_threshold: { value: 0 } });
   assert.equal(cluster.outlier_detection.enforcing_consecutive_5xx, 0);
   assert.equal(cluster.outlier_detection.consecutive_gateway_failure, 5);
   assert.equal(cluster.outlier_detection.base_ejection_time, '30s');
@@ -186,9 +202,15 @@ test('every generated proxy config passes `envoy --mode validate`, knobs turned 
 test('a route timeout is rendered so Envoy applies it, as Istio does; headers.request.set become request_headers_to_add', () => {
   const listener = findListener(mesh, 'ingress', 'gateway-http');
   const plain = (routeConfiguration(mesh, listener) as AnyJson).virtual_hosts[0].routes[0];
-  // No timeout: a gRPC deadline header bounds the route (grpc_timeout_header_max 0s).
-  assert.deepEqual(plain.route.max_stream_duration, { grpc_timeout_header_max: '0s' });
+  // The ingress VirtualService's 15 s, bounding gRPC deadlines too (max_grpc_timeout).
+  assert.equal(plain.route.timeout, '15s');
+  assert.equal(plain.route.max_grpc_timeout, '15s');
   assert.equal(plain.request_headers_to_add, undefined);
+  // Without a timeout, max_grpc_timeout 0s: a gRPC deadline header bounds the route, unlimited.
+  const outbound = (
+    routeConfiguration(mesh, findListener(mesh, 'web-api-sidecar', 'outbound-recipe-api-grpc')) as AnyJson
+  ).virtual_hosts[0].routes[0];
+  assert.equal(outbound.route.max_grpc_timeout, '0s');
   const changed = patchListener(mesh, 'ingress', 'gateway-http', {
     route: { timeoutMs: 1000, requestHeaders: { 'x-request-timeout-ms': '1000' } },
   });

@@ -85,7 +85,7 @@ test('recipe-api with 2 instances: membership follows readiness, drills and roll
   const publicUrl = state.endpoints.publicUrl;
   const callerLog = state.endpoints.accessLogs['web-api-sidecar']!;
   const outboundSince = async (sinceMs: number): Promise<AccessLogEntry[]> =>
-    (await readAccessLog(callerLog, sinceMs)).filter((e) => e.upstreamCluster?.startsWith('outbound|4000||'));
+    (await readAccessLog(callerLog, sinceMs)).filter((e) => e.upstreamCluster?.startsWith('outbound|4000|'));
   const pidsOf = async () =>
     Object.fromEntries((await listInstances(options, 'recipe-api')).map((i) => [i.name, i.pid]));
 

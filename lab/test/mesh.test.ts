@@ -77,8 +77,8 @@ test('the mesh: ingress and sidecars route all three protocols, log, trace, expo
       new Set(web.map((e) => e.upstreamCluster?.replace('inbound|3000||web-api-2', 'inbound|3000||'))),
       new Set([
         'inbound|3000||',
-        'outbound|4000||recipe-api.recipe-mesh.svc.cluster.local',
-        'outbound|4001||recipe-api.recipe-mesh.svc.cluster.local',
+        'outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local',
+        'outbound|4001|v1|recipe-api.recipe-mesh.svc.cluster.local',
       ]),
     );
     assert.ok(

@@ -33,7 +33,7 @@ test('the real recipe-api rolled under load: graceful shutdown loses nothing, ab
   const callerLog = state.endpoints.accessLogs['web-api-sidecar']!;
   const callerCounts = async (sinceMs: number) =>
     countByStatusAndFlag(
-      (await readAccessLog(callerLog, sinceMs)).filter((e) => e.upstreamCluster?.startsWith('outbound|4000||')),
+      (await readAccessLog(callerLog, sinceMs)).filter((e) => e.upstreamCluster?.startsWith('outbound|4000|')),
     );
   /** Paced load through the ingress while the rollout runs; returns the caller's outcomes. */
   const rollUnderLoad = async () => {

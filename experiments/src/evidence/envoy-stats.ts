@@ -1,4 +1,4 @@
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
+import { outboundCluster } from '@recipe-mesh/lab/mesh/description';
 import type { LabTarget } from '../definition.js';
 
 /**
@@ -23,7 +23,7 @@ export function sumRetries(counts: Record<string, number>): number {
 }
 
 /** web-api's sidecar cluster for recipe-api's HTTP port, Istio-named as the lab's mesh names it. */
-export const recipeApiOutboundCluster = `outbound|4000||${serviceHost('recipe-api')}`;
+export const recipeApiOutboundCluster = outboundCluster('recipe-api', 4000);
 
 /** One stat (counter or gauge) of web-api's sidecar cluster to recipe-api; null when Envoy has none. */
 export async function recipeApiOutboundStat(

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  type FaultPolicy,
   istioDefaultCircuitBreakers,
   istioOutboundRetryPolicy,
+  meshConnectTimeoutMs,
   type ListenerPatch,
   type ProxyName,
   type RetryPolicy,
@@ -115,16 +117,22 @@ function fields(where: string, value: unknown, known: readonly string[]): Record
 const recipeApiOutbound = ['outbound-recipe-api-http', 'outbound-recipe-api-grpc'];
 const outbound = (patch: ListenerPatch): LabMeshChange[] =>
   recipeApiOutbound.map((listener) => ({ proxy: 'web-api-sidecar', listener, patch }));
-const inbound = (patch: ListenerPatch): LabMeshChange[] => [
-  { proxy: 'recipe-api-sidecar', listener: 'inbound-http', patch },
-];
+/** recipe-api's sidecar listeners to its app, one per Service port. */
+const inbound = (patch: ListenerPatch): LabMeshChange[] =>
+  ['inbound-http', 'inbound-grpc'].map((listener) => ({ proxy: 'recipe-api-sidecar', listener, patch }));
+/**
+ * A DestinationRule's connectionPool programs the caller's outbound clusters and the server
+ * sidecar's inbound clusters alike (istio/istio pilot/pkg/networking/core/cluster_builder.go,
+ * buildInboundCluster: "circuit breakers ... need to be set on the receiver end"; checked
+ * against istiod by k8s/test/istiod.test.ts).
+ */
+const bothEnds = (patch: ListenerPatch): LabMeshChange[] => [...outbound(patch), ...inbound(patch)];
 
 /**
- * A whole `connectionPool`: its limits are the client sidecar's circuit breakers (Istio's
- * circuit-breaking task: tcp.maxConnections → max_connections, http1MaxPendingRequests →
- * max_pending_requests, http2MaxRequests → max_requests; an unset one keeps Istio's 2^32-1), and
- * idleTimeout / maxRequestsPerConnection program the server sidecar's inbound cluster as the rows
- * for those single fields do.
+ * A whole `connectionPool`, replacing the base one: tcp.maxConnections → max_connections,
+ * http1MaxPendingRequests → max_pending_requests, http2MaxRequests → max_requests (an unset one
+ * is Istio's 2^32-1), connectTimeout (unset: meshConfig's 10 s), idleTimeout (unset: 1 h) and
+ * maxRequestsPerConnection (unset: unlimited), on both ends.
  */
 function connectionPool(value: unknown): LabMeshChange[] {
   const pool = fields('connectionPool', value, ['tcp', 'http']);
@@ -140,7 +148,7 @@ function connectionPool(value: unknown): LabMeshChange[] {
           'idleTimeout',
         ]);
   const limit = (field: string, v: unknown, fallback: number) => (v === undefined ? fallback : wholeNumber(field, v));
-  const changes = outbound({
+  return bothEnds({
     upstream: {
       circuitBreakers: {
         ...istioDefaultCircuitBreakers,
@@ -152,16 +160,11 @@ function connectionPool(value: unknown): LabMeshChange[] {
         ),
         maxRequests: limit('http.http2MaxRequests', http.http2MaxRequests, istioDefaultCircuitBreakers.maxRequests),
       },
-      ...(tcp.connectTimeout === undefined ? {} : { connectTimeoutMs: durationMs(tcp.connectTimeout) }),
+      connectTimeoutMs: tcp.connectTimeout === undefined ? meshConnectTimeoutMs : durationMs(tcp.connectTimeout),
+      idleTimeoutMs: http.idleTimeout === undefined ? 3_600_000 : durationMs(http.idleTimeout),
+      maxRequestsPerConnection: limit('http.maxRequestsPerConnection', http.maxRequestsPerConnection, 0),
     },
   });
-  const server: ListenerPatch['upstream'] = {
-    ...(http.idleTimeout === undefined ? {} : { idleTimeoutMs: durationMs(http.idleTimeout) }),
-    ...(http.maxRequestsPerConnection === undefined
-      ? {}
-      : { maxRequestsPerConnection: wholeNumber('http.maxRequestsPerConnection', http.maxRequestsPerConnection) }),
-  };
-  return Object.keys(server ?? {}).length ? [...changes, ...inbound({ upstream: server })] : changes;
 }
 
 /** `outlierDetection` on the client sidecar's clusters, in Envoy's terms. */
@@ -188,6 +191,10 @@ function outlierDetection(value: unknown): LabMeshChange[] {
 const restRoute = (patch: ListenerPatch): LabMeshChange[] => [
   { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-http', patch },
 ];
+/** VirtualService `recipe-api`'s second route (port 4001, gRPC): web-api's sidecar outbound gRPC route. */
+const grpcRoute = (patch: ListenerPatch): LabMeshChange[] => [
+  { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-grpc', patch },
+];
 /** VirtualService `web-api-ingress`'s route: the ingress gateway's route to web-api. */
 const gatewayRoute = (patch: ListenerPatch): LabMeshChange[] => [{ proxy: 'ingress', listener: 'gateway-http', patch }];
 
@@ -213,6 +220,55 @@ function retries(value: unknown): RetryPolicy {
     retriableStatusCodes: codes,
     perTryTimeoutMs: r.perTryTimeout === undefined ? 0 : durationMs(r.perTryTimeout),
   };
+}
+
+/** gRPC status names Istio accepts in `abort.grpcStatus`, as Envoy's numeric codes. */
+const grpcCodes: Record<string, number> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
+function percent(where: string, value: unknown): number {
+  const p = fields(where, value ?? {}, ['value']);
+  if (typeof p.value !== 'number' || p.value < 0 || p.value > 100)
+    throw new Error(`${where}.value must be a percentage, got ${JSON.stringify(p.value)}`);
+  return p.value;
+}
+
+/** A route's `fault` (Istio's HTTPFaultInjection): a fixed delay and/or an abort, each on a percentage. */
+function faultPolicy(value: unknown): FaultPolicy {
+  const f = fields('fault', value, ['delay', 'abort']);
+  const policy: FaultPolicy = {};
+  if (f.delay !== undefined) {
+    const d = fields('fault.delay', f.delay, ['fixedDelay', 'percentage']);
+    policy.delay = { fixedDelayMs: durationMs(d.fixedDelay), percent: percent('fault.delay.percentage', d.percentage) };
+  }
+  if (f.abort !== undefined) {
+    const a = fields('fault.abort', f.abort, ['httpStatus', 'grpcStatus', 'percentage']);
+    const abortPercent = percent('fault.abort.percentage', a.percentage);
+    if (a.grpcStatus !== undefined) {
+      const code = typeof a.grpcStatus === 'string' ? grpcCodes[a.grpcStatus] : undefined;
+      if (code === undefined)
+        throw new Error(`fault.abort.grpcStatus: unknown gRPC status ${JSON.stringify(a.grpcStatus)}`);
+      policy.abort = { grpcStatus: code, percent: abortPercent };
+    } else policy.abort = { httpStatus: wholeNumber('fault.abort.httpStatus', a.httpStatus), percent: abortPercent };
+  }
+  return policy;
 }
 
 /** A route's `headers` (Istio's Headers): only `request.set`, which the lab's route sets on every request. */
@@ -243,13 +299,13 @@ const translations: {
     kind: 'DestinationRule',
     name: 'recipe-api',
     path: '/spec/trafficPolicy/connectionPool/http/idleTimeout',
-    to: (value) => inbound({ upstream: { idleTimeoutMs: durationMs(value) } }),
+    to: (value) => bothEnds({ upstream: { idleTimeoutMs: durationMs(value) } }),
   },
   {
     kind: 'DestinationRule',
     name: 'recipe-api',
     path: '/spec/trafficPolicy/connectionPool/http/maxRequestsPerConnection',
-    to: (value) => inbound({ upstream: { maxRequestsPerConnection: wholeNumber('maxRequestsPerConnection', value) } }),
+    to: (value) => bothEnds({ upstream: { maxRequestsPerConnection: wholeNumber('maxRequestsPerConnection', value) } }),
   },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/connectionPool', to: connectionPool },
   { kind: 'DestinationRule', name: 'recipe-api', path: '/spec/trafficPolicy/outlierDetection', to: outlierDetection },
@@ -272,9 +328,19 @@ const translations: {
     kind: 'VirtualService',
     name: 'recipe-api',
     path: '/spec/http/1/retries',
-    to: (value) => [
-      { proxy: 'web-api-sidecar', listener: 'outbound-recipe-api-grpc', patch: { route: { retries: retries(value) } } },
-    ],
+    to: (value) => grpcRoute({ route: { retries: retries(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/0/fault',
+    to: (value) => restRoute({ route: { fault: faultPolicy(value) } }),
+  },
+  {
+    kind: 'VirtualService',
+    name: 'recipe-api',
+    path: '/spec/http/1/fault',
+    to: (value) => grpcRoute({ route: { fault: faultPolicy(value) } }),
   },
   {
     kind: 'VirtualService',

