@@ -4,7 +4,15 @@ import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
 import { stallMsFor } from '../src/incidents/no-healthy-upstream.js';
 import { rollout503 } from '../src/incidents/rollout-503.js';
-import { concurrentUploads, copiesAtPeak, memoryBudgetBytes, oversizedBytes } from '../src/incidents/upload-oom.js';
+import {
+  concurrentUploads,
+  copiesAtPeak,
+  limitedGrowthBytes,
+  memoryBudgetBytes,
+  oversizedBytes,
+  uploadLimitBytes,
+} from '../src/incidents/upload-oom.js';
+import { loadRecipeApiConfig } from '@recipe-mesh/recipe-api/config';
 import { repoRoot } from './lab-fixture.js';
 
 /** Faults sized from the manifests mean the same on the lab and on the cluster (docs/experiments.md). */
@@ -41,5 +49,10 @@ test("upload-oom's uploads fit recipe-api's memory limit with its NODE_OPTIONS h
     peak <= pod.memoryLimitBytes,
     `${peak / 2 ** 20} MiB at the peak against the ${pod.memoryLimitBytes / 2 ** 20} MiB limit`,
   );
-  assert.ok(oversizedBytes > 5 * 2 ** 20, 'over the 5 MiB upload limit, so the fix answers 413');
+  // The limit the fix enforces is recipe-api's own default, and no manifest overrides it.
+  assert.equal(uploadLimitBytes, loadRecipeApiConfig({}).UPLOAD_MAX_BYTES);
+  assert.equal(pod.env.UPLOAD_MAX_BYTES ?? String(uploadLimitBytes), String(uploadLimitBytes));
+  assert.ok(oversizedBytes > uploadLimitBytes, 'over the upload limit, so the fix answers 413');
+  // The fix's bar stays clear of what the incident buffers (a whole copy of every upload).
+  assert.ok(limitedGrowthBytes <= (concurrentUploads * oversizedBytes) / 2, 'uploads at least twice the limit');
 });

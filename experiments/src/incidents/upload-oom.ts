@@ -34,6 +34,13 @@ export function memoryBudgetBytes(nodeOptions: string): number {
   const flag = (name: string) => Number(new RegExp(`--${name}=(\\d+)`).exec(nodeOptions)?.[1] ?? Number.NaN);
   return (flag('max-old-space-size') + 3 * flag('max-semi-space-size') + 90) * mb;
 }
+/**
+ * recipe-api's upload limit (its UPLOAD_MAX_BYTES default, which the manifests keep;
+ * experiments/test/manifest-sizing.test.ts checks both). With busboy's limits each upload still
+ * passes up to this many bytes through Buffers before its 413, and they wait for a GC: the most
+ * the fix's memory can honestly grow by is this times the uploads in flight, whatever their size.
+ */
+export const uploadLimitBytes = 5 * mb;
 export const smallBytes = 256 * 1024;
 const sampleEveryMs = 100;
 
@@ -89,6 +96,8 @@ const count = (p: PhaseLoad, status: string) =>
 const photoRoute = `${serviceSeries('recipe-api')},route="/recipes/:id/photo"`;
 const photoAnswers = (filter: string) => countWhere('http_server_request_duration_seconds_count', photoRoute, filter);
 const inFlightBytes = oversizedBytes * concurrentUploads;
+/** Growth the fix may show: what the limit lets through before each 413 (uploadLimitBytes). */
+export const limitedGrowthBytes = uploadLimitBytes * concurrentUploads;
 
 export const uploadSignals = {
   required: {
@@ -148,7 +157,7 @@ export function judgeUpload(v: JudgeInput<UploadRequired, UploadOptional>): Verd
   const smallFailed = v.smallUploadsFailed ?? null;
   if (smallFailed !== null) reasons.push(`small uploads (${smallBytes / 1024} KiB) that failed: ${smallFailed}`);
   if (v.oversizedAccepted >= 0.5 && growth >= inFlightBytes / 3) return { outcome: 'incident', reasons };
-  if (v.oversizedRejected >= 0.5 && v.oversizedAccepted < 0.5 && growth <= inFlightBytes / 6 && !smallFailed)
+  if (v.oversizedRejected >= 0.5 && v.oversizedAccepted < 0.5 && growth <= limitedGrowthBytes && !smallFailed)
     return { outcome: 'healthy', reasons };
   return {
     outcome: 'inconclusive',
@@ -214,7 +223,7 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
   },
   signals: uploadSignals,
   verdictRule:
-    "incident when an oversized upload is accepted and recipe-api's external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays ≤1/6 of them",
+    "incident when an oversized upload is accepted and recipe-api's external memory (Buffers) grows by ≥1/3 of the bytes in flight; healthy when every oversized upload gets 413, the small one succeeds, and growth stays within what the upload limit lets through before each 413 (UPLOAD_MAX_BYTES × uploads in flight, half the bytes in flight)",
   k8s: {
     load: {
       // No ingress route reaches recipe-api's upload (the ingress serves web-api's /api/ only), so the
