@@ -110,7 +110,7 @@ test('sidecar logs are read per pod from the setup time on, in RFC 3339', () => 
 const at = (s: number) => `2026-12-07T19:30:${String(s).padStart(2, '0')}.000Z`;
 /** web-api's sidecar, outbound to recipe-api, as Istio 1.30 logs it (TEXT format). */
 const outbound = (s: number, status: string, flags: string) =>
-  `[${at(s)}] "GET /recipes/42 HTTP/1.1" ${status} ${flags} via_upstream - "-" 0 95 1 1 "-" "node" "id-${s}" "recipe-api.recipe-mesh.svc.cluster.local:4000" "10.244.0.12:4000" outbound|4000||recipe-api.recipe-mesh.svc.cluster.local 10.244.0.9:40212 10.96.0.20:4000 10.244.0.9:40210 - default`;
+  `[${at(s)}] "GET /recipes/42 HTTP/1.1" ${status} ${flags} via_upstream - "-" 0 95 1 1 "-" "node" "id-${s}" "recipe-api.recipe-mesh.svc.cluster.local:4000" "10.244.0.12:4000" outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local 10.244.0.9:40212 10.96.0.20:4000 10.244.0.9:40210 - default`;
 
 test("circuit-breaker's UO overflows are counted exactly over every web-api pod's sidecar log", () => {
   const breaker = byName('circuit-breaker');
@@ -206,10 +206,13 @@ test("Envoy's retries are counted from each pod's own admin, as the lab sums the
     envoyStatValues(
       JSON.stringify({
         stats: [
-          { name: 'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry', value: retries },
+          {
+            name: 'cluster.outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry',
+            value: retries,
+          },
           { name: 'cluster.inbound|4000||.upstream_rq_retry', value: 0 },
           {
-            name: 'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry_overflow',
+            name: 'cluster.outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_retry_overflow',
             value: 1,
           },
           { name: 'listener.0.0.0.0_15006.downstream_cx_length_ms', histograms: {} },
@@ -228,7 +231,7 @@ test("Envoy's retries are counted from each pod's own admin, as the lab sums the
   assert.equal(exact.envoyRetries, 4);
   const breaker = byName('circuit-breaker');
   const overflow = (n: number) => ({
-    'cluster.outbound|4000||recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_pending_overflow': n,
+    'cluster.outbound|4000|v1|recipe-api.recipe-mesh.svc.cluster.local.upstream_rq_pending_overflow': n,
   });
   assert.equal(
     exactValues(breaker.k8s, {
