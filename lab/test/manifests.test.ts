@@ -33,8 +33,8 @@ test('the lab runs what k8s/overlays/minikube says: two instances of each servic
   assert.equal(recipeApi.liveness?.path, '/livez');
   assert.equal(recipeApi.preStopSleepMs, 3000);
   assert.equal(recipeApi.terminationGracePeriodMs, 30_000);
-  assert.equal(recipeApi.memoryLimitBytes, 256 * 2 ** 20);
-  assert.match(recipeApi.env.NODE_OPTIONS ?? '', /--max-old-space-size=72/);
+  assert.equal(recipeApi.memoryLimitBytes, 320 * 2 ** 20);
+  assert.match(recipeApi.env.NODE_OPTIONS ?? '', /--max-old-space-size=128/);
   assert.equal(recipeApi.env.SHUTDOWN_DRAIN_DELAY_MS, '5000');
   assert.equal(plan.pods['web-api'].memoryLimitBytes, 224 * 2 ** 20);
 });

@@ -271,8 +271,8 @@ const mean = (values: (number | null)[]) => {
 };
 
 /**
- * Why the windows alternate. Measured in the lab with the manifests' heap caps (recipe-api
- * `--max-old-space-size=72`, about 57 MiB live): under this load a major GC runs every ~3 s and its
+ * Why the windows alternate. Measured in the lab with the manifests' earlier heap cap (recipe-api
+ * `--max-old-space-size=72`, about 57 MiB live; now 128): under this load a major GC runs every ~3 s and its
  * 500 ms sample reads utilisation 0.7–0.98 and lag p99 60–136 ms, against 0.1–0.3 and 15–30 ms
  * between collections; and a run right after another experiment starts with that run's garbage
  * and cold code for this path. A baseline measured once before the work (as this experiment did)

@@ -15,7 +15,7 @@ import { phaseFromRecords } from '../load/phase.js';
 
 const mb = 1024 * 1024;
 /**
- * Sized to fit recipe-api's memory limit (k8s/base: 256 Mi), so that on both targets the signal is
+ * Sized to fit recipe-api's memory limit (k8s/base: 320 Mi), so that on both targets the signal is
  * the memory growth, not an OOM kill: the uploads in flight, counted twice (the chunks and their
  * Buffer.concat copy at the digest), plus what the pod holds besides (memoryBudgetBytes) stay
  * under the limit; experiments/test/manifest-sizing.test.ts checks it against the manifests. Over
