@@ -30,18 +30,6 @@ import { checkReportPage, chromiumSkipReason, launchChromium } from './report-pa
 const needed = ['envoy', 'redis-server'].map((b) => ({ b, r: requireBinary(b) }));
 const missing = needed.filter(({ r }) => 'skip' in r).map(({ r }) => (r as { skip: string }).skip);
 
-/**
- * Runs that run and report but cannot hold yet, each with why (node:test's todo: a failure is
- * shown, not counted). post-retry-duplicates' fix keeps its idempotency ledger in each
- * recipe-api instance's memory; the lab now runs the manifests' two instances, and Envoy retries on
- * another host (the previous_hosts predicate), so the retry meets a ledger that never saw the key,
- * as it would on a cluster. It holds again once the instances share the ledger (docs/experiments.md).
- */
-const knownNotHolding: Record<string, string> = {
-  'post-retry-duplicates with fix idempotency-key: healthy':
-    "recipe-api's idempotency ledger is per instance; with two instances the retry reaches the other one",
-};
-
 /** The dashboard checks also need the lab's Prometheus; the experiments do not. */
 const prometheusBinary = requireBinary('prometheus');
 const noPrometheus = 'skip' in prometheusBinary ? prometheusBinary.skip : false;
@@ -138,7 +126,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   for (const experiment of catalogue as Experiment<unknown>[]) {
     for (const fix of [null, ...experiment.fixes] as (Fix | null)[]) {
       const label = `${experiment.name} ${fix ? `with fix ${fix.name}: healthy` : 'without fix: incident'}`;
-      test(label, { todo: knownNotHolding[label] ?? false }, async (t) => {
+      test(label, async (t) => {
         const { report, html } = await runOnLab({
           experiment,
           fix,

@@ -197,7 +197,7 @@ export const postRetryDuplicates: Experiment<DuplicatesEvidence, DupRequired, Du
             '// recipe-api: a replay with the same key and body answers the first result (200, idempotent-replayed: true)',
           ].join('\n'),
           repoFile:
-            'services/web-api/src/routes/recipes.ts (per-request key), services/recipe-api/src/domain/idempotency.ts (IdempotencyLedger)',
+            'services/web-api/src/routes/recipes.ts (per-request key), services/recipe-api/src/data-access/idempotency-ledger.ts (the ledger every instance shares in Redis)',
         },
         {
           kind: 'istio-resource',

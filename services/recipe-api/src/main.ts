@@ -47,7 +47,6 @@ async function main(): Promise<void> {
     ...data,
     metrics,
     logger,
-    idempotencyTtlMs: config.IDEMPOTENCY_TTL_SECONDS * 1000,
   });
 
   const app = createHttpApp({

@@ -6,12 +6,19 @@ import { RecipeCatalogue } from '../src/domain/recipe-catalogue.js';
 import { DisabledViewCache } from '../src/data-access/view-cache.js';
 import { NoopInvalidator } from '../src/data-access/invalidation.js';
 import { InMemoryUserData } from '../src/data-access/user-data.js';
+import { type IdempotencyLedger, InMemoryIdempotencyLedger } from '../src/domain/idempotency.js';
+import type { Recipe } from '../src/domain/recipe.js';
 import { parseScrape, sumOf } from '@recipe-mesh/measure/metric-text';
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** A catalogue without Redis (REDIS_URL=none wiring), for tests of the entry points. */
-export function memoryCatalogue(options: { seedCount?: number; latencyMs?: number } = {}) {
+/**
+ * A catalogue without Redis (REDIS_URL=none wiring), for tests of the entry points; `ledger`
+ * swaps in another idempotency ledger (the Redis one) around the same in-memory store.
+ */
+export function memoryCatalogue(
+  options: { seedCount?: number; latencyMs?: number; ledger?: IdempotencyLedger<Recipe> } = {},
+) {
   const metrics = createMetrics('recipe-api');
   const faults = new FaultRegistry(metrics);
   const store = new InMemoryRecipeStore({ seedCount: options.seedCount ?? 500, latencyMs: options.latencyMs ?? 0 });
@@ -22,7 +29,7 @@ export function memoryCatalogue(options: { seedCount?: number; latencyMs?: numbe
     userData: new InMemoryUserData(),
     metrics,
     logger: silentLogger,
-    idempotencyTtlMs: 60_000,
+    ledger: options.ledger ?? new InMemoryIdempotencyLedger<Recipe>(60_000),
   });
   return { metrics, faults, store, catalogue };
 }

@@ -9,4 +9,6 @@ export const redisKeys = {
   viewIndex: (viewer: string) => `view-index:${viewer}`,
   preferences: (userId: string) => `user:${userId}:prefs`,
   favourites: (userId: string) => `user:${userId}:favourites`,
+  /** An Idempotency-Key's claim or result, shared by every instance (data-access/idempotency-ledger.ts). */
+  idempotency: (key: string) => `idempotency:${key}`,
 };

@@ -18,6 +18,34 @@ export function fingerprint(value: unknown): string {
     .digest('hex');
 }
 
+/** What `run` answers: the value, and whether it is a replay of an earlier request's result. */
+export interface LedgerOutcome<T> {
+  value: T;
+  replayed: boolean;
+}
+
+/**
+ * Remembers what each `Idempotency-Key` created, as Stripe's idempotent requests do: a replay with
+ * the same body gets the original result, the same key with another body is an error (422, as the
+ * IETF draft "The Idempotency-Key HTTP Header Field" suggests). Concurrent requests with one key
+ * share the first one's result, so a retry racing the original still creates one recipe; a failed
+ * create does not pin the key. Implementations: `InMemoryIdempotencyLedger` below (one process)
+ * and `RedisIdempotencyLedger` (data-access/idempotency-ledger.ts, shared by every instance).
+ */
+export interface IdempotencyLedger<T> {
+  run(key: string, requestFingerprint: string, create: () => Promise<T>): Promise<LedgerOutcome<T>>;
+}
+
+/** The same key with another body: the caller's mistake, whichever ledger noticed it. */
+export const keyReusedError = (key: string) =>
+  new AppError('UNPROCESSABLE', 'Idempotency-Key was already used with a different request body', {
+    idempotencyKey: key,
+  });
+
+/** The first request with this key is still running after the wait: the caller may retry later. */
+export const keyInProgressError = (key: string) =>
+  new AppError('CONFLICT', 'a request with the same Idempotency-Key is in progress', { idempotencyKey: key });
+
 interface Entry<T> {
   fingerprint: string;
   result: Promise<T>;
@@ -25,13 +53,12 @@ interface Entry<T> {
 }
 
 /**
- * Remembers what each `Idempotency-Key` created, as Stripe's idempotent requests do: a replay with
- * the same body gets the original result, the same key with another body is an error (422, as the
- * IETF draft "The Idempotency-Key HTTP Header Field" suggests). Concurrent requests with one key
- * share the first one's promise, so a retry racing the original still creates one recipe.
- * In memory, next to the in-memory store it guards, so both survive or vanish together.
+ * The ledger of one process (REDIS_URL=none): concurrent requests with one key share the first
+ * one's promise. In memory, next to the in-memory store it guards, so both survive or vanish
+ * together; with several instances a retry landing on another one is not recognised, which is why
+ * recipe-api uses the Redis ledger whenever Redis is configured.
  */
-export class IdempotencyLedger<T> {
+export class InMemoryIdempotencyLedger<T> implements IdempotencyLedger<T> {
   private readonly entries = new Map<string, Entry<T>>();
 
   constructor(
@@ -40,18 +67,10 @@ export class IdempotencyLedger<T> {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async run(
-    key: string,
-    requestFingerprint: string,
-    create: () => Promise<T>,
-  ): Promise<{ value: T; replayed: boolean }> {
+  async run(key: string, requestFingerprint: string, create: () => Promise<T>): Promise<LedgerOutcome<T>> {
     const existing = this.entries.get(key);
     if (existing && existing.expiresAt > this.now()) {
-      if (existing.fingerprint !== requestFingerprint) {
-        throw new AppError('UNPROCESSABLE', 'Idempotency-Key was already used with a different request body', {
-          idempotencyKey: key,
-        });
-      }
+      if (existing.fingerprint !== requestFingerprint) throw keyReusedError(key);
       return { value: await existing.result, replayed: true };
     }
     const result = create();

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AppError } from '@recipe-mesh/platform/errors';
 import type { Metrics } from '@recipe-mesh/platform/metrics';
-import { fingerprint, IdempotencyLedger } from './idempotency.js';
+import { fingerprint, type IdempotencyLedger } from './idempotency.js';
 import type { NewRecipe, Preferences, Recipe, RecipeView, UserView } from './recipe.js';
 import type { ListQuery, Page, PhotoRecord, RecipeStore } from './recipe-store.js';
 import { DependencyUnavailableError, type UserDataStore, type ViewCache, type ViewInvalidator } from './ports.js';
@@ -24,7 +24,8 @@ export interface CatalogueDeps {
   userData: UserDataStore;
   metrics: Pick<Metrics, 'degradedResponses' | 'recipesCreated'>;
   logger: Logger;
-  idempotencyTtlMs: number;
+  /** Shared by every instance when Redis is configured (data-access/create-data-access.ts). */
+  ledger: IdempotencyLedger<Recipe>;
 }
 
 /**
@@ -32,13 +33,10 @@ export interface CatalogueDeps {
  * caching, idempotency and degradation behave the same whichever way a request arrives.
  */
 export class RecipeCatalogue {
-  private readonly ledger: IdempotencyLedger<Recipe>;
   private lastDegradedLog = 0;
   private suppressedDegradedLogs = 0;
 
-  constructor(private readonly deps: CatalogueDeps) {
-    this.ledger = new IdempotencyLedger<Recipe>(deps.idempotencyTtlMs);
-  }
+  constructor(private readonly deps: CatalogueDeps) {}
 
   /**
    * Cache-aside: a cached view answers at once; a miss reads the store (slow) and the user's data,
@@ -78,13 +76,26 @@ export class RecipeCatalogue {
     return this.deps.store.list(query);
   }
 
-  /** Creates once per `idempotencyKey`; a replay returns the first result with `replayed: true`. */
+  /**
+   * Creates once per `idempotencyKey`; a replay returns the first result with `replayed: true`.
+   * With the ledger's Redis away a keyed create fails (503) instead of risking a duplicate: the
+   * ledger could not tell whether another instance already created it (docs/reliability.md).
+   */
   async createRecipe(input: NewRecipe, idempotencyKey?: string): Promise<{ recipe: Recipe; replayed: boolean }> {
     if (!idempotencyKey) return { recipe: await this.storeCreate(input), replayed: false };
-    const { value, replayed } = await this.ledger.run(idempotencyKey, fingerprint(input), () =>
-      this.storeCreate(input),
-    );
-    return { recipe: value, replayed };
+    try {
+      const { value, replayed } = await this.deps.ledger.run(idempotencyKey, fingerprint(input), () =>
+        this.storeCreate(input),
+      );
+      return { recipe: value, replayed };
+    } catch (error) {
+      if (error instanceof DependencyUnavailableError) {
+        throw new AppError('UNAVAILABLE', 'Idempotency-Key cannot be checked while Redis is unavailable', undefined, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 
   /** Every store write is counted, so duplicates are counted where they happen, not guessed at the caller. */
