@@ -26,6 +26,7 @@ const evidence: UploadEvidence = {
   },
   before: { rss: 200 * mib, heapUsed: 60 * mib, external: 10 * mib },
   peak: { rss: 390 * mib, heapUsed: 62 * mib, external: 160 * mib },
+  externalClimb: 150 * mib,
   samples: 13,
   metricDeltas: [
     {

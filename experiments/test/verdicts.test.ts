@@ -5,7 +5,7 @@ import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
 import { minInboundRequests, uc503, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
 import { clientAbortLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
 import { redisScanLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';
-import { uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
+import { largestClimb, uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
 import { circuitBreaker, type BreakerEvidence } from '../src/incidents/circuit-breaker.js';
 import { noHealthyUpstream, type NoHealthyEvidence } from '../src/incidents/no-healthy-upstream.js';
 import { rollout503, type RolloutEvidence } from '../src/incidents/rollout-503.js';
@@ -160,6 +160,7 @@ const upload = (status: string, growthMiB: number, small = '201 -'): UploadEvide
   oversized: load('big', { [status]: 4 }),
   before: { rss: 200 * mib, heapUsed: 60 * mib, external: 10 * mib },
   peak: { rss: 300 * mib, heapUsed: 70 * mib, external: (10 + growthMiB) * mib },
+  externalClimb: growthMiB * mib,
   samples: 13,
   metricDeltas: [],
   sidecarUploads: [],
@@ -175,11 +176,20 @@ test('upload-oom: no incident while memory stays flat or uploads are refused, no
   assert.notEqual(verdictOf(uploadOom, upload('413 -', 30)).outcome, 'incident'); // refused
   assert.equal(verdictOf(uploadOom, upload('413 -', 4, '413 -')).outcome, 'inconclusive'); // limit too tight
   const noReadings = upload('201 -', 30);
-  noReadings.peak.external = null;
+  noReadings.externalClimb = null;
   assert.deepEqual(verdictOf(uploadOom, noReadings), {
     outcome: 'inconclusive',
     reasons: ['no data for recipe-api external memory (Buffers) growth'],
   });
+});
+
+test('upload-oom: growth is the largest climb above the lowest reading before it, so buffers an earlier run left do not hide it', () => {
+  // Before: 47 MiB of an earlier run's buffers; the GC frees them mid-run, then 40 MiB arrive.
+  const readings = [47, 47, 7, 20, 40, 47, 30].map((m) => m * mib);
+  assert.equal(largestClimb(readings), 40 * mib);
+  assert.equal(largestClimb([10 * mib, null, 8 * mib, 9 * mib]), 1 * mib);
+  assert.equal(largestClimb([50 * mib, 40 * mib, 30 * mib]), 0);
+  assert.equal(largestClimb([null, 5 * mib]), null);
 });
 
 const breaker = (overflows: number, outboundTotal: number, clientFailures: number): BreakerEvidence => ({

@@ -60,6 +60,12 @@ export interface UploadEvidence {
   /** recipe-api memory before the uploads and the highest value sampled (every 100 ms) during them. */
   before: MemoryReading;
   peak: MemoryReading;
+  /**
+   * The largest rise of external memory above the lowest reading before it (the "before" reading
+   * and every sample, in order): buffers an earlier run left for the GC can be collected during
+   * this run's uploads, so peak minus before alone would hide growth behind that drop.
+   */
+  externalClimb: number | null;
   samples: number;
   metricDeltas: MetricDelta[];
   /** recipe-api sidecar lines of the uploads (status 201 vs 413). */
@@ -84,8 +90,20 @@ const readMemory = (s: Scrape): MemoryReading => ({
  * without the ±10 MiB the JS heap swings between collections. RSS is no use after the first run:
  * the allocator keeps pages it got once.
  */
-export function memoryGrowth(e: Pick<UploadEvidence, 'before' | 'peak'>): number | null {
-  return e.before.external === null || e.peak.external === null ? null : e.peak.external - e.before.external;
+export function memoryGrowth(e: Pick<UploadEvidence, 'externalClimb'>): number | null {
+  return e.externalClimb;
+}
+
+/** The largest rise of a reading above the lowest one before it; null without two numbers. */
+export function largestClimb(readings: readonly (number | null)[]): number | null {
+  let lowest: number | null = null;
+  let climb: number | null = null;
+  for (const value of readings) {
+    if (value === null) continue;
+    if (lowest !== null) climb = Math.max(climb ?? 0, value - lowest);
+    lowest = lowest === null ? value : Math.min(lowest, value);
+  }
+  return climb;
 }
 
 const count = (p: PhaseLoad, status: string) =>
@@ -311,6 +329,7 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
       ),
       before: readMemory(s0),
       peak: sampled.peak,
+      externalClimb: largestClimb([readMemory(s0).external, ...readings.map((r) => r.external)]),
       samples: sampled.samples,
       metricDeltas: [
         describeDelta('recipe-api', s0, s1, 'process_resident_memory_bytes', uploadPod),
