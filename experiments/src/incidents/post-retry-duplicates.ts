@@ -287,8 +287,12 @@ export const postRetryDuplicates: Experiment<DuplicatesEvidence, DupRequired, Du
     const after = await target.scrape('recipe-api');
     const retriesAfter = await target.envoyStats('web-api-sidecar', 'upstream_rq_retry');
     // A sidecar logs its inbound and outbound listeners in one file: keep the hop's cluster only.
+    // The lab's recipe-api sidecar fronts every instance, each under its own inbound cluster
+    // (`inbound|4000||<instance>` beside the first one's `inbound|4000||`, lab/src/mesh/endpoints.ts),
+    // so a hop is every cluster with the listener's name as prefix: after rollout-503 had replaced
+    // the second instance, an exact match read 0 of 148 resets.
     const posts = (proxy: string, cluster: string) =>
-      (logs[proxy] ?? []).filter((e) => e.method === 'POST' && e.upstreamCluster === cluster);
+      (logs[proxy] ?? []).filter((e) => e.method === 'POST' && (e.upstreamCluster ?? '').startsWith(cluster));
     const inbound = posts('recipe-api-sidecar', inboundListener.upstream.cluster);
     const recipesPerRequest = await recipesByName(target.urls.recipeApi, afterId, `${namePrefix} ${runId} #`);
     return {
