@@ -35,6 +35,9 @@ export function countAll(metric: string, base: string): string {
 /** Istio's standard request counter as recipe-api's sidecar reports it. */
 export const recipeApiInbound =
   'reporter="destination",destination_workload="recipe-api",destination_workload_namespace="$namespace"';
+/** …and as web-api's sidecar reports the calls it passes to web-api. */
+export const webApiInbound =
+  'reporter="destination",destination_workload="web-api",destination_workload_namespace="$namespace"';
 /** …and as the ingress gateway reports calls to web-api: what the caller saw. */
 export const ingressToWebApi =
   'reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",destination_workload_namespace="$namespace"';

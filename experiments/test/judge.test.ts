@@ -58,9 +58,9 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     inconclusive: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 12 },
   },
   'rollout-503': {
-    incident: { outbound5xx: 7, outboundRequests: 900, callerFailures: 2 },
-    healthy: { outbound5xx: 0, outboundRequests: 880, callerFailures: 0 },
-    inconclusive: { outbound5xx: 0, outboundRequests: 30, callerFailures: 0 },
+    incident: { outbound5xx: 7, outboundRequests: 900, callerFailures: 2, webApiIdleCloses: 0 },
+    healthy: { outbound5xx: 0, outboundRequests: 880, callerFailures: 1, webApiIdleCloses: 1 },
+    inconclusive: { outbound5xx: 0, outboundRequests: 30, callerFailures: 0, webApiIdleCloses: 0 },
   },
   // Lab runs of 3 s (experiments.lab.test.ts); on Prometheus the counters read fractional.
   'post-retry-duplicates': {

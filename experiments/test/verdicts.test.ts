@@ -238,7 +238,12 @@ test('no-healthy-upstream: UH at the caller sidecar is the incident; served thro
   assert.equal(verdictOf(noHealthyUpstream, stall(0, 20, 0)).outcome, 'inconclusive');
 });
 
-const rollout = (failed: number, outboundTotal: number, clientFailures: number): RolloutEvidence => ({
+/** web-api closing an idle keep-alive connection its sidecar was about to reuse (from a lab run). */
+const webApiIdleClose = parseAccessLogLine(
+  '[2026-12-07T22:33:04.081Z] "GET /api/recipes/45?via=http HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 17 - "192.0.2.2" "-" "f2e13721-d71d-9b86-8d9a-deb2452dde8d" "127.0.0.1:8080" "127.0.0.1:44439" inbound|3000||web-api-2 127.0.0.1:43676 127.0.0.1:37073 192.0.2.2:0 - default',
+)!;
+
+const rollout = (failed: number, outboundTotal: number, clientFailures: number, idleCloses = 0): RolloutEvidence => ({
   baseline: load('baseline', { '200 -': 240 }),
   duringRollout: load('rollout', {
     '200 -': outboundTotal - clientFailures,
@@ -251,6 +256,7 @@ const rollout = (failed: number, outboundTotal: number, clientFailures: number):
   },
   failures: Array.from({ length: failed }, () => uc),
   callerConnectionErrors: 0,
+  webApiIdleCloses: Array.from({ length: idleCloses }, () => webApiIdleClose),
 });
 
 test('rollout-503: a failed call during the rollout is the incident, even when retries hide it from the caller', () => {
@@ -258,6 +264,14 @@ test('rollout-503: a failed call during the rollout is the incident, even when r
   assert.equal(verdictOf(rollout503, rollout(3, 800, 0)).outcome, 'incident');
   assert.equal(verdictOf(rollout503, rollout(0, 800, 0)).outcome, 'healthy');
   assert.equal(verdictOf(rollout503, rollout(0, 40, 0)).outcome, 'inconclusive');
+});
+
+test("rollout-503: a caller failure web-api's own idle keep-alive close explains is 503-uc's race, not the rollout", () => {
+  const explained = verdictOf(rollout503, rollout(0, 800, 1, 1));
+  assert.equal(explained.outcome, 'healthy');
+  assert.match(explained.reasons.join('; '), /1 of them web-api's idle keep-alive close/);
+  assert.equal(verdictOf(rollout503, rollout(0, 800, 2, 1)).outcome, 'incident', 'one failure is unexplained');
+  assert.equal(verdictOf(rollout503, rollout(1, 800, 1, 1)).outcome, 'incident', 'a 5xx to recipe-api always counts');
 });
 
 const resetLine = parseAccessLogLine(

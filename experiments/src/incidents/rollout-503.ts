@@ -3,13 +3,18 @@ import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import {
+  countByStatusAndFlag,
+  isUpstreamConnectionTermination,
+  type AccessLogEntry,
+} from '@recipe-mesh/lab/mesh/access-log';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
 import { putFaults } from '../targets/lab.js';
 import { pause } from '@recipe-mesh/measure/net';
+import { countWhere, webApiInbound } from '../promql.js';
 import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 
 /**
@@ -42,7 +47,17 @@ export interface RolloutEvidence {
   failures: AccessLogEntry[];
   /** Requests that failed without an HTTP answer at the caller (connection reset or refused). */
   callerConnectionErrors: number;
+  /**
+   * web-api's sidecar lines where web-api closed an idle keep-alive connection as a request
+   * arrived on it (503 UC, connection_termination, inbound): 503-uc's race on the hop before
+   * recipe-api, which the rollout does not touch.
+   */
+  webApiIdleCloses: AccessLogEntry[];
 }
+
+/** A request web-api's sidecar lost because web-api closed the pooled connection it came on. */
+const isWebApiIdleClose = (e: AccessLogEntry) =>
+  (e.upstreamCluster ?? '').startsWith('inbound|3000||') && isUpstreamConnectionTermination(e);
 
 const non2xx = (p: PhaseLoad) =>
   Object.entries(p.byStatusFlag)
@@ -62,6 +77,14 @@ export const rolloutSignals = {
       title: 'failed requests the caller saw (non-2xx or no answer)',
       unit: 'requests',
     },
+    webApiIdleCloses: {
+      title: "requests lost at web-api's own sidecar to an idle keep-alive close (503-uc's race, not the rollout)",
+      unit: 'responses',
+      lab: '.lab/logs/web-api-sidecar.access.log, inbound 503 UC connection_termination',
+      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
+      k8s: 'istio_requests_total{reporter="destination",destination_workload="web-api",response_code="503",response_flags="UC"}',
+      promql: countWhere('istio_requests_total', webApiInbound, 'response_code="503",response_flags="UC"'),
+    },
   },
   optional: {},
 } satisfies Signals<string, string>;
@@ -72,14 +95,24 @@ export function readRolloutSignals(e: RolloutEvidence): SignalValues<RolloutRequ
     outbound5xx: e.failures.length,
     outboundRequests: e.outbound.total,
     callerFailures: non2xx(e.duringRollout),
+    webApiIdleCloses: e.webApiIdleCloses.length,
   };
 }
 
 export function judgeRollout(v: JudgeInput<RolloutRequired, never>): Verdict {
+  // A caller failure that web-api's own keep-alive close explains is 503-uc's incident on the hop
+  // before recipe-api (KEEP_ALIVE_TIMEOUT_MS below the sidecar's idle timeout, docs/experiments.md),
+  // which a starved machine shows now and then whatever the rollout does.
+  const unexplained = Math.max(0, v.callerFailures - v.webApiIdleCloses);
   const reasons = [
     `${Math.round(v.outbound5xx)} of ${Math.round(v.outboundRequests)} requests from web-api's sidecar to recipe-api failed with 5xx during the rollout; the caller saw ${Math.round(v.callerFailures)} failed`,
+    ...(v.webApiIdleCloses >= atLeastOne
+      ? [
+          `${Math.round(v.webApiIdleCloses)} of them web-api's idle keep-alive close at its own sidecar (503 UC inbound: 503-uc's race, not the rollout)`,
+        ]
+      : []),
   ];
-  if (v.outbound5xx >= atLeastOne || v.callerFailures >= atLeastOne) return { outcome: 'incident', reasons };
+  if (v.outbound5xx >= atLeastOne || unexplained >= atLeastOne) return { outcome: 'incident', reasons };
   if (v.outboundRequests < minOutboundRequests)
     return {
       outcome: 'inconclusive',
@@ -204,6 +237,12 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
       outbound5xx: webApiToRecipeApi('5xx', (e) => e.responseCode >= 500),
       outboundRequests: webApiToRecipeApi(''),
       callerFailures,
+      webApiIdleCloses: {
+        from: 'access-log',
+        workload: 'web-api',
+        describe: "web-api pods' sidecar logs, inbound 503 UC connection_termination",
+        where: isWebApiIdleClose,
+      },
     },
   },
 
@@ -258,6 +297,7 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
       outbound: { total: outbound.length, byStatusFlag: countByStatusAndFlag(outbound) },
       failures: outbound.filter((e) => e.responseCode >= 500 || e.responseCode === 0),
       callerConnectionErrors: records.filter((r) => r.status === 0).length,
+      webApiIdleCloses: (logs['web-api-sidecar'] ?? []).filter(isWebApiIdleClose),
     };
   },
 
