@@ -3,11 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { repoPath } from '@recipe-mesh/measure/repo';
 import { durationBuckets, faultKinds, services } from '@recipe-mesh/contracts/contracts';
 import { catalogue } from '@recipe-mesh/experiments/catalogue';
 import { beginMarker, driftedDocs, endMarker, generatedDocs, withGeneratedSections } from './gen-docs.js';
 
-const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+const read = (file: string) => readFileSync(repoPath(file), 'utf8');
 const readme = read('README.md');
 const contracts = read('docs/contracts.md');
 

@@ -24,8 +24,7 @@ import {
   telemetryEnv,
 } from '@recipe-mesh/contracts/contracts';
 import { catalogue } from '@recipe-mesh/experiments/catalogue';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 export interface GeneratedSection {
   name: string;

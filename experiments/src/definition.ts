@@ -1,6 +1,6 @@
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
 import type { MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
-import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { PodBehaviour } from '@recipe-mesh/lab/workloads/manifests';
 import type { LatencySummary } from '@recipe-mesh/measure/latency';
 import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';

@@ -1,5 +1,5 @@
-import { runLoad, type Via } from '@recipe-mesh/lab/load/load';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { runLoad, type Via } from '@recipe-mesh/measure/load';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 
 /**
  * Traffic that gives every Services, Node.js runtime and Redis panel something to show: recipe

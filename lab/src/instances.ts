@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { patchFaults } from '@recipe-mesh/measure/admin-client';
 import { freePort, pause, waitFor } from '@recipe-mesh/measure/net';
 import { siblingSpec } from './components/launch-specs.js';
 import { writeScrapeTargets } from './components/prometheus.js';
@@ -387,27 +388,9 @@ export async function patchInstanceFaults(
   patch: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const record = instanceRecord(requireState(labPaths(options)), name);
-  const faultsUrl = `http://127.0.0.1:${record.instance.appPorts.admin}/faults`;
   // Apps inherit the environment of `lab up`, so a token set there (not through appEnv) applies too.
   const token = record.env?.ADMIN_TOKEN ?? process.env.ADMIN_TOKEN;
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  };
-  const call = async (method: string, body?: unknown) => {
-    const res = await fetch(faultsUrl, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new LabError(`${method} ${faultsUrl}: ${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text || '{}') as Record<string, unknown>;
-  };
-  const next = { ...(await call('GET')), ...patch };
-  for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
-  return Object.keys(next).length === 0 ? call('DELETE') : call('PUT', next);
+  return patchFaults(`http://127.0.0.1:${record.instance.appPorts.admin}`, patch, { token });
 }
 
 /** Sets or clears the instance's `unready` fault and waits until callers' Envoys agree. */

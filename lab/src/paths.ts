@@ -1,11 +1,10 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ProxyName } from './mesh/description.js';
 import type { ProxyFiles } from './mesh/envoy-config.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /** True when running from TypeScript sources (tsx), false from dist. */
 export const sourceMode = import.meta.url.endsWith('.ts');
-const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface LabPaths {
   root: string;
@@ -20,7 +19,7 @@ export interface LabPaths {
 }
 
 export function labPaths(options: { root?: string; stateDir?: string } = {}): LabPaths {
-  const root = path.resolve(options.root ?? defaultRoot);
+  const root = path.resolve(options.root ?? repoRoot);
   const stateDir = path.resolve(options.stateDir ?? process.env.LAB_STATE_DIR ?? path.join(root, '.lab'));
   return {
     root,

@@ -2,7 +2,7 @@ import { formatMs, summarizeLatency, type LatencySummary } from './latency.js';
 import { countBy, countOutcomes } from './outcomes.js';
 
 /**
- * One request as every load generator records it (the lab's autocannon load, the experiments'
+ * One request as every load generator records it (the autocannon load in load.ts, the experiments'
  * single and paced requests), and the one summary of a set of them.
  */
 export interface RequestRecord {

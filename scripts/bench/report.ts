@@ -1,4 +1,4 @@
-import type { Via } from '@recipe-mesh/lab/load/load';
+import type { Via } from '@recipe-mesh/measure/load';
 import type { ProcessUsage } from './process-usage.js';
 
 /**

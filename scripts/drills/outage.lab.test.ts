@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runLoad } from '@recipe-mesh/lab/load/load';
+import { runLoad } from '@recipe-mesh/measure/load';
 import { restartLabProcess, signalLabProcess, labProcess } from '@recipe-mesh/lab/process-control';
 import { isRunning } from '@recipe-mesh/lab/process/processes';
 import { readState } from '@recipe-mesh/lab/process/state';
@@ -8,7 +8,7 @@ import { readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { formatMs } from '@recipe-mesh/measure/latency';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
-import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
 import { webApiConfigSchema } from '../../services/web-api/src/config.js';
 import { format, holdOutage, maxLatency, metric, statusCounts } from './drill-support.js';
