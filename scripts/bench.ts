@@ -33,11 +33,11 @@ import {
   renderRow,
   repeatRuns,
   rowKeys,
-  vias,
   type Row,
   type Scenario,
 } from './bench/report.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
+import { vias } from '@recipe-mesh/platform/request-rules';
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -344,7 +344,7 @@ if (anyWanted(['B0', 'E0', 'P0', 'P1', 'Y0', 'B1', 'B2', 'B3', 'B4']))
         const { summary, usage } = await ghzUnaryLoad({ ...grpcLoad, ghz, root: repoRoot, durationMs });
         record({ ...base, targetRps: null, loadTool: 'ghz' }, fromLoad(summary), { ...watch.stop(), ghz: usage });
       } else {
-        console.error(`B3 runs the grpc-js client: ${installHint.ghz} for ghz`);
+        console.error(`B3 runs the grpc-js client: ${installHint('ghz')} for ghz`);
         await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
         const watch = watchRow(recipePids);
         const summary = await grpcUnaryLoad({ ...grpcLoad, durationMs });

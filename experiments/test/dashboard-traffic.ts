@@ -1,4 +1,5 @@
-import { runLoad, type Via } from '@recipe-mesh/measure/load';
+import { runLoad } from '@recipe-mesh/measure/load';
+import { vias } from '@recipe-mesh/platform/request-rules';
 import { waitForScrape } from '@recipe-mesh/measure/scrape';
 
 /**
@@ -7,7 +8,6 @@ import { waitForScrape } from '@recipe-mesh/measure/scrape';
  * preferences update (cache invalidation series) and an export (a streamed upstream body).
  */
 async function oneRound(publicUrl: string): Promise<void> {
-  const vias: Via[] = ['http', 'graphql', 'grpc'];
   const reads = vias.map((via) =>
     runLoad({
       baseUrl: publicUrl,

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ProxyName } from './mesh/description.js';
+import { LabError } from './errors.js';
+import type { MeshDescription, ProxyName } from './mesh/description.js';
 import type { ProxyFiles } from './mesh/envoy-config.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
@@ -36,4 +38,13 @@ export function labPaths(options: { root?: string; stateDir?: string } = {}): La
 
 export function proxyFiles(paths: LabPaths, proxy: ProxyName): ProxyFiles {
   return { configDir: path.join(paths.envoy, proxy), accessLog: path.join(paths.logs, `${proxy}.access.log`) };
+}
+
+/** The mesh description the running lab's Envoys were rendered from (written by `lab up`, changed by applyMeshConfig). */
+export function readMeshFile(paths: LabPaths): MeshDescription {
+  try {
+    return JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
+  } catch {
+    throw new LabError('no mesh description: the lab is not up in mesh mode (is envoy installed?)');
+  }
 }

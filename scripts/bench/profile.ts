@@ -24,7 +24,7 @@ import { runLoad, type LoadOptions } from '@recipe-mesh/measure/load';
 import type { LoadSummary } from '@recipe-mesh/measure/requests';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
-import { vias } from './report.js';
+import { vias } from '@recipe-mesh/platform/request-rules';
 import { grpcUnaryLoad } from './grpc-load.js';
 import { formatResidentMemory, residentMemoryBreakdown } from './resident-memory.js';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
