@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { createMetrics } from '@recipe-mesh/platform/metrics';
 import { FaultRegistry } from '@recipe-mesh/platform/faults';
+import { recipeApiSwitches } from '../src/faults.js';
 import { InMemoryRecipeStore } from '../src/domain/recipe-store.js';
 import { RecipeCatalogue } from '../src/domain/recipe-catalogue.js';
 import { DisabledViewCache } from '../src/data-access/view-cache.js';
@@ -13,7 +14,7 @@ export const silentLogger = pino({ level: 'silent' });
 /** A catalogue without Redis (REDIS_URL=none wiring), for tests of the entry points. */
 export function memoryCatalogue(options: { seedCount?: number; latencyMs?: number } = {}) {
   const metrics = createMetrics('recipe-api');
-  const faults = new FaultRegistry(metrics);
+  const faults = new FaultRegistry(recipeApiSwitches, metrics);
   const store = new InMemoryRecipeStore({ seedCount: options.seedCount ?? 500, latencyMs: options.latencyMs ?? 0 });
   const catalogue = new RecipeCatalogue({
     store,
