@@ -20,7 +20,8 @@ import { connectLab } from '../src/targets/lab.js';
 import { warmUpDashboards } from './dashboard-traffic.js';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { repoRoot } from '@recipe-mesh/measure/repo';
-import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
+import { launchChromium } from '../src/report-html/browser.js';
+import { checkReportPage, chromiumSkipReason } from './report-page-check.js';
 
 /**
  * Every experiment against one real lab (Envoy, Redis, both services), without and with each of

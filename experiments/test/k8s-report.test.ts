@@ -13,7 +13,8 @@ import { compareK8sState, type K8sState } from '../src/k8s-state.js';
 import { renderReport, type RunReport, writeReport } from '../src/report.js';
 import { writeReportHtml } from '../src/report-html/write.js';
 import { k8sPlan, minikubeAccess } from '../src/targets/k8s.js';
-import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
+import { launchChromium } from '../src/report-html/browser.js';
+import { checkReportPage, chromiumSkipReason } from './report-page-check.js';
 import { repoPath } from '@recipe-mesh/measure/repo';
 
 /**
