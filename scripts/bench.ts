@@ -14,9 +14,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPrivateLab, type PrivateLab } from '@recipe-mesh/lab/private-lab';
-import { runLoad, type LoadOptions, type Via } from '@recipe-mesh/lab/load/load';
+import { runLoad, type LoadOptions, type Via } from '@recipe-mesh/measure/load';
 import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from '@recipe-mesh/experiments/load/paced';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
@@ -34,12 +33,12 @@ import {
   renderRow,
   repeatRuns,
   rowKeys,
-  vias,
   type Row,
   type Scenario,
 } from './bench/report.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
+import { vias } from '@recipe-mesh/platform/request-rules';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 8000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const warmupMs = Math.min(1500, durationMs);
@@ -54,7 +53,7 @@ const anyWanted = (prefixes: string[]) => rowKeys.some((key) => prefixes.some((p
 const graphqlBody = JSON.stringify({ query: getRecipeQuery, variables: { id: 42 }, operationName: 'GetRecipe' });
 
 for (const service of ['web-api', 'recipe-api']) {
-  if (!existsSync(path.join(root, `services/${service}/dist/main.js`))) {
+  if (!existsSync(path.join(repoRoot, `services/${service}/dist/main.js`))) {
     throw new Error(`services/${service}/dist/main.js is missing: run \`make build\` first`);
   }
 }
@@ -64,7 +63,7 @@ for (const service of ['web-api', 'recipe-api']) {
 const serviceNode = installedImageNode();
 
 /** As the Dockerfile's ENTRYPOINT starts each service, with its pod's NODE_OPTIONS (heap caps). */
-const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(root, service);
+const asImage = (service: 'web-api' | 'recipe-api') => imageCommand(repoRoot, service);
 
 const rows: Row[] = [];
 
@@ -169,7 +168,7 @@ function pidsOf(lab: PrivateLab, names: string[]): Record<string, number> {
 }
 
 function labWith(options: { mesh: boolean; telemetry: boolean }): Promise<PrivateLab> {
-  return startPrivateLab(root, () => {}, {
+  return startPrivateLab(() => {}, {
     apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
     ...(options.mesh ? {} : { use: { envoy: false, prometheus: false } }),
     ...(options.telemetry ? {} : { appEnv: { OTEL_SDK_DISABLED: 'true' } }),
@@ -206,11 +205,11 @@ async function startFloor(floor: {
   env?: Record<string, string>;
 }): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
   const log = openSync(floor.logFile, 'w');
-  const script = path.join(root, 'scripts/bench/floor-server.ts');
+  const script = path.join(repoRoot, 'scripts/bench/floor-server.ts');
   const child = spawn(
     serviceNode.path,
     ['--conditions=source', '--import', 'tsx', ...(floor.nodeFlags ?? []), script, floor.kind, floor.answerFile],
-    { cwd: root, stdio: ['ignore', log, log], env: { ...process.env, ...floor.env } },
+    { cwd: repoRoot, stdio: ['ignore', log, log], env: { ...process.env, ...floor.env } },
   );
   closeSync(log);
   let exitCode: number | null | undefined;
@@ -340,12 +339,12 @@ if (anyWanted(['B0', 'E0', 'P0', 'P1', 'Y0', 'B1', 'B2', 'B3', 'B4']))
       const ghz = findBinary('ghz');
       if (ghz) {
         // ghz (Go) where installed: the grpc-js client spent 2.9 CPU s of an 8 s row, autocannon 0.9 in B1.
-        await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs: warmupMs });
+        await ghzUnaryLoad({ ...grpcLoad, ghz, root: repoRoot, durationMs: warmupMs });
         const watch = watchRow(recipePids);
-        const { summary, usage } = await ghzUnaryLoad({ ...grpcLoad, ghz, root, durationMs });
+        const { summary, usage } = await ghzUnaryLoad({ ...grpcLoad, ghz, root: repoRoot, durationMs });
         record({ ...base, targetRps: null, loadTool: 'ghz' }, fromLoad(summary), { ...watch.stop(), ghz: usage });
       } else {
-        console.error(`B3 runs the grpc-js client: ${installHint.ghz} for ghz`);
+        console.error(`B3 runs the grpc-js client: ${installHint('ghz')} for ghz`);
         await grpcUnaryLoad({ ...grpcLoad, durationMs: warmupMs });
         const watch = watchRow(recipePids);
         const summary = await grpcUnaryLoad({ ...grpcLoad, durationMs });
@@ -412,13 +411,13 @@ const report = buildReport({
 });
 const markdown = renderMarkdown(report);
 console.log(markdown);
-mkdirSync(path.join(root, 'reports'), { recursive: true });
-const file = path.join(root, 'reports', `bench-${report.machine.date.replace(/[:.]/g, '-')}.json`);
+mkdirSync(path.join(repoRoot, 'reports'), { recursive: true });
+const file = path.join(repoRoot, 'reports', `bench-${report.machine.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nwritten to ${path.relative(root, file)}`);
+console.log(`\nwritten to ${path.relative(repoRoot, file)}`);
 
 // docs/benchmarks.md keeps the latest run between these markers; the rest of the page is prose.
-const docsFile = path.join(root, 'docs/benchmarks.md');
+const docsFile = path.join(repoRoot, 'docs/benchmarks.md');
 const [startMarker, endMarker] = ['<!-- bench:latest-run:start -->', '<!-- bench:latest-run:end -->'];
 const docs = readFileSync(docsFile, 'utf8');
 const start = docs.indexOf(startMarker);

@@ -1,6 +1,6 @@
 /**
  * Writes the generated sections of the docs from their sources, so no table is kept by hand:
- * docs/contracts.md's ports, environment, images, metrics and fault kinds from the contracts module
+ * docs/contracts.md's ports, environment, images, metrics and fault document from the contracts module
  * (contracts/src/contracts.ts); README's configuration and metrics tables from the same module and
  * its experiments table from the experiments catalogue (experiments/src/catalogue.ts).
  *
@@ -16,7 +16,7 @@ import {
   configTable,
   containerPortNames,
   type EnvKey,
-  faultKinds,
+  faultKeyTable,
   metricsTableMarkdown,
   nodeEnv,
   services,
@@ -24,8 +24,7 @@ import {
   telemetryEnv,
 } from '@recipe-mesh/contracts/contracts';
 import { catalogue } from '@recipe-mesh/experiments/catalogue';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 export interface GeneratedSection {
   name: string;
@@ -47,6 +46,14 @@ function table(header: string[], rows: string[][]): string {
     `|${header.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+}
+
+/** Each fault key: who owns it, its `fault_active` kind, what it does (the schemas' doc lines). */
+function faultDocumentTable(): string {
+  return table(
+    ['key', 'owner', '`fault_active` kind', 'meaning'],
+    faultKeyTable().map((k) => [code(k.key), k.owners.join(', '), code(k.kind), cell(k.meaning)]),
+  );
 }
 
 function portsTable(): string {
@@ -123,7 +130,7 @@ export const contractsSections: GeneratedSection[] = [
   { name: 'environment table', source: contractsSource, render: environmentTable },
   { name: 'telemetry table', source: contractsSource, render: () => envKeyTable([...telemetryEnv, ...nodeEnv]) },
   { name: 'metrics table', source: 'services/platform/src/metric-catalogue.ts', render: metricsTableMarkdown },
-  { name: 'fault kinds', source: 'services/platform/src/faults.ts', render: () => faultKinds.map(code).join(', ') },
+  { name: 'fault document table', source: contractsSource, render: faultDocumentTable },
   { name: 'images table', source: contractsSource, render: imagesTable },
 ];
 

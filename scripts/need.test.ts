@@ -8,9 +8,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const missingTool = 'recipe-mesh-no-such-tool';
 
 // A PATH with only the utilities need.sh itself runs: no apt-get, no sudo, no go, no python3.

@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { repoPath } from '@recipe-mesh/measure/repo';
 import { recipeApiOpenApiDocument } from '../services/recipe-api/src/entry-points/rest/openapi.js';
 import { webApiOpenApiDocument } from '../services/web-api/src/routes/openapi.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(repoPath('README.md'), 'utf8');
 const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 /** `GET /recipes/{id}` for every operation of a document. */

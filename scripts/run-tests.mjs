@@ -2,10 +2,11 @@
 // Runs every *.test.ts (or the paths given) with node's test runner through tsx, one file at a
 // time: integration tests start real servers and measure latency, which 2 cores cannot share.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 
 const roots = process.argv.slice(2).length
   ? process.argv.slice(2)
@@ -52,8 +53,9 @@ const runner = [
   '--test-reporter=spec',
   ...files,
 ];
-const setpriv = '/usr/bin/setpriv';
-const [command, ...args] = existsSync(setpriv) ? [setpriv, '--pdeathsig', 'KILL', '--', ...runner] : runner;
+// The one setpriv wrapper (measure/src/tie.ts), loaded through tsx's API: this script runs on plain Node.
+const { tiedCommand } = await tsImport('../measure/src/tie.ts', import.meta.url);
+const { command, args } = tiedCommand(runner[0], runner.slice(1));
 const child = spawn(command, args, { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 1)));

@@ -2,8 +2,8 @@
  * The names every part of recipe-mesh builds against (services, lab, experiments, manifests,
  * dashboards), as code. Values owned by a service are read from it, not copied: env keys, their
  * defaults and doc lines, and the ports (the defaults of `PORT`, `GRPC_PORT`, `ADMIN_PORT`) come
- * from each service's zod config schema; the metric catalogue and the fault kinds from the
- * platform. What no service owns (image names, port names, admin paths, the telemetry variables)
+ * from each service's zod config schema; the metric catalogue from the platform; the fault
+ * document from the platform's generic faults and each service's switches. What no service owns (image names, port names, admin paths, the telemetry variables)
  * is defined here.
  *
  * docs/contracts.md's tables are generated from this module by `make docs` (scripts/gen-docs.ts)
@@ -12,15 +12,23 @@
  */
 import type { z } from 'zod';
 import { type EnvSchema, configTable } from '@recipe-mesh/platform/config';
-import { faultKinds } from '@recipe-mesh/platform/faults';
+import { type AnySwitches, faultKeys } from '@recipe-mesh/platform/faults';
 import { metricCatalogue, metricsTableMarkdown, promClientDefaults } from '@recipe-mesh/platform/metric-catalogue';
 import { durationBuckets } from '@recipe-mesh/platform/metrics';
 import { recipeApiConfigSchema } from '@recipe-mesh/recipe-api/config';
+import { type RecipeApiFaults, recipeApiSwitches } from '@recipe-mesh/recipe-api/faults';
 import { webApiConfigSchema } from '@recipe-mesh/web-api/config';
+import { type WebApiFaults, webApiSwitches } from '@recipe-mesh/web-api/faults';
 
-export { configTable, durationBuckets, faultKinds, metricCatalogue, metricsTableMarkdown, promClientDefaults };
+export { configTable, durationBuckets, metricCatalogue, metricsTableMarkdown, promClientDefaults };
 
 export type ServiceName = 'web-api' | 'recipe-api';
+
+/** Each service's fault document (`PUT /faults`): the platform's generic faults and its own switches. */
+export interface AppFaults {
+  'web-api': WebApiFaults;
+  'recipe-api': RecipeApiFaults;
+}
 
 /** One variable a service reads: its schema's key, default (as the env string) and doc line. */
 export interface EnvKey {
@@ -43,6 +51,8 @@ export interface ServiceContract {
   servicePorts: string[];
   env: EnvKey[];
   schema: EnvSchema;
+  /** Its own fault switches (services/<name>/src/faults.ts), beside the platform's generic faults. */
+  faultSwitches: AnySwitches;
 }
 
 function envKeys(schema: EnvSchema): EnvKey[] {
@@ -65,6 +75,7 @@ function portOf(schema: EnvSchema, key: string): number {
 function service(
   name: ServiceName,
   schema: EnvSchema,
+  faultSwitches: AnySwitches,
   serves: Record<string, string>,
   servicePorts: string[],
 ): ServiceContract {
@@ -77,16 +88,20 @@ function service(
     serves,
     env: envKeys(schema),
     schema,
+    faultSwitches,
   };
 }
 
 /** Both services, the consumer first (the order requests flow in). */
 export const services: readonly ServiceContract[] = [
-  service('web-api', webApiConfigSchema, { PORT: 'HTTP' }, ['http-web']),
-  service('recipe-api', recipeApiConfigSchema, { PORT: 'HTTP REST + `/graphql`', GRPC_PORT: 'gRPC, h2c' }, [
-    'http-api',
-    'grpc-api',
-  ]),
+  service('web-api', webApiConfigSchema, webApiSwitches, { PORT: 'HTTP' }, ['http-web']),
+  service(
+    'recipe-api',
+    recipeApiConfigSchema,
+    recipeApiSwitches,
+    { PORT: 'HTTP REST + `/graphql`', GRPC_PORT: 'gRPC, h2c' },
+    ['http-api', 'grpc-api'],
+  ),
 ];
 
 export function serviceContract(name: ServiceName): ServiceContract {
@@ -156,3 +171,35 @@ export function envDefaults(): Record<string, string> {
   }
   return defaults;
 }
+
+/** One key of a fault document: who owns it (the platform, or the services that declare it), its `fault_active` kind and meaning. */
+export interface FaultKey {
+  key: string;
+  owners: ('platform' | ServiceName)[];
+  kind: string;
+  meaning: string;
+}
+
+/** Every fault key, the platform's first, then each service's own switches (a switch both declare appears once, with both owners). */
+export function faultKeyTable(): FaultKey[] {
+  const rows: (FaultKey & { meanings: string[] })[] = [];
+  for (const s of services) {
+    for (const k of faultKeys(s.faultSwitches)) {
+      const owner = k.owner === 'platform' ? 'platform' : s.name;
+      const row = rows.find((r) => r.key === k.key);
+      if (!row) rows.push({ key: k.key, owners: [owner], kind: k.kind, meaning: '', meanings: [k.meaning] });
+      else if (!row.owners.includes(owner)) {
+        row.owners.push(owner);
+        row.meanings.push(k.meaning);
+      }
+    }
+  }
+  // A switch two services declare means one thing in each: each owner's line, named.
+  return rows.map(({ meanings, ...row }) => ({
+    ...row,
+    meaning: meanings.length === 1 ? meanings[0]! : meanings.map((m, i) => `${row.owners[i]}: ${m}`).join('<br>'),
+  }));
+}
+
+/** Every `fault_active` kind a service may export, in document order. */
+export const faultKinds: string[] = [...new Set(faultKeyTable().map((k) => k.kind))];

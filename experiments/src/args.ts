@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { parseIngressFlag } from './k8s-ingress.js';
 import { minikubeAccess } from './targets/k8s.js';
 

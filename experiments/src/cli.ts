@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCli, usage, UsageError } from './args.js';
 import { catalogue, findExperiment, labAppEnv, labReplicas } from './catalogue.js';
 import type { Experiment, Fix, Outcome } from './definition.js';
@@ -13,10 +12,9 @@ import { writeReportPage } from './report-html/pages.js';
 import { chooseFix, runOnLab } from './runner.js';
 import { checkPlanSources, type K8sPlan, k8sPlan, renderPlan, runPlan } from './targets/k8s.js';
 import { formatRepeats, summarizeRepeats } from './repeat.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /** `npm run experiment -- …` (package.json): list, run on the lab, or run/print the k8s plan. */
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 function list(): string {
   const lines = ['experiments:'];
@@ -49,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.kind === 'all') return runAll(command.durationS, command.keepLab);
   if (command.kind === 'report') {
-    const file = await writeReportPage(path.join(root, 'reports'), command.name);
+    const file = await writeReportPage(path.join(repoRoot, 'reports'), command.name);
     console.log(`wrote ${path.relative(process.cwd(), file)}`);
     return 0;
   }
@@ -99,14 +97,14 @@ async function main(argv: string[]): Promise<number> {
         durationS,
         // A lab this command started stays up between repeats and stops after the last one.
         lab: {
-          root,
+          root: repoRoot,
           start: true,
           keep: command.keepLab || !last,
           log,
           appEnv: labAppEnv(),
           replicas: labReplicas(command.replicas),
         },
-        reportsDir: path.join(root, 'reports'),
+        reportsDir: path.join(repoRoot, 'reports'),
         log,
         handleSignals: true,
       });
@@ -145,7 +143,7 @@ async function runOnK8s(
     runs.push({ outcome: run.verdict?.outcome ?? 'error', held: run.code === 0 });
     if (!run.verdict) continue;
     const report = await buildK8sReport({ experiment, fix, durationS, ...run });
-    const file = await writeReport(report, path.join(root, 'reports'));
+    const file = await writeReport(report, path.join(repoRoot, 'reports'));
     const html = await writeReportHtml(report, file);
     console.log(command.json ? JSON.stringify(report, null, 2) : renderReport(report));
     log(`report written to ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), html)}`);
@@ -169,11 +167,11 @@ async function labDryRun(
   const setup = fix?.setup ?? experiment.incidentSetup;
   console.log(`# ${experiment.name} on the lab (${fix ? `with fix ${fix.name}` : 'incident'}); nothing is injected`);
   labSteps(experiment, setup, durationS).forEach((step, i) => console.log(`${i + 1}. ${step}`));
-  if (!(await labStatus({ root })).up) {
+  if (!(await labStatus({ root: repoRoot })).up) {
     console.log('signal sources: not checked, the lab is not up (make up)');
     return 1;
   }
-  const lab = await connectLab({ root, start: false, log });
+  const lab = await connectLab({ root: repoRoot, start: false, log });
   const checks = await checkLabSources(experiment, lab);
   console.log(`signal sources:\n${renderSourceChecks(checks)}`);
   return checks.every((c) => c.ok) ? 0 : 1;
@@ -192,7 +190,7 @@ function finishRepeats(
 /** Every experiment without and with each fix, on one lab (started once if down), then a summary. */
 async function runAll(durationS: number | undefined, keepLab: boolean): Promise<number> {
   const log = (line: string) => console.error(line);
-  const wasUp = (await labStatus({ root })).up;
+  const wasUp = (await labStatus({ root: repoRoot })).up;
   const results: string[] = [];
   let failed = 0;
   try {
@@ -205,21 +203,21 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
             fix,
             ...(durationS !== undefined ? { durationS } : {}),
             lab: {
-              root,
+              root: repoRoot,
               start: true,
               keep: true,
               log: (l) => log(`[lab] ${l}`),
               appEnv: labAppEnv(),
               replicas: labReplicas(),
             },
-            reportsDir: path.join(root, 'reports'),
+            reportsDir: path.join(repoRoot, 'reports'),
             log: (l) => log(`[${experiment.name}] ${l}`),
             handleSignals: true,
           });
           console.log(renderReport(report));
           if (!report.expectationHeld) failed++;
           results.push(
-            `${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(root, file)}, ${path.relative(root, html)})`,
+            `${report.expectationHeld ? 'held' : 'NOT HELD'}  ${label}: ${report.verdict.outcome}  (${path.relative(repoRoot, file)}, ${path.relative(repoRoot, html)})`,
           );
         } catch (error) {
           failed++;
@@ -228,7 +226,7 @@ async function runAll(durationS: number | undefined, keepLab: boolean): Promise<
       }
     }
   } finally {
-    if (!wasUp && !keepLab) await stopLab({ root });
+    if (!wasUp && !keepLab) await stopLab({ root: repoRoot });
   }
   console.log(
     ['', 'experiments:', ...results.map((r) => `  ${r}`), `${results.length - failed} passed, ${failed} failed`].join(

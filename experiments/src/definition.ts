@@ -1,6 +1,7 @@
-import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import type { RecipeApiFaults } from '@recipe-mesh/recipe-api/faults';
+import type { WebApiFaults } from '@recipe-mesh/web-api/faults';
 import type { MeshDescription, ProxyName } from '@recipe-mesh/lab/mesh/description';
-import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { PodBehaviour } from '@recipe-mesh/lab/workloads/manifests';
 import type { LatencySummary } from '@recipe-mesh/measure/latency';
 import type { MetricDelta, Scrape } from '@recipe-mesh/measure/metric-text';
@@ -19,7 +20,8 @@ export type ServiceName = 'web-api' | 'recipe-api';
 export interface Setup {
   /** Human lines for the report's "what was injected". */
   describe: string[];
-  appFaults: Partial<Record<ServiceName, FaultDocument>>;
+  /** Each service's own fault document (services/<name>/src/faults.ts: the platform's faults and its switches). */
+  appFaults: { 'web-api'?: WebApiFaults; 'recipe-api'?: RecipeApiFaults };
   /**
    * Mesh components by name, each `istio/faults/<name>/` (kustomize patches of istio/): applied as
    * `make fault FAULT=<name>` on k8s, translated into the lab's Envoy patches by

@@ -1,4 +1,4 @@
-import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { delta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type { ServiceName } from './definition.js';
@@ -8,7 +8,7 @@ import type { ExactReading, K8sSide, Workload } from './k8s-side.js';
 /**
  * The exact evidence of a `--target k8s` run, read the way the lab reads its own: every pod's
  * sidecar access log (`kubectl logs pod/<name> -c istio-proxy --since-time=<run start>`, Istio's
- * TEXT format, parsed by lab/src/mesh/access-log.ts like the lab's files), every pod's admin
+ * TEXT format, parsed by measure/src/access-log.ts like the lab's files), every pod's admin
  * /metrics before and after the load (through its own port-forward), and the load's records.
  * PromQL stays what Grafana shows; `compareReadings` puts it beside these counts.
  */

@@ -1,4 +1,4 @@
-import { type AccessLogEntry, countByStatusAndFlag, parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { type AccessLogEntry, countByStatusAndFlag, parseAccessLog } from '@recipe-mesh/measure/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type { Experiment, Fix, Presentation, Setup } from './definition.js';
 import type { LeftoverReport } from './leftovers.js';

@@ -1,4 +1,4 @@
-import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from './load/paced.js';
 import type { ServiceName } from './definition.js';
@@ -9,7 +9,7 @@ import { recipeApiOutboundCluster, sumRetries } from './evidence/envoy-stats.js'
  * cluster side by side"): the load, built from the same load modules as the lab's (load/*), how
  * its app faults reach every pod, and how each signal is counted exactly from evidence both
  * targets have in the same form — the sidecars' access logs in Istio's TEXT format (parsed by the
- * lab's own parser, lab/src/mesh/access-log.ts), each pod's admin metrics, and the load's own
+ * the shared parser, measure/src/access-log.ts), each pod's admin metrics, and the load's own
  * records. A signal without an exact reading here is read with its PromQL alone.
  */
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderWaterfall } from '@recipe-mesh/lab/trace/waterfall';
-import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
+import type { StoredSpan } from '@recipe-mesh/measure/stored-span';
 import { type LabDifference, labDifferencesThatCouldMatter } from '@recipe-mesh/lab/mesh/istiod-parity';
 import type { Timeline } from './recording.js';
 import type { Experiment, Fix, Presentation, Setup, Verdict } from './definition.js';

@@ -1,5 +1,6 @@
-import { runLoad, type Via } from '@recipe-mesh/lab/load/load';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { runLoad } from '@recipe-mesh/measure/load';
+import { vias } from '@recipe-mesh/platform/request-rules';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 
 /**
  * Traffic that gives every Services, Node.js runtime and Redis panel something to show: recipe
@@ -7,7 +8,6 @@ import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
  * preferences update (cache invalidation series) and an export (a streamed upstream body).
  */
 async function oneRound(publicUrl: string): Promise<void> {
-  const vias: Via[] = ['http', 'graphql', 'grpc'];
   const reads = vias.map((via) =>
     runLoad({
       baseUrl: publicUrl,

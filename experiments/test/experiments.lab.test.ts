@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
 import { allPanelsHaveData, formatPanelTable } from '@recipe-mesh/lab/panels/print';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 import { readKubernetesOnly } from '@recipe-mesh/lab/panels/targets';
 import { readState } from '@recipe-mesh/lab/process/state';
 import { ucPanel } from '../../grafana/src/dashboards.js';
@@ -18,8 +18,10 @@ import { checkLabSources, renderSourceChecks } from '../src/dry-run.js';
 import { compareSnapshots } from '../src/leftovers.js';
 import { connectLab } from '../src/targets/lab.js';
 import { warmUpDashboards } from './dashboard-traffic.js';
-import { repoRoot, startPrivateLab } from './lab-fixture.js';
-import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
+import { repoRoot } from '@recipe-mesh/measure/repo';
+import { launchChromium } from '../src/report-html/browser.js';
+import { checkReportPage, chromiumSkipReason } from './report-page-check.js';
 
 /**
  * Every experiment against one real lab (Envoy, Redis, both services), without and with each of
@@ -66,7 +68,7 @@ describe('experiments in the lab', { skip: missing.length ? missing.join('; ') :
   const pages: { html: string; report: RunReport; name: string }[] = [];
 
   before(async () => {
-    lab = await startPrivateLab(() => {}, labAppEnv(), labReplicas());
+    lab = await startPrivateLab(() => {}, { appEnv: labAppEnv(), replicas: labReplicas() });
   });
   after(async () => {
     await lab?.stop();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { parseAccessLog } from '@recipe-mesh/measure/access-log';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { catalogue } from '../src/catalogue.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { findBinary } from '@recipe-mesh/measure/binaries';
 import { parse } from 'yaml';
 import { buildCombination } from '../../k8s/test/lib/kustomize.js';

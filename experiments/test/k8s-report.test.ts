@@ -3,18 +3,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { catalogue } from '../src/catalogue.js';
 import type { Experiment } from '../src/definition.js';
-import { parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { parseAccessLog } from '@recipe-mesh/measure/access-log';
 import { compareReadings, exactValues } from '../src/k8s-evidence.js';
 import { buildK8sReport, type K8sEvidence, mergeAccessLogEvidence } from '../src/k8s-report.js';
 import { compareK8sState, type K8sState } from '../src/k8s-state.js';
 import { renderReport, type RunReport, writeReport } from '../src/report.js';
 import { writeReportHtml } from '../src/report-html/write.js';
 import { k8sPlan, minikubeAccess } from '../src/targets/k8s.js';
-import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
+import { launchChromium } from '../src/report-html/browser.js';
+import { checkReportPage, chromiumSkipReason } from './report-page-check.js';
+import { repoPath } from '@recipe-mesh/measure/repo';
 
 /**
  * A `--target k8s` run's report from recorded values (no cluster): the PromQL answers, the
@@ -22,8 +23,7 @@ import { checkReportPage, chromiumSkipReason, launchChromium } from './report-pa
  * and the load's requests, assembled as runPlan assembles them, built into the same JSON and HTML
  * report a lab run writes.
  */
-const here = path.dirname(fileURLToPath(import.meta.url));
-const reportsDir = path.resolve(here, '../../reports');
+const reportsDir = repoPath('reports');
 const uc = (catalogue as Experiment<unknown>[]).find((e) => e.name === '503-uc')!;
 
 const at = (ms: number) => new Date(Date.UTC(2026, 11, 5, 11, 0, 0) + ms).toISOString();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { decide } from '../src/verdict.js';
 import { parser } from '@prometheus-io/lezer-promql';
 import { catalogue } from '../src/catalogue.js';
-import { repoRoot } from './lab-fixture.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 import type { Experiment } from '../src/definition.js';
 import {
   fillQuery,

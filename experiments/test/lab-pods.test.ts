@@ -6,7 +6,7 @@ import { standIn, tempStateDir } from '../../lab/test/helpers.js';
 import { rollout503 } from '../src/incidents/rollout-503.js';
 import { RestoreStack } from '../src/restore.js';
 import { connectLab } from '../src/targets/lab.js';
-import { repoRoot } from './lab-fixture.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * The lab target against a lab run as the manifests say (stand-in apps, so only the lab is under

@@ -13,7 +13,7 @@ import {
   uploadLimitBytes,
 } from '../src/incidents/upload-oom.js';
 import { loadRecipeApiConfig } from '@recipe-mesh/recipe-api/config';
-import { repoRoot } from './lab-fixture.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /** Faults sized from the manifests mean the same on the lab and on the cluster (docs/experiments.md). */
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { startPrometheus, type Started } from '../../grafana/test/lib/processes.js';
 import { bornAtFirstEvent, istioHttpTags, type IstioWorkload } from '../../k8s/test/lib/istio-exporter.js';

@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../src/report.js';
 import { renderReportHtml } from '../src/report-html/render.js';
 import { reportView } from '../src/report-html/view.js';
-import { checkReportPage, chromiumSkipReason, launchChromium } from './report-page-check.js';
+import { launchChromium } from '../src/report-html/browser.js';
+import { checkReportPage, chromiumSkipReason } from './report-page-check.js';
+import { repoPath } from '@recipe-mesh/measure/repo';
 
 /** A page rendered from recorded evidence; experiments.lab.test.ts checks the pages of real runs. */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const reportsDir = path.resolve(here, '../../reports');
+const reportsDir = repoPath('reports');
 
 test('a report page opens offline, draws every chart and shows the JSON verdict', {
   skip: chromiumSkipReason(),

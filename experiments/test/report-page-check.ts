@@ -2,37 +2,20 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumPath } from '../src/report-html/browser.js';
 import type { RunReport } from '../src/report.js';
 
 /**
- * Opens report pages in Debian's Chromium (never a downloaded browser) and checks what a person
+ * Opens report pages in Debian's Chromium (../src/report-html/browser.ts) and checks what a person
  * would see: no console errors, no request leaves the page, every chart drew its series, and the
  * verdict matches the JSON. Screenshots land where asked (reports/ is git-ignored).
  */
-export const chromiumPath = '/usr/bin/chromium';
 
 /** Why the browser tests cannot run here; under CI=true they never skip (a missing browser fails). */
 export function chromiumSkipReason(): string | false {
   if (existsSync(chromiumPath) || process.env.CI === 'true') return false;
   return `${chromiumPath} not installed (apt-get install chromium)`;
-}
-
-/** One headless Chromium for a test file; launch() gives it a fresh temporary profile. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
 }
 
 export interface PageCheck {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
+import { parseAccessLogLine } from '@recipe-mesh/measure/access-log';
 import { uploadOom, type UploadEvidence } from '../src/incidents/upload-oom.js';
 import { buildReport, expectationHeld, renderReport, writeReport } from '../src/report.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PhaseLoad } from '../src/definition.js';
-import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
+import { parseAccessLogLine } from '@recipe-mesh/measure/access-log';
 import { minInboundRequests, uc503, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
 import { clientAbortLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
 import { redisScanLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';

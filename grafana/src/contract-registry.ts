@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
 import { durationBuckets } from '@recipe-mesh/platform/metrics';
+import { vias } from '@recipe-mesh/platform/request-rules';
 import type { ContractMetric } from './contracts.js';
 
 /**
@@ -20,7 +21,7 @@ export const SAMPLE_LABEL_VALUES: Record<string, string[]> = {
   operation_name: ['recipe'],
   operation_type: ['query'],
   outcome: ['success', 'error', 'server_error'],
-  via: ['http', 'graphql', 'grpc'],
+  via: [...vias],
   operation: ['getRecipe'],
   command: ['get', 'scan'],
   result: ['hit', 'miss'],

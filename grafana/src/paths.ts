@@ -1,9 +1,8 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from '@recipe-mesh/measure/repo';
 
 /** Folders the checks read, resolved from this file so tests run from any working directory. */
-export const grafanaDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const repoRoot = path.resolve(grafanaDir, '..');
+export const grafanaDir = repoPath('grafana');
 export const dashboardsDir = path.join(grafanaDir, 'dashboards');
 export const rulesDir = path.join(grafanaDir, 'rules');
 export const ruleTestsDir = path.join(rulesDir, 'tests');

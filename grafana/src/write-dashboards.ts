@@ -1,6 +1,6 @@
 /**
  * Writes grafana/dashboards/*.json and grafana/kubernetes-only.json from dashboards.ts.
- *   node --conditions=source --import tsx grafana/src/write-dashboards.ts [--check]
+ *   make dashboards   (node --conditions=source --import tsx grafana/src/write-dashboards.ts [--check])
  * With --check it writes nothing and exits 1 when a committed file differs from what it would
  * write (the drift check in grafana/test/dashboards-generated.test.ts does the same).
  */
@@ -53,7 +53,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (process.argv.includes('--check')) {
     const stale = staleFiles();
     if (stale.length) {
-      console.error(`out of date (run grafana/src/write-dashboards.ts): ${stale.join(', ')}`);
+      console.error(`out of date (run make dashboards): ${stale.join(', ')}`);
       process.exit(1);
     }
   } else {

@@ -31,7 +31,7 @@ test('every dashboard is valid JSON that Grafana can provision and follows the c
 });
 
 test('the committed dashboards are what grafana/src/dashboards.ts generates', () => {
-  assert.deepEqual(staleFiles(), [], 'run: node --conditions=source --import tsx grafana/src/write-dashboards.ts');
+  assert.deepEqual(staleFiles(), [], 'run: make dashboards');
 });
 
 test('each experiment has a row on the Experiments dashboard and is named in panel descriptions', () => {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { evaluatePanels, type PanelRow } from '@recipe-mesh/lab/panels/evaluate';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 import { allPanelsHaveData, formatPanelTable } from '@recipe-mesh/lab/panels/print';
 import { panelTargets } from '@recipe-mesh/lab/panels/targets';
 import { contractRegistries } from '../src/contract-registry.js';

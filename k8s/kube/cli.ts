@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureBuilt, toolDir, toolNames } from './build.js';
 import { kubectl, processStatus, readState, startControlPlane, stopControlPlane } from './control-plane.js';
 import { contextName } from './versions.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | kube-status | kube-down)
   build    build every binary into the cache (${path.dirname(toolDir('kubernetes'))}) unless already there
@@ -11,9 +11,8 @@ const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | k
   status   each process, its pid and memory, and the nodes
   down     stop every process by its pid and remove the state and kubeconfig`;
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const stateDir = path.join(root, '.kube', contextName);
-const kubeconfig = path.join(root, '.kube', `${contextName}.kubeconfig`);
+const stateDir = path.join(repoRoot, '.kube', contextName);
+const kubeconfig = path.join(repoRoot, '.kube', `${contextName}.kubeconfig`);
 
 const mib = (bytes: number) => `${Math.round(bytes / (1 << 20))} MiB`;
 

@@ -141,6 +141,14 @@ describe('images rehearsed on a read-only root', { skip }, () => {
     for (const image of images.values())
       for (const dev of ['typescript', 'tsx', '@biomejs/biome'])
         assert.equal(existsSync(path.join(image.appDir, 'node_modules', dev)), false, `${dev} in ${image.appDir}`);
+    // The OTLP decoder is the tools' (measure/src/otlp-decode.ts): no image carries it, and the
+    // platform does not declare protobufjs (@grpc/proto-loader still brings it in for gRPC).
+    for (const image of images.values()) {
+      assert.equal(existsSync(path.join(image.appDir, 'node_modules/@recipe-mesh/measure')), false, image.appDir);
+      assert.equal(existsSync(path.join(image.appDir, 'services/platform/dist/otlp-decode.js')), false, image.appDir);
+      const platform = JSON.parse(readFileSync(path.join(image.appDir, 'services/platform/package.json'), 'utf8'));
+      assert.equal(platform.dependencies.protobufjs, undefined, 'the platform declares protobufjs');
+    }
     assert.deepEqual(recipeApi.entrypoint.slice(0, 3), ['node', '--import', '@recipe-mesh/platform/telemetry']);
     await start('recipe-api', recipeApi, recipeEnv(), ports.recipeAdmin);
     await start(

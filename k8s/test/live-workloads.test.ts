@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@recipe-mesh/measure/net';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import {
   controlPlaneSkipReason,
   deployedPlatform,

@@ -68,7 +68,7 @@ function printState(state: LabState, readiness?: Map<string, boolean>): void {
   // The lab runs no Grafana: the same dashboards Kubernetes provisions, to import by hand.
   const dashboards = path.relative(process.cwd(), dashboardsDir()) || '.';
   console.log(
-    `dashboards: ${dashboards}/*.json — import into any Grafana with datasource UIDs prometheus${e.prometheusUrl ? ` (${e.prometheusUrl})` : ''} and tempo; on minikube they are provisioned (make dashboards)`,
+    `dashboards: ${dashboards}/*.json — import into any Grafana with datasource UIDs prometheus${e.prometheusUrl ? ` (${e.prometheusUrl})` : ''} and tempo; on minikube they are provisioned (open them with make grafana-port-forward)`,
   );
   if (e.prometheusUrl)
     console.log('panels: npm run lab -- panels   (every panel query against this Prometheus: series and latest value)');

@@ -1,16 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { patchFaults } from '@recipe-mesh/measure/admin-client';
 import { freePort, pause, waitFor } from '@recipe-mesh/measure/net';
 import { siblingSpec } from './components/launch-specs.js';
 import { writeScrapeTargets } from './components/prometheus.js';
 import { LabError } from './errors.js';
 import { applyToProxies } from './mesh/apply.js';
-import type { MeshDescription } from './mesh/description.js';
 import { envoyClusterHosts } from './mesh/envoy-admin.js';
 import { edsTargets, proxyPorts, type Workloads } from './mesh/endpoints.js';
-import { labPaths, proxyFiles, type LabPaths } from './paths.js';
+import { labPaths, proxyFiles, readMeshFile, type LabPaths } from './paths.js';
+import { restartLabProcess, signalLabProcess } from './process-control.js';
 import { isRunning, launch } from './process/processes.js';
 import { readyCheck, waitReady } from './process/readiness.js';
-import { readState, writeState, type LabState, type ProcessRecord } from './process/state.js';
+import { readState, workloadsOf, writeState, type LabState, type ProcessRecord } from './process/state.js';
 import {
   instanceOnPorts,
   portsPerInstance,
@@ -37,29 +37,10 @@ export interface InstanceOptions {
 
 const defaultTimeoutMs = 30_000;
 
-/** The lab's instances per service, from its state (what the Envoy configs are rendered from). */
-export function workloadsOf(state: LabState): Workloads {
-  const out: Workloads = {};
-  for (const record of state.processes) {
-    if (!record.instance) continue;
-    const service = record.instance.service;
-    const workload = (out[service] ??= {
-      dynamic: state.membership?.services.includes(service) ?? false,
-      instances: [],
-    });
-    workload.instances.push({ name: record.name, info: record.instance });
-  }
-  return out;
-}
-
 function requireState(paths: LabPaths): LabState {
   const state = readState(paths.stateDir);
   if (!state) throw new LabError('the lab is not up (npm run lab -- up)');
   return state;
-}
-
-function readMesh(paths: LabPaths): MeshDescription {
-  return JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
 }
 
 function instanceRecord(
@@ -88,7 +69,7 @@ function requireMembership(state: LabState, service: ServiceName): void {
  * per caller cluster (web-api's sidecar has two for recipe-api: HTTP and gRPC).
  */
 export async function endpointListed(paths: LabPaths, state: LabState, record: ProcessRecord): Promise<boolean[]> {
-  const mesh = readMesh(paths);
+  const mesh = readMeshFile(paths);
   const targets = edsTargets(mesh, state.membership?.services ?? []).filter(
     (t) => t.service === record.instance?.service,
   );
@@ -124,7 +105,7 @@ async function applySidecar(
   service: ServiceName,
   workloads: Workloads,
 ): Promise<void> {
-  const mesh = readMesh(paths);
+  const mesh = readMeshFile(paths);
   const sidecar = serviceShapes[service].sidecar;
   const record = state.processes.find((p) => p.name === sidecar);
   if (!record) throw new LabError(`the running lab has no ${sidecar}`);
@@ -327,10 +308,9 @@ export async function killInstance(options: InstanceOptions, name: string): Prom
   const state = requireState(paths);
   const record = instanceRecord(state, name);
   requireMembership(state, record.instance.service);
-  if (!isRunning(record)) throw new LabError(`${name} (pid ${record.pid}) is not running`);
   const signalledAt = Date.now();
-  // The group too, so nothing the instance forked (tsx's esbuild) outlives it.
-  process.kill(-record.pid, 'SIGKILL');
+  // SIGKILL goes to the group too, so nothing the instance forked (tsx's esbuild) outlives it.
+  signalLabProcess(options, name, 'SIGKILL');
   const exitedAfterMs = await waitExit(record, signalledAt, timeoutMs, 'SIGKILL');
   await waitForEndpoint(paths, state, record, false, timeoutMs);
   return { name, pid: record.pid, preStopMs: 0, exitedAfterMs, killedAfterGrace: false };
@@ -344,14 +324,8 @@ export async function restartInstance(options: InstanceOptions, name: string): P
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const paths = labPaths(options);
   const state = requireState(paths);
-  const old = instanceRecord(state, name);
-  requireMembership(state, old.instance.service);
-  if (isRunning(old)) throw new LabError(`${name} is still running (pid ${old.pid}); stop or kill it first`);
-  const info = { ...old.instance, terminating: false };
-  const record = launch(siblingSpec(paths, old, { name, info }), paths.stateDir);
-  state.processes[state.processes.indexOf(old)] = record;
-  writeState(state);
-  await waitReady(record, timeoutMs);
+  requireMembership(state, instanceRecord(state, name).instance.service);
+  const record = await restartLabProcess(options, name, timeoutMs);
   await waitForEndpoint(paths, state, record, true, timeoutMs);
   return record;
 }
@@ -387,27 +361,9 @@ export async function patchInstanceFaults(
   patch: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const record = instanceRecord(requireState(labPaths(options)), name);
-  const faultsUrl = `http://127.0.0.1:${record.instance.appPorts.admin}/faults`;
   // Apps inherit the environment of `lab up`, so a token set there (not through appEnv) applies too.
   const token = record.env?.ADMIN_TOKEN ?? process.env.ADMIN_TOKEN;
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  };
-  const call = async (method: string, body?: unknown) => {
-    const res = await fetch(faultsUrl, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new LabError(`${method} ${faultsUrl}: ${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text || '{}') as Record<string, unknown>;
-  };
-  const next = { ...(await call('GET')), ...patch };
-  for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
-  return Object.keys(next).length === 0 ? call('DELETE') : call('PUT', next);
+  return patchFaults(`http://127.0.0.1:${record.instance.appPorts.admin}`, patch, { token });
 }
 
 /** Sets or clears the instance's `unready` fault and waits until callers' Envoys agree. */

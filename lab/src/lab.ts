@@ -1,15 +1,15 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { findBinary, installHint } from '@recipe-mesh/measure/binaries';
 import { freePort, portIsOpen } from '@recipe-mesh/measure/net';
 import { launchSpecs, type AppCommand } from './components/launch-specs.js';
 import { LabError } from './errors.js';
-import { waitForMembers, workloadsOf } from './instances.js';
+import { waitForMembers } from './instances.js';
 import { applyToProxies, type ApplyResult, type ProxyTarget } from './mesh/apply.js';
 import { dynamicServices, proxyPorts, type WorkloadInstance, type Workloads } from './mesh/endpoints.js';
 import { defaultPropagationDelayMs, fallbackReadiness } from './membership/controller.js';
 import { planPods } from './workloads/pods-plan.js';
 import { defaultIstioVersion, defaultMesh, type IstioVersion, type MeshDescription } from './mesh/description.js';
-import { labPaths, proxyFiles, type LabPaths } from './paths.js';
+import { labPaths, proxyFiles, readMeshFile, type LabPaths } from './paths.js';
 import { assertPortsFree, defaultPorts, portsFromEnv, type LabPorts } from './ports.js';
 import {
   findTaggedProcesses,
@@ -23,6 +23,7 @@ import { readyCheck, waitReady } from './process/readiness.js';
 import {
   readState,
   removeState,
+  workloadsOf,
   writeState,
   type LabEndpoints,
   type LabState,
@@ -172,7 +173,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     if (binaries[part]) return;
     missing.push(
       use[part]
-        ? `${binary} not found: ${without} (${installHint[binary] ?? 'install it'})`
+        ? `${binary} not found: ${without} (${installHint(binary)})`
         : `${binary} left out by option: ${without}`,
     );
   };
@@ -389,12 +390,7 @@ export async function labStatus(options: Pick<LabOptions, 'root' | 'stateDir'> =
 
 /** The MeshDescription the running lab's Envoys were last given. */
 export function currentMesh(options: Pick<LabOptions, 'root' | 'stateDir'> = {}): MeshDescription {
-  const paths = labPaths(options);
-  try {
-    return JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
-  } catch {
-    throw new LabError('no mesh description: the lab is not up in mesh mode (is envoy installed?)');
-  }
+  return readMeshFile(labPaths(options));
 }
 
 /**

@@ -1,11 +1,12 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { ProxyName } from './mesh/description.js';
+import { LabError } from './errors.js';
+import type { MeshDescription, ProxyName } from './mesh/description.js';
 import type { ProxyFiles } from './mesh/envoy-config.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /** True when running from TypeScript sources (tsx), false from dist. */
 export const sourceMode = import.meta.url.endsWith('.ts');
-const defaultRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface LabPaths {
   root: string;
@@ -20,7 +21,7 @@ export interface LabPaths {
 }
 
 export function labPaths(options: { root?: string; stateDir?: string } = {}): LabPaths {
-  const root = path.resolve(options.root ?? defaultRoot);
+  const root = path.resolve(options.root ?? repoRoot);
   const stateDir = path.resolve(options.stateDir ?? process.env.LAB_STATE_DIR ?? path.join(root, '.lab'));
   return {
     root,
@@ -37,4 +38,13 @@ export function labPaths(options: { root?: string; stateDir?: string } = {}): La
 
 export function proxyFiles(paths: LabPaths, proxy: ProxyName): ProxyFiles {
   return { configDir: path.join(paths.envoy, proxy), accessLog: path.join(paths.logs, `${proxy}.access.log`) };
+}
+
+/** The mesh description the running lab's Envoys were rendered from (written by `lab up`, changed by applyMeshConfig). */
+export function readMeshFile(paths: LabPaths): MeshDescription {
+  try {
+    return JSON.parse(readFileSync(paths.meshFile, 'utf8')) as MeshDescription;
+  } catch {
+    throw new LabError('no mesh description: the lab is not up in mesh mode (is envoy installed?)');
+  }
 }

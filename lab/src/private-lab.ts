@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '@recipe-mesh/measure/net';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 import { startLab, stopLab, type LabOptions } from './lab.js';
 import type { LabState } from './process/state.js';
 import { defaultPorts, PortsTakenError, type LabPorts } from './ports.js';
@@ -42,9 +43,8 @@ export async function startLabOnFreePorts(
 }
 
 export async function startPrivateLab(
-  root: string,
   log: (line: string) => void = () => {},
-  extra: Pick<LabOptions, 'appEnv' | 'use' | 'apps' | 'replicas'> = {},
+  { root = repoRoot, ...extra }: Pick<LabOptions, 'appEnv' | 'use' | 'apps' | 'replicas'> & { root?: string } = {},
 ): Promise<PrivateLab> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-lab-'));
   let options!: PrivateLab['options'];

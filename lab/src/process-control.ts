@@ -1,16 +1,16 @@
 import { findBinary } from '@recipe-mesh/measure/binaries';
 import { launchSpecs, siblingSpec } from './components/launch-specs.js';
-import { workloadsOf } from './instances.js';
 import { LabError } from './errors.js';
-import { currentMesh, type LabOptions } from './lab.js';
-import { labPaths } from './paths.js';
+import type { LabOptions } from './lab.js';
+import { labPaths, readMeshFile } from './paths.js';
 import { isRunning, launch } from './process/processes.js';
 import { waitReady } from './process/readiness.js';
-import { type ProcessRecord, readState, writeState } from './process/state.js';
+import { type ProcessRecord, readState, workloadsOf, writeState } from './process/state.js';
 
 /**
- * Outage drills on a running lab: signal one of its processes by the pid the lab recorded (never
- * by name: other labs and people share the machine), and start it again exactly as `lab up` did.
+ * Any process of a running lab (Redis, an Envoy, an app instance): signal it by the pid the lab
+ * recorded (never by name: other labs and people share the machine), and start it again exactly
+ * as `lab up` did. The instance drills (instances.ts) kill and restart through these.
  */
 
 type ControlOptions = Pick<LabOptions, 'root' | 'stateDir' | 'apps' | 'appEnv' | 'scrapeIntervalSeconds'>;
@@ -52,13 +52,14 @@ export async function restartLabProcess(
   if (!state || index < 0) throw new LabError(`the lab has no process named ${name}`);
   if (isRunning(state.processes[index]!)) throw new LabError(`${name} is still running; stop it first`);
   const old = state.processes[index]!;
-  // An app instance starts again from its recorded command and env; the rest as `lab up` did.
+  // An app instance starts again from its recorded command, env and ports (a container restart in
+  // the same pod, no longer terminating); the rest as `lab up` did.
   const spec = old.instance
-    ? siblingSpec(paths, old, { name, info: old.instance })
+    ? siblingSpec(paths, old, { name, info: { ...old.instance, terminating: false } })
     : launchSpecs({
         paths,
         ports: state.ports,
-        mesh: currentMesh(options),
+        mesh: readMeshFile(paths),
         binaries: {
           envoy: findBinary('envoy'),
           redis: findBinary('redis-server'),

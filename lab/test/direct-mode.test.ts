@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { portIsOpen } from '@recipe-mesh/measure/net';
 import { labStatus, startLab, stopLab } from '../src/lab.js';
 import { statePath } from '../src/process/state.js';
 import { alivePids, freeLabPorts, standIn, tempStateDir } from './helpers.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
 
 async function cli(stateDir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -19,7 +17,7 @@ async function cli(stateDir: string, ...args: string[]): Promise<{ code: number;
       process.execPath,
       ['--conditions=source', '--import', 'tsx', 'lab/src/cli.ts', ...args],
       {
-        cwd: root,
+        cwd: repoRoot,
         env: { ...process.env, LAB_STATE_DIR: stateDir },
       },
     );

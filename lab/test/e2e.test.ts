@@ -5,24 +5,23 @@ import { tmpdir } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { portIsOpen, waitFor } from '@recipe-mesh/measure/net';
 import { startLab, stopLab, type LabState } from '../src/lab.js';
-import { readAccessLog } from '../src/mesh/access-log.js';
-import { runLoad } from '../src/load/load.js';
+import { readAccessLog } from '@recipe-mesh/measure/access-log';
+import { runLoad } from '@recipe-mesh/measure/load';
 import { findTrace } from '../src/trace/store.js';
 import { renderWaterfall } from '../src/trace/waterfall.js';
 import { alivePids, freeLabPorts } from './helpers.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * The issue's end-to-end check, with the real services, Envoy, Redis and Prometheus: every
  * protocol path answers through the ingress, every hop logs flag `-`, Prometheus holds app and
  * Envoy series, and one trace joins ingress, sidecar, app and Redis spans.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const services = ['services/web-api/src/main.ts', 'services/recipe-api/src/main.ts'];
-const missingService = services.find((f) => !existsSync(path.join(root, f)));
+const missingService = services.find((f) => !existsSync(path.join(repoRoot, f)));
 const binaries = ['envoy', 'redis-server', 'prometheus'].map((b) => requireBinary(b));
 const skip = missingService
   ? `${missingService} does not exist yet`

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
-import { istioTextFormat, parseAccessLogLine, countByResponseFlags } from '../src/mesh/access-log.js';
+import { istioTextFormat, parseAccessLogLine, countByResponseFlags } from '@recipe-mesh/measure/access-log';
 import {
   defaultMesh,
   findListener,

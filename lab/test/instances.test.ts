@@ -13,7 +13,7 @@ import {
   stopInstance,
 } from '../src/instances.js';
 import { applyMeshConfig, currentMesh, stopLab } from '../src/lab.js';
-import { countByStatusAndFlag, readAccessLog, type AccessLogEntry } from '../src/mesh/access-log.js';
+import { countByStatusAndFlag, readAccessLog, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { patchListener } from '../src/mesh/description.js';
 import { startLabOnFreePorts } from '../src/private-lab.js';
 import { standIn, tempStateDir } from './helpers.js';

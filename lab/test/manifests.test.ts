@@ -3,15 +3,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { afterProbe, initialProbeState } from '../src/membership/probe.js';
 import { overlayInputs } from '../src/workloads/kustomize.js';
 import { memoryBytes, readPodBehaviours, type ProbeTiming } from '../src/workloads/manifests.js';
 import { planPods } from '../src/workloads/pods-plan.js';
 import { baseReadiness } from './helpers.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const kubectl = requireBinary('kubectl');
 
 /** The files the overlay reads, copied to a temp root (so a test may change them), removed after. */

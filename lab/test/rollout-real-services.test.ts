@@ -4,8 +4,8 @@ import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { listInstances, patchInstanceFaults, rollingRestart, setPreStopSleep } from '../src/instances.js';
 import { stopLab } from '../src/lab.js';
-import { countByStatusAndFlag, readAccessLog } from '../src/mesh/access-log.js';
-import { runLoad } from '../src/load/load.js';
+import { countByStatusAndFlag, readAccessLog } from '@recipe-mesh/measure/access-log';
+import { runLoad } from '@recipe-mesh/measure/load';
 import { startLabOnFreePorts } from '../src/private-lab.js';
 import { tempStateDir } from './helpers.js';
 

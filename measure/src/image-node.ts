@@ -12,12 +12,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-// measure/src/ or measure/dist/: the repository root is two levels up either way.
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { repoPath } from './repo.js';
 
 /** `24.21.0` from `ARG NODE_IMAGE=node:24.21.0-bookworm-slim`: the Dockerfile is the one source. */
-export function imageNodeVersion(dockerfile = path.join(root, 'Dockerfile')): string {
+export function imageNodeVersion(dockerfile = repoPath('Dockerfile')): string {
   const match = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)\b/m.exec(readFileSync(dockerfile, 'utf8'));
   if (!match) throw new Error(`${dockerfile} names no NODE_IMAGE=node:<x.y.z>`);
   return match[1]!;

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { type CollectedSpan, decodeOtlpTraces } from '@recipe-mesh/platform/otlp-decode';
+import { type CollectedSpan, decodeOtlpTraces } from './otlp-decode.js';
 import { waitFor } from './net.js';
 
 /**
@@ -21,7 +21,7 @@ export type {
   CollectedSpan,
   SpanKindName,
   StatusCodeName,
-} from '@recipe-mesh/platform/otlp-decode';
+} from './otlp-decode.js';
 
 const gunzip = promisify(zlib.gunzip);
 

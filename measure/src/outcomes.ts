@@ -34,3 +34,10 @@ export function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record
 export function countOutcomes(items: Iterable<{ status: number; flags: readonly string[] }>): Record<string, number> {
   return countBy(items, (o) => outcomeKey(o.status, o.flags));
 }
+
+/** `200×12 503×3`: counts as one line a person reads. */
+export function formatCounts(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .map(([key, n]) => `${key}×${n}`)
+    .join(' ');
+}

@@ -1,8 +1,8 @@
 import { formatMs, summarizeLatency, type LatencySummary } from './latency.js';
-import { countBy, countOutcomes } from './outcomes.js';
+import { countBy, countOutcomes, formatCounts } from './outcomes.js';
 
 /**
- * One request as every load generator records it (the lab's autocannon load, the experiments'
+ * One request as every load generator records it (the autocannon load in load.ts, the experiments'
  * single and paced requests), and the one summary of a set of them.
  */
 export interface RequestRecord {
@@ -34,10 +34,26 @@ export interface LoadSummary {
   latencyMs: LatencySummary;
 }
 
+/** A span of time in ms since the epoch, both ends included. */
+export interface TimeWindow {
+  from: number;
+  to: number;
+}
+
+/** The records whose request left inside `window`. */
+export function startedWithin(records: readonly RequestRecord[], window: TimeWindow): RequestRecord[] {
+  return records.filter((r) => r.startedAtMs >= window.from && r.startedAtMs <= window.to);
+}
+
+/** Counts by status code (`200`, `503`, `0` for no answer), most frequent first. */
+export function countByStatus(records: readonly RequestRecord[]): Record<string, number> {
+  return countBy(records, (r) => String(r.status));
+}
+
 export function summarizeRequests(records: readonly RequestRecord[], durationMs: number): LoadSummary {
   return {
     requests: records.length,
-    byStatus: countBy(records, (r) => String(r.status)),
+    byStatus: countByStatus(records),
     byOutcome: countOutcomes(records),
     errors: records.filter((r) => r.status === 0).length,
     durationMs,
@@ -48,9 +64,7 @@ export function summarizeRequests(records: readonly RequestRecord[], durationMs:
 
 /** One line a person reads: count, rate, outcomes and latency percentiles. */
 export function formatSummary(summary: LoadSummary): string {
-  const counts = Object.entries(summary.byOutcome)
-    .map(([k, v]) => `${k}×${v}`)
-    .join(' ');
+  const counts = formatCounts(summary.byOutcome);
   const l = summary.latencyMs;
   return (
     `${summary.requests} requests (${summary.requestsPerSecond.toFixed(1)}/s) ${counts}` +

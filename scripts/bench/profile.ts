@@ -17,23 +17,22 @@
 // /proc/<pid>/smaps when idle and after the load (resident-memory.ts): what lies outside the heap.
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { installedImageNode } from '@recipe-mesh/measure/image-node';
-import { runLoad, type LoadOptions } from '@recipe-mesh/lab/load/load';
+import { runLoad, type LoadOptions } from '@recipe-mesh/measure/load';
 import type { LoadSummary } from '@recipe-mesh/measure/requests';
 import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
 import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
-import { vias } from './report.js';
+import { vias } from '@recipe-mesh/platform/request-rules';
 import { grpcUnaryLoad } from './grpc-load.js';
 import { formatResidentMemory, residentMemoryBreakdown } from './resident-memory.js';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
 import { deploymentNodeOptions, imageCommand } from './node-options.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -54,7 +53,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const row = positionals[0] ?? 'B1';
-const outDir = path.resolve(root, values.out!, `${row.replace(/:/g, '-')}-${Date.now()}`);
+const outDir = path.resolve(repoRoot, values.out!, `${row.replace(/:/g, '-')}-${Date.now()}`);
 mkdirSync(outDir, { recursive: true });
 
 const nodeOptions = [
@@ -63,13 +62,13 @@ const nodeOptions = [
 ];
 const flagsOf = (service: 'web-api' | 'recipe-api') =>
   values['node-flags'] === undefined
-    ? deploymentNodeOptions(root, service)
+    ? deploymentNodeOptions(repoRoot, service)
     : values['node-flags'].split(' ').filter(Boolean);
 // --cpu-prof is refused in NODE_OPTIONS, so every flag goes on the command line.
 const serviceNode = values.node === 'current' ? process.execPath : installedImageNode().path;
 const asImage = (service: 'web-api' | 'recipe-api') =>
-  imageCommand(root, service, [...nodeOptions, ...flagsOf(service)], serviceNode);
-const lab = await startPrivateLab(root, () => {}, {
+  imageCommand(repoRoot, service, [...nodeOptions, ...flagsOf(service)], serviceNode);
+const lab = await startPrivateLab(() => {}, {
   apps: { webApi: asImage('web-api'), recipeApi: asImage('recipe-api') },
   use: { envoy: false, prometheus: false },
   appEnv: {
@@ -160,16 +159,16 @@ try {
     console.log(`${name} after the load: ${formatResidentMemory(residentMemoryBreakdown(pids[name]!, nodeBinary))}`);
   }
   if (values.heap) {
-    const before = new Set(readdirSync(root));
+    const before = new Set(readdirSync(repoRoot));
     for (const name of services) process.kill(pids[name]!, 'SIGUSR2');
-    // Node writes Heap.<date>.<pid>...heapsnapshot into the process' cwd (the repo root).
+    // Node writes Heap.<date>.<pid>...heapsnapshot into the process' cwd (the repo repoRoot).
     // A snapshot is written in one blocking go; a file whose size held still between polls is done.
     const sizes = new Map<string, number>();
     const snapshots = await waitFor(
       () => {
-        const added = readdirSync(root).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+        const added = readdirSync(repoRoot).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
         const settled = added.filter((f) => {
-          const size = statSync(path.join(root, f)).size;
+          const size = statSync(path.join(repoRoot, f)).size;
           const same = size > 0 && sizes.get(f) === size;
           sizes.set(f, size);
           return same;
@@ -179,11 +178,11 @@ try {
       { timeoutMs: 60_000, intervalMs: 500, what: 'heap snapshots' },
     );
     for (const file of snapshots) {
-      const heap = summarizeHeapSnapshot(JSON.parse(readFileSync(path.join(root, file), 'utf8')));
+      const heap = summarizeHeapSnapshot(JSON.parse(readFileSync(path.join(repoRoot, file), 'utf8')));
       console.log(`\n${file}: ${heap.totalMiB.toFixed(1)} MiB reachable after a full GC`);
       for (const g of heap.byName.slice(0, 15))
         console.log(`${g.selfMiB.toFixed(1).padStart(7)} MiB ${String(g.count).padStart(8)}  ${g.name}`);
-      renameSync(path.join(root, file), path.join(outDir, file));
+      renameSync(path.join(repoRoot, file), path.join(outDir, file));
     }
   }
 } finally {
@@ -204,7 +203,7 @@ for (const name of services) {
 function printSummary(name: string, file: string, s: ProfileSummary, top: number): void {
   const pct = (ms: number) => `${((ms * 100) / s.busyMs).toFixed(1)}%`.padStart(6);
   console.log(
-    `\n## ${name}: ${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled; shares of busy time (${path.relative(root, file)})`,
+    `\n## ${name}: ${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled; shares of busy time (${path.relative(repoRoot, file)})`,
   );
   console.log('\nself time by package:');
   for (const p of s.byPackage.slice(0, 15)) console.log(`${pct(p.selfMs)}  ${p.name}`);

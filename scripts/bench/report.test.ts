@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildReport, renderMarkdown, repeatRuns, rowKeys, vias, type Row } from './report.js';
+import { vias } from '@recipe-mesh/platform/request-rules';
+import { buildReport, renderMarkdown, repeatRuns, rowKeys, type Row } from './report.js';
 
 const machine = {
   cores: 2,

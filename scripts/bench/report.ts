@@ -1,4 +1,4 @@
-import type { Via } from '@recipe-mesh/lab/load/load';
+import { type Via, vias } from '@recipe-mesh/platform/request-rules';
 import type { ProcessUsage } from './process-usage.js';
 
 /**
@@ -6,8 +6,6 @@ import type { ProcessUsage } from './process-usage.js';
  * source of truth: the bench runs exactly these, the report refuses to build without any of them,
  * and the unit test checks the ratios a script reads (`ratios`, `peakRssMiB`).
  */
-
-export const vias: readonly Via[] = ['http', 'graphql', 'grpc'];
 
 export const scenarioDescriptions = {
   B0: 'bare node:http, same JSON',

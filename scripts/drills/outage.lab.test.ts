@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runLoad } from '@recipe-mesh/lab/load/load';
+import { runLoad } from '@recipe-mesh/measure/load';
 import { restartLabProcess, signalLabProcess, labProcess } from '@recipe-mesh/lab/process-control';
 import { isRunning } from '@recipe-mesh/lab/process/processes';
 import { readState } from '@recipe-mesh/lab/process/state';
 import { readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
 import { formatMs } from '@recipe-mesh/measure/latency';
-import { pollUntil, waitFor } from '@recipe-mesh/measure/net';
-import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { pause, pollUntil, waitFor } from '@recipe-mesh/measure/net';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { recipeApiConfigSchema } from '../../services/recipe-api/src/config.js';
 import { webApiConfigSchema } from '../../services/web-api/src/config.js';
-import { format, holdOutage, maxLatency, metric, statusCounts } from './drill-support.js';
+import { metric } from './drill-support.js';
+import { formatCounts } from '@recipe-mesh/measure/outcomes';
+import { countByStatus, startedWithin } from '@recipe-mesh/measure/requests';
 
 /**
  * Outage drills (docs/reliability.md): each failure users meet, under a paced load through the
@@ -43,6 +45,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
       durationMs,
     });
   const hits = () => metric(recipeAdmin, 'cache_lookups_total', { result: 'hit' });
+  // Each pause below is a length of traffic or of an outage (the drill's parameter), not a wait for a condition.
 
   before(async () => {
     lab = await startPrivateLab();
@@ -61,7 +64,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
   test('Redis SIGKILLed and restarted: no 5xx, answers degrade, cache hits resume within 5 s', async () => {
     const degradedBefore = await metric(recipeAdmin, 'degraded_responses_total');
     const loadDone = load(9_000);
-    await holdOutage(1_500);
+    await pause(1_500);
     const killedAt = Date.now();
     signalLabProcess(lab.options, 'redis', 'SIGKILL');
     await waitFor(async () => !isRunning(labProcess(lab.options, 'redis')), {
@@ -72,7 +75,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
       timeoutMs: 5_000,
       what: 'redis_connection_up 0',
     });
-    await holdOutage(2_000);
+    await pause(2_000);
     await restartLabProcess(lab.options, 'redis');
     const backAt = Date.now();
     const hitsAtBack = await hits();
@@ -81,10 +84,10 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     const { records, summary } = await loadDone;
     const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
     report(
-      `redis SIGKILL: down ${backAt - killedAt} ms; client ${format(statusCounts(records))}; degraded_responses +${degraded}; ` +
+      `redis SIGKILL: down ${backAt - killedAt} ms; client ${formatCounts(countByStatus(records))}; degraded_responses +${degraded}; ` +
         `cache hits resumed ${resumeMs} ms after redis was back; p99 ${formatMs(summary.latencyMs.p99, 0)} ms`,
     );
-    assert.deepEqual(Object.keys(statusCounts(records)), ['200'], 'every request answered 200 through the outage');
+    assert.deepEqual(Object.keys(countByStatus(records)), ['200'], 'every request answered 200 through the outage');
     assert.ok(degraded > 0, 'degraded_responses_total rose');
     assert.ok(resumed.value && resumeMs < 5_000, `cache hits resumed after ${resumeMs} ms`);
   });
@@ -92,11 +95,11 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
   test(`Redis stalled (SIGSTOP) longer than REDIS_COMMAND_TIMEOUT_MS (${REDIS_COMMAND_TIMEOUT_MS} ms): requests degrade at the timeout`, async () => {
     const degradedBefore = await metric(recipeAdmin, 'degraded_responses_total');
     const loadDone = load(8_000);
-    await holdOutage(1_500);
+    await pause(1_500);
     const stall = { from: Date.now(), to: 0 };
     signalLabProcess(lab.options, 'redis', 'SIGSTOP');
     try {
-      await holdOutage(REDIS_COMMAND_TIMEOUT_MS * 6);
+      await pause(REDIS_COMMAND_TIMEOUT_MS * 6);
     } finally {
       signalLabProcess(lab.options, 'redis', 'SIGCONT');
     }
@@ -106,12 +109,12 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     const resumeMs = resumed.elapsedMs;
     const { records } = await loadDone;
     const degraded = (await metric(recipeAdmin, 'degraded_responses_total')) - degradedBefore;
-    const worst = maxLatency(records, stall);
+    const worst = Math.max(0, ...startedWithin(records, stall).map((r) => r.latencyMs));
     report(
-      `redis SIGSTOP ${stall.to - stall.from} ms: client ${format(statusCounts(records))}; during the stall max ${worst.toFixed(0)} ms ` +
+      `redis SIGSTOP ${stall.to - stall.from} ms: client ${formatCounts(countByStatus(records))}; during the stall max ${worst.toFixed(0)} ms ` +
         `(command timeout ${REDIS_COMMAND_TIMEOUT_MS} ms); degraded_responses +${degraded}; hits resumed ${resumeMs} ms after SIGCONT`,
     );
-    assert.deepEqual(Object.keys(statusCounts(records)), ['200']);
+    assert.deepEqual(Object.keys(countByStatus(records)), ['200']);
     assert.ok(degraded > 0, 'degraded_responses_total rose');
     // Degrading at the timeout: one command timeout plus the store read and the mesh, far from hanging.
     assert.ok(worst < REDIS_COMMAND_TIMEOUT_MS + 1_000, `slowest answer during the stall took ${worst} ms`);
@@ -125,7 +128,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
       .map((p) => p.name);
     assert.ok(instances.length >= 1, 'recipe-api instances');
     const loadDone = load(12_000);
-    await holdOutage(1_500);
+    await pause(1_500);
     for (const name of instances) signalLabProcess(lab.options, name, 'SIGKILL');
     await waitFor(async () => instances.every((name) => !isRunning(labProcess(lab.options, name))), {
       timeoutMs: 5_000,
@@ -144,10 +147,10 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     });
     const recoverMs = recovered.elapsedMs;
     const { records } = await loadDone;
-    const counts = statusCounts(records);
+    const counts = countByStatus(records);
     report(
       `recipe-api SIGKILL: down ${down.to - down.from} ms; probe ${answer.status} ${body.error?.code} in ${answeredMs} ms ` +
-        `(deadline ${UPSTREAM_TIMEOUT_MS} ms); web-api /readyz ${webReady}; 200 again ${recoverMs} ms after ready; client ${format(counts)}`,
+        `(deadline ${UPSTREAM_TIMEOUT_MS} ms); web-api /readyz ${webReady}; 200 again ${recoverMs} ms after ready; client ${formatCounts(counts)}`,
     );
     assert.ok([503, 504].includes(answer.status), `status ${answer.status}`);
     assert.match(answer.headers.get('content-type') ?? '', /application\/json/);
@@ -163,7 +166,7 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
 
   test('the recipe-api sidecar Envoy restarted: errors bounded and counted, full recovery', async () => {
     const loadDone = load(10_000);
-    await holdOutage(1_500);
+    await pause(1_500);
     const killedAt = Date.now();
     signalLabProcess(lab.options, 'recipe-api-sidecar', 'SIGKILL');
     await waitFor(async () => !isRunning(labProcess(lab.options, 'recipe-api-sidecar')), {
@@ -177,12 +180,14 @@ describe('outage drills in the lab', { skip: missing.length ? missing.join('; ')
     });
     const recoverMs = recovered.elapsedMs;
     const { records } = await loadDone;
-    const counts = statusCounts(records);
+    const counts = countByStatus(records);
     const errors = records.filter((r) => r.status !== 200).length;
-    const tail = statusCounts(records, { from: backAt + recoverMs + 500, to: Number.POSITIVE_INFINITY });
+    const tail = countByStatus(
+      startedWithin(records, { from: backAt + recoverMs + 500, to: Number.POSITIVE_INFINITY }),
+    );
     report(
-      `recipe-api sidecar SIGKILL + restart: down ${backAt - killedAt} ms; client ${format(counts)}; ` +
-        `errors ${errors} (bound: the requests of the downtime plus 1 s); 200 again ${recoverMs} ms after restart; after: ${format(tail)}`,
+      `recipe-api sidecar SIGKILL + restart: down ${backAt - killedAt} ms; client ${formatCounts(counts)}; ` +
+        `errors ${errors} (bound: the requests of the downtime plus 1 s); 200 again ${recoverMs} ms after restart; after: ${formatCounts(tail)}`,
     );
     for (const status of Object.keys(counts)) assert.ok(['200', '503', '504'].includes(status), `unexpected ${status}`);
     assert.ok(errors <= Math.ceil(((backAt - killedAt + recoverMs + 1_000) / 1000) * rate), `${errors} errors`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
-import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { graphqlSdlFile, runSchemathesis, testBudget } from './schemathesis.js';
 import { labTargets } from './targets.js';
 

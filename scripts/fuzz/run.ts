@@ -1,7 +1,7 @@
 // `make fuzz`: the same schemathesis runs as `make test` (scripts/fuzz/fuzz.lab.test.ts) with a
 // larger budget, against a private lab on free ports. FUZZ_MAX_EXAMPLES and FUZZ_SEED override it.
 import { findBinary } from '@recipe-mesh/measure/binaries';
-import { startPrivateLab } from '../../experiments/test/lab-fixture.js';
+import { startPrivateLab } from '@recipe-mesh/lab/private-lab';
 import { graphqlSdlFile, longBudget, runSchemathesis } from './schemathesis.js';
 import { labTargets } from './targets.js';
 

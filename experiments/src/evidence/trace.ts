@@ -1,4 +1,4 @@
-import type { StoredSpan } from '@recipe-mesh/lab/trace/otlp';
+import type { StoredSpan } from '@recipe-mesh/measure/stored-span';
 import { parseResponseFlags } from '@recipe-mesh/measure/outcomes';
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { sidecarServiceName } from '@recipe-mesh/lab/mesh/namespace';
+import { sidecarServiceName } from '@recipe-mesh/measure/mesh-namespace';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { countAll, countWhere, recipeApiInbound } from '../promql.js';
 import { callerNon2xx } from '../shared-signals.js';
@@ -8,7 +8,7 @@ import {
   countByStatusAndFlag,
   isUpstreamConnectionTermination,
   type AccessLogEntry,
-} from '@recipe-mesh/lab/mesh/access-log';
+} from '@recipe-mesh/measure/access-log';
 import { findSidecarOnlyFailure, type TraceSpan } from '../evidence/trace.js';
 import { counterDiff, recipeApiOutboundCluster, sumRetries } from '../evidence/envoy-stats.js';
 import { burstsNearIdleClose } from '../load/bursts.js';

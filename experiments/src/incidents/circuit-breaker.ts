@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { recipeApiOutboundCluster, recipeApiOutboundStat } from '../evidence/envoy-stats.js';
 import path from 'node:path';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';

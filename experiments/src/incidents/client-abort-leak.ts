@@ -9,7 +9,7 @@ import type {
   Verdict,
 } from '../definition.js';
 import { countWhere, ingressToWebApi, serviceSeries } from '../promql.js';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { sendRequest } from '../load/http.js';

@@ -10,7 +10,7 @@ import {
 } from '@recipe-mesh/measure/metric-text';
 import { pause } from '@recipe-mesh/measure/net';
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
-import { getFaults, putFaults } from '../targets/lab.js';
+import { getFaults, putFaults } from '@recipe-mesh/measure/admin-client';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import type {
   Experiment,

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
@@ -11,6 +10,7 @@ import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from 
 import { pause } from '@recipe-mesh/measure/net';
 import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 import { type ProbeTiming, readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * "One slow dependency empties every endpoint": recipe-api's readiness PINGs Redis, so when Redis
@@ -21,7 +21,6 @@ import { type ProbeTiming, readPodBehaviours } from '@recipe-mesh/lab/workloads/
  * disruptions never take the last replica either.
  */
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pdbFile = 'k8s/base/pdb-recipe-api.yaml';
 export const instances = 2;
 

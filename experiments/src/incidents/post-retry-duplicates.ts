@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodeCursor } from '@recipe-mesh/recipe-api/domain/cursor';
-import type { AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
-import { countByStatusAndFlag, isUpstreamConnectionTermination } from '@recipe-mesh/lab/mesh/access-log';
+import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
+import { countByStatusAndFlag, isUpstreamConnectionTermination } from '@recipe-mesh/measure/access-log';
 import { findListener } from '@recipe-mesh/lab/mesh/description';
 import { delta, describeDelta, type MetricDelta } from '@recipe-mesh/measure/metric-text';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';

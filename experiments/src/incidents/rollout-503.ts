@@ -1,21 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import {
   countByStatusAndFlag,
   isUpstreamConnectionTermination,
   type AccessLogEntry,
-} from '@recipe-mesh/lab/mesh/access-log';
+} from '@recipe-mesh/measure/access-log';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
 import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
-import { putFaults } from '../targets/lab.js';
+import { putFaults } from '@recipe-mesh/measure/admin-client';
 import { pause } from '@recipe-mesh/measure/net';
 import { countWhere, webApiInbound } from '../promql.js';
 import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * 503s during every deploy: a rolling update replaces pods while traffic flows. A pod that exits
@@ -25,7 +25,6 @@ import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '..
  * requests finish — (and the `preStop` sleep on Kubernetes) makes the same rollout lossless.
  */
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const deploymentFile = 'k8s/base/deployment-recipe-api.yaml';
 /** Replicas of recipe-api during the run, as k8s/base runs it. */
 export const instances = 2;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { recipeApiOutboundCluster, recipeApiOutboundStat } from '../evidence/envoy-stats.js';
 import path from 'node:path';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { findListener, type MeshDescription } from '@recipe-mesh/lab/mesh/description';
 import { summarizeLatency } from '@recipe-mesh/measure/latency';
 import { loadWebApiConfig } from '@recipe-mesh/web-api/config';

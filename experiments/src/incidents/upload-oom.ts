@@ -1,6 +1,6 @@
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { countWhere, serviceSeries } from '../promql.js';
-import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { describeDelta, sumOf, type MetricDelta, type Scrape } from '@recipe-mesh/measure/metric-text';
 import { sendRequest } from '../load/http.js';
 import { multipartFile } from '../load/multipart.js';

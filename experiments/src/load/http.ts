@@ -6,7 +6,7 @@ import type { RequestRecord } from '@recipe-mesh/measure/requests';
 /**
  * Single requests with exact control over timing, connections and bodies — what the special
  * loads need (bursts timed to a keep-alive expiry, downloads aborted halfway, streamed multipart
- * uploads). Steady loads use the lab's autocannon module (lab/src/load/load.ts).
+ * uploads). Steady loads use the autocannon module (measure/src/load.ts).
  */
 
 export interface RequestSpec {

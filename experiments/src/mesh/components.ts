@@ -10,7 +10,7 @@ import {
   type RetryPolicy,
 } from '@recipe-mesh/lab/mesh/description';
 import { parse } from 'yaml';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * Mesh changes have one home: a kustomize component under `istio/faults/<name>/` that patches the
@@ -18,8 +18,6 @@ import { fileURLToPath } from 'node:url';
  * by name). `--target k8s` applies the component as `make fault FAULT=<name>` does; the lab gets
  * the same fields through `translateComponent`, so each knob has one value for both targets.
  */
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface PatchOp {
   op: 'add' | 'replace' | 'remove';

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
-import { waitForScrape } from '@recipe-mesh/lab/panels/scrape';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
+import { waitForScrape } from '@recipe-mesh/measure/scrape';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { portIsOpen, waitFor } from '@recipe-mesh/measure/net';
 import { parse } from 'yaml';
@@ -32,12 +31,13 @@ import { forwardPod, type PodForward } from '../k8s-forward.js';
 import { ingressUrl } from '../k8s-ingress.js';
 import { containerRestarts, podsOfDeployment, restartsBetween } from '../k8s-pods.js';
 import type { K8sLoadContext, Workload } from '../k8s-side.js';
-import { type AccessLogEntry, parseAccessLog } from '@recipe-mesh/lab/mesh/access-log';
+import { type AccessLogEntry, parseAccessLog } from '@recipe-mesh/measure/access-log';
 import { leftoversNotChecked, type LeftoverReport } from '../leftovers.js';
 import { expectationHeld } from '../report.js';
 import { RestoreStack } from '../restore.js';
 import { checkPrometheusSources, type SourceCheck } from '../dry-run.js';
-import { getFaults } from './lab.js';
+import { adminHeaders, getFaults, putFaults } from '@recipe-mesh/measure/admin-client';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * `--target k8s`: the same experiment definition against the minikube deployment with Istio —
@@ -89,7 +89,6 @@ export interface K8sOptions {
 }
 
 /** The repository root: `make fault` runs there, wherever `npm run experiment` was started. */
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Prometheus' local port (the one fixed forward: it is read, not under test). Pods get kernel-picked ports. */
 export const localPorts = { prometheus: 19090 };
@@ -659,13 +658,10 @@ export async function readPodAccessLogs(
 }
 
 async function sendPodFaults(forward: PodForward, method: 'PUT' | 'DELETE', body: string | undefined): Promise<void> {
-  const res = await fetch(`${forward.url}/faults`, {
-    method,
-    headers: { 'content-type': 'application/json', ...adminHeaders() },
-    ...(body ? { body } : {}),
-    signal: AbortSignal.timeout(10_000),
+  const doc = method === 'PUT' && body ? JSON.parse(body) : {};
+  await putFaults(forward.url, doc, { timeoutMs: 10_000 }).catch((error: Error) => {
+    throw new Error(`${method} /faults on pod ${forward.pod}: ${error.message}`);
   });
-  if (!res.ok) throw new Error(`${method} /faults on pod ${forward.pod}: ${res.status} ${await res.text()}`);
 }
 
 /** What a run may change, read from the cluster: every pod's faults, the Istio specs, Redis, the pod templates. */
@@ -932,9 +928,4 @@ export async function runPlan(
     leftovers,
     faultWindow: setupBeganMs === null ? null : { startMs: setupBeganMs, endMs: restoreBeganMs ?? Date.now() },
   };
-}
-
-/** The admin port's token (ADMIN_TOKEN, docs/contracts.md), as the lab target sends it. */
-function adminHeaders(): Record<string, string> {
-  return process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {};
 }

@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import { getFaults, putFaults } from '@recipe-mesh/measure/admin-client';
 import {
   applyMeshConfig,
   currentMesh,
@@ -12,7 +13,7 @@ import {
 } from '@recipe-mesh/lab/lab';
 import { patchListener } from '@recipe-mesh/lab/mesh/description';
 import { readSpans } from '@recipe-mesh/lab/trace/store';
-import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/lab/mesh/access-log';
+import { parseAccessLog, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import { parseScrape, type Sample, type Scrape } from '@recipe-mesh/measure/metric-text';
 import { labPaths } from '@recipe-mesh/lab/paths';
 import { isRunning } from '@recipe-mesh/lab/process/processes';
@@ -56,29 +57,6 @@ export interface LabConnection {
    */
   applied: string[];
   departures: string[];
-}
-
-const authHeaders = (): Record<string, string> =>
-  process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {};
-
-async function adminFetch(url: string, init: RequestInit = {}): Promise<unknown> {
-  const res = await fetch(url, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...authHeaders(), ...(init.headers as Record<string, string>) },
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : null;
-}
-
-export async function getFaults(adminUrl: string): Promise<FaultDocument> {
-  return (await adminFetch(`${adminUrl}/faults`)) as FaultDocument;
-}
-
-export async function putFaults(adminUrl: string, doc: FaultDocument): Promise<void> {
-  if (Object.keys(doc).length === 0) await adminFetch(`${adminUrl}/faults`, { method: 'DELETE' });
-  else await adminFetch(`${adminUrl}/faults`, { method: 'PUT', body: JSON.stringify(doc) });
 }
 
 function redisUrlOf(state: LabState): string | null {
@@ -262,7 +240,9 @@ export async function connectLab(options: LabOptions & { start: boolean }): Prom
           async () => {
             if (await stillThere()) await putFaults(instance.adminUrl, previous);
           },
-          () => putFaults(instance.adminUrl, doc),
+          async () => {
+            await putFaults(instance.adminUrl, doc);
+          },
         );
       }
       applied.push(`${service} faults ${JSON.stringify(doc)} on ${instances.map((i) => i.name).join(', ')}`);

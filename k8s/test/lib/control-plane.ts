@@ -12,7 +12,7 @@ import {
   startControlPlane,
   stopControlPlane,
 } from '../../kube/control-plane.js';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { stringify } from 'yaml';
 import { buildDefault, parseYamlDocuments } from './kustomize.js';
 import type { K8sObject } from './objects.js';

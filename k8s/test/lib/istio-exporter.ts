@@ -1,4 +1,4 @@
-import { serviceHost } from '@recipe-mesh/lab/mesh/namespace';
+import { serviceHost } from '@recipe-mesh/measure/mesh-namespace';
 
 /**
  * A small exporter for k8s/test/live-experiments.test.ts: per pod, the series Prometheus scrapes

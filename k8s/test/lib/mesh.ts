@@ -1,4 +1,4 @@
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { Contracts } from './contracts.js';

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { type ServiceName, serviceContract } from '@recipe-mesh/contracts/contracts';
 import { startAdminServer } from '@recipe-mesh/platform/admin-server';
 import { FaultRegistry, type FaultDocument } from '@recipe-mesh/platform/faults';
 import { Health } from '@recipe-mesh/platform/health';
@@ -22,9 +23,9 @@ export interface PodAdmin {
   stop(): Promise<void>;
 }
 
-export async function startPodAdmin(service: string): Promise<PodAdmin> {
+export async function startPodAdmin(service: ServiceName): Promise<PodAdmin> {
   const metrics = createMetrics(service);
-  const faults = new FaultRegistry(metrics);
+  const faults = new FaultRegistry(serviceContract(service).faultSwitches, metrics);
   const changes: FaultDocument[] = [];
   faults.onChange((doc) => changes.push(doc));
   const health = new Health();

@@ -1,5 +1,5 @@
 import type { LabPorts } from '../ports.js';
-import { serviceHost, sidecarServiceName } from './namespace.js';
+import { serviceHost, sidecarServiceName } from '@recipe-mesh/measure/mesh-namespace';
 
 /**
  * One typed description of the lab's mesh: three Envoys (an ingress shaped like

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { istioTextFormat } from './access-log.js';
+import { istioTextFormat } from '@recipe-mesh/measure/access-log';
 import type {
   FaultPolicy,
   ListenerDescription,
@@ -10,7 +10,7 @@ import type {
   UpstreamDescription,
 } from './description.js';
 import { dynamicServices, edsDir, edsFileName, edsTargets, expandListeners, type Workloads } from './endpoints.js';
-import { meshNamespace } from './namespace.js';
+import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 
 /**
  * Envoy v3 configuration generated from a MeshDescription. Each proxy gets a small static

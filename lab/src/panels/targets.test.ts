@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { repoPath } from '@recipe-mesh/measure/repo';
 import { defaultInterpolation, interpolate, panelTargets, variableDefaults } from './targets.js';
 
-const dashboardsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../grafana/dashboards');
+const dashboardsDir = repoPath('grafana', 'dashboards');
 
 test('interpolate replaces Grafana macros and variables in every syntax', () => {
   const values = { ...defaultInterpolation, variables: { service: '.*', namespace: 'recipe-mesh' } };

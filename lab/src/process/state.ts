@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Workloads } from '../mesh/endpoints.js';
 import type { LabPorts } from '../ports.js';
 import type { PodBehaviour, ProbeTiming } from '../workloads/manifests.js';
 import type { InstanceInfo, ServiceName } from '../workloads/services.js';
@@ -112,4 +113,19 @@ export function writeState(state: LabState): void {
 
 export function removeState(stateDir: string): void {
   rmSync(statePath(stateDir), { force: true });
+}
+
+/** The lab's instances per service, from its state (what the Envoy configs are rendered from). */
+export function workloadsOf(state: LabState): Workloads {
+  const out: Workloads = {};
+  for (const record of state.processes) {
+    if (!record.instance) continue;
+    const service = record.instance.service;
+    const workload = (out[service] ??= {
+      dynamic: state.membership?.services.includes(service) ?? false,
+      instances: [],
+    });
+    workload.instances.push({ name: record.name, info: record.instance });
+  }
+  return out;
 }

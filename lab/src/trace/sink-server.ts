@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { type OtlpReceiver, startOtlpReceiver } from '@recipe-mesh/measure/otlp-receiver';
-import { toStoredSpan } from './otlp.js';
+import { toStoredSpan } from '@recipe-mesh/measure/stored-span';
 
 export interface TraceSinkOptions {
   port: number;

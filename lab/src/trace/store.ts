@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import readline from 'node:readline';
-import type { StoredSpan } from './otlp.js';
+import type { StoredSpan } from '@recipe-mesh/measure/stored-span';
 
 /** Every span in the sink's NDJSON file (missing file: none). */
 export async function readSpans(file: string): Promise<StoredSpan[]> {

@@ -1,4 +1,4 @@
-import type { StoredSpan } from './otlp.js';
+import type { StoredSpan } from '@recipe-mesh/measure/stored-span';
 
 export interface WaterfallOptions {
   /** Width of the timeline bar column in characters. */

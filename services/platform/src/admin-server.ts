@@ -16,7 +16,8 @@ export interface AdminServerOptions {
   port: number;
   registry: Registry<RegistryContentType>;
   health: Health;
-  faults: FaultRegistry;
+  /** Any service's registry: the admin port only reads, replaces and clears the document. */
+  faults: Pick<FaultRegistry, 'clear'> & { get(): unknown; set(input: unknown): unknown };
   logger: Logger;
   adminToken?: string | undefined;
 }

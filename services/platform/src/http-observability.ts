@@ -50,7 +50,7 @@ export function requestObservability(options: {
 }
 
 /** App faults on the traffic port (latency, error rate, CPU burn), decided per request by path. */
-export function faultInjection(faults: FaultRegistry): RequestHandler {
+export function faultInjection(faults: Pick<FaultRegistry, 'decide'>): RequestHandler {
   return (req, res, next) => {
     const fault = faults.decide(req.path);
     if (fault.delayMs === 0 && fault.cpuBurnMs === 0 && fault.errorStatus === undefined) return next();

@@ -4,7 +4,7 @@ import { ConfigError, commonConfigShape, env } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Health } from './health.js';
-import { FaultRegistry, FaultValidationError } from './faults.js';
+import { FaultRegistry, FaultValidationError, type AnySwitches } from './faults.js';
 import { startAdminServer } from './admin-server.js';
 import { listen, manageServer, setServerTimeouts, type ManagedServer } from './http-server.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
@@ -25,12 +25,12 @@ export const adminPortKey = (fallback: number) =>
  */
 export type RuntimeConfig = z.infer<z.ZodObject<typeof runtimeConfigShape>> & { ADMIN_PORT: number };
 
-export interface Runtime {
+export interface Runtime<W extends AnySwitches = AnySwitches> {
   service: string;
   logger: Logger;
   metrics: Metrics;
   health: Health;
-  faults: FaultRegistry;
+  faults: FaultRegistry<W>;
   admin: ManagedServer;
   /** Listen with the configured (and fault-adjustable) keep-alive timeouts; closed first on shutdown. */
   serveHttp(server: Server, port: number, name: string): Promise<ManagedServer>;
@@ -44,13 +44,18 @@ export interface Runtime {
 
 /**
  * Shared start-up of both services: logger, metrics, health, faults and the admin port come up
- * first so that a failure later in start-up is still observable.
+ * first so that a failure later in start-up is still observable. `switches` are the service's own
+ * incident switches, beside the platform's generic faults (faults.ts).
  */
-export async function createRuntime(service: string, config: RuntimeConfig): Promise<Runtime> {
+export async function createRuntime<W extends AnySwitches>(
+  service: string,
+  config: RuntimeConfig,
+  switches: W,
+): Promise<Runtime<W>> {
   const logger = createLogger(service, config.LOG_LEVEL);
   const metrics = createMetrics(service);
   const health = new Health();
-  const faults = new FaultRegistry(metrics);
+  const faults = new FaultRegistry(switches, metrics);
   if (config.FAULTS) {
     try {
       faults.set(JSON.parse(config.FAULTS));

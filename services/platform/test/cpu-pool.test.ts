@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CpuPool } from '../src/cpu-pool.js';
-import { FaultRegistry } from '../src/faults.js';
+import { z } from 'zod';
+import { FaultRegistry, noSwitches, serviceSwitches } from '../src/faults.js';
 
 test('the pool burns off the event loop: a timer fires while a burn is still running', async (t) => {
   const pool = new CpuPool(1);
@@ -34,7 +35,7 @@ test('the pool queues beyond its size, answers every burn, and close fails what 
 test('cpuBurnPercent burns some requests; cpuWork says where', () => {
   const rolls = [0.1, 0.9];
   let i = 0;
-  const faults = new FaultRegistry(undefined, () => rolls[i++ % rolls.length]!);
+  const faults = new FaultRegistry(noSwitches, undefined, () => rolls[i++ % rolls.length]!);
   faults.set({ cpuBurnMs: 20, cpuBurnPercent: 50, cpuWork: 'worker-pool' });
   assert.deepEqual(faults.decide('/recipes/1'), { delayMs: 0, cpuBurnMs: 20, cpuWork: 'worker-pool' });
   assert.deepEqual(faults.decide('/recipes/1'), { delayMs: 0, cpuBurnMs: 0, cpuWork: 'worker-pool' });
@@ -43,12 +44,23 @@ test('cpuBurnPercent burns some requests; cpuWork says where', () => {
   assert.equal(faults.decide('/x').cpuWork, 'event-loop');
 });
 
-test('resetAfterCreate decides per create, never without the key', () => {
+test('roll decides per call by the percentage, never at 0', () => {
   const rolls = [0.2, 0.6];
   let i = 0;
-  const faults = new FaultRegistry(undefined, () => rolls[i++ % rolls.length]!);
-  assert.equal(faults.decideResetAfterCreate(), false);
-  faults.set({ resetAfterCreate: 40 });
-  assert.equal(faults.decideResetAfterCreate(), true);
-  assert.equal(faults.decideResetAfterCreate(), false);
+  const faults = new FaultRegistry(noSwitches, undefined, () => rolls[i++ % rolls.length]!);
+  assert.equal(faults.roll(0), false);
+  assert.equal(faults.roll(40), true);
+  assert.equal(faults.roll(40), false);
+});
+
+test("a service's document is the platform's faults and its own switches, nothing else", () => {
+  const switches = serviceSwitches(
+    { mode: z.enum(['a', 'b']).optional() },
+    { mode: ['mode_b', (d) => d.mode === 'b'] },
+  );
+  const faults = new FaultRegistry(switches);
+  assert.deepEqual(faults.set({ mode: 'b', unready: true }), { mode: 'b', unready: true });
+  assert.throws(() => faults.set({ resetAfterCreate: 10 }), /invalid fault document/);
+  assert.throws(() => new FaultRegistry(noSwitches).set({ mode: 'b' }), /invalid fault document/);
+  assert.deepEqual(faults.get(), { mode: 'b', unready: true }, 'a refused document leaves the active one');
 });

@@ -19,7 +19,8 @@ import {
   type OtlpReceiver,
   type CollectedSpan,
 } from '@recipe-mesh/measure/otlp-receiver';
-import { repoRoot, startService, type ServiceProcess } from './helpers/service-process.js';
+import { startService, type ServiceProcess } from './helpers/service-process.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 import { parseScrape } from '@recipe-mesh/measure/metric-text';
 import { shutdownUnderLoad } from './helpers/shutdown-under-load.js';
 

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { createRuntime, exitOnStartupError } from '@recipe-mesh/platform/runtime';
 import { loadRecipeApiConfig } from './config.js';
+import { recipeApiSwitches } from './faults.js';
 import { createDataAccess } from './data-access/create-data-access.js';
 import { InMemoryRecipeStore } from './domain/recipe-store.js';
 import { RecipeCatalogue } from './domain/recipe-catalogue.js';
@@ -12,7 +13,7 @@ const service = 'recipe-api';
 /** Wiring only: config → runtime (logger, metrics, admin) → store and Redis → listeners → shutdown. */
 async function main(): Promise<void> {
   const config = loadRecipeApiConfig();
-  const runtime = await createRuntime(service, config);
+  const runtime = await createRuntime(service, config, recipeApiSwitches);
   const { logger, metrics, health, faults } = runtime;
 
   const store = new InMemoryRecipeStore({ seedCount: config.STORE_SEED_COUNT, latencyMs: config.STORE_LATENCY_MS });

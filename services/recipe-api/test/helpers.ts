@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { createMetrics } from '@recipe-mesh/platform/metrics';
 import { FaultRegistry } from '@recipe-mesh/platform/faults';
+import { recipeApiSwitches } from '../src/faults.js';
 import { InMemoryRecipeStore } from '../src/domain/recipe-store.js';
 import { RecipeCatalogue } from '../src/domain/recipe-catalogue.js';
 import { DisabledViewCache } from '../src/data-access/view-cache.js';
@@ -20,7 +21,7 @@ export function memoryCatalogue(
   options: { seedCount?: number; latencyMs?: number; ledger?: IdempotencyLedger<Recipe> } = {},
 ) {
   const metrics = createMetrics('recipe-api');
-  const faults = new FaultRegistry(metrics);
+  const faults = new FaultRegistry(recipeApiSwitches, metrics);
   const store = new InMemoryRecipeStore({ seedCount: options.seedCount ?? 500, latencyMs: options.latencyMs ?? 0 });
   const catalogue = new RecipeCatalogue({
     store,

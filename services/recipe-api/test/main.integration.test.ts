@@ -8,10 +8,10 @@ import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
 import { startRedis } from '@recipe-mesh/measure/redis-server';
 import { loadRecipesProto, type GetRecipeResponse__Output } from '@recipe-mesh/platform/proto/recipes';
 import { metricValue, validRecipe } from './helpers.js';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 const redisBinary = requireBinary('redis-server');
 const mainTs = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and returns', {
   skip: 'skip' in redisBinary && redisBinary.skip,

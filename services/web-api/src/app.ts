@@ -10,9 +10,10 @@ import { webApiOpenApiDocument } from './routes/openapi.js';
 import { preferencesRouter } from './routes/preferences.js';
 import { recipesRouter } from './routes/recipes.js';
 import { upstreamErrorHandler } from './routes/upstream-error-handler.js';
+import type { WebApiSwitches } from './faults.js';
 
 export interface AppDependencies {
-  runtime: Pick<Runtime, 'logger' | 'metrics' | 'faults'>;
+  runtime: Pick<Runtime<WebApiSwitches>, 'logger' | 'metrics' | 'faults'>;
   upstreams: Upstreams;
   menuConcurrency: number;
   /** Recipes are small; a larger body is a mistake or an attack (413). */

@@ -3,13 +3,14 @@ import { createRuntime, exitOnStartupError } from '@recipe-mesh/platform/runtime
 import { createApp } from './app.js';
 import { createUpstreams } from './clients/upstreams.js';
 import { loadWebApiConfig } from './config.js';
+import { webApiSwitches } from './faults.js';
 
 const service = 'web-api';
 
 /** Wiring only: config → runtime (logger, metrics, admin) → recipe-api clients → listener → shutdown. */
 async function main(): Promise<void> {
   const config = loadWebApiConfig();
-  const runtime = await createRuntime(service, config);
+  const runtime = await createRuntime(service, config, webApiSwitches);
   const { metrics, health } = runtime;
 
   const upstreams = createUpstreams(config, metrics);

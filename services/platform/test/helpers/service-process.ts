@@ -1,9 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
-
-/** The repository root, where `--import @recipe-mesh/platform/telemetry` resolves. */
-export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 export interface LogLine {
   level?: string;

@@ -4,6 +4,7 @@ import type { Logger } from '@recipe-mesh/platform/logger';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { Upstreams } from '../clients/upstreams.js';
 import { restOnlyVia } from './request-input.js';
+import type { WebApiSwitches } from '../faults.js';
 
 /** How recipe-api's export is relayed to the client: a named strategy, chosen per request by the fault document. */
 interface ExportRelay {
@@ -54,12 +55,12 @@ const barePipeRelay: ExportRelay = {
 };
 
 /** The relay the fault document selects (read per request, so a flip takes effect at once). */
-export function exportRelayFor(faults: FaultRegistry): ExportRelay {
+export function exportRelayFor(faults: FaultRegistry<WebApiSwitches>): ExportRelay {
   return faults.get().streamCleanup === false ? barePipeRelay : pipelineRelay;
 }
 
 /** `GET /api/recipes/export` — recipe-api's NDJSON export streamed through, never buffered. */
-export function exportRouter(upstreams: Upstreams, faults: FaultRegistry, logger: Logger): Router {
+export function exportRouter(upstreams: Upstreams, faults: FaultRegistry<WebApiSwitches>, logger: Logger): Router {
   const router = Router();
 
   router.get('/api/recipes/export', async (req, res) => {

@@ -8,6 +8,7 @@ import { recipeIdSchema } from '@recipe-mesh/platform/request-rules';
 import type { Upstreams } from '../clients/upstreams.js';
 import { callerDeadlineOf } from './caller-deadline.js';
 import { idempotencyKeyOf, jsonObjectBody, userIdOf, viaOf } from './request-input.js';
+import type { WebApiSwitches } from '../faults.js';
 
 export const idParams = z.object({ id: recipeIdSchema });
 
@@ -18,7 +19,7 @@ export const idParams = z.object({ id: recipeIdSchema });
  * one key per client request that has none, so every retry below it (its own, the mesh's) carries
  * the same key and recipe-api creates once (docs/experiments.md, "post-retry-duplicates").
  */
-export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry, 'get'>): Router {
+export function recipesRouter(upstreams: Upstreams, faults: Pick<FaultRegistry<WebApiSwitches>, 'get'>): Router {
   const router = Router();
 
   router.get('/api/recipes/:id', async (req, res) => {

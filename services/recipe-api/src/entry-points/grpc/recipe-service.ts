@@ -19,10 +19,11 @@ import { newRecipeSchema, recipeIdInputSchema, type Recipe } from '../../domain/
 import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 import { producerPid } from '../request-input.js';
 import { grpcCodeName, InjectedFaultError, toGrpcStatus } from './status.js';
+import type { RecipeApiSwitches } from '../../faults.js';
 
 export interface RecipeServiceOptions {
   catalogue: RecipeCatalogue;
-  faults: FaultRegistry;
+  faults: FaultRegistry<RecipeApiSwitches>;
   metrics: Pick<Metrics, 'grpcServerDuration'>;
   logger: Logger;
 }

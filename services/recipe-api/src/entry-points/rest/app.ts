@@ -12,10 +12,11 @@ import { ExportTracker, exportHandler } from './export.js';
 import { recipeApiOpenApiDocument } from './openapi.js';
 import { receivePhoto, uploadReceivingFor } from './photo-upload.js';
 import { idParam, recipesRouter } from './recipes-router.js';
+import type { RecipeApiSwitches } from '../../faults.js';
 
 export interface HttpAppOptions {
   catalogue: RecipeCatalogue;
-  faults: FaultRegistry;
+  faults: FaultRegistry<RecipeApiSwitches>;
   metrics: Metrics;
   logger: Logger;
   jsonBodyLimitBytes: number;

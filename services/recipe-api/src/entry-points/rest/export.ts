@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { FaultRegistry } from '@recipe-mesh/platform/faults';
 import type { RecipeCatalogue } from '../../domain/recipe-catalogue.js';
 import type { Recipe } from '../../domain/recipe.js';
+import type { RecipeApiSwitches } from '../../faults.js';
 
 async function* ndjson(recipes: AsyncIterable<Recipe>): AsyncGenerator<string> {
   for await (const recipe of recipes) yield `${JSON.stringify(recipe)}\n`;
@@ -70,14 +71,14 @@ const manualNoCleanupStreaming: ExportStreaming = {
 };
 
 /** The export strategy the fault document selects (read per request, so a flip takes effect at once). */
-export function exportStreamingFor(faults: FaultRegistry): ExportStreaming {
+export function exportStreamingFor(faults: FaultRegistry<RecipeApiSwitches>): ExportStreaming {
   return faults.get().streamCleanup === false ? manualNoCleanupStreaming : pipelineStreaming;
 }
 
 /** `GET /recipes/export`: the whole catalogue as NDJSON, written by the selected strategy. */
 export function exportHandler(
   catalogue: RecipeCatalogue,
-  faults: FaultRegistry,
+  faults: FaultRegistry<RecipeApiSwitches>,
   tracker: ExportTracker,
   logger: Logger,
 ) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import busboy from 'busboy';
 import { AppError } from '@recipe-mesh/platform/errors';
-import type { FaultDocument } from '@recipe-mesh/platform/faults';
+import type { RecipeApiFaults } from '../../faults.js';
 import type { PhotoRecord } from '../../domain/recipe-store.js';
 
 export type ReceivedPhoto = Omit<PhotoRecord, 'recipeId'>;
@@ -62,7 +62,7 @@ const bufferedUnlimited: UploadReceiving = {
 };
 
 /** The strategy the fault document selects for this request. */
-export function uploadReceivingFor(faults: Pick<FaultDocument, 'uploadLimits'>): UploadReceiving {
+export function uploadReceivingFor(faults: Pick<RecipeApiFaults, 'uploadLimits'>): UploadReceiving {
   return faults.uploadLimits === false ? bufferedUnlimited : streamedLimited;
 }
 

@@ -14,6 +14,7 @@ import { cursorPattern, decodeCursor, encodeCursor } from '../../domain/cursor.j
 import { text } from '@recipe-mesh/platform/recipe-input';
 import { idempotencyKeyFromHeader, userIdFromHeader } from '@recipe-mesh/platform/request-rules';
 import { producerPid } from '../request-input.js';
+import type { RecipeApiSwitches } from '../../faults.js';
 
 export const listQuerySchema = z.object({
   cuisine: text(40).toLowerCase().optional(),
@@ -45,7 +46,7 @@ const idParam = (req: Request) => parseInput(recipeIdInputSchema, req.params, 'p
 /** REST routes over the catalogue. Responses carry `producer_pid`; errors go to the shared handler. */
 export function recipesRouter(
   catalogue: RecipeCatalogue,
-  options: { jsonBodyLimitBytes: number; faults: Pick<FaultRegistry, 'decideResetAfterCreate'> },
+  options: { jsonBodyLimitBytes: number; faults: Pick<FaultRegistry<RecipeApiSwitches>, 'get' | 'roll'> },
 ): Router {
   const router = Router();
   const body = jsonBody(options.jsonBodyLimitBytes);
@@ -79,7 +80,7 @@ export function recipesRouter(
     const { recipe, replayed } = await catalogue.createRecipe(input, key);
     // The `resetAfterCreate` fault: the create is committed, the answer never leaves. The caller's
     // proxy sees the connection reset and may retry a POST that already did its work.
-    if (options.faults.decideResetAfterCreate()) {
+    if (options.faults.roll(options.faults.get().resetAfterCreate ?? 0)) {
       req.socket.destroy();
       return;
     }

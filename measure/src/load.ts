@@ -1,5 +1,5 @@
-import { parseResponseFlags } from '@recipe-mesh/measure/outcomes';
-import { type LoadSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
+import { parseResponseFlags } from './outcomes.js';
+import { type LoadSummary, type RequestRecord, summarizeRequests } from './requests.js';
 import autocannon from 'autocannon';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
  * The one namespace setting: the one `k8s/base/kustomization.yaml` puts every object in
@@ -9,8 +9,6 @@ import { parse } from 'yaml';
  * `outbound|4000||recipe-api.<ns>.svc.cluster.local`) so logs and traces read alike in the lab and
  * on Kubernetes, and `--target k8s` derives its hosts, PromQL and kubectl commands from it.
  */
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export function manifestNamespace(root = repoRoot): string {
   const file = path.join(root, 'k8s/base/kustomization.yaml');

@@ -1,4 +1,4 @@
-import { waitFor } from '@recipe-mesh/measure/net';
+import { waitFor } from './net.js';
 
 /**
  * Waits until Prometheus has scraped every one of its targets after `afterMs`, so that a panel

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { formatSummary, type RequestRecord, summarizeRequests } from '@recipe-mesh/measure/requests';
-import { runBursts, runLoad } from '../src/load/load.js';
+import { runBursts, runLoad } from '../src/load.js';
 
 /** A server that answers after `delayMs`, every third request 503 with flag UC, like an Envoy ingress would. */
 async function server(t: { after(fn: () => unknown): void }, delayMs: number) {

@@ -1,7 +1,7 @@
-import type { CollectedSpan } from '@recipe-mesh/platform/otlp-decode';
+import type { CollectedSpan } from './otlp-decode.js';
 
 /**
- * The lab sink's file format: a span from the shared decoder (platform/otlp-decode.ts) flattened
+ * The lab sink's file format: a span from the shared decoder (otlp-decode.ts) flattened
  * into the one-line-per-span shape the sink stores as NDJSON.
  */
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { countBy, flagsKey, outcomeKey, parseResponseFlags } from '@recipe-mesh/measure/outcomes';
+import { countBy, flagsKey, outcomeKey, parseResponseFlags } from './outcomes.js';
 
 /**
  * Istio's default TEXT access-log format (meshConfig.accessLogFormat unset; Istio 1.22+ prints

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { waitForScrape } from './scrape.js';
+import { waitForScrape } from '../src/scrape.js';
 
 /** A stand-in for Prometheus's /api/v1/targets whose targets' lastScrape the test moves. */
 async function fakePrometheus(targets: Array<{ scrapeUrl: string; lastScrape: () => string }>) {

@@ -6,7 +6,7 @@ import {
   isUpstreamConnectionTermination,
   parseAccessLog,
   parseAccessLogLine,
-} from '../src/mesh/access-log.js';
+} from '../src/access-log.js';
 
 // Lines as the lab's recipe-api sidecar wrote them during a 503-uc run.
 const ucLine =
