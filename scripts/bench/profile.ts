@@ -1,6 +1,7 @@
 // Where a bench row's CPU goes: starts a private lab with the services as the images run them
 // (dist/, telemetry loaded by --import), each under `node --cpu-prof`, drives one bench row's load,
-// stops the lab (the profiles are written at exit) and prints the top of each profile by self time,
+// stops the services (the profiles are written at exit) and prints the top of each profile by self
+// time over the measured load (not start-up or warm-up),
 // per function and per package. The .cpuprofile files stay in the output directory for a flame
 // graph (Chrome DevTools, speedscope).
 //
@@ -28,7 +29,7 @@ import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { vias } from './report.js';
 import { grpcUnaryLoad } from './grpc-load.js';
 import { formatResidentMemory, residentMemoryBreakdown } from './resident-memory.js';
-import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { summarizeProfile, type ProfileSummary, type ProfileWindow } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
 import { deploymentNodeOptions, imageCommand } from './node-options.js';
@@ -81,6 +82,9 @@ const lab = await startPrivateLab(root, () => {}, {
 });
 
 const pids: Record<string, number> = {};
+// The profiles are summarised over the measured load only (not start-up, warm-up or shutdown).
+const loadWindows: ProfileWindow[] = [];
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 // smaps names the binary by its resolved path.
 const nodeBinary = realpathSync(serviceNode);
 const services = ['recipe-api', 'web-api'];
@@ -99,7 +103,9 @@ try {
   const peaks: Record<string, number[]> = Object.fromEntries(Object.keys(pids).map((name) => [name, []]));
   for (let run = 1; run <= repeat; run++) {
     const watch = watchProcesses(pids);
+    const fromUs = monotonicUs();
     const summary = await drive(Number(values.seconds) * 1000, connections);
+    loadWindows.push({ fromUs, toUs: monotonicUs() });
     requestsSent += summary.requests;
     const usageByName = watch.stop();
     for (const [name, u] of Object.entries(usageByName)) peaks[name]!.push(u.peakRssMiB);
@@ -186,8 +192,25 @@ try {
       renameSync(path.join(root, file), path.join(outDir, file));
     }
   }
+  // --cpu-prof writes at exit; the lab's stop grants 5 s before SIGKILL, less than a service's drain
+  // delay plus the writing of a busy profile, so each service is stopped here and given time.
+  if (!values['no-profile']) await stopAndAwaitProfiles(services.map((name) => pids[name]!));
 } finally {
   await lab.stop();
+}
+
+async function stopAndAwaitProfiles(servicePids: number[]): Promise<void> {
+  for (const pid of servicePids) process.kill(pid, 'SIGTERM');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const exited = await pollUntil(() => servicePids.every((pid) => !alive(pid)), { timeoutMs: 60_000, intervalMs: 250 });
+  if (!exited.value) console.log(`still running 60 s after SIGTERM: ${servicePids.filter(alive).join(', ')}`);
 }
 
 for (const name of services) {
@@ -197,7 +220,10 @@ for (const name of services) {
     console.log(`${name}: no profile written (pid ${pid})`);
     continue;
   }
-  const summary = summarizeProfile(JSON.parse(readFileSync(path.join(outDir, file), 'utf8')));
+  const window = loadWindows.length
+    ? { fromUs: loadWindows[0]!.fromUs, toUs: loadWindows[loadWindows.length - 1]!.toUs }
+    : undefined;
+  const summary = summarizeProfile(JSON.parse(readFileSync(path.join(outDir, file), 'utf8')), window);
   printSummary(name, path.join(outDir, file), summary, Number(values.top));
 }
 
