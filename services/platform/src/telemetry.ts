@@ -67,10 +67,11 @@ function isUntracedRequest(req: IncomingMessage): boolean {
 /**
  * Server spans from Node's `http` diagnostics channel (http-server-spans.ts) rather than
  * instrumentation-http's incoming side, which costs more per request (docs/benchmarks.md); unless
- * OTEL_METRICS_EXPORTER asks for OTel metrics, whose `http.server.request.duration` only the stock
- * instrumentation records.
+ * OTEL_METRICS_EXPORTER asks for OTel metrics (anything but unset or `none`, which the lab and the
+ * Deployments set), whose `http.server.request.duration` only the stock instrumentation records.
  */
-const serverSpansFromDiagnosticsChannel = getStringFromEnv('OTEL_METRICS_EXPORTER') === undefined;
+const otelMetricsExporter = getStringFromEnv('OTEL_METRICS_EXPORTER');
+const serverSpansFromDiagnosticsChannel = otelMetricsExporter === undefined || otelMetricsExporter === 'none';
 
 /** Only what the services use, with their options; every other instrumentation stays unbuilt. */
 const usedInstrumentations: UsedInstrumentations = {

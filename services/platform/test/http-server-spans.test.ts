@@ -3,7 +3,8 @@
  * the stock instrumentation-http makes, on the same app (test/fixtures/observed-app.ts) and the
  * same requests: name, kind, scope, parent, status and every attribute but the ports that differ
  * between the two processes. The telemetry bootstrap keeps the stock instrumentation when
- * OTEL_METRICS_EXPORTER is set (`none` here: no OTel metrics either way).
+ * OTEL_METRICS_EXPORTER asks for OTel metrics: `console` here, whose first export (a minute in)
+ * comes after the test.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +46,7 @@ before(async () => {
   receiver = await startOtlpReceiver();
   [channelApp, stockApp] = await Promise.all([
     startApp('channel-spans', {}),
-    startApp('stock-spans', { OTEL_METRICS_EXPORTER: 'none' }),
+    startApp('stock-spans', { OTEL_METRICS_EXPORTER: 'console' }),
   ]);
   await fetch(`${channelApp.httpUrl}/items/7`, { method: 'PUT', body: 'soup' });
 });
