@@ -7,6 +7,7 @@
 //
 //   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
 //        [--out reports/profile] [--heap] [--repeat N] [--env NAME=value ...] [--node image|current]
+//        [--rate N]
 //
 // The services run on the images' Node, as in `make bench` (measure/src/image-node.ts);
 // `--node current` runs them on the Node running this script instead.
@@ -52,6 +53,10 @@ const { values, positionals } = parseArgs({
     'node-flags': { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
+    // Requests per second instead of closed-loop callers (not B3): CPU per request depends on the
+    // rate (per-tick and per-export work spreads over the requests of a tick), so settings compared
+    // at one rate differ only by what they cost.
+    rate: { type: 'string' },
   },
 });
 const row = positionals[0] ?? 'B1';
@@ -272,6 +277,16 @@ function driverFor(
               throw new Error(`unknown row ${row}: B1, B2, B3, B4:<via>`);
             return { baseUrl: publicUrl, path: '/api/recipes/42', via, headers };
           })();
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
   return async (durationMs, connections) =>
-    (await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs })).summary;
+    (
+      await runLoad({
+        ...load,
+        mode:
+          rate === undefined
+            ? { kind: 'concurrency', connections }
+            : { kind: 'rate', requestsPerSecond: rate, connections },
+        durationMs,
+      })
+    ).summary;
 }

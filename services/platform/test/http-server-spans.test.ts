@@ -2,7 +2,9 @@
  * The server span from the `http` diagnostics channel (src/http-server-spans.ts) against the one
  * the stock instrumentation-http makes, on the same app (test/fixtures/observed-app.ts) and the
  * same requests: name, kind, scope, parent, status and every attribute but the ports that differ
- * between the two processes. The telemetry bootstrap keeps the stock instrumentation when
+ * between the two processes; on the machine's Node and on the images' (AsyncLocalStorage keeps
+ * its context on async_hooks resources on Node 20 and in async context frames on Node 24, and the
+ * server span enters the request's context with it). The telemetry bootstrap keeps the stock instrumentation when
  * OTEL_METRICS_EXPORTER asks for OTel metrics: `console` here, whose first export (a minute in)
  * comes after the test.
  */
@@ -10,6 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { requireImageNode } from '@recipe-mesh/measure/image-node';
 import { startRedis, type RedisProcess } from '@recipe-mesh/measure/redis-server';
 import { freePort } from '@recipe-mesh/measure/net';
 import { startOtlpReceiver, type OtlpReceiver, type CollectedSpan } from '@recipe-mesh/measure/otlp-receiver';
@@ -17,15 +20,24 @@ import { startService, type ServiceProcess } from './helpers/service-process.js'
 
 const redisBinary = requireBinary('redis-server');
 const skip = 'skip' in redisBinary ? redisBinary.skip : false;
+const imageNode = requireImageNode();
+const nodes = [
+  { label: "the machine's Node", path: process.execPath, skip },
+  {
+    label: "the images' Node",
+    path: 'path' in imageNode ? imageNode.path : '',
+    skip: skip || ('skip' in imageNode ? imageNode.skip : false),
+  },
+];
 
 let redis: RedisProcess;
 let receiver: OtlpReceiver;
-let channelApp: ServiceProcess;
-let stockApp: ServiceProcess;
+const apps: { channel: ServiceProcess; stock: ServiceProcess }[] = [];
 
-async function startApp(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+async function startApp(name: string, node: string, env: Record<string, string>): Promise<ServiceProcess> {
   return startService({
     name,
+    node,
     entry: 'services/platform/test/fixtures/observed-app.ts',
     httpPort: await freePort(),
     adminPort: await freePort(),
@@ -44,15 +56,19 @@ before(async () => {
   if (skip || 'skip' in redisBinary) return;
   redis = await startRedis(redisBinary.path);
   receiver = await startOtlpReceiver();
-  [channelApp, stockApp] = await Promise.all([
-    startApp('channel-spans', {}),
-    startApp('stock-spans', { OTEL_METRICS_EXPORTER: 'console' }),
-  ]);
-  await fetch(`${channelApp.httpUrl}/items/7`, { method: 'PUT', body: 'soup' });
+  for (const [i, node] of nodes.entries()) {
+    if (node.skip) continue;
+    const [channel, stock] = await Promise.all([
+      startApp(`channel-spans-${i}`, node.path, {}),
+      startApp(`stock-spans-${i}`, node.path, { OTEL_METRICS_EXPORTER: 'console' }),
+    ]);
+    apps[i] = { channel, stock };
+  }
+  await fetch(`${apps.find(Boolean)!.channel.httpUrl}/items/7`, { method: 'PUT', body: 'soup' });
 });
 
 after(async () => {
-  await Promise.all([channelApp?.kill(), stockApp?.kill()]);
+  await Promise.all(apps.flatMap((a) => [a?.channel.kill(), a?.stock.kill()]));
   await receiver?.close();
   await redis?.stop();
 });
@@ -66,16 +82,22 @@ function comparable(span: CollectedSpan) {
   return { name: span.name, kind: span.kind, scope: span.scope, status: span.status, attributes };
 }
 
-/** One request to an app, with a parent from `headers`; its server span and that span's children. */
-async function serverSpanOf(app: ServiceProcess, path: string, parent: 'traceparent' | 'b3') {
+/**
+ * One request to an app, with a parent from `parent`'s headers (an aborted one gives up after
+ * 100 ms); its server span and the names of that span's children.
+ */
+async function serverSpanOf(app: ServiceProcess, path: string, parent: 'traceparent' | 'b3' | 'aborted') {
   const traceId = newTraceId();
   const parentId = newSpanId();
   const headers: Record<string, string> =
-    parent === 'traceparent'
-      ? { traceparent: `00-${traceId}-${parentId}-01`, 'user-agent': 'span-comparison' }
-      : { 'x-b3-traceid': traceId, 'x-b3-spanid': parentId, 'x-b3-sampled': '1', 'user-agent': 'span-comparison' };
-  const res = await fetch(`${app.httpUrl}${path}`, { headers });
-  await res.arrayBuffer();
+    parent === 'b3'
+      ? { 'x-b3-traceid': traceId, 'x-b3-spanid': parentId, 'x-b3-sampled': '1', 'user-agent': 'span-comparison' }
+      : { traceparent: `00-${traceId}-${parentId}-01`, 'user-agent': 'span-comparison' };
+  if (parent === 'aborted') {
+    await assert.rejects(fetch(`${app.httpUrl}${path}`, { headers, signal: AbortSignal.timeout(100) }));
+  } else {
+    await (await fetch(`${app.httpUrl}${path}`, { headers })).arrayBuffer();
+  }
   const spans = await receiver.waitFor(
     (all) => {
       const trace = all.filter((s) => s.traceId === traceId);
@@ -90,34 +112,46 @@ async function serverSpanOf(app: ServiceProcess, path: string, parent: 'tracepar
   return { server: comparable(server), children };
 }
 
-for (const [path, parent] of [
-  ['/items/7', 'traceparent'],
-  ['/items/404404?sig=secret&page=2', 'traceparent'],
-  ['/items/7', 'b3'],
-] as const) {
-  test(`GET ${path} (${parent}): the diagnostics-channel server span is the stock instrumentation's`, {
-    skip,
+const requests = [
+  ['/items/7', 'traceparent', 'GET /items/:id'],
+  ['/items/404404?sig=secret&page=2', 'traceparent', 'GET /items/:id'],
+  ['/items/7', 'b3', 'GET /items/:id'],
+  ['/slow?ms=2000', 'aborted', 'GET /slow'],
+] as const;
+
+for (const [i, node] of nodes.entries()) {
+  for (const [path, parent, name] of requests) {
+    test(`on ${node.label}, GET ${path} (${parent}): the diagnostics-channel server span is the stock one`, {
+      skip: node.skip,
+    }, async () => {
+      const { channel, stock } = apps[i]!;
+      const [fromChannel, fromStock] = await Promise.all([
+        serverSpanOf(channel, path, parent),
+        serverSpanOf(stock, path, parent),
+      ]);
+      assert.deepEqual(fromChannel, fromStock);
+      assert.equal(fromChannel.server.scope.name, '@opentelemetry/instrumentation-http');
+      assert.equal(fromChannel.server.name, name);
+      assert.deepEqual(fromChannel.children, ['request handler']);
+    });
+  }
+
+  test(`on ${node.label}, admin-port requests get no span, and the next request its own trace`, {
+    skip: node.skip,
   }, async () => {
-    const channel = await serverSpanOf(channelApp, path, parent);
-    const stock = await serverSpanOf(stockApp, path, parent);
-    assert.deepEqual(channel, stock);
-    assert.equal(channel.server.scope.name, '@opentelemetry/instrumentation-http');
-    assert.equal(channel.server.name, 'GET /items/:id');
-    assert.deepEqual(channel.children, ['request handler']);
+    const { channel } = apps[i]!;
+    const marker = newTraceId();
+    for (const p of ['/livez', '/readyz', '/metrics']) {
+      const res = await fetch(`${channel.adminUrl}${p}`, {
+        headers: { traceparent: `00-${marker}-${newSpanId()}-01` },
+      });
+      assert.equal(res.status, 200);
+    }
+    // A request after them gets its own trace; spans of theirs would have been exported by then.
+    await serverSpanOf(channel, '/items/7', 'traceparent');
+    assert.deepEqual(
+      receiver.spans().filter((s) => s.traceId === marker),
+      [],
+    );
   });
 }
-
-test('probe and admin requests get no server span from the diagnostics channel', { skip }, async () => {
-  const marker = newTraceId();
-  for (const p of ['/livez', '/readyz', '/metrics'])
-    assert.equal(
-      (await fetch(`${channelApp.adminUrl}${p}`, { headers: { traceparent: `00-${marker}-${newSpanId()}-01` } }))
-        .status,
-      200,
-    );
-  await serverSpanOf(channelApp, '/items/7', 'traceparent');
-  assert.deepEqual(
-    receiver.spans().filter((s) => s.traceId === marker),
-    [],
-  );
-});
