@@ -41,6 +41,7 @@ async function startApp(name: string, node: string, env: Record<string, string>)
     entry: 'services/platform/test/fixtures/observed-app.ts',
     httpPort: await freePort(),
     adminPort: await freePort(),
+    startTimeoutMs: 60_000,
     env: {
       REDIS_URL: redis.url,
       OTEL_SERVICE_NAME: name,
@@ -56,6 +57,7 @@ before(async () => {
   if (skip || 'skip' in redisBinary) return;
   redis = await startRedis(redisBinary.path);
   receiver = await startOtlpReceiver();
+  // Two processes at a time: four tsx start-ups at once outlast the start timeout on a busy machine.
   for (const [i, node] of nodes.entries()) {
     if (node.skip) continue;
     const [channel, stock] = await Promise.all([
