@@ -239,6 +239,11 @@ function printSummary(name: string, file: string, s: ProfileSummary, top: number
   );
   console.log('\nself time by package:');
   for (const p of s.byPackage.slice(0, 15)) console.log(`${pct(p.selfMs)}  ${p.name}`);
+  // The tracer's own code, all packages together (the GC and syscalls it causes are not in it).
+  const otel = s.byPackage.filter((p) => p.name.startsWith('@opentelemetry/'));
+  console.log(
+    `${pct(otel.reduce((sum, p) => sum + p.selfMs, 0))}  @opentelemetry/* together (${otel.length} packages)`,
+  );
   console.log('\nself time by function:');
   for (const f of s.byFunction.slice(0, top)) console.log(`${pct(f.selfMs)}  ${f.name}`);
 }
