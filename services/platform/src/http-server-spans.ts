@@ -8,17 +8,19 @@
  * it against the stock instrumentation's span.
  *
  * Why not an option: instrumentation-http (0.223) runs every request through its emit wrapper and
- * binds the context to `req` and `res` with `context.bind`, which patches each emitter's
- * `on`/`addListener`/`removeListener`… so that every listener added later (express, on-finished,
- * the access log) is wrapped in a context switch; none of its options removes that work but
- * `disableIncomingRequestInstrumentation`, which removes the span. The undici instrumentation does
+ * binds the context to `req` and `res` with `context.bind`, which patches eight methods of each
+ * emitter (`on`, `once`, `addListener`, `prepend…`, `removeListener`, `off`, …) and wraps
+ * every listener added later (express, on-finished, the access log) in a context switch of its
+ * own; none of its options removes that work but `disableIncomingRequestInstrumentation`, which
+ * removes the span. The undici instrumentation does
  * the client side from diagnostics channels already; the server side has no such instrumentation
  * upstream. docs/benchmarks.md measures the difference.
  *
  * `http.server.request.start` is published synchronously right before the server emits `request`
  * (node:_http_server `parserOnIncoming`), so entering the request's context there
  * (`AsyncLocalStorageContextManager.attach`, i.e. `AsyncLocalStorage.enterWith`) makes it the active
- * context of the handler and of everything the handler schedules. Every request enters one, the
+ * context of the handler and of everything the handler schedules; the events of `req` and `res`
+ * are emitted in it too (one wrapper around each one's `emit`). Every request enters one, the
  * ignored ones a context with tracing suppressed (as the stock instrumentation does), so no
  * request inherits another's. The span ends on the response's `close`, which follows a finished
  * response and an aborted one alike, as the stock instrumentation's does.
@@ -29,8 +31,18 @@
  * keeps the stock instrumentation then).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, diag, propagation, trace, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  diag,
+  propagation,
+  trace,
+  type Context,
+  type ContextManager,
+  type Tracer,
+} from '@opentelemetry/api';
 import { RPCType, setRPCMetadata, suppressTracing, type RPCMetadata } from '@opentelemetry/core';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -56,6 +68,17 @@ export interface HttpServerSpanOptions {
 
 const redactedQueryParams = [...DEFAULT_QUERY_STRINGS_TO_REDACT];
 
+/**
+ * One wrapper around the emitter's own `emit`, where instrumentation-http's `context.bind` patches
+ * eight methods and wraps every listener added later.
+ */
+function emitInContext(emitter: EventEmitter, requestContext: Context, contextManager: ContextManager): void {
+  const emit = emitter.emit;
+  emitter.emit = function emitInRequestContext(this: EventEmitter, ...args: Parameters<EventEmitter['emit']>) {
+    return contextManager.with(requestContext, emit, this, ...args);
+  };
+}
+
 /** Starts making server spans; the returned function stops. */
 export function traceHttpServerRequests(options: HttpServerSpanOptions): () => void {
   const { tracer, contextManager, ignore } = options;
@@ -75,7 +98,13 @@ export function traceHttpServerRequests(options: HttpServerSpanOptions): () => v
     const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
     // instrumentation-express writes the matched route here (`rpcMetadata.route`).
     const rpcMetadata: RPCMetadata = { type: RPCType.HTTP, span };
-    contextManager.attach(setRPCMetadata(trace.setSpan(parent, span), rpcMetadata));
+    const requestContext = setRPCMetadata(trace.setSpan(parent, span), rpcMetadata);
+    contextManager.attach(requestContext);
+    // Events of `req` and `res` run in the request's context, as under the stock instrumentation:
+    // a body that arrives in a later chunk than the headers (body-parser continues the chain on
+    // `end`), and the access line written on `res` `finish` or `close` (a client that left).
+    emitInContext(request, requestContext, contextManager);
+    emitInContext(response, requestContext, contextManager);
     response.once('close', () => {
       const { statusCode } = response;
       span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
