@@ -28,7 +28,9 @@
  * What it leaves out, because the services use none of it: instrumentation-http's hooks
  * (`requestHook`, `startIncomingSpanHook`, …), header capture, and its `http.server.request.duration`
  * metric (no OTel meter provider exists unless OTEL_METRICS_EXPORTER asks for one; telemetry.ts
- * keeps the stock instrumentation then).
+ * keeps the stock instrumentation then); and the exception of a `request` listener that throws or
+ * a response `error` event, which the stock span records: express catches a handler's error and
+ * answers it, and instrumentation-express records it on the `request handler` span.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { EventEmitter } from 'node:events';
