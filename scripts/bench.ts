@@ -219,14 +219,22 @@ async function startFloor(floor: {
       resolve();
     }),
   );
+  // P0 loads the package's ~40 instrumentations under tsx: over a minute on a loaded 2-core machine.
   const port = await waitFor(
     () => {
       if (exitCode !== undefined) throw new Error(`floor ${floor.kind} exited (${exitCode}): see ${floor.logFile}`);
       const match = /listening (\d+)/.exec(readFileSync(floor.logFile, 'utf8'));
       return match ? Number(match[1]) : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 100, what: `floor ${floor.kind} listening (${floor.logFile})` },
-  );
+    { timeoutMs: 120_000, intervalMs: 100, what: `floor ${floor.kind} listening (${floor.logFile})` },
+  ).catch(async (error: unknown) => {
+    // Not left running once the bench gives up on it.
+    if (exitCode === undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    throw error;
+  });
   return {
     pid: child.pid!,
     port,

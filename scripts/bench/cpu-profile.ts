@@ -11,6 +11,14 @@ export interface CpuProfile {
   }[];
   samples: number[];
   timeDeltas: number[];
+  /** Microseconds on the machine's monotonic clock (CLOCK_MONOTONIC on Linux, as `process.hrtime`). */
+  startTime?: number;
+}
+
+/** A span of the monotonic clock in microseconds: `process.hrtime.bigint() / 1000n` of any process. */
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
 }
 
 export interface ProfileSummary {
@@ -31,10 +39,20 @@ export function packageOf(url: string, functionName: string): string {
   return workspace ? workspace[1]! : url;
 }
 
-export function summarizeProfile(profile: CpuProfile): ProfileSummary {
+/**
+ * With a window, only the samples taken inside it count: a profile of a whole process run holds
+ * its start-up (module loading, seeding), which is not what a row's load costs.
+ */
+export function summarizeProfile(profile: CpuProfile, window?: ProfileWindow): ProfileSummary {
   const selfUs = new Map<number, number>();
+  let at = profile.startTime ?? 0;
   // timeDeltas[i] is the time before sample i; charging it to sample i is what DevTools does.
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (window && (at < window.fromUs || at > window.toUs)) return;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
   const functions = new Map<string, number>();
   const packages = new Map<string, number>();
   let totalUs = 0;

@@ -1,11 +1,13 @@
 // Where a bench row's CPU goes: starts a private lab with the services as the images run them
 // (dist/, telemetry loaded by --import), each under `node --cpu-prof`, drives one bench row's load,
-// stops the lab (the profiles are written at exit) and prints the top of each profile by self time,
+// stops the services (the profiles are written at exit) and prints the top of each profile by self
+// time over the measured load (not start-up or warm-up),
 // per function and per package. The .cpuprofile files stay in the output directory for a flame
 // graph (Chrome DevTools, speedscope).
 //
 //   node --conditions=source --import tsx scripts/bench/profile.ts <row> [--seconds 8] [--telemetry off]
 //        [--out reports/profile] [--heap] [--repeat N] [--env NAME=value ...] [--node image|current]
+//        [--rate N]
 //
 // The services run on the images' Node, as in `make bench` (measure/src/image-node.ts);
 // `--node current` runs them on the Node running this script instead.
@@ -27,7 +29,7 @@ import { getRecipeQuery } from '@recipe-mesh/web-api/clients/graphql-client';
 import { vias } from '@recipe-mesh/platform/request-rules';
 import { grpcUnaryLoad } from './grpc-load.js';
 import { formatResidentMemory, residentMemoryBreakdown } from './resident-memory.js';
-import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { summarizeProfile, type ProfileSummary, type ProfileWindow } from './cpu-profile.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
 import { watchProcesses } from './process-usage.js';
 import { deploymentNodeOptions, imageCommand } from './node-options.js';
@@ -50,6 +52,10 @@ const { values, positionals } = parseArgs({
     'node-flags': { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
+    // Requests per second instead of closed-loop callers (not B3): CPU per request depends on the
+    // rate (per-tick and per-export work spreads over the requests of a tick), so settings compared
+    // at one rate differ only by what they cost.
+    rate: { type: 'string' },
   },
 });
 const row = positionals[0] ?? 'B1';
@@ -80,6 +86,9 @@ const lab = await startPrivateLab(() => {}, {
 });
 
 const pids: Record<string, number> = {};
+// The profiles are summarised over the measured load only (not start-up, warm-up or shutdown).
+const loadWindows: ProfileWindow[] = [];
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 // smaps names the binary by its resolved path.
 const nodeBinary = realpathSync(serviceNode);
 const services = ['recipe-api', 'web-api'];
@@ -98,7 +107,9 @@ try {
   const peaks: Record<string, number[]> = Object.fromEntries(Object.keys(pids).map((name) => [name, []]));
   for (let run = 1; run <= repeat; run++) {
     const watch = watchProcesses(pids);
+    const fromUs = monotonicUs();
     const summary = await drive(Number(values.seconds) * 1000, connections);
+    loadWindows.push({ fromUs, toUs: monotonicUs() });
     requestsSent += summary.requests;
     const usageByName = watch.stop();
     for (const [name, u] of Object.entries(usageByName)) peaks[name]!.push(u.peakRssMiB);
@@ -185,8 +196,25 @@ try {
       renameSync(path.join(repoRoot, file), path.join(outDir, file));
     }
   }
+  // --cpu-prof writes at exit; the lab's stop grants 5 s before SIGKILL, less than a service's drain
+  // delay plus the writing of a busy profile, so each service is stopped here and given time.
+  if (!values['no-profile']) await stopAndAwaitProfiles(services.map((name) => pids[name]!));
 } finally {
   await lab.stop();
+}
+
+async function stopAndAwaitProfiles(servicePids: number[]): Promise<void> {
+  for (const pid of servicePids) process.kill(pid, 'SIGTERM');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const exited = await pollUntil(() => servicePids.every((pid) => !alive(pid)), { timeoutMs: 60_000, intervalMs: 250 });
+  if (!exited.value) console.log(`still running 60 s after SIGTERM: ${servicePids.filter(alive).join(', ')}`);
 }
 
 for (const name of services) {
@@ -196,7 +224,10 @@ for (const name of services) {
     console.log(`${name}: no profile written (pid ${pid})`);
     continue;
   }
-  const summary = summarizeProfile(JSON.parse(readFileSync(path.join(outDir, file), 'utf8')));
+  const window = loadWindows.length
+    ? { fromUs: loadWindows[0]!.fromUs, toUs: loadWindows[loadWindows.length - 1]!.toUs }
+    : undefined;
+  const summary = summarizeProfile(JSON.parse(readFileSync(path.join(outDir, file), 'utf8')), window);
   printSummary(name, path.join(outDir, file), summary, Number(values.top));
 }
 
@@ -207,6 +238,11 @@ function printSummary(name: string, file: string, s: ProfileSummary, top: number
   );
   console.log('\nself time by package:');
   for (const p of s.byPackage.slice(0, 15)) console.log(`${pct(p.selfMs)}  ${p.name}`);
+  // The tracer's own code, all packages together (the GC and syscalls it causes are not in it).
+  const otel = s.byPackage.filter((p) => p.name.startsWith('@opentelemetry/'));
+  console.log(
+    `${pct(otel.reduce((sum, p) => sum + p.selfMs, 0))}  @opentelemetry/* together (${otel.length} packages)`,
+  );
   console.log('\nself time by function:');
   for (const f of s.byFunction.slice(0, top)) console.log(`${pct(f.selfMs)}  ${f.name}`);
 }
@@ -245,6 +281,16 @@ function driverFor(
               throw new Error(`unknown row ${row}: B1, B2, B3, B4:<via>`);
             return { baseUrl: publicUrl, path: '/api/recipes/42', via, headers };
           })();
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
   return async (durationMs, connections) =>
-    (await runLoad({ ...load, mode: { kind: 'concurrency', connections }, durationMs })).summary;
+    (
+      await runLoad({
+        ...load,
+        mode:
+          rate === undefined
+            ? { kind: 'concurrency', connections }
+            : { kind: 'rate', requestsPerSecond: rate, connections },
+        durationMs,
+      })
+    ).summary;
 }

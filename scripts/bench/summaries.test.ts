@@ -26,6 +26,29 @@ test('a CPU profile sums self time per function and per package, idle apart', ()
   assert.ok(!summary.byFunction.some((f) => f.name === '(idle)'));
 });
 
+test('a CPU profile summarised over a window of the monotonic clock counts only the samples inside it', () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('compileSourceTextModule', 'node:internal/modules/esm/utils') },
+      { id: 2, callFrame: frame('serializeSpan', 'file:///r/node_modules/@opentelemetry/otlp-transformer/x.js') },
+    ],
+    // Start-up at 1,000,000 µs, then load samples at 1,010,000 and 1,011,000 µs.
+    startTime: 1_000_000,
+    samples: [1, 1, 2, 2],
+    timeDeltas: [0, 1000, 9000, 1000],
+  };
+  assert.deepEqual(
+    summarizeProfile(profile)
+      .byPackage.map((p) => p.name)
+      .sort(),
+    ['@opentelemetry/otlp-transformer', 'node:internal'],
+  );
+  const load = summarizeProfile(profile, { fromUs: 1_005_000, toUs: 1_020_000 });
+  assert.equal(load.busyMs, 10);
+  assert.deepEqual(load.byPackage, [{ name: '@opentelemetry/otlp-transformer', selfMs: 10 }]);
+});
+
 test('a heap snapshot sums self size per constructor and per kind', () => {
   const summary = summarizeHeapSnapshot({
     snapshot: {

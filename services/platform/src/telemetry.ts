@@ -45,10 +45,14 @@ import {
   getStringFromEnv,
 } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import { trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { isUntracedPort, registerTelemetryShutdown } from './telemetry-handle.js';
 import { onlyThese, type UsedInstrumentations } from './telemetry-instrumentations.js';
+import { traceHttpServerRequests } from './http-server-spans.js';
 
 /** Probe and scrape paths: polled every few seconds, they would drown real traffic in traces. */
 const untracedPaths = new Set(['/livez', '/readyz', '/startupz', '/metrics']);
@@ -60,9 +64,21 @@ function isUntracedRequest(req: IncomingMessage): boolean {
   return untracedPaths.has(query === -1 ? url : url.slice(0, query));
 }
 
+/**
+ * Server spans from Node's `http` diagnostics channel (http-server-spans.ts) rather than
+ * instrumentation-http's incoming side, which costs more per request (docs/benchmarks.md); unless
+ * OTEL_METRICS_EXPORTER asks for OTel metrics (anything but unset or `none`, which the lab and the
+ * Deployments set), whose `http.server.request.duration` only the stock instrumentation records.
+ */
+const otelMetricsExporter = getStringFromEnv('OTEL_METRICS_EXPORTER');
+const serverSpansFromDiagnosticsChannel = otelMetricsExporter === undefined || otelMetricsExporter === 'none';
+
 /** Only what the services use, with their options; every other instrumentation stays unbuilt. */
 const usedInstrumentations: UsedInstrumentations = {
-  '@opentelemetry/instrumentation-http': { ignoreIncomingRequestHook: isUntracedRequest },
+  // Outgoing requests stay with it (web-api's go through undici); incoming ones, see above.
+  '@opentelemetry/instrumentation-http': serverSpansFromDiagnosticsChannel
+    ? { disableIncomingRequestInstrumentation: true }
+    : { ignoreIncomingRequestHook: isUntracedRequest },
   // web-api's HTTP and GraphQL calls go through undici (diagnostics_channel, no module patching).
   '@opentelemetry/instrumentation-undici': {},
   // The server span is named after the matched route (`GET /recipes/:id`, `http.route`) whether
@@ -105,14 +121,21 @@ function fallbackServiceName(): string | undefined {
   return /services[\\/]([^\\/]+)[\\/]/.exec(process.argv[1] ?? '')?.[1];
 }
 
-async function createSdk(): Promise<NodeSDK> {
+interface Telemetry {
+  sdk: NodeSDK;
+  instrumentations: Instrumentation[];
+  contextManager: AsyncLocalStorageContextManager;
+}
+
+async function createSdk(): Promise<Telemetry> {
   // Imported here, not at the top: the package loads every one of its ~40 instrumentation modules
   // whichever are built (about 270 modules and 7 MiB resident, docs/benchmarks.md), which a
   // process started with OTEL_SDK_DISABLED=true need not pay.
   const { getNodeAutoInstrumentations } = await import('@opentelemetry/auto-instrumentations-node');
-  const config: Partial<NodeSDKConfiguration> = {
-    instrumentations: getNodeAutoInstrumentations(onlyThese(usedInstrumentations)),
-  };
+  const instrumentations = getNodeAutoInstrumentations(onlyThese(usedInstrumentations));
+  // The SDK's default context manager, built here so the server spans can enter a request's context.
+  const contextManager = new AsyncLocalStorageContextManager();
+  const config: Partial<NodeSDKConfiguration> = { instrumentations, contextManager };
   const propagator = defaultPropagator();
   if (propagator) config.textMapPropagator = propagator;
   // An empty list means "none"; leaving the key out lets the SDK build what the variable asks for.
@@ -120,7 +143,7 @@ async function createSdk(): Promise<NodeSDK> {
   if (getStringFromEnv('OTEL_LOGS_EXPORTER') === undefined) config.logRecordProcessors = [];
   const serviceName = fallbackServiceName();
   if (serviceName) config.serviceName = serviceName;
-  return new NodeSDK(config);
+  return { sdk: new NodeSDK(config), instrumentations, contextManager };
 }
 
 /**
@@ -136,8 +159,14 @@ async function startTelemetry(): Promise<NodeSDK | undefined> {
   // The same options either way: the synchronous hook listens on the message port in this thread.
   if (supportsSyncHooks()) registerSyncHooks(registerOptions.data);
   else register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const sdk = await createSdk();
+  const { sdk, instrumentations, contextManager } = await createSdk();
   sdk.start();
+  // Only where instrumentation-http is built (OTEL_NODE_*_INSTRUMENTATIONS may leave it out).
+  const http = instrumentations.find((i) => i.instrumentationName === '@opentelemetry/instrumentation-http');
+  if (serverSpansFromDiagnosticsChannel && http) {
+    const tracer = trace.getTracer(http.instrumentationName, http.instrumentationVersion);
+    traceHttpServerRequests({ tracer, contextManager, ignore: isUntracedRequest });
+  }
   registerTelemetryShutdown(() => sdk.shutdown());
   await waitForAllMessagesAcknowledged();
   return sdk;
