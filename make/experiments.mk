@@ -10,5 +10,6 @@ experiments-list: node_modules/.package-lock.json ## List the experiments and th
 
 # README's picture of a report, from a real run on a private lab (scripts/report-screenshot.ts).
 EXPERIMENT ?= redis-scan-latency
-report-screenshot: node_modules/.package-lock.json lab-deps ## Run EXPERIMENT (default redis-scan-latency) on a private lab and photograph its report into docs/report-screenshot.png
-	$(NODE_TS) scripts/report-screenshot.ts $(EXPERIMENT)
+DURATION ?=
+report-screenshot: node_modules/.package-lock.json lab-deps ## Run EXPERIMENT (default redis-scan-latency; DURATION=<s> per phase) on a private lab and photograph its report into docs/report-screenshot.png
+	$(NODE_TS) scripts/report-screenshot.ts $(EXPERIMENT) $(DURATION)

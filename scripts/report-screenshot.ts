@@ -1,4 +1,4 @@
-// `make report-screenshot [EXPERIMENT=redis-scan-latency]`: README's picture of a report, from a
+// `make report-screenshot [EXPERIMENT=redis-scan-latency] [DURATION=<s>]`: README's picture of a report, from a
 // real run. Runs the experiment (without its fix) on a private lab (free ports, its own state
 // dir: a developer's `make up` is not touched), writes its report as every run does, and
 // photographs the HTML page in Debian's Chromium into docs/report-screenshot.png. The page is
@@ -17,6 +17,8 @@ import { repoPath } from '@recipe-mesh/measure/repo';
 import { tieChildrenToThisProcess } from '@recipe-mesh/measure/tie';
 
 const name = process.argv[2] || 'redis-scan-latency';
+/** Seconds per phase; longer than the experiment's default gathers enough samples on a loaded machine. */
+const durationS = process.argv[3] ? Number(process.argv[3]) : undefined;
 const experiment = findExperiment(name);
 if (!experiment) {
   console.error(`no experiment named ${name} (npm run experiment -- list)`);
@@ -48,6 +50,7 @@ try {
   const { report, html } = await runOnLab({
     experiment,
     fix: null,
+    ...(durationS ? { durationS } : {}),
     lab: { ...lab.options, start: false, keep: true },
     reportsDir,
     log,
