@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureBuilt, toolDir, toolNames } from './build.js';
 import { kubectl, processStatus, readState, startControlPlane, stopControlPlane } from './control-plane.js';
+import { startCluster, stopCluster } from './cluster.js';
 import { contextName } from './versions.js';
 
 const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | kube-status | kube-down)
@@ -9,11 +10,16 @@ const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | k
   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (2 nodes) on
            127.0.0.1, apply Istio's CRDs, write .kube/${contextName}.kubeconfig (context ${contextName})
   status   each process, its pid and memory, and the nodes
-  down     stop every process by its pid and remove the state and kubeconfig`;
+  down     stop every process by its pid and remove the state and kubeconfig
+  cluster-up     the control plane, a private lab as its data plane (each web-api and recipe-api pod a
+                 lab instance), the platform by make deploy and the ingress gateway (make cluster-up)
+  cluster-down   stop all of it by pid and remove its state (make cluster-down)`;
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const stateDir = path.join(root, '.kube', contextName);
 const kubeconfig = path.join(root, '.kube', `${contextName}.kubeconfig`);
+
+const clusterDir = path.join(root, '.kube', 'recipe-mesh-cluster');
 
 const mib = (bytes: number) => `${Math.round(bytes / (1 << 20))} MiB`;
 
@@ -48,6 +54,25 @@ async function main(command: string | undefined): Promise<number> {
     }
     case 'down':
       console.log((await stopControlPlane(stateDir)) ? 'kube: stopped' : 'kube: nothing was running');
+      return 0;
+    case 'cluster-up': {
+      if (readState(stateDir))
+        throw new Error("make kube-up's control plane runs (it shares the kubeconfig): make kube-down first");
+      const cluster = await startCluster({
+        root,
+        dir: clusterDir,
+        kubeconfig,
+        overlayDir: 'k8s/.generated-cluster',
+        log: (line) => console.log(line),
+      });
+      console.log(
+        `cluster: up; kubectl --kubeconfig ${path.relative(process.cwd(), kubeconfig)} -n recipe-mesh get pods`,
+      );
+      console.log(`cluster: its kubectl: ${cluster.state.kubectl}; the ingress gateway: ${cluster.state.ingressUrl}`);
+      return 0;
+    }
+    case 'cluster-down':
+      console.log((await stopCluster(clusterDir)) ? 'cluster: stopped' : 'cluster: nothing was running');
       return 0;
     default:
       console.error(usage);
