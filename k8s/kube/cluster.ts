@@ -5,6 +5,7 @@ import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { stopLab } from '@recipe-mesh/lab/lab';
 import { startLabOnFreePorts } from '@recipe-mesh/lab/private-lab';
 import type { LabState } from '@recipe-mesh/lab/process/state';
+import { kustomizeBuild } from '@recipe-mesh/lab/workloads/kustomize';
 import { serviceNames } from '@recipe-mesh/lab/workloads/services';
 import { supervisedCommand } from '@recipe-mesh/measure/tie';
 import { waitFor } from '@recipe-mesh/measure/net';
@@ -18,7 +19,15 @@ import {
   stopControlPlane,
 } from './control-plane.js';
 import { dataPlaneLogDir, runDataPlane } from './data-plane.js';
-import { applyIngressGateway } from './ingress-gateway.js';
+import { builtFile } from './build.js';
+import { pointIngressGatewayAt } from './ingress-gateway.js';
+import {
+  generatedControlPlane,
+  injectedDeployments,
+  injectorFieldManager,
+  injectorFiles,
+  istioctlFor,
+} from './istio-inject.js';
 
 /**
  * `make cluster-up`: a cluster whose pods are the lab's processes (docs/kubernetes.md, "A cluster
@@ -56,6 +65,12 @@ export interface ClusterState {
   ingressUrl: string;
 }
 
+function need(tool: 'istio', file: string): string {
+  const found = builtFile(tool, file);
+  if (!found) throw new Error(`${tool} ${file} is not built: run \`make kube-build\``);
+  return found;
+}
+
 export const clusterFile = (dir: string) => path.join(dir, 'cluster.json');
 const controlPlaneDir = (dir: string) => path.join(dir, 'control-plane');
 const labDir = (dir: string) => path.join(dir, 'lab');
@@ -80,7 +95,9 @@ export interface RunningCluster {
 }
 
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const print = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const began = Date.now();
+  const log = (line: string) => print(`${line} (+${((Date.now() - began) / 1000).toFixed(1)} s)`);
   const dir = path.resolve(options.dir);
   if (readCluster(dir)) throw new Error(`a cluster already runs from ${dir} (stop it first: make cluster-down)`);
   mkdirSync(dir, { recursive: true });
@@ -156,6 +173,15 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       dataPlane: dataPlanePid ? { pid: dataPlanePid, script: dataPlaneScript } : null,
       ingressUrl,
     });
+    const istioctl = istioctlFor(need('istio', 'istioctl'), controlPlane.kubeconfig, controlPlane.context);
+    log("cluster: Istio's control-plane objects (istioctl manifest generate; no webhooks: nothing would answer them)");
+    const istioObjects = generatedControlPlane(istioctl, options.root).filter(
+      (o) =>
+        !['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(
+          o.kind,
+        ),
+    );
+    applyList(controlPlane, istioObjects, 'kubectl');
     log('cluster: make deploy (the platform, exactly as on minikube)');
     const deploy = spawnSync(
       'make',
@@ -171,13 +197,41 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       { cwd: options.root, encoding: 'utf8', timeout: 300_000 },
     );
     if (deploy.status !== 0) throw new Error(`make deploy failed:\n${deploy.stdout}\n${deploy.stderr}`);
-    log('cluster: the ingress gateway in istio-system, its load-balancer address the lab ingress');
-    await applyIngressGateway(kubeApi(controlPlane.kubeconfig), lab.ports.ingress);
+    log('cluster: sidecars injected as the webhook would (istioctl kube-inject), pods rolled');
+    const injected = injectedDeployments(
+      istioctl,
+      injectorFiles(istioObjects, dir),
+      kustomizeBuild(path.join(options.root, options.overlayDir)),
+    );
+    applyList(controlPlane, injected, injectorFieldManager);
+    kubectl(controlPlane, [
+      '-n',
+      meshNamespace,
+      'rollout',
+      'status',
+      'deployment',
+      '-l',
+      'app.kubernetes.io/part-of=recipe-mesh',
+      '--timeout=180s',
+    ]);
+    log('cluster: the ingress gateway Service: the lab ingress its load-balancer address');
+    await pointIngressGatewayAt(kubeApi(controlPlane.kubeconfig), lab.ports.ingress);
     return { state: readCluster(dir)!, controlPlane, lab: lab.state, stop };
   } catch (error) {
+    const dataPlaneLog = path.join(dir, 'data-plane.log');
+    const tail = existsSync(dataPlaneLog) ? readFileSync(dataPlaneLog, 'utf8').split('\n').slice(-25).join('\n') : '';
     await stop();
-    throw error;
+    throw tail ? new Error(`${(error as Error).message}\n--- the data plane's log ---\n${tail}`) : error;
   }
+}
+
+/** Objects applied as one List, server-side, as `fieldManager`. */
+function applyList(controlPlane: ControlPlaneState, objects: object[], fieldManager: string): void {
+  kubectl(
+    controlPlane,
+    ['apply', '--server-side', '--force-conflicts', `--field-manager=${fieldManager}`, '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  );
 }
 
 function writeCluster(dir: string, state: ClusterState): void {

@@ -10,13 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import {
-  deleteInstance,
-  restartInstance,
-  setPreStopSleep,
-  startInstance,
-  stopInstance,
-} from '@recipe-mesh/lab/instances';
+import { deleteInstance, restartInstance, startInstance, stopInstance } from '@recipe-mesh/lab/instances';
 import { clusterMembersFile } from '@recipe-mesh/lab/membership/controller';
 import { afterProbe, httpProbe, initialProbeState, type ProbeState } from '@recipe-mesh/lab/membership/probe';
 import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
@@ -25,8 +19,9 @@ import { isRunning } from '@recipe-mesh/lab/process/processes';
 import { type LabState, type ProcessRecord, readState } from '@recipe-mesh/lab/process/state';
 import { type ProbeTiming, probeSchema, probeTiming } from '@recipe-mesh/lab/workloads/manifests';
 import { isServiceName, type ServiceName, serviceNames, serviceShapes } from '@recipe-mesh/lab/workloads/services';
-import { pause } from '@recipe-mesh/measure/net';
+import { pause, waitFor } from '@recipe-mesh/measure/net';
 import type { KubeApi } from './api-client.js';
+import { ingressGateway } from './ingress-gateway.js';
 
 /**
  * The lab as a cluster's data plane: what a kubelet and a container runtime do for the pods of
@@ -62,7 +57,7 @@ export interface DataPlaneOptions {
   signal: AbortSignal;
 }
 
-interface Pod {
+export interface Pod {
   metadata: {
     name: string;
     namespace: string;
@@ -82,10 +77,32 @@ interface Pod {
 
 interface PodContainer {
   name: string;
+  env?: { name: string; value?: string }[];
   image?: string;
   ports?: { name?: string; containerPort: number }[];
   readinessProbe?: unknown;
   lifecycle?: { preStop?: { sleep?: { seconds: number } } };
+}
+
+/**
+ * The probe as the app answers it. Istio's injection rewrites an HTTP probe to pilot-agent's
+ * `/app-health/<container>/readyz` on port 15020 and keeps the original in the sidecar's
+ * `ISTIO_KUBE_APP_PROBERS` (istio/istio pkg/kube/inject/app_probe.go); pilot-agent then probes
+ * the app with it. The lab has no pilot-agent, so the original path is probed directly, with the
+ * rewritten probe's timing (period, thresholds), which the rewrite keeps.
+ */
+export function appProbe(pod: Pod, probe: unknown): unknown {
+  const path = (probe as { httpGet?: { path?: string } } | undefined)?.httpGet?.path;
+  if (!path?.startsWith('/app-health/')) return probe;
+  const probers = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]
+    .flatMap((c) => c.env ?? [])
+    .find((e) => e.name === 'ISTIO_KUBE_APP_PROBERS')?.value;
+  const original = probers
+    ? (JSON.parse(probers) as Record<string, { httpGet?: { path?: string } }>)[path]?.httpGet?.path
+    : undefined;
+  if (!original) return probe;
+  const rewritten = probe as { httpGet: object };
+  return { ...rewritten, httpGet: { ...rewritten.httpGet, path: original } };
 }
 
 interface EndpointSlice {
@@ -110,6 +127,38 @@ interface Binding {
   published: boolean;
   /** Its process key when probing began: a restarted instance is probed afresh. */
   processKey: string | null;
+}
+
+/**
+ * A pod kwok runs (its Stages) whose ports and logs are a lab process': the platform's Prometheus
+ * and Redis are the lab's, the ingress gateway's pod is the lab's ingress Envoy.
+ */
+export interface Satellite {
+  namespace: string;
+  /** The pods' `app` label. */
+  app: string;
+  /** Container port → the lab's loopback port. */
+  forwards: Record<number, number>;
+  /** Container name → a file of the lab's, copied into the pod's log in the CRI format. */
+  logs: Record<string, string>;
+}
+
+/** The satellites of a lab (its state's ports and files). */
+export function satellitesOf(state: LabState, paths: ReturnType<typeof labPaths>, namespace: string): Satellite[] {
+  const gatewayLog = proxyFiles(paths, 'ingress').accessLog;
+  return [
+    { namespace, app: 'prometheus', forwards: { 9090: state.ports.prometheus }, logs: {} },
+    { namespace, app: 'redis', forwards: { 6379: state.ports.redis }, logs: {} },
+    {
+      namespace: ingressGateway.namespace,
+      app: ingressGateway.app,
+      // Istio's gateway: traffic on 8080 (the Service's http2 targetPort), Envoy's admin on the
+      // pod's localhost:15000, its Prometheus endpoint on 15090 (the lab Envoy serves the same
+      // /stats/prometheus on its admin port).
+      forwards: { 8080: state.ports.ingress, 15000: state.ports.ingressAdmin, 15090: state.ports.ingressAdmin },
+      logs: { 'istio-proxy': gatewayLog },
+    },
+  ];
 }
 
 const tickMs = 200;
@@ -214,7 +263,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     const stopped = free.find((p) => !isRunning(p));
     const instance = running?.name ?? stopped?.name ?? `${service}-${(state.instancesStarted?.[service] ?? 1) + 1}`;
     const container = pod.spec.containers.find((c) => c.name === service) ?? pod.spec.containers[0]!;
-    const parsedProbe = probeSchema.safeParse(container.readinessProbe);
+    const parsedProbe = probeSchema.safeParse(appProbe(pod, container.readinessProbe));
     podIpCounter += 1;
     const binding: Binding = {
       pod: pod.metadata.name,
@@ -232,10 +281,23 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     };
     bindings.set(pod.metadata.uid, binding);
     log(`pod ${pod.metadata.name}: instance ${instance} (${running ? 'running' : stopped ? 'restarted' : 'new'})`);
+    if (running) return;
     // These return once callers' Envoys list the instance, which needs the pod Ready first: the
-    // loop below writes its status meanwhile.
-    if (stopped && !running) await restartInstance(labOptions, instance);
-    else if (!running) await startInstance(labOptions, service);
+    // loop below writes its status meanwhile. The queue is held only until the instance's process
+    // is in the lab's state (the last write either makes), so another pod's start or removal
+    // need not wait for this one's readiness.
+    const started = stopped ? restartInstance(labOptions, instance) : startInstance(labOptions, service);
+    started.catch((error: Error) => log(`pod ${pod.metadata.name}: instance ${instance}: ${error.message}`));
+    await Promise.race([
+      started,
+      waitFor(
+        () => {
+          const record = recordOf(labState(), instance);
+          return record && isRunning(record) && (!stopped || record.pid !== stopped.pid) ? true : null;
+        },
+        { timeoutMs: instanceTimeoutMs, intervalMs: 50, what: `${instance}'s process in the lab's state` },
+      ),
+    ]);
   };
 
   /** kwok's PortForward and Logs for the pod (kwok.x-k8s.io/v1alpha1, matched by the pod's name and namespace). */
@@ -247,8 +309,13 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
         return port ? [{ ports: [p.containerPort], target: { address: '127.0.0.1', port } }] : [];
       }),
     );
-    const base = `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${namespace}`;
-    const meta = { name: pod.metadata.name, namespace };
+    await publishForwardsAndLogs(pod, forwards);
+  };
+
+  /** kwok's `PortForward` and `Logs` named as the pod: its ports and every container's log file. */
+  const publishForwardsAndLogs = async (pod: Pod, forwards: object[]): Promise<void> => {
+    const base = `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}`;
+    const meta = { name: pod.metadata.name, namespace: pod.metadata.namespace };
     await api.apply(
       `${base}/portforwards/${meta.name}`,
       { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'PortForward', metadata: meta, spec: { forwards } },
@@ -330,9 +397,12 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     const preStopMs = (container?.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
     const record = recordOf(labState(), binding.instance);
     if (record && isRunning(record)) {
-      // The pod's own preStop (a rollout may have removed it), not the lab's default.
-      await queue.run(async () => setPreStopSleep(options.lab, binding.service, preStopMs));
-      const stopped = await stopInstance(labOptions, binding.instance);
+      // The pod's own preStop and grace period (a rollout may have removed the preStop).
+      const ownPod = {
+        preStopSleepMs: preStopMs,
+        terminationGracePeriodMs: (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000,
+      };
+      const stopped = await stopInstance({ ...labOptions, pod: ownPod }, binding.instance);
       log(
         `pod ${pod.metadata.name}: instance ${binding.instance} stopped (preStop ${stopped.preStopMs} ms, exited ${stopped.exitedAfterMs} ms after SIGTERM${stopped.killedAfterGrace ? ', SIGKILL after the grace period' : ''})`,
       );
@@ -483,6 +553,38 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
       }
     publishMembers(slices.items);
     copyLogs(state);
+    await tendSatellites(state);
+  };
+
+  const satellitePods = new Map<string, { pod: Pod; satellite: Satellite; followers: Map<string, Follower> }>();
+  const tendSatellites = async (state: LabState) => {
+    for (const satellite of satellitesOf(state, paths, namespace)) {
+      const pods = await api.get<{ items: Pod[] }>(
+        `/api/v1/namespaces/${satellite.namespace}/pods?labelSelector=${encodeURIComponent(`app=${satellite.app}`)}`,
+      );
+      for (const pod of pods.items) {
+        if (!pod.spec.nodeName || satellitePods.has(pod.metadata.uid)) continue;
+        const followers = new Map(Object.entries(satellite.logs).map(([c, file]) => [c, new Follower(file)]));
+        satellitePods.set(pod.metadata.uid, { pod, satellite, followers });
+        const forwards = Object.entries(satellite.forwards).map(([from, to]) => ({
+          ports: [Number(from)],
+          target: { address: '127.0.0.1', port: to },
+        }));
+        spawnTask(`satellite:${pod.metadata.uid}`, `pod ${pod.metadata.name}`, async () => {
+          await publishForwardsAndLogs(pod, forwards);
+          log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ports and logs of the lab's ${satellite.app}`);
+        });
+      }
+      for (const [uid, held] of satellitePods) {
+        if (held.satellite.app !== satellite.app) continue;
+        if (!pods.items.some((p) => p.metadata.uid === uid)) {
+          satellitePods.delete(uid);
+          continue;
+        }
+        for (const [container, follower] of held.followers)
+          appendLines(podLogFile(options.logDir, held.pod.metadata, container), follower.read());
+      }
+    }
   };
 
   const forceDelete = (pod: Pod) =>

@@ -1,69 +1,34 @@
 import type { KubeApi } from './api-client.js';
 
 /**
- * The ingress gateway as `make istio-install` leaves it (Istio's gateway chart: Deployment and
- * Service `istio-ingressgateway` in `istio-system`, labels `app`/`istio`, the `http2` port), with
- * the lab's ingress Envoy as what answers: the Service's load-balancer status names the lab
- * ingress' loopback address and its `http2` port is the lab ingress' port, so the k8s target finds
- * the ingress exactly as on minikube after `minikube tunnel` (experiments/src/k8s-ingress.ts reads
- * `status.loadBalancer.ingress` and the `http2` port). kwok runs the gateway's pod (its Stages);
- * no cloud controller runs to overwrite the status.
+ * The ingress gateway as `make istio-install` leaves it (the Deployment and Service
+ * `istio-ingressgateway` in `istio-system` that `istioctl manifest generate` of
+ * istio/install/istio-operator.yaml holds), with the lab's ingress Envoy as what answers: its
+ * Service's `http2` port becomes the lab ingress' port and its load-balancer status the lab
+ * ingress' loopback address, so the k8s target finds the ingress exactly as on minikube after
+ * `minikube tunnel` (experiments/src/k8s-ingress.ts reads `status.loadBalancer.ingress` and the
+ * `http2` port). No cloud controller runs here to overwrite the status.
  */
-export const ingressGateway = { namespace: 'istio-system', name: 'istio-ingressgateway' } as const;
+export const ingressGateway = {
+  namespace: 'istio-system',
+  name: 'istio-ingressgateway',
+  app: 'istio-ingressgateway',
+} as const;
 
-const labels = { app: 'istio-ingressgateway', istio: 'ingressgateway' };
+interface ServicePort {
+  name?: string;
+  port: number;
+}
 
-export async function applyIngressGateway(api: KubeApi, labIngressPort: number): Promise<void> {
-  const { namespace, name } = ingressGateway;
-  const manager = 'recipe-mesh-cluster';
-  await api.apply(
-    `/api/v1/namespaces/${namespace}`,
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    manager,
-  );
-  await api.apply(
-    `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace, labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name: 'istio-proxy',
-                image: 'docker.io/istio/proxyv2:1.30.5',
-                ports: [
-                  { name: 'http2', containerPort: 8080 },
-                  { name: 'http-envoy-prom', containerPort: 15090 },
-                ],
-              },
-            ],
-          },
-        },
-      },
-    },
-    manager,
-  );
-  await api.apply(
-    `/api/v1/namespaces/${namespace}/services/${name}`,
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace, labels },
-      spec: {
-        type: 'LoadBalancer',
-        selector: labels,
-        ports: [{ name: 'http2', port: labIngressPort, targetPort: 8080, protocol: 'TCP' }],
-      },
-    },
-    manager,
-  );
-  await api.mergePatch(`/api/v1/namespaces/${namespace}/services/${name}/status`, {
+export async function pointIngressGatewayAt(api: KubeApi, labIngressPort: number): Promise<string> {
+  const path = `/api/v1/namespaces/${ingressGateway.namespace}/services/${ingressGateway.name}`;
+  const service = await api.get<{ spec: { ports: ServicePort[] } }>(path);
+  if (!service.spec.ports.some((p) => p.name === 'http2'))
+    throw new Error(`${ingressGateway.namespace}/${ingressGateway.name} has no http2 port`);
+  const ports = service.spec.ports.map((p) => (p.name === 'http2' ? { ...p, port: labIngressPort } : p));
+  await api.mergePatch(path, { spec: { ports } });
+  await api.mergePatch(`${path}/status`, {
     status: { loadBalancer: { ingress: [{ ip: '127.0.0.1', ipMode: 'VIP' }] } },
   });
+  return `http://127.0.0.1:${labIngressPort}`;
 }

@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
+import { parseYamlDocuments, type RenderedObject } from '@recipe-mesh/lab/workloads/kustomize';
+import { stringify } from 'yaml';
+
+/**
+ * What Istio's injection webhook does on minikube, done by the pinned istioctl for a local
+ * control plane that runs no webhook: `istioctl manifest generate -f istio/install/istio-operator.yaml`
+ * gives the injector's template, values and mesh config (its ConfigMaps `istio-sidecar-injector` and
+ * `istio`), and `istioctl kube-inject` with them renders the Deployments as the webhook would admit
+ * their pods (an `istio-proxy` native sidecar, `istio-init`). Always with an explicit kubeconfig:
+ * without one istioctl falls back to http://localhost:8080, the lab ingress' port.
+ */
+
+/** Runs the pinned istioctl against one cluster: status, stdout, stderr. */
+export type Istioctl = (args: string[], input?: string) => { status: number | null; stdout: string; stderr: string };
+
+export function istioctlFor(binary: string, kubeconfig: string, context: string): Istioctl {
+  return (args, input) => {
+    const result = spawnSync(binary, [...args, '--kubeconfig', kubeconfig, '--context', context], {
+      encoding: 'utf8',
+      input,
+      maxBuffer: 64 << 20,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+}
+
+export interface InjectorFiles {
+  inject: string;
+  values: string;
+  mesh: string;
+}
+
+/** Istio's control-plane objects as the install config generates them. */
+export function generatedControlPlane(istioctl: Istioctl, root: string): RenderedObject[] {
+  const generated = istioctl(['manifest', 'generate', '-f', path.join(root, 'istio/install/istio-operator.yaml')]);
+  if (generated.status !== 0) throw new Error(`istioctl manifest generate failed:\n${generated.stderr}`);
+  return parseYamlDocuments(generated.stdout);
+}
+
+/** The injector's files for kube-inject, from the generated control plane, written to `dir`. */
+export function injectorFiles(controlPlane: RenderedObject[], dir: string): InjectorFiles {
+  const data = (name: string) =>
+    (controlPlane.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as { data?: Record<string, string> })
+      ?.data;
+  const injector = data('istio-sidecar-injector');
+  const mesh = data('istio');
+  if (!injector?.config || !injector.values || !mesh?.mesh)
+    throw new Error('istioctl manifest generate gave no istio-sidecar-injector or istio ConfigMap');
+  const files = {
+    inject: path.join(dir, 'inject.yaml'),
+    values: path.join(dir, 'values.json'),
+    mesh: path.join(dir, 'mesh.yaml'),
+  };
+  writeFileSync(files.inject, injector.config);
+  writeFileSync(files.values, injector.values);
+  writeFileSync(files.mesh, mesh.mesh);
+  return files;
+}
+
+/** The mesh namespace's Deployments of `rendered`, as `istioctl kube-inject` renders them. */
+export function injectedDeployments(
+  istioctl: Istioctl,
+  files: InjectorFiles,
+  rendered: RenderedObject[],
+): RenderedObject[] {
+  const deployments = rendered.filter((o) => o.kind === 'Deployment' && o.metadata.namespace === meshNamespace);
+  const injected = istioctl(
+    [
+      'kube-inject',
+      '-f',
+      '-',
+      '--injectConfigFile',
+      files.inject,
+      '--valuesFile',
+      files.values,
+      '--meshConfigFile',
+      files.mesh,
+      '--revision',
+      'default',
+    ],
+    deployments.map((d) => stringify(d)).join('---\n'),
+  );
+  if (injected.status !== 0) throw new Error(`istioctl kube-inject failed:\n${injected.stderr}`);
+  return parseYamlDocuments(injected.stdout);
+}
+
+/**
+ * The field manager the injected Deployments are applied with: the webhook's changes are not the
+ * manifests', so a later `make deploy` or `make fault` (manager kubectl) leaves the sidecar it
+ * does not own in place.
+ */
+export const injectorFieldManager = 'istio-sidecar-injector';
