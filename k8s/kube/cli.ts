@@ -58,6 +58,14 @@ async function main(command: string | undefined): Promise<number> {
     case 'cluster-up': {
       if (readState(stateDir))
         throw new Error("make kube-up's control plane runs (it shares the kubeconfig): make kube-down first");
+      // Interrupted while starting: stop what was started (once up, the cluster outlives this CLI).
+      const interrupted = async () => {
+        console.error('cluster: interrupted; stopping what was started');
+        await stopCluster(clusterDir);
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       const cluster = await startCluster({
         root,
         dir: clusterDir,
@@ -69,6 +77,8 @@ async function main(command: string | undefined): Promise<number> {
         `cluster: up; kubectl --kubeconfig ${path.relative(process.cwd(), kubeconfig)} -n recipe-mesh get pods`,
       );
       console.log(`cluster: its kubectl: ${cluster.state.kubectl}; the ingress gateway: ${cluster.state.ingressUrl}`);
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       return 0;
     }
     case 'cluster-down':

@@ -214,6 +214,16 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       'app.kubernetes.io/part-of=recipe-mesh',
       '--timeout=180s',
     ]);
+    // The rollout is done before its old pods have stopped (preStop, drain): up means settled.
+    await waitFor(
+      () =>
+        (
+          JSON.parse(kubectl(controlPlane, ['-n', meshNamespace, 'get', 'pods', '-o', 'json'])) as {
+            items: { metadata: { deletionTimestamp?: string } }[];
+          }
+        ).items.every((p) => !p.metadata.deletionTimestamp),
+      { timeoutMs: 120_000, intervalMs: 500, what: 'the replaced pods to have stopped' },
+    );
     log('cluster: the ingress gateway Service: the lab ingress its load-balancer address');
     await pointIngressGatewayAt(kubeApi(controlPlane.kubeconfig), lab.ports.ingress);
     return { state: readCluster(dir)!, controlPlane, lab: lab.state, stop };
