@@ -27,6 +27,7 @@ import {
   injectorFieldManager,
   injectorFiles,
   istioctlFor,
+  withoutTemplateRewrites,
 } from './istio-inject.js';
 
 /**
@@ -200,7 +201,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     log('cluster: sidecars injected as the webhook would (istioctl kube-inject), pods rolled');
     const injected = injectedDeployments(
       istioctl,
-      injectorFiles(istioObjects, dir),
+      withoutTemplateRewrites(injectorFiles(istioObjects, dir)),
       kustomizeBuild(path.join(options.root, options.overlayDir)),
     );
     applyList(controlPlane, injected, injectorFieldManager);

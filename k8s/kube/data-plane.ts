@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { deleteInstance, restartInstance, startInstance, stopInstance } from '@recipe-mesh/lab/instances';
+import { applyMeshConfig, currentMesh } from '@recipe-mesh/lab/lab';
 import { clusterMembersFile } from '@recipe-mesh/lab/membership/controller';
 import { afterProbe, httpProbe, initialProbeState, type ProbeState } from '@recipe-mesh/lab/membership/probe';
 import { parseAccessLogLine } from '@recipe-mesh/lab/mesh/access-log';
@@ -22,6 +23,7 @@ import { isServiceName, type ServiceName, serviceNames, serviceShapes } from '@r
 import { pause, waitFor } from '@recipe-mesh/measure/net';
 import type { KubeApi } from './api-client.js';
 import { ingressGateway } from './ingress-gateway.js';
+import { appliedComponents, type IstioObject, meshWith } from './mesh-follower.js';
 
 /**
  * The lab as a cluster's data plane: what a kubelet and a container runtime do for the pods of
@@ -554,6 +556,33 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     publishMembers(slices.items);
     copyLogs(state);
     await tendSatellites(state);
+    if (tickCount++ % 5 === 0) await followMesh();
+  };
+
+  // The lab's mesh as it started: the Istio objects of the manifests, without a fault.
+  const baseMesh = currentMesh(options.lab);
+  let meshKey = '';
+  let tickCount = 0;
+  const followMesh = async () => {
+    const istio = (kind: string) =>
+      api
+        .get<{ items: IstioObject[] }>(`/apis/networking.istio.io/v1/namespaces/${namespace}/${kind}`)
+        .then((list) =>
+          list.items.map((o) => ({ ...o, kind: kind === 'virtualservices' ? 'VirtualService' : 'DestinationRule' })),
+        );
+    const objects = [...(await istio('virtualservices')), ...(await istio('destinationrules'))];
+    const components = appliedComponents(options.lab.root, objects);
+    const key = components.join(',');
+    if (key === meshKey) return;
+    meshKey = key;
+    spawnTask('mesh', 'the lab mesh', () =>
+      queue.run(async () => {
+        await applyMeshConfig(meshWith(baseMesh, components, options.lab.root), options.lab);
+        log(
+          `mesh: ${components.length ? components.map((c) => `istio/faults/${c}`).join(', ') : 'the manifests, no fault'} (the lab's Envoys reloaded)`,
+        );
+      }),
+    );
   };
 
   const satellitePods = new Map<string, { pod: Pod; satellite: Satellite; followers: Map<string, Follower> }>();

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { parseYamlDocuments, type RenderedObject } from '@recipe-mesh/lab/workloads/kustomize';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 /**
  * What Istio's injection webhook does on minikube, done by the pinned istioctl for a local
@@ -94,3 +94,24 @@ export function injectedDeployments(
  * does not own in place.
  */
 export const injectorFieldManager = 'istio-sidecar-injector';
+
+/**
+ * Injection without the two pod-template rewrites that fight the manifests: the readiness,
+ * liveness and startup probes moved to pilot-agent's `/app-health/…` (`rewriteAppHTTPProbe`), and
+ * the `prometheus.io/*` annotations moved to the merged-metrics port (`enablePrometheusMerge`).
+ * The webhook injects pods, so on minikube `make deploy` and `make fault` re-apply an untouched
+ * Deployment; here the Deployment itself carries the injection, and re-applying the manifests
+ * (field manager kubectl, `--force-conflicts`) would put those fields back, change the template
+ * and roll every pod mid-experiment. The lab probes the app's own path and scrapes its own admin
+ * port either way.
+ */
+export function withoutTemplateRewrites(files: InjectorFiles): InjectorFiles {
+  const values = JSON.parse(readFileSync(files.values, 'utf8')) as {
+    sidecarInjectorWebhook?: { rewriteAppHTTPProbe?: boolean };
+  };
+  values.sidecarInjectorWebhook = { ...values.sidecarInjectorWebhook, rewriteAppHTTPProbe: false };
+  writeFileSync(files.values, JSON.stringify(values));
+  const mesh = parse(readFileSync(files.mesh, 'utf8')) as Record<string, unknown>;
+  writeFileSync(files.mesh, stringify({ ...mesh, enablePrometheusMerge: false }));
+  return files;
+}
