@@ -1,5 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import { stopLab } from '@recipe-mesh/lab/lab';
@@ -7,7 +7,6 @@ import { startLabOnFreePorts } from '@recipe-mesh/lab/private-lab';
 import type { LabState } from '@recipe-mesh/lab/process/state';
 import { kustomizeBuild } from '@recipe-mesh/lab/workloads/kustomize';
 import { serviceNames } from '@recipe-mesh/lab/workloads/services';
-import { supervisedCommand } from '@recipe-mesh/measure/tie';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { kubeApi } from './api-client.js';
 import {
@@ -15,6 +14,7 @@ import {
   isOurs,
   kubectl,
   readState as readControlPlane,
+  spawnSupervised,
   startControlPlane,
   stopControlPlane,
 } from './control-plane.js';
@@ -27,6 +27,7 @@ import {
   injectorFieldManager,
   injectorFiles,
   istioctlFor,
+  meshRolloutStatus,
   withoutTemplateRewrites,
 } from './istio-inject.js';
 
@@ -140,29 +141,26 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
         signal: abort.signal,
       });
     } else {
-      const out = openSync(path.join(dir, 'data-plane.log'), 'a');
-      const command = supervisedCommand(process.execPath, [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        dataPlaneScript,
-        '--kubeconfig',
-        controlPlane.kubeconfig,
-        '--lab-root',
-        options.root,
-        '--lab-state-dir',
-        labDir(dir),
-        '--log-dir',
-        logDir,
-      ]);
-      const child = spawn(command.command, command.args, {
-        detached: true,
-        stdio: ['ignore', out, out],
-        cwd: options.root,
-      });
-      closeSync(out);
-      child.unref();
-      dataPlanePid = child.pid ?? null;
+      dataPlanePid =
+        spawnSupervised(
+          process.execPath,
+          [
+            '--conditions=source',
+            '--import',
+            'tsx',
+            dataPlaneScript,
+            '--kubeconfig',
+            controlPlane.kubeconfig,
+            '--lab-root',
+            options.root,
+            '--lab-state-dir',
+            labDir(dir),
+            '--log-dir',
+            logDir,
+          ],
+          path.join(dir, 'data-plane.log'),
+          options.root,
+        ) ?? null;
     }
     const ingressUrl = `http://127.0.0.1:${lab.ports.ingress}`;
     writeCluster(dir, {
@@ -205,16 +203,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       kustomizeBuild(path.join(options.root, options.overlayDir)),
     );
     applyList(controlPlane, injected, injectorFieldManager);
-    kubectl(controlPlane, [
-      '-n',
-      meshNamespace,
-      'rollout',
-      'status',
-      'deployment',
-      '-l',
-      'app.kubernetes.io/part-of=recipe-mesh',
-      '--timeout=180s',
-    ]);
+    kubectl(controlPlane, meshRolloutStatus('180s'));
     // The rollout is done before its old pods have stopped (preStop, drain): up means settled.
     await waitFor(
       () =>

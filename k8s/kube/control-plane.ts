@@ -116,21 +116,25 @@ function logTail(file: string, lines = 15): string {
   }
 }
 
-function startProcess(state: ControlPlaneState, name: string, binary: string, args: string[]): TrackedProcess {
-  const log = path.join(state.stateDir, 'logs', `${name}.log`);
+/**
+ * Starts a process in its own process group, output appended to `log`: a Ctrl-C of `make kube-up`
+ * or `make cluster-up` does not stop the cluster it started. A test's processes die with the test
+ * process; the CLI's outlive it (measure/src/tie.ts). Returns its pid.
+ */
+export function spawnSupervised(command: string, args: string[], log: string, cwd: string): number | undefined {
   const fd = openSync(log, 'a');
-  // Its own process group, so a Ctrl-C of `make kube-up` does not stop the cluster it started.
-  // A test's control plane dies with the test process; `make kube-up`'s outlives the CLI (measure/src/tie.ts).
-  const supervised = supervisedCommand(binary, args);
-  const child = spawn(supervised.command, supervised.args, {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    cwd: state.stateDir,
-  });
+  const supervised = supervisedCommand(command, args);
+  const child = spawn(supervised.command, supervised.args, { detached: true, stdio: ['ignore', fd, fd], cwd });
   closeSync(fd);
   child.unref();
-  if (child.pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);
-  const tracked = { name, pid: child.pid, binary, log };
+  return child.pid;
+}
+
+function startProcess(state: ControlPlaneState, name: string, binary: string, args: string[]): TrackedProcess {
+  const log = path.join(state.stateDir, 'logs', `${name}.log`);
+  const pid = spawnSupervised(binary, args, log, state.stateDir);
+  if (pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);
+  const tracked = { name, pid, binary, log };
   state.processes.push(tracked);
   writeFileSync(stateFile(state.stateDir), JSON.stringify(state, null, 2));
   return tracked;

@@ -556,13 +556,11 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     publishMembers(slices.items);
     copyLogs(state);
     await tendSatellites(state);
-    if (tickCount++ % 5 === 0) await followMesh();
   };
 
   // The lab's mesh as it started: the Istio objects of the manifests, without a fault.
   const baseMesh = currentMesh(options.lab);
   let meshKey = '';
-  let tickCount = 0;
   const followMesh = async () => {
     const istio = (kind: string) =>
       api
@@ -574,14 +572,11 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     const components = appliedComponents(options.lab.root, objects);
     const key = components.join(',');
     if (key === meshKey) return;
+    // Applied before the key is kept: a failed apply is tried again on the next round.
+    await queue.run(() => applyMeshConfig(meshWith(baseMesh, components, options.lab.root), options.lab));
     meshKey = key;
-    spawnTask('mesh', 'the lab mesh', () =>
-      queue.run(async () => {
-        await applyMeshConfig(meshWith(baseMesh, components, options.lab.root), options.lab);
-        log(
-          `mesh: ${components.length ? components.map((c) => `istio/faults/${c}`).join(', ') : 'the manifests, no fault'} (the lab's Envoys reloaded)`,
-        );
-      }),
+    log(
+      `mesh: ${components.length ? components.map((c) => `istio/faults/${c}`).join(', ') : 'the manifests, no fault'} (the lab's Envoys reloaded)`,
     );
   };
 
@@ -619,6 +614,14 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
   const forceDelete = (pod: Pod) =>
     api.delete(`${podsPath}/${pod.metadata.name}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
 
+  // Its own loop: a mesh reload (up to 10 s) must not hold back probes and pod status.
+  const meshLoop = async () => {
+    while (!options.signal.aborted) {
+      await followMesh().catch((error: Error) => log(`mesh: ${error.message}`));
+      await pause(1000);
+    }
+  };
+  void meshLoop();
   while (!options.signal.aborted) {
     try {
       await tick();

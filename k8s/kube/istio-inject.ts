@@ -115,3 +115,17 @@ export function withoutTemplateRewrites(files: InjectorFiles): InjectorFiles {
   writeFileSync(files.mesh, stringify({ ...mesh, enablePrometheusMerge: false }));
   return files;
 }
+
+/** kubectl's arguments that wait for every Deployment of the platform to have rolled out. */
+export function meshRolloutStatus(timeout: string): string[] {
+  return [
+    '-n',
+    meshNamespace,
+    'rollout',
+    'status',
+    'deployment',
+    '-l',
+    'app.kubernetes.io/part-of=recipe-mesh',
+    `--timeout=${timeout}`,
+  ];
+}

@@ -1,5 +1,6 @@
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { type ComponentPatch, readComponent, translateComponent } from '@recipe-mesh/experiments/mesh/components';
 import { type MeshDescription, patchListener } from '@recipe-mesh/lab/mesh/description';
 
@@ -44,9 +45,7 @@ export function componentHolds(patches: ComponentPatch[], objects: IstioObject[]
     const object = objects.find((o) => o.kind === patch.kind && o.metadata.name === patch.name);
     if (!object) return false;
     return patch.ops.every((op) =>
-      op.op === 'remove'
-        ? at(object, op.path) === undefined
-        : JSON.stringify(at(object, op.path)) === JSON.stringify(op.value),
+      op.op === 'remove' ? at(object, op.path) === undefined : isDeepStrictEqual(at(object, op.path), op.value),
     );
   });
 }

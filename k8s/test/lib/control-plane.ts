@@ -12,7 +12,6 @@ import {
   startControlPlane,
   stopControlPlane,
 } from '../../kube/control-plane.js';
-import { meshNamespace } from '@recipe-mesh/lab/mesh/namespace';
 import {
   generatedControlPlane,
   type InjectorFiles,
@@ -21,6 +20,7 @@ import {
   injectorFieldManager,
   injectorFiles,
   istioctlFor,
+  meshRolloutStatus,
 } from '../../kube/istio-inject.js';
 import { buildDefault } from './kustomize.js';
 import type { K8sObject } from './objects.js';
@@ -171,16 +171,7 @@ export async function deployedPlatform(
     }
     if (injector && options.deploy !== false) {
       injectSidecars(platform, injector);
-      cluster.kubectl([
-        '-n',
-        meshNamespace,
-        'rollout',
-        'status',
-        'deployment',
-        '-l',
-        'app.kubernetes.io/part-of=recipe-mesh',
-        '--timeout=120s',
-      ]);
+      cluster.kubectl(meshRolloutStatus('120s'));
     }
   } catch (error) {
     await platform.stop();
