@@ -8,6 +8,7 @@ import type { LabState } from '@recipe-mesh/lab/process/state';
 import { kustomizeBuild } from '@recipe-mesh/lab/workloads/kustomize';
 import { serviceNames } from '@recipe-mesh/lab/workloads/services';
 import { waitFor } from '@recipe-mesh/measure/net';
+import { childrenTiedToThisProcess } from '@recipe-mesh/measure/tie';
 import { kubeApi } from './api-client.js';
 import {
   type ControlPlaneState,
@@ -157,6 +158,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
             labDir(dir),
             '--log-dir',
             logDir,
+            ...(childrenTiedToThisProcess() ? ['--tie-children'] : []),
           ],
           path.join(dir, 'data-plane.log'),
           options.root,
