@@ -32,7 +32,7 @@ const skip =
   skipOf(requireBinary('prometheus'));
 
 /** 503-uc (app fault, keep-alive bursts), timeout-budget and circuit-breaker (mesh faults the lab's Envoys follow). */
-export const clusterExperiments = ['503-uc', 'timeout-budget', 'circuit-breaker'];
+const clusterExperiments = ['503-uc', 'timeout-budget', 'circuit-breaker'];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-cluster-'));
 const overlayDir = path.relative(repoRoot, mkdtempSync(repoPath('k8s/.test-cluster-')));
