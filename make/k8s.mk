@@ -44,7 +44,7 @@ k8s_need_kubectl = $(call k8s_require,$(KUBECTL),Install kubectl: https://kubern
 k8s_need_istioctl = $(call k8s_require,$(ISTIOCTL),Install istioctl $(ISTIO_VERSION): curl -L https://istio.io/downloadIstio | ISTIO_VERSION=$(ISTIO_VERSION) sh -)
 k8s_need_docker = $(call k8s_require,$(DOCKER),Install the Docker CLI: make images builds inside minikube's Docker through it)
 
-.PHONY: kube-build kube-up kube-status kube-down minikube-up istio-install images deploy fault fault-clear smoke grafana-port-forward undeploy k8s-check k8s-overlay k8s-fault-named
+.PHONY: kube-build kube-up kube-status kube-down cluster-up cluster-down minikube-up istio-install images deploy fault fault-clear smoke grafana-port-forward undeploy k8s-check k8s-overlay k8s-fault-named
 
 # A real control plane without containers (etcd, kube-apiserver, controller manager, scheduler,
 # kwok nodes) on 127.0.0.1: what make test deploys to. Then e.g.
@@ -60,6 +60,14 @@ kube-status: ## The local control plane's processes, memory and nodes
 
 kube-down: ## Stop the local control plane (by pid) and remove its state
 	$(NODE_TS) k8s/kube/cli.ts down
+
+# The local control plane with the lab as its data plane: each web-api/recipe-api pod is a lab
+# instance, `make deploy` applies the platform, the ingress gateway is the lab's ingress Envoy.
+cluster-up: node_modules/.package-lock.json ## Start a local cluster whose pods are lab processes; writes .kube/recipe-mesh-test.kubeconfig
+	$(NODE_TS) k8s/kube/cli.ts cluster-up
+
+cluster-down: ## Stop make cluster-up's control plane, lab and data plane (by pid) and remove its state
+	$(NODE_TS) k8s/kube/cli.ts cluster-down
 
 minikube-up: ## Start a minikube sized for the platform (4 CPUs, 8 GiB)
 	$(k8s_need_minikube)

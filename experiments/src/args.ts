@@ -1,7 +1,26 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
 import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import { parseIngressFlag } from './k8s-ingress.js';
 import { minikubeAccess } from './targets/k8s.js';
+
+/**
+ * The `current-context` of a kubeconfig given with --kubeconfig and no --context (make
+ * cluster-up's has one context, recipe-mesh-test): still named on every command, never left to
+ * the tool's default.
+ */
+function currentContext(kubeconfig: string): string {
+  let text: string;
+  try {
+    text = readFileSync(kubeconfig, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--kubeconfig ${kubeconfig}: ${(error as Error).message}`);
+  }
+  const context = (parse(text) as { 'current-context'?: string } | null)?.['current-context'];
+  if (!context) throw new UsageError(`--kubeconfig ${kubeconfig} names no current-context: pass --context`);
+  return context;
+}
 
 export const usage = `usage: npm run experiment -- --list
        npm run experiment -- --all [--duration <s>]    (every experiment without and with each fix; make experiments)
@@ -21,7 +40,7 @@ options:
                         (fewer for speed; the report says so)
   --namespace <ns>      k8s only (default: ${meshNamespace}, the manifests' namespace)
   --kubeconfig <file>   k8s only: named on every kubectl and make command (default: ${minikubeAccess.kubeconfig}, where make minikube-up writes)
-  --context <name>      k8s only (default: ${minikubeAccess.context}, make minikube-up's profile)
+  --context <name>      k8s only (default: the current-context of --kubeconfig when given, else ${minikubeAccess.context}, make minikube-up's profile)
   --ingress <url>       k8s only: the ingress gateway's address, http://<address>[:port] (default: the
                         load-balancer status of istio-system/istio-ingressgateway, which minikube tunnel fills)
 exit status: 0 when the expectation held (incident seen without --fix, gone with --fix), 1 when not, 2 on usage errors.`;
@@ -136,7 +155,7 @@ export function parseCli(argv: string[]): CliCommand {
     dryRun: values['dry-run'] ?? false,
     namespace: values.namespace ?? meshNamespace,
     kubeconfig: values.kubeconfig ?? minikubeAccess.kubeconfig,
-    context: values.context ?? minikubeAccess.context,
+    context: values.context ?? (values.kubeconfig ? currentContext(values.kubeconfig) : minikubeAccess.context),
     ingress,
     repeat,
     replicas,

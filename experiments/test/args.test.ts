@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { parseCli, parseDuration, UsageError } from '../src/args.js';
 
@@ -77,4 +80,21 @@ test('--all takes only the lab options', () => {
   assert.deepEqual(parseCli(['--all', '--duration', '8']), { kind: 'all', durationS: 8, keepLab: false });
   assert.throws(() => parseCli(['--all', '503-uc']), UsageError);
   assert.throws(() => parseCli(['--all', '--target', 'k8s']), UsageError);
+});
+
+test('--kubeconfig without --context takes its current-context; one without any, or missing, is a usage error', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-args-'));
+  try {
+    const file = path.join(dir, 'kubeconfig');
+    writeFileSync(file, 'apiVersion: v1\nkind: Config\ncurrent-context: recipe-mesh-test\n');
+    const run = parseCli(['503-uc', '--target', 'k8s', '--kubeconfig', file]);
+    assert.ok(run.kind === 'run' && run.context === 'recipe-mesh-test' && run.kubeconfig === file);
+    const named = parseCli(['503-uc', '--target', 'k8s', '--kubeconfig', file, '--context', 'other']);
+    assert.ok(named.kind === 'run' && named.context === 'other');
+    writeFileSync(file, 'apiVersion: v1\nkind: Config\n');
+    assert.throws(() => parseCli(['503-uc', '--target', 'k8s', '--kubeconfig', file]), /names no current-context/);
+    assert.throws(() => parseCli(['503-uc', '--target', 'k8s', '--kubeconfig', path.join(dir, 'none')]), UsageError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -46,7 +46,7 @@ const kubernetesLdflags = [
 ].join(' ');
 
 /** The directory of a module version in Go's module cache (downloaded when missing). */
-async function moduleDir(module: string, version: string): Promise<string> {
+export async function moduleDir(module: string, version: string): Promise<string> {
   let json = '';
   await run('go', ['mod', 'download', '-json', `${module}@${version}`], {
     cwd: kubeDir,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ensureBuilt, toolDir, toolNames } from './build.js';
 import { kubectl, processStatus, readState, startControlPlane, stopControlPlane } from './control-plane.js';
+import { startCluster, stopCluster } from './cluster.js';
 import { contextName } from './versions.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
@@ -9,10 +10,15 @@ const usage = `usage: npm run kube -- <command>   (make kube-build | kube-up | k
   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (2 nodes) on
            127.0.0.1, apply Istio's CRDs, write .kube/${contextName}.kubeconfig (context ${contextName})
   status   each process, its pid and memory, and the nodes
-  down     stop every process by its pid and remove the state and kubeconfig`;
+  down     stop every process by its pid and remove the state and kubeconfig
+  cluster-up     the control plane, a private lab as its data plane (each web-api and recipe-api pod a
+                 lab instance), the platform by make deploy and the ingress gateway (make cluster-up)
+  cluster-down   stop all of it by pid and remove its state (make cluster-down)`;
 
 const stateDir = path.join(repoRoot, '.kube', contextName);
 const kubeconfig = path.join(repoRoot, '.kube', `${contextName}.kubeconfig`);
+
+const clusterDir = path.join(repoRoot, '.kube', 'recipe-mesh-cluster');
 
 const mib = (bytes: number) => `${Math.round(bytes / (1 << 20))} MiB`;
 
@@ -47,6 +53,35 @@ async function main(command: string | undefined): Promise<number> {
     }
     case 'down':
       console.log((await stopControlPlane(stateDir)) ? 'kube: stopped' : 'kube: nothing was running');
+      return 0;
+    case 'cluster-up': {
+      if (readState(stateDir))
+        throw new Error("make kube-up's control plane runs (it shares the kubeconfig): make kube-down first");
+      // Interrupted while starting: stop what was started (once up, the cluster outlives this CLI).
+      const interrupted = async () => {
+        console.error('cluster: interrupted; stopping what was started');
+        await stopCluster(clusterDir);
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
+      const cluster = await startCluster({
+        root: repoRoot,
+        dir: clusterDir,
+        kubeconfig,
+        overlayDir: 'k8s/.generated-cluster',
+        log: (line) => console.log(line),
+      });
+      console.log(
+        `cluster: up; kubectl --kubeconfig ${path.relative(process.cwd(), kubeconfig)} -n recipe-mesh get pods`,
+      );
+      console.log(`cluster: its kubectl: ${cluster.state.kubectl}; the ingress gateway: ${cluster.state.ingressUrl}`);
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+      return 0;
+    }
+    case 'cluster-down':
+      console.log((await stopCluster(clusterDir)) ? 'cluster: stopped' : 'cluster: nothing was running');
       return 0;
     default:
       console.error(usage);

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { cmdlineRuns, supervisedCommand } from '@recipe-mesh/measure/tie';
 import { stringify } from 'yaml';
-import { builtFile, ensureBuilt, type ToolName } from './build.js';
+import { builtFile, ensureBuilt, moduleDir, type ToolName } from './build.js';
+import { writePodStagesExcept } from './kwok-stages.js';
 import { type Certificates, type ClientName, generateCertificates } from './certs.js';
-import { contextName } from './versions.js';
+import { contextName, pins } from './versions.js';
 
 /**
  * A real Kubernetes control plane without containers (docs/kubernetes.md): etcd, kube-apiserver,
@@ -33,7 +34,17 @@ export interface ControlPlaneOptions {
    * API server then dials only 127.0.0.1, never a pod IP. Without it, nodes keep no address and
    * kubelet port 0: nothing can reach their pods.
    */
-  kubelet?: { resources: object[] };
+  kubelet?: {
+    resources: object[];
+    /**
+     * kwok kinds read from the API server rather than the config file (`--enable-crds`), so a
+     * data plane can add a `PortForward` or `Logs` per pod while kwok runs; their CRDs (from the
+     * kwok module, kustomize/crd/bases) are applied first.
+     */
+    crds?: string[];
+    /** Pods with this label (one of the values) get no kwok Stage: a data plane runs them (kwok-stages.ts). */
+    podsRunElsewhere?: { key: string; values: readonly string[] };
+  };
   log?: (line: string) => void;
 }
 
@@ -105,21 +116,25 @@ function logTail(file: string, lines = 15): string {
   }
 }
 
-function startProcess(state: ControlPlaneState, name: string, binary: string, args: string[]): TrackedProcess {
-  const log = path.join(state.stateDir, 'logs', `${name}.log`);
+/**
+ * Starts a process in its own process group, output appended to `log`: a Ctrl-C of `make kube-up`
+ * or `make cluster-up` does not stop the cluster it started. A test's processes die with the test
+ * process; the CLI's outlive it (measure/src/tie.ts). Returns its pid.
+ */
+export function spawnSupervised(command: string, args: string[], log: string, cwd: string): number | undefined {
   const fd = openSync(log, 'a');
-  // Its own process group, so a Ctrl-C of `make kube-up` does not stop the cluster it started.
-  // A test's control plane dies with the test process; `make kube-up`'s outlives the CLI (measure/src/tie.ts).
-  const supervised = supervisedCommand(binary, args);
-  const child = spawn(supervised.command, supervised.args, {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    cwd: state.stateDir,
-  });
+  const supervised = supervisedCommand(command, args);
+  const child = spawn(supervised.command, supervised.args, { detached: true, stdio: ['ignore', fd, fd], cwd });
   closeSync(fd);
   child.unref();
-  if (child.pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);
-  const tracked = { name, pid: child.pid, binary, log };
+  return child.pid;
+}
+
+function startProcess(state: ControlPlaneState, name: string, binary: string, args: string[]): TrackedProcess {
+  const log = path.join(state.stateDir, 'logs', `${name}.log`);
+  const pid = spawnSupervised(binary, args, log, state.stateDir);
+  if (pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);
+  const tracked = { name, pid, binary, log };
   state.processes.push(tracked);
   writeFileSync(stateFile(state.stateDir), JSON.stringify(state, null, 2));
   return tracked;
@@ -312,6 +327,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       '--leader-elect=false',
       '--profiling=false',
     ]);
+    if (options.kubelet?.crds?.length) await applyKwokCrds(state, options.kubelet.crds);
+    const podStages = options.kubelet?.podsRunElsewhere
+      ? writePodStagesExcept(
+          need('kwok', 'stages/pod-fast.yaml'),
+          path.join(stateDir, 'kwok-pod-stages.yaml'),
+          options.kubelet.podsRunElsewhere,
+        )
+      : need('kwok', 'stages/pod-fast.yaml');
     const kwok = startProcess(state, 'kwok', need('kwok', 'kwok'), [
       `--kubeconfig=${kubeconfig}`,
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
@@ -319,9 +342,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       // Without leases of this length the node-lifecycle controller marks kwok's nodes NotReady
       // (docs/kubernetes.md).
       '--node-lease-duration-seconds=40',
-      ...['node-fast', 'node-heartbeat-with-lease', 'pod-fast'].map(
-        (s) => `--config=${need('kwok', `stages/${s}.yaml`)}`,
-      ),
+      ...['node-fast', 'node-heartbeat-with-lease'].map((s) => `--config=${need('kwok', `stages/${s}.yaml`)}`),
+      `--config=${podStages}`,
+      ...(options.kubelet?.crds?.length ? [`--enable-crds=${options.kubelet.crds.join(',')}`] : []),
       ...(options.kubelet ? kubeletArgs(stateDir, kwokPort, certs, options.kubelet.resources) : []),
     ]);
 
@@ -362,6 +385,38 @@ function kubeletArgs(stateDir: string, port: number, certs: Certificates, resour
   ];
 }
 
+/** kwok's CRDs of `kinds` from its module (Go's module cache: kwok was built from it). */
+async function applyKwokCrds(state: ControlPlaneState, kinds: string[]): Promise<void> {
+  const source = await moduleDir('sigs.k8s.io/kwok', pins.kwok);
+  for (const kind of kinds)
+    kubectl(state, [
+      'apply',
+      '--server-side',
+      '-f',
+      path.join(source, 'kustomize', 'crd', 'bases', `kwok.x-k8s.io_${kind.toLowerCase().replace(/s?$/, 's')}.yaml`),
+    ]);
+  await waitForCrdsEstablished(state, 'kwok.x-k8s.io');
+}
+
+async function waitForCrdsEstablished(state: ControlPlaneState, group: string): Promise<void> {
+  // Read, not `kubectl wait --for=condition=Established crd --all`: that fails outright on a CRD
+  // whose status has no conditions yet ("<nil> is of the type <nil>"), which a just-created one can.
+  await waitFor(
+    () => {
+      const crds = (
+        JSON.parse(kubectl(state, ['get', 'crd', '-o', 'json'])) as {
+          items: { spec: { group: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+        }
+      ).items.filter((c) => c.spec.group.endsWith(group));
+      return crds.length > 0 &&
+        crds.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
+        ? true
+        : null;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `${group} CRDs Established` },
+  );
+}
+
 /** Istio's CRDs from the istio.io/istio module (manifests/charts/base/files/crd-all.gen.yaml). */
 export async function applyIstio(state: ControlPlaneState): Promise<void> {
   kubectl(
@@ -370,20 +425,7 @@ export async function applyIstio(state: ControlPlaneState): Promise<void> {
     stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }),
   );
   kubectl(state, ['apply', '--server-side', '-f', need('istio', 'crd-all.gen.yaml')]);
-  // Read, not `kubectl wait --for=condition=Established crd --all`: that fails outright on a CRD
-  // whose status has no conditions yet ("<nil> is of the type <nil>"), which a just-created one can.
-  await waitFor(
-    () => {
-      const crds = JSON.parse(kubectl(state, ['get', 'crd', '-o', 'json'])) as {
-        items: { status?: { conditions?: { type: string; status: string }[] } }[];
-      };
-      return crds.items.length > 0 &&
-        crds.items.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
-        ? true
-        : null;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, what: "Istio's CRDs Established" },
-  );
+  await waitForCrdsEstablished(state, 'istio.io');
 }
 
 /** SIGTERM each of our processes in reverse start order, then SIGKILL what outlives 15 s. */

@@ -248,14 +248,20 @@ async function waitExit(record: ProcessRecord, since: number, timeoutMs: number,
  * once it has exited and no caller's Envoy lists it; the instance stays in the lab, stopped, so
  * restartInstance can start it again.
  */
-export async function stopInstance(options: InstanceOptions, name: string): Promise<StopResult> {
+export async function stopInstance(
+  options: InstanceOptions & {
+    /** This pod's own preStop sleep and grace period (a cluster's pod spec), instead of the service's. */
+    pod?: { preStopSleepMs: number; terminationGracePeriodMs: number };
+  },
+  name: string,
+): Promise<StopResult> {
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const paths = labPaths(options);
   const state = requireState(paths);
   const record = instanceRecord(state, name);
   requireMembership(state, record.instance.service);
   if (!isRunning(record)) throw new LabError(`${name} (pid ${record.pid}) is not running`);
-  const pod = state.pods?.[record.instance.service];
+  const pod = options.pod ?? state.pods?.[record.instance.service];
   const graceMs = pod?.terminationGracePeriodMs ?? 30_000;
   const preStopMs = Math.min(pod?.preStopSleepMs ?? 0, graceMs);
   record.instance.terminating = true;

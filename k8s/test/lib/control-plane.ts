@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { builtFile, isBuilt, type ToolName } from '../../kube/build.js';
@@ -13,8 +13,17 @@ import {
   stopControlPlane,
 } from '../../kube/control-plane.js';
 import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
-import { stringify } from 'yaml';
-import { buildDefault, parseYamlDocuments } from './kustomize.js';
+import {
+  generatedControlPlane,
+  type InjectorFiles,
+  type Istioctl,
+  injectedDeployments,
+  injectorFieldManager,
+  injectorFiles,
+  istioctlFor,
+  meshRolloutStatus,
+} from '../../kube/istio-inject.js';
+import { buildDefault } from './kustomize.js';
 import type { K8sObject } from './objects.js';
 import { repoPath, repoRoot } from './repo.js';
 
@@ -148,17 +157,7 @@ export async function deployedPlatform(
     workDir,
     istioctl(args, input) {
       assert.ok(istioctlPath, 'istioctl not built: run make kube-build');
-      // Always this cluster: without a kubeconfig istioctl falls back to http://localhost:8080.
-      const result = spawnSync(
-        istioctlPath,
-        [...args, '--kubeconfig', cluster.kubeconfig, '--context', cluster.context],
-        {
-          encoding: 'utf8',
-          input,
-          maxBuffer: 64 << 20,
-        },
-      );
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+      return istioctlFor(istioctlPath, cluster.kubeconfig, cluster.context)(args, input);
     },
     async stop() {
       await cluster.stop();
@@ -173,16 +172,7 @@ export async function deployedPlatform(
     }
     if (injector && options.deploy !== false) {
       injectSidecars(platform, injector);
-      cluster.kubectl([
-        '-n',
-        meshNamespace,
-        'rollout',
-        'status',
-        'deployment',
-        '-l',
-        'app.kubernetes.io/part-of=recipe-mesh',
-        '--timeout=120s',
-      ]);
+      cluster.kubectl(meshRolloutStatus('120s'));
     }
   } catch (error) {
     await platform.stop();
@@ -200,55 +190,20 @@ export function applyObjects(cluster: TestControlPlane, objects: K8sObject[], fi
 }
 
 /** Istio's control-plane objects without CRDs (the control plane has them) and webhooks; returns kube-inject's files. */
-function applyIstioControlPlane(platform: TestPlatform): { inject: string; values: string; mesh: string } {
-  const generated = platform.istioctl(['manifest', 'generate', '-f', repoPath('istio/install/istio-operator.yaml')]);
-  assert.equal(generated.status, 0, generated.stderr);
-  const controlPlane = parseYamlDocuments(generated.stdout).filter(
+function applyIstioControlPlane(platform: TestPlatform): InjectorFiles {
+  const istioctl: Istioctl = (args, input) => platform.istioctl(args, input);
+  const controlPlane = generatedControlPlane(istioctl, repoRoot).filter(
     (o) =>
       !['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind),
-  );
+  ) as K8sObject[];
   applyObjects(platform.cluster, controlPlane);
-  const configMap = (name: string) => controlPlane.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
-  const injector = configMap('istio-sidecar-injector');
-  const mesh = configMap('istio');
-  assert.ok(
-    injector?.data?.config && injector.data.values && mesh?.data?.mesh,
-    'injector and mesh ConfigMaps generated',
-  );
-  const files = {
-    inject: path.join(platform.workDir, 'inject.yaml'),
-    values: path.join(platform.workDir, 'values.json'),
-    mesh: path.join(platform.workDir, 'mesh.yaml'),
-  };
-  writeFileSync(files.inject, injector.data.config);
-  writeFileSync(files.values, injector.data.values);
-  writeFileSync(files.mesh, mesh.data.mesh);
-  return files;
+  return injectorFiles(controlPlane, platform.workDir);
 }
 
 /** What the injection webhook would do on minikube, done by istioctl for the same Deployments. */
-function injectSidecars(platform: TestPlatform, files: { inject: string; values: string; mesh: string }): void {
-  const deployments = buildDefault().filter((o) => o.kind === 'Deployment' && o.metadata.namespace === meshNamespace);
-  const injected = platform.istioctl(
-    [
-      'kube-inject',
-      '-f',
-      '-',
-      '--injectConfigFile',
-      files.inject,
-      '--valuesFile',
-      files.values,
-      '--meshConfigFile',
-      files.mesh,
-      '--revision',
-      'default',
-    ],
-    deployments.map((d) => stringify(d)).join('---\n'),
-  );
-  assert.equal(injected.status, 0, injected.stderr);
-  // A field manager of its own, as the webhook's changes are not the manifests': a later
-  // `make deploy` or `make fault` (manager kubectl) then leaves the sidecar it does not own in place.
-  applyObjects(platform.cluster, parseYamlDocuments(injected.stdout), 'istio-sidecar-injector');
+function injectSidecars(platform: TestPlatform, files: InjectorFiles): void {
+  const injected = injectedDeployments((args, input) => platform.istioctl(args, input), files, buildDefault());
+  applyObjects(platform.cluster, injected as K8sObject[], injectorFieldManager);
 }
 
 export interface AnalyzerMessage {

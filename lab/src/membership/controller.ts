@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { pause } from '@recipe-mesh/measure/net';
 import type { MeshDescription, ProxyName } from '../mesh/description.js';
 import { edsFileName, edsTargets, loadAssignment } from '../mesh/endpoints.js';
@@ -51,6 +52,22 @@ interface Snapshot {
   at: number;
   /** Instance names that are members, sorted. */
   members: string[];
+}
+
+/**
+ * When the lab is a cluster's data plane (k8s/kube/data-plane.ts), membership is the cluster's:
+ * that controller writes here the instances whose pods the EndpointSlices list as ready, and this
+ * controller publishes exactly those (after the propagation delay, istiod's debounce and push)
+ * instead of its own probes' view. Absent, the lab decides by its own probes.
+ */
+export function clusterMembersFile(stateDir: string): string {
+  return path.join(stateDir, 'cluster-endpoints.json');
+}
+
+function clusterMembers(stateDir: string): string[] | null {
+  const file = clusterMembersFile(stateDir);
+  if (!existsSync(file)) return null;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { members: string[] }).members;
 }
 
 /** The instances of services with membership, from the lab's state. */
@@ -132,8 +149,13 @@ export async function runEndpointController(options: ControllerOptions): Promise
     }
     for (const name of probes.keys()) if (!candidates.some((c) => c.name === name)) probes.delete(name);
 
+    const fromCluster = clusterMembers(paths.stateDir);
     const members = candidates
-      .filter((c) => probes.get(c.name)?.ready && isRunning(c) && !c.instance!.terminating)
+      .filter((c) =>
+        fromCluster
+          ? fromCluster.includes(c.name)
+          : probes.get(c.name)?.ready && isRunning(c) && !c.instance!.terminating,
+      )
       .map((c) => c.name)
       .sort();
     const key = members.join(',');

@@ -47,7 +47,7 @@ export interface PodBehaviours {
 
 export const overlay = 'k8s/overlays/minikube';
 
-const probeSchema = z.object({
+export const probeSchema = z.object({
   httpGet: z.object({ path: z.string() }),
   periodSeconds: z.number().int().positive().default(10),
   timeoutSeconds: z.number().int().positive().default(1),
@@ -94,7 +94,7 @@ export function memoryBytes(quantity: string): number {
   return Math.round(Number(match[1]) * (binarySuffixes[unit] ?? decimalSuffixes[unit]!));
 }
 
-function probeTiming(probe: z.infer<typeof probeSchema> | undefined): ProbeTiming | null {
+export function probeTiming(probe: z.infer<typeof probeSchema> | undefined): ProbeTiming | null {
   if (!probe) return null;
   return {
     path: probe.httpGet.path,
