@@ -12,7 +12,6 @@ import {
   startControlPlane,
   stopControlPlane,
 } from '../../kube/control-plane.js';
-import { meshNamespace } from '@recipe-mesh/measure/mesh-namespace';
 import {
   generatedControlPlane,
   type InjectorFiles,
