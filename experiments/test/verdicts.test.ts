@@ -80,6 +80,7 @@ const redis = (
   scans: number,
   invalidations = 80,
   gets = 1200,
+  direct: { baseline: number | null; fault: number | null } = { baseline: null, fault: null },
 ): RedisLatencyEvidence => ({
   keysSeeded: 200_000,
   baseline: load('baseline', { '200 -': 600 }),
@@ -88,6 +89,7 @@ const redis = (
   baselineP99sS: [baselineS, baselineS * 2],
   getP99: { baselineS, faultS, baselineCount: gets / 2, faultCount: gets },
   getSpanP99Ms: { baseline: baselineS * 1000, fault: faultS * 1000, baselineCount: 600, faultCount: 1200 },
+  directGetP99Ms: direct,
   invalidations,
   invalidationP99S: 0.4,
   strategy: scans ? 'scan' : 'index',
@@ -111,6 +113,27 @@ test('redis-scan-latency: no incident without the latency rise, without SCANs, o
   assert.equal(verdictOf(redisScanLatency, redis(0.00125, 0.0029, 0)).outcome, 'healthy');
   // …but the same small rise with SCANs in SLOWLOG is not healthy.
   assert.notEqual(verdictOf(redisScanLatency, redis(0.00125, 0.0029, 40)).outcome, 'healthy');
+});
+
+test("redis-scan-latency: recipe-api's rise with Redis itself flat (GETs straight to it) is its own event loop, not Redis", () => {
+  // Measured with the index SET at load average 4: recipe-api 7.2 → 16.0 ms (2.2×).
+  const flat = verdictOf(redisScanLatency, redis(0.0072, 0.016, 0, 80, 1200, { baseline: 0.4, fault: 0.9 }));
+  assert.equal(flat.outcome, 'healthy');
+  assert.match(flat.reasons.join('; '), /flat: recipe-api's rise is its own event loop/);
+  // Redis itself slower by more than the noise bar: still between the two.
+  assert.equal(
+    verdictOf(redisScanLatency, redis(0.0072, 0.016, 0, 80, 1200, { baseline: 0.4, fault: 9 })).outcome,
+    'inconclusive',
+  );
+  // A flat probe never excuses SCANs in SLOWLOG, and never turns the incident healthy.
+  assert.notEqual(
+    verdictOf(redisScanLatency, redis(0.0072, 0.016, 40, 80, 1200, { baseline: 0.4, fault: 0.9 })).outcome,
+    'healthy',
+  );
+  assert.equal(
+    verdictOf(redisScanLatency, redis(0.006, 0.048, 128, 80, 1200, { baseline: 0.4, fault: 60 })).outcome,
+    'incident',
+  );
 });
 
 const leak = (
