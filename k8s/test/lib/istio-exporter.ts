@@ -214,6 +214,13 @@ export function podMetrics(app: string, nowMs: number, clock: ExporterClock): st
       destination: { ...recipeApi, service: 'recipe-api' },
     });
     out.push('# TYPE istio_requests_total counter');
+    // The same sidecar reporting, as the destination, the ingress' calls it passes to web-api.
+    const inbound = tagsOf({
+      reporter: 'destination',
+      source: ingress,
+      destination: { ...webApi, service: 'web-api' },
+    });
+    requests(inbound('200', '-'), Math.round(5 * seconds));
     requests(outbound('200', '-'), Math.round(20 * seconds));
     requests(outbound('503', 'UO'), Math.round(incidentS));
     requests(outbound('503', 'UH'), Math.round(incidentS));

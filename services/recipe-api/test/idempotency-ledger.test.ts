@@ -7,10 +7,10 @@ import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { startRedis } from '@recipe-mesh/measure/redis-server';
 import { RedisIdempotencyLedger, type RedisLedgerOptions } from '../src/data-access/idempotency-ledger.js';
 import { RedisConnection } from '../src/data-access/redis-connection.js';
-import { DependencyUnavailableError } from '../src/domain/ports.js';
+import { InMemoryIdempotencyLedger } from '../src/domain/idempotency.js';
 import type { Recipe } from '../src/domain/recipe.js';
 import { seedRecipe } from '../src/domain/seed.js';
-import { memoryCatalogue, silentLogger, validRecipe } from './helpers.js';
+import { memoryCatalogue, metricValue, silentLogger, validRecipe } from './helpers.js';
 
 /**
  * The ledger two recipe-api instances share: each instance here is its own RedisConnection and
@@ -19,7 +19,7 @@ import { memoryCatalogue, silentLogger, validRecipe } from './helpers.js';
 const redisBinary = requireBinary('redis-server');
 const skip = 'skip' in redisBinary && redisBinary.skip;
 
-async function twoInstances(t: import('node:test').TestContext, options: Partial<RedisLedgerOptions> = {}) {
+async function twoInstances(t: import('node:test').TestContext, options: Partial<RedisLedgerOptions<Recipe>> = {}) {
   assertFound(redisBinary);
   const server = await startRedis(redisBinary.path);
   t.after(() => server.stop());
@@ -31,7 +31,11 @@ async function twoInstances(t: import('node:test').TestContext, options: Partial
     );
     t.after(() => redis.close());
     assert.equal(await redis.waitUntilReady(3000), true);
-    return new RedisIdempotencyLedger<Recipe>(redis, { ttlMs: 60_000, ...options });
+    return new RedisIdempotencyLedger<Recipe>(redis, {
+      ttlMs: 60_000,
+      whileRedisAway: new InMemoryIdempotencyLedger<Recipe>(60_000),
+      ...options,
+    });
   };
   const raw = new Redis(server.url);
   raw.on('error', () => {}); // some tests stop Redis on purpose
@@ -125,18 +129,20 @@ test('a result lives for the TTL; after it the key creates again', { skip }, asy
   });
 });
 
-test('with Redis away nothing is created (the catalogue answers 503)', { skip }, async (t) => {
+test("with Redis away the instance's own ledger answers, marked degraded: a replay on it is still recognised", {
+  skip,
+}, async (t) => {
   const { a, server } = await twoInstances(t);
   await server.kill();
   let created = 0;
-  await assert.rejects(
-    a.run('key-6', 'body-1', async () => {
-      created += 1;
-      return seedRecipe(6);
-    }),
-    (error: unknown) => error instanceof DependencyUnavailableError,
-  );
-  assert.equal(created, 0);
+  const create = async () => {
+    created += 1;
+    return seedRecipe(6);
+  };
+  assert.deepEqual(await a.run('key-6', 'body-1', create), { value: seedRecipe(6), replayed: false, degraded: true });
+  assert.deepEqual(await a.run('key-6', 'body-1', create), { value: seedRecipe(6), replayed: true, degraded: true });
+  assert.equal(created, 1);
+  await assert.rejects(a.run('key-6', 'body-2', create), hasCode('UNPROCESSABLE'));
 });
 
 test('once created, the result is answered even when Redis cannot record it', { skip }, async (t) => {
@@ -148,14 +154,14 @@ test('once created, the result is answered even when Redis cannot record it', { 
   assert.deepEqual(value, { value: seedRecipe(7), replayed: false });
 });
 
-test('the catalogue answers UNAVAILABLE for a keyed create while Redis is away, and still creates unkeyed', {
+test('the catalogue counts a keyed create while Redis is away as degraded, and creates once per key', {
   skip,
 }, async (t) => {
   const { a, server } = await twoInstances(t);
-  const { catalogue, store } = memoryCatalogue({ seedCount: 3, ledger: a });
+  const { catalogue, store, metrics } = memoryCatalogue({ seedCount: 3, ledger: a });
   await server.kill();
-  await assert.rejects(catalogue.createRecipe(validRecipe, 'key-8'), hasCode('UNAVAILABLE'));
-  assert.equal((await store.list({ limit: 100, afterId: 0 })).items.length, 3);
-  assert.equal((await catalogue.createRecipe(validRecipe)).replayed, false);
+  assert.equal((await catalogue.createRecipe(validRecipe, 'key-8')).replayed, false);
+  assert.equal((await catalogue.createRecipe(validRecipe, 'key-8')).replayed, true);
   assert.equal((await store.list({ limit: 100, afterId: 0 })).items.length, 4);
+  assert.equal(await metricValue(metrics, 'degraded_responses_total', { reason: 'redis_unavailable' }), 2);
 });

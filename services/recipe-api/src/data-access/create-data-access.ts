@@ -65,6 +65,9 @@ export function createDataAccess(
       metrics,
     ),
     userData: new RedisUserData(redis),
-    ledger: new RedisIdempotencyLedger<Recipe>(redis, { ttlMs }),
+    ledger: new RedisIdempotencyLedger<Recipe>(redis, {
+      ttlMs,
+      whileRedisAway: new InMemoryIdempotencyLedger<Recipe>(ttlMs),
+    }),
   };
 }

@@ -7,6 +7,7 @@ import {
   type LedgerOutcome,
 } from '../domain/idempotency.js';
 import { redisKeys } from './keys.js';
+import { DependencyUnavailableError } from '../domain/ports.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /** What one key holds: a claim while the first request creates, then its result for the TTL. */
@@ -14,7 +15,7 @@ type LedgerEntry<T> =
   | { state: 'pending'; fingerprint: string; claim: string }
   | { state: 'done'; fingerprint: string; result: T };
 
-export interface RedisLedgerOptions {
+export interface RedisLedgerOptions<T> {
   ttlMs: number;
   /**
    * How long a claim lives without a result: longer than any create, so a slow create is never
@@ -23,6 +24,11 @@ export interface RedisLedgerOptions {
   claimLeaseMs?: number;
   /** How long a request waits for the first one's result with the same key before a 409 CONFLICT. */
   waitMs?: number;
+  /**
+   * The ledger to use while Redis cannot answer (this process' own): keyed creates keep working,
+   * degraded, since a retry that reaches another instance is not recognised then.
+   */
+  whileRedisAway: IdempotencyLedger<T>;
 }
 
 /** Replaces the claim with `ARGV[2]` (PX `ARGV[3]`) only while the claim is still ours (or lapsed). */
@@ -53,25 +59,46 @@ const maxPollMs = 100;
  * recipes_created_total and the store the run reads back); a real deployment shares the store too
  * (one database), otherwise a replayed id names a recipe only one instance can serve.
  *
- * Redis errors surface as DependencyUnavailableError while nothing was created (the catalogue then
- * answers 503). Once the create ran, its result is answered even if Redis cannot record it: hiding
- * a committed create behind an error would invite the retry that duplicates it.
+ * While Redis cannot answer and nothing was created yet, the request goes to `whileRedisAway`
+ * (this process' ledger) and its outcome says `degraded`: a failed dependency degrades the
+ * guarantee to one instance, it does not fail the create. Once the create ran, its result is
+ * answered even if Redis cannot record it: hiding a committed create behind an error would invite
+ * the retry that duplicates it.
  */
 export class RedisIdempotencyLedger<T> implements IdempotencyLedger<T> {
   private readonly ttlMs: number;
   private readonly claimLeaseMs: number;
   private readonly waitMs: number;
+  private readonly whileRedisAway: IdempotencyLedger<T>;
 
   constructor(
     private readonly redis: RedisConnection,
-    options: RedisLedgerOptions,
+    options: RedisLedgerOptions<T>,
   ) {
     this.ttlMs = options.ttlMs;
     this.claimLeaseMs = options.claimLeaseMs ?? 30_000;
     this.waitMs = options.waitMs ?? 2_000;
+    this.whileRedisAway = options.whileRedisAway;
   }
 
   async run(key: string, requestFingerprint: string, create: () => Promise<T>): Promise<LedgerOutcome<T>> {
+    let claimed: { create: () => Promise<LedgerOutcome<T>> } | LedgerOutcome<T>;
+    try {
+      claimed = await this.claimOrRead(key, requestFingerprint, create);
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      this.redis.logger.warn({ err: error }, 'idempotency ledger unreachable: this instance keeps its own');
+      return { ...(await this.whileRedisAway.run(key, requestFingerprint, create)), degraded: true };
+    }
+    return 'create' in claimed ? claimed.create() : claimed;
+  }
+
+  /** Claims the key (then the caller creates), or answers from what another request recorded. */
+  private async claimOrRead(
+    key: string,
+    requestFingerprint: string,
+    create: () => Promise<T>,
+  ): Promise<{ create: () => Promise<LedgerOutcome<T>> } | LedgerOutcome<T>> {
     const redisKey = redisKeys.idempotency(key);
     const claim = JSON.stringify({
       state: 'pending',
@@ -81,7 +108,10 @@ export class RedisIdempotencyLedger<T> implements IdempotencyLedger<T> {
     const deadline = Date.now() + this.waitMs;
     for (let delay = firstPollMs; ; delay = Math.min(delay * 2, maxPollMs)) {
       const held = await this.redis.run('set', (r) => r.set(redisKey, claim, 'PX', this.claimLeaseMs, 'NX', 'GET'));
-      if (held === null) return { value: await this.createAndRecord(redisKey, claim, create), replayed: false };
+      if (held === null)
+        return {
+          create: async () => ({ value: await this.createAndRecord(redisKey, claim, create), replayed: false }),
+        };
       const entry = JSON.parse(held) as LedgerEntry<T>;
       if (entry.fingerprint !== requestFingerprint) throw keyReusedError(key);
       if (entry.state === 'done') return { value: entry.result, replayed: true };

@@ -22,6 +22,8 @@ export function fingerprint(value: unknown): string {
 export interface LedgerOutcome<T> {
   value: T;
   replayed: boolean;
+  /** Answered by this process' own ledger because the shared one was unreachable. */
+  degraded?: boolean;
 }
 
 /**

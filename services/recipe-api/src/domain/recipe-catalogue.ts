@@ -78,24 +78,16 @@ export class RecipeCatalogue {
 
   /**
    * Creates once per `idempotencyKey`; a replay returns the first result with `replayed: true`.
-   * With the ledger's Redis away a keyed create fails (503) instead of risking a duplicate: the
-   * ledger could not tell whether another instance already created it (docs/reliability.md).
+   * With the ledger's Redis away the ledger answers from this instance's memory, counted as a
+   * degraded response: a retry that reaches another instance is then not recognised.
    */
   async createRecipe(input: NewRecipe, idempotencyKey?: string): Promise<{ recipe: Recipe; replayed: boolean }> {
     if (!idempotencyKey) return { recipe: await this.storeCreate(input), replayed: false };
-    try {
-      const { value, replayed } = await this.deps.ledger.run(idempotencyKey, fingerprint(input), () =>
-        this.storeCreate(input),
-      );
-      return { recipe: value, replayed };
-    } catch (error) {
-      if (error instanceof DependencyUnavailableError) {
-        throw new AppError('UNAVAILABLE', 'Idempotency-Key cannot be checked while Redis is unavailable', undefined, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    const { value, replayed, degraded } = await this.deps.ledger.run(idempotencyKey, fingerprint(input), () =>
+      this.storeCreate(input),
+    );
+    if (degraded) this.noteDegraded('redis_unavailable', { idempotencyKey });
+    return { recipe: value, replayed };
   }
 
   /** Every store write is counted, so duplicates are counted where they happen, not guessed at the caller. */
