@@ -82,36 +82,35 @@ export class RedisIdempotencyLedger<T> implements IdempotencyLedger<T> {
   }
 
   async run(key: string, requestFingerprint: string, create: () => Promise<T>): Promise<LedgerOutcome<T>> {
-    let claimed: { create: () => Promise<LedgerOutcome<T>> } | LedgerOutcome<T>;
-    try {
-      claimed = await this.claimOrRead(key, requestFingerprint, create);
-    } catch (error) {
-      if (!(error instanceof DependencyUnavailableError)) throw error;
-      this.redis.logger.warn({ err: error }, 'idempotency ledger unreachable: this instance keeps its own');
-      return { ...(await this.whileRedisAway.run(key, requestFingerprint, create)), degraded: true };
-    }
-    return 'create' in claimed ? claimed.create() : claimed;
-  }
-
-  /** Claims the key (then the caller creates), or answers from what another request recorded. */
-  private async claimOrRead(
-    key: string,
-    requestFingerprint: string,
-    create: () => Promise<T>,
-  ): Promise<{ create: () => Promise<LedgerOutcome<T>> } | LedgerOutcome<T>> {
     const redisKey = redisKeys.idempotency(key);
     const claim = JSON.stringify({
       state: 'pending',
       fingerprint: requestFingerprint,
       claim: randomUUID(),
     } satisfies LedgerEntry<T>);
+    let found: LedgerOutcome<T> | 'claimed';
+    try {
+      found = await this.claimOrRead(key, redisKey, claim, requestFingerprint);
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      this.redis.logger.warn({ err: error }, 'idempotency ledger unreachable: this instance keeps its own');
+      return { ...(await this.whileRedisAway.run(key, requestFingerprint, create)), degraded: true };
+    }
+    if (found !== 'claimed') return found;
+    return { value: await this.createAndRecord(redisKey, claim, create), replayed: false };
+  }
+
+  /** Claims the key for this request, or answers from what another request with it recorded. */
+  private async claimOrRead(
+    key: string,
+    redisKey: string,
+    claim: string,
+    requestFingerprint: string,
+  ): Promise<LedgerOutcome<T> | 'claimed'> {
     const deadline = Date.now() + this.waitMs;
     for (let delay = firstPollMs; ; delay = Math.min(delay * 2, maxPollMs)) {
       const held = await this.redis.run('set', (r) => r.set(redisKey, claim, 'PX', this.claimLeaseMs, 'NX', 'GET'));
-      if (held === null)
-        return {
-          create: async () => ({ value: await this.createAndRecord(redisKey, claim, create), replayed: false }),
-        };
+      if (held === null) return 'claimed';
       const entry = JSON.parse(held) as LedgerEntry<T>;
       if (entry.fingerprint !== requestFingerprint) throw keyReusedError(key);
       if (entry.state === 'done') return { value: entry.result, replayed: true };
