@@ -90,6 +90,8 @@ export interface K8sSide<S extends string = string> {
 
 /** Istio's inbound cluster to recipe-api's HTTP port (`inbound|4000||`), as the lab's sidecars name it too. */
 export const isRecipeApiInbound = (e: AccessLogEntry) => (e.upstreamCluster ?? '').startsWith('inbound|4000||');
+/** …and to web-api's (`inbound|3000||`). */
+export const isWebApiInbound = (e: AccessLogEntry) => (e.upstreamCluster ?? '').startsWith('inbound|3000||');
 
 /** Requests the caller saw fail: not 2xx, or no answer at all (as the lab counts its phases' outcomes). */
 export const callerFailures: ExactReading = {

@@ -14,7 +14,7 @@ import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from 
 import { putFaults } from '@recipe-mesh/measure/admin-client';
 import { pause } from '@recipe-mesh/measure/net';
 import { countWhere, webApiInbound } from '../promql.js';
-import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import { callerFailures, isWebApiInbound, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
@@ -55,8 +55,7 @@ export interface RolloutEvidence {
 }
 
 /** A request web-api's sidecar lost because web-api closed the pooled connection it came on. */
-const isWebApiIdleClose = (e: AccessLogEntry) =>
-  (e.upstreamCluster ?? '').startsWith('inbound|3000||') && isUpstreamConnectionTermination(e);
+const isWebApiIdleClose = (e: AccessLogEntry) => isWebApiInbound(e) && isUpstreamConnectionTermination(e);
 
 const non2xx = (p: PhaseLoad) =>
   Object.entries(p.byStatusFlag)

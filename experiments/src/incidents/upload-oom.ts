@@ -61,6 +61,11 @@ export interface UploadEvidence {
   before: MemoryReading;
   peak: MemoryReading;
   /**
+   * Growth of the memory that holds upload bytes. File chunks are Buffers, which V8 accounts as
+   * external memory (nodejs_external_memory_bytes), not heap: external is where buffering shows,
+   * without the ±10 MiB the JS heap swings between collections. RSS is no use after the first run:
+   * the allocator keeps pages it got once.
+   *
    * The largest rise of external memory above the lowest reading before it (the "before" reading
    * and every sample, in order): buffers an earlier run left for the GC can be collected during
    * this run's uploads, so peak minus before alone would hide growth behind that drop.
@@ -83,16 +88,6 @@ const readMemory = (s: Scrape): MemoryReading => ({
   heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes', uploadPod),
   external: sumOf(s, 'nodejs_external_memory_bytes', uploadPod),
 });
-
-/**
- * Growth of the memory that holds upload bytes. File chunks are Buffers, which V8 accounts as
- * external memory (nodejs_external_memory_bytes), not heap: external is where buffering shows,
- * without the ±10 MiB the JS heap swings between collections. RSS is no use after the first run:
- * the allocator keeps pages it got once.
- */
-export function memoryGrowth(e: Pick<UploadEvidence, 'externalClimb'>): number | null {
-  return e.externalClimb;
-}
 
 /** The largest rise of a reading above the lowest one before it; null without two numbers. */
 export function largestClimb(readings: readonly (number | null)[]): number | null {
@@ -159,7 +154,7 @@ type UploadOptional = keyof typeof uploadSignals.optional;
 
 export function readUploadSignals(e: UploadEvidence): SignalValues<UploadRequired, UploadOptional> {
   return {
-    externalGrowthBytes: memoryGrowth(e),
+    externalGrowthBytes: e.externalClimb,
     oversizedAccepted: count(e.oversized, '2'),
     oversizedRejected: count(e.oversized, '413'),
     smallUploadsFailed: e.small.requests === 0 ? null : e.small.requests - count(e.small, '2'),
