@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PhaseLoad } from '../src/definition.js';
 import { parseAccessLogLine } from '@recipe-mesh/measure/access-log';
+import { histogramQuantile } from '@recipe-mesh/measure/metric-text';
 import { minInboundRequests, uc503, type UcEvidence, type UcPhase } from '../src/incidents/503-uc.js';
 import { clientAbortLeak, type LeakEvidence } from '../src/incidents/client-abort-leak.js';
 import { redisScanLatency, type RedisLatencyEvidence } from '../src/incidents/redis-scan-latency.js';
@@ -10,7 +11,13 @@ import { circuitBreaker, type BreakerEvidence } from '../src/incidents/circuit-b
 import { noHealthyUpstream, type NoHealthyEvidence } from '../src/incidents/no-healthy-upstream.js';
 import { rollout503, type RolloutEvidence } from '../src/incidents/rollout-503.js';
 import { postRetryDuplicates, type DuplicatesEvidence } from '../src/incidents/post-retry-duplicates.js';
-import { eventLoopBlock, type LoopEvidence, type LoopPhase } from '../src/incidents/event-loop-block.js';
+import {
+  conditionGetP99,
+  eventLoopBlock,
+  type LoopEvidence,
+  type LoopPhase,
+  thresholds,
+} from '../src/incidents/event-loop-block.js';
 import { callerBudgetMs, timeoutBudget, type BudgetEvidence } from '../src/incidents/timeout-budget.js';
 import type { Experiment } from '../src/definition.js';
 import { decide } from '../src/verdict.js';
@@ -369,6 +376,37 @@ test('event-loop-block: lag, utilisation and GET p99 up while Redis stays idle i
   // GETs slowed by half a burn or more are not healthy, even with a free loop.
   assert.equal(
     verdictOf(eventLoopBlock, loop(loopPhase(11, 0.07, 1.8), loopPhase(13.7, 0.12, 30))).outcome,
+    'inconclusive',
+  );
+});
+
+test("event-loop-block: the GET p99 of a condition takes its windows' GETs together, not the median of per-window p99s", () => {
+  // Cumulative buckets (le in s) of one 1.5 s window: 93 GETs, `slow` of them waited 50–100 ms for a burn.
+  const window = (slow: number) => [
+    { le: 0.005, count: 93 - slow },
+    { le: 0.025, count: 93 - slow },
+    { le: 0.05, count: 93 - slow },
+    { le: 0.1, count: 93 },
+    { le: Infinity, count: 93 },
+  ];
+  // Three of four windows without a burn between a GET's send and its reply: the median of the
+  // per-window p99s reads under the 25 ms bar; 4 of 372 GETs (>1 %) put the p99 above 50 ms.
+  const windows = [window(0), window(0), window(4), window(0)];
+  const perWindow = windows.map((w) => histogramQuantile(0.99, w)!).sort((a, b) => a - b);
+  assert.ok((perWindow[1]! + perWindow[2]!) / 2 < thresholds.incident.getRiseS);
+  assert.ok(conditionGetP99(windows)! > 0.05);
+  assert.equal(conditionGetP99([window(0), window(0)])! <= 0.005, true);
+});
+
+test('event-loop-block: a loaded machine raises the baseline too; the rise decides, the ratio only bounds it', () => {
+  // Measured at load average 4–8 right after post-retry-duplicates: 42.2 → 91.9 ms (2.2×).
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(24, 0.26, 42.2), loopPhase(71, 0.52, 91.9))).outcome,
+    'incident',
+  );
+  // A rise of 25 ms on a 60 ms baseline is under 1.5×: not proven.
+  assert.equal(
+    verdictOf(eventLoopBlock, loop(loopPhase(24, 0.26, 60), loopPhase(71, 0.52, 86))).outcome,
     'inconclusive',
   );
 });

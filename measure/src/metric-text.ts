@@ -184,6 +184,16 @@ export function histogramDelta(before: Scrape, after: Scrape, name: string, matc
   return histogramBuckets(after, name, matcher).map((b) => ({ le: b.le, count: b.count - (prior.get(b.le) ?? 0) }));
 }
 
+/**
+ * Several histograms (cumulative buckets of the same bounds) as one: what `sum by (le)` over
+ * their series gives, or their observations taken together.
+ */
+export function sumHistograms(histograms: readonly (readonly Bucket[])[]): Bucket[] {
+  const byLe = new Map<number, number>();
+  for (const buckets of histograms) for (const b of buckets) byLe.set(b.le, (byLe.get(b.le) ?? 0) + b.count);
+  return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
+}
+
 /** The family a contract metric name lives in: OpenMetrics counters drop `_total`. */
 export function familyOf(scrape: Scrape, name: string): Family | undefined {
   const exact = scrape.families.get(name);
