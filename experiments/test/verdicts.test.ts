@@ -167,6 +167,10 @@ test('client-abort-leak: fds that stay on web-api and climbed on recipe-api are 
   assert.equal(verdictOf(clientAbortLeak, leak([30, 31], [37, 30], [29, 31])).outcome, 'healthy');
   // A few pooled sockets on recipe-api right after the aborts (two instances), none left at the end.
   assert.equal(verdictOf(clientAbortLeak, leak([85, 67], [91, 70], [80, 66])).outcome, 'healthy');
+  // The repeat run that one fd per two aborts missed: web-api +7 at the end, recipe-api +8 at first.
+  assert.equal(verdictOf(clientAbortLeak, leak([141, 65], [148, 73], [148, 68])).outcome, 'incident');
+  // Three left on web-api: above the healthy tolerance (2), under one per four (4).
+  assert.equal(verdictOf(clientAbortLeak, leak([141, 65], [148, 73], [144, 65])).outcome, 'inconclusive');
 });
 
 test('client-abort-leak: no leak when fds return, when only one side climbs, or without readings', () => {

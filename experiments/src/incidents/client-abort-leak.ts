@@ -70,9 +70,13 @@ const grew = (e: LeakEvidence, service: ServiceName, when: 'first' | 'after' = '
 const signed = (v: number | null) => (v === null ? '–' : `${v >= 0 ? '+' : ''}${Math.round(v)}`);
 
 /**
- * A leak: web-api still holds at least one fd per two aborted downloads when the readings end, and
+ * A leak: web-api still holds at least one fd per four aborted downloads when the readings end, and
  * recipe-api's fds climbed with them right after the aborts (its side is released later by the
  * mesh, see the sidecar lines). Healthy: both back within a small tolerance of their baseline.
+ * Why one per four, not per download: web-api's count is net of the sockets that close meanwhile,
+ * and over ten incident runs back to back with other experiments (the manifests' two instances,
+ * 16 aborts each) web-api read +7 to +13 at the end, against -5 to +2 with the fix. One per two
+ * missed one of those runs (+7); one per four keeps twice the healthy tolerance between them.
  */
 const fds = (service: ServiceName) => `process_open_fds{${serviceSeries(service)}}`;
 /** Growth of a gauge: its value at the end (or its highest over the run) minus before the run. */
@@ -154,7 +158,7 @@ export function judgeLeak(v: JudgeInput<LeakRequired, LeakOptional>): Verdict {
       outcome: 'inconclusive',
       reasons: [...reasons, `too few aborted downloads (needs ≥${abortedClients / 2})`],
     };
-  if (v.webApiFdsAtEnd >= n / 2 && v.recipeApiFdsFirst >= n / 4) return { outcome: 'incident', reasons };
+  if (v.webApiFdsAtEnd >= n / 4 && v.recipeApiFdsFirst >= n / 4) return { outcome: 'incident', reasons };
   const tolerance = toleranceFor(n);
   // Right after the aborts recipe-api may hold a few more sockets that are no leak: the sidecar's
   // pooled upstream connections, summed over the manifests' two instances. So healthy is nothing
@@ -165,7 +169,7 @@ export function judgeLeak(v: JudgeInput<LeakRequired, LeakOptional>): Verdict {
     outcome: 'inconclusive',
     reasons: [
       ...reasons,
-      `neither a leak (web-api ≥${n / 2} at the end, recipe-api ≥${n / 4} at first) nor back to baseline (≤${tolerance} at the end, <${n / 4} at first)`,
+      `neither a leak (web-api ≥${n / 4} at the end, recipe-api ≥${n / 4} at first) nor back to baseline (≤${tolerance} at the end, <${n / 4} at first)`,
     ],
   };
 }
@@ -235,7 +239,7 @@ export const clientAbortLeak: Experiment<LeakEvidence, LeakRequired, LeakOptiona
   },
   signals: leakSignals,
   verdictRule:
-    "incident when web-api still holds ≥1 fd per 2 aborted downloads at the end and recipe-api's fds climbed by ≥1 per 4 right after them; healthy when both are back within max(2, 10 %) of their baseline at the end and recipe-api's climbed by less than 1 per 4 right after",
+    "incident when web-api still holds ≥1 fd per 4 aborted downloads at the end and recipe-api's fds climbed by ≥1 per 4 right after them; healthy when both are back within max(2, 10 %) of their baseline at the end and recipe-api's climbed by less than 1 per 4 right after",
   k8s: {
     load: {
       describe: `One full GET /api/recipes/export through the ingress gateway for its size, one aborted warm-up, then ${abortedClients} downloads aborted halfway, ${concurrency} at a time (load/http.ts abortAfterBytes, as the lab)`,
