@@ -2,11 +2,10 @@ import * as grpc from '@grpc/grpc-js';
 import { createRegistry, type DescFile, type DescService, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import {
-  ServerReflection as ServerReflectionV1,
+  ServerReflection,
   type ServerReflectionRequestSchema,
   type ServerReflectionResponseSchema,
 } from '../proto/generated/grpc/reflection/v1/reflection_pb.js';
-import { ServerReflection as ServerReflectionV1alpha } from '../proto/generated/grpc/reflection/v1alpha/reflection_pb.js';
 import { type Json, type ServiceHandlers, serviceDefinition } from './service-definition.js';
 
 type Request = Json<typeof ServerReflectionRequestSchema>;
@@ -85,19 +84,34 @@ export function reflectionAnswers(services: DescService[]): (request: Request) =
   };
 }
 
+const v1 = serviceDefinition(ServerReflection);
+
 /**
- * gRPC server reflection (proto/grpc/reflection/{v1,v1alpha}/reflection.proto; grpc/grpc
- * doc/server-reflection.md) for `served` and itself, under both versions: grpcurl asks v1 first
- * and falls back to v1alpha. @grpc/reflection did this before, but needs protobufjs.
+ * The reflection service under both its packages. grpc.reflection.v1alpha is the same protocol
+ * with the same messages and field numbers (grpc/grpc-proto grpc/reflection/v1alpha/reflection.proto),
+ * only its path differs: grpcurl asks v1 first and falls back to v1alpha, older tools ask v1alpha.
+ */
+export const reflectionServiceDefinitions: Record<'v1' | 'v1alpha', grpc.ServiceDefinition> = {
+  v1,
+  v1alpha: Object.fromEntries(
+    Object.entries(v1).map(([name, method]) => [
+      name,
+      { ...method, path: method.path.replace('/grpc.reflection.v1.', '/grpc.reflection.v1alpha.') },
+    ]),
+  ),
+};
+
+/**
+ * gRPC server reflection (proto/grpc/reflection/v1/reflection.proto; grpc/grpc
+ * doc/server-reflection.md) describing `served`, as @grpc/reflection did before with protobufjs.
  */
 export function addReflection(server: grpc.Server, served: DescService[]): void {
-  const answer = reflectionAnswers([...served, ServerReflectionV1, ServerReflectionV1alpha]);
-  const handlers: ServiceHandlers<typeof ServerReflectionV1> = {
+  const answer = reflectionAnswers(served);
+  const handlers: ServiceHandlers<typeof ServerReflection> = {
     ServerReflectionInfo: (call) => {
       call.on('data', (request: Request) => call.write(answer(request)));
       call.on('end', () => call.end());
     },
   };
-  for (const version of [ServerReflectionV1, ServerReflectionV1alpha])
-    server.addService(serviceDefinition(version), handlers);
+  for (const definition of Object.values(reflectionServiceDefinitions)) server.addService(definition, handlers);
 }

@@ -3,8 +3,8 @@
 /* eslint-disable */
 
 // gRPC server reflection (grpc/grpc doc/server-reflection.md; the upstream file is grpc/grpc-proto
-// grpc/reflection/v1/reflection.proto). v1 and v1alpha carry the same messages under two packages:
-// grpcurl asks v1 first and falls back to v1alpha, older tools (Postman, grpcui builds) ask v1alpha.
+// grpc/reflection/v1/reflection.proto). grpc.reflection.v1alpha is the same protocol under another
+// package; services/platform/src/grpc/reflection-service.ts serves both from this file.
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
