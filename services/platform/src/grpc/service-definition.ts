@@ -17,8 +17,9 @@ import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2
  *
  * Handlers and clients exchange messages in their proto3 JSON form (protobuf.dev "ProtoJSON
  * Format"): lowerCamelCase field names, int64 as decimal strings, enums by name, every implicit
- * field present (0, "", false, []) and an unset message field absent. That is the shape the
- * services used before with @grpc/proto-loader's `longs: String, enums: String, defaults: true`.
+ * field present (0, "", false, []) and an unset message field absent: the shape
+ * @grpc/proto-loader's `longs: String, enums: String, defaults: true` also gives, except that it
+ * gives null for an unset message field (web-api's readers accept both).
  */
 
 /** The proto3 JSON form of a message, as generated with `json_types=true`. */
