@@ -26,7 +26,7 @@ COPY contracts/package.json contracts/
 COPY grafana/package.json grafana/
 COPY k8s/package.json k8s/
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY proto/ proto/
+# The protobuf code is generated from proto/ ahead of time and committed (scripts/gen-proto.mjs).
 COPY services/ services/
 # Project references build platform first; lab and experiments are not part of an image.
 RUN npx tsc -b services/recipe-api services/web-api
@@ -45,20 +45,30 @@ COPY contracts/package.json contracts/
 COPY grafana/package.json grafana/
 COPY k8s/package.json k8s/
 
+# @grpc/grpc-js declares @grpc/proto-loader (with protobufjs and yargs under it) but requires it only
+# to serve channelz or report ORCA load (grpc/grpc-js packages/grpc-js/src/channelz.ts and orca.ts load
+# it lazily, "to avoid loading @grpc/proto-loader at runtime for users who will not use/enable" them).
+# The services do neither and speak protobuf through @bufbuild/protobuf (services/platform/src/grpc/),
+# so each image drops that tree. k8s/test/image-rehearsal.test.ts derives the tree from the lockfile,
+# checks that no image holds any of it, and starts both services, which answer gRPC without it.
 FROM deps AS deps-recipe-api
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --include-workspace-root=false \
       --workspace=@recipe-mesh/platform --workspace=@recipe-mesh/recipe-api
+RUN rm -r node_modules/@grpc/proto-loader node_modules/protobufjs node_modules/@protobufjs node_modules/long \
+      node_modules/lodash.camelcase node_modules/yargs node_modules/yargs-parser node_modules/cliui node_modules/wrap-ansi \
+      node_modules/escalade node_modules/get-caller-file node_modules/require-directory node_modules/y18n
 
 FROM deps AS deps-web-api
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --include-workspace-root=false \
       --workspace=@recipe-mesh/platform --workspace=@recipe-mesh/web-api
+RUN rm -r node_modules/@grpc/proto-loader node_modules/protobufjs node_modules/@protobufjs node_modules/long \
+      node_modules/lodash.camelcase node_modules/yargs node_modules/yargs-parser node_modules/cliui node_modules/wrap-ansi \
+      node_modules/escalade node_modules/get-caller-file node_modules/require-directory node_modules/y18n
 
 # ---- runtime: what both services share ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-# proto/ is read at run time by @grpc/proto-loader (services/platform/src/proto/recipes.ts).
-COPY --from=build /app/proto proto/
 COPY --from=build /app/services/platform/package.json services/platform/
 COPY --from=build /app/services/platform/dist services/platform/dist/
 # Numeric, so Kubernetes can check runAsNonRoot: the node user of the official image.

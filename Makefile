@@ -31,10 +31,10 @@ docs: node_modules/.package-lock.json ## Regenerate the docs' generated tables (
 dashboards: node_modules/.package-lock.json ## Regenerate grafana/dashboards/*.json from grafana/src/dashboards.ts
 	$(NODE_TS) grafana/src/write-dashboards.ts
 
-proto: node_modules/.package-lock.json ## Regenerate the committed gRPC types from proto/
+proto: node_modules/.package-lock.json ## Regenerate the committed protobuf-es code from proto/ (buf + protoc-gen-es)
 	node scripts/gen-proto.mjs
 
-proto-check: node_modules/.package-lock.json ## Fail when generated gRPC types drifted from proto/
+proto-check: node_modules/.package-lock.json ## Fail when the generated protobuf-es code drifted from proto/
 	node scripts/gen-proto.mjs --check
 
 # test-deps (make/deps.mk) first: on a fresh Debian/Ubuntu machine it installs what the tests need;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Generates TypeScript types for proto/recipes/v1/recipes.proto with @grpc/proto-loader's
-// generator, then adds `.js` to relative imports, which NodeNext resolution requires.
-// `--check` regenerates into a temporary folder and fails when the committed types drifted.
+// Generates protobuf-es code (messages, JSON types and embedded descriptors) for every file under
+// proto/ with buf and @bufbuild/protoc-gen-es, both dev dependencies: the images run only the
+// committed output and @bufbuild/protobuf, never a .proto file or protobufjs.
+// `--check` regenerates into a temporary folder and fails when the committed code drifted.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -12,6 +13,20 @@ const committed = path.join(root, 'services/platform/src/proto/generated');
 const check = process.argv.includes('--check');
 const out = check ? mkdtempSync(path.join(tmpdir(), 'proto-gen-')) : committed;
 
+// target=ts: sources the services compile; import_extension=js: what NodeNext resolution requires;
+// json_types=true: the *Json types of the proto3 JSON form the gRPC handlers exchange
+// (services/platform/src/grpc/service-definition.ts).
+const template = {
+  version: 'v2',
+  plugins: [
+    {
+      local: path.join(root, 'node_modules/.bin/protoc-gen-es'),
+      out: '.',
+      opt: ['target=ts', 'import_extension=js', 'json_types=true'],
+    },
+  ],
+};
+
 const files = (dir) =>
   readdirSync(dir).flatMap((f) =>
     statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)).map((g) => path.join(f, g)) : [f],
@@ -19,22 +34,10 @@ const files = (dir) =>
 
 if (!check) rmSync(committed, { recursive: true, force: true });
 execFileSync(
-  path.join(root, 'node_modules/.bin/proto-loader-gen-types'),
-  [
-    '--longs=String',
-    '--enums=String',
-    '--defaults',
-    '--oneofs',
-    '--grpcLib=@grpc/grpc-js',
-    `--outDir=${out}`,
-    'proto/recipes/v1/recipes.proto',
-  ],
+  path.join(root, 'node_modules/.bin/buf'),
+  ['generate', 'proto', '--template', JSON.stringify(template), '--output', out],
   { cwd: root, stdio: 'inherit' },
 );
-for (const f of files(out)) {
-  const p = path.join(out, f);
-  writeFileSync(p, readFileSync(p, 'utf8').replace(/from '(\.{1,2}\/[^']+?)'/g, "from '$1.js'"));
-}
 if (check) {
   const drift = [...new Set([...files(out), ...files(committed)])].filter((f) => {
     try {
@@ -45,8 +48,8 @@ if (check) {
   });
   rmSync(out, { recursive: true, force: true });
   if (drift.length) {
-    console.error(`generated proto types are out of date (${drift.join(', ')}): run npm run gen:proto`);
+    console.error(`generated protobuf code is out of date (${drift.join(', ')}): run make proto`);
     process.exit(1);
   }
-  console.log('generated proto types match proto/');
+  console.log('generated protobuf code matches proto/');
 }

@@ -15,6 +15,7 @@ import {
   type RehearsedImage,
   rehearseTarget,
 } from './lib/image-rehearsal.js';
+import { installedPackages, reachedOnlyThrough } from './lib/installed-packages.js';
 import { find } from './lib/objects.js';
 import { buildDefault } from './lib/kustomize.js';
 import { repoPath, repoRoot } from './lib/repo.js';
@@ -38,6 +39,7 @@ const skip = 'skip' in bwrap ? bwrap.skip : 'skip' in redisBinary ? redisBinary.
 
 const dockerignore = readFileSync(repoPath('.dockerignore'), 'utf8');
 const stages = parseDockerfile(readFileSync(repoPath('Dockerfile'), 'utf8'));
+const lockfile = readFileSync(repoPath('package-lock.json'), 'utf8');
 const objects = buildDefault();
 
 /** The emptyDir mount paths of a Deployment's container: the only writable places in the pod. */
@@ -81,7 +83,8 @@ describe('.dockerignore matcher', () => {
   test('keeps sources and manifests, drops tests, installs and builds', () => {
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/main.ts'), false);
     assert.equal(isIgnored(patterns, 'services/web-api/package.json'), false);
-    assert.equal(isIgnored(patterns, 'proto/recipes/v1/recipes.proto'), false);
+    // The services run generated protobuf code (scripts/gen-proto.mjs), not the .proto files.
+    assert.equal(isIgnored(patterns, 'proto/recipes/v1/recipes.proto'), true);
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/app.test.ts'), true);
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/test/helpers.ts'), true);
     assert.equal(isIgnored(patterns, 'services/recipe-api/dist/main.js'), true);
@@ -141,13 +144,33 @@ describe('images rehearsed on a read-only root', { skip }, () => {
     for (const image of images.values())
       for (const dev of ['typescript', 'tsx', '@biomejs/biome'])
         assert.equal(existsSync(path.join(image.appDir, 'node_modules', dev)), false, `${dev} in ${image.appDir}`);
-    // The OTLP decoder is the tools' (measure/src/otlp-decode.ts): no image carries it, and the
-    // platform does not declare protobufjs (@grpc/proto-loader still brings it in for gRPC).
-    for (const image of images.values()) {
+    // The OTLP decoder is the tools' (measure/src/otlp-decode.ts) and gRPC runs on protobuf-es with
+    // generated code (services/platform/src/grpc/): no image carries the decoder, protobufjs,
+    // @grpc/proto-loader or a .proto file.
+    for (const [service, image] of images) {
       assert.equal(existsSync(path.join(image.appDir, 'node_modules/@recipe-mesh/measure')), false, image.appDir);
       assert.equal(existsSync(path.join(image.appDir, 'services/platform/dist/otlp-decode.js')), false, image.appDir);
-      const platform = JSON.parse(readFileSync(path.join(image.appDir, 'services/platform/package.json'), 'utf8'));
-      assert.equal(platform.dependencies.protobufjs, undefined, 'the platform declares protobufjs');
+      assert.equal(existsSync(path.join(image.appDir, 'proto')), false, image.appDir);
+      const packages = installedPackages(image.appDir);
+      assert.ok(packages.includes('node_modules/@grpc/grpc-js'), service);
+      assert.deepEqual(
+        packages.filter((p) => /(^|\/)node_modules\/(protobufjs|@grpc\/proto-loader)$/.test(p)),
+        [],
+        service,
+      );
+      // What the lockfile installs for grpc-js' @grpc/proto-loader alone, derived here rather than read
+      // from the Dockerfile's list, so a dependency it gains after an upgrade is caught.
+      const loaderTree = reachedOnlyThrough(
+        lockfile,
+        ['services/platform', `services/${service}`],
+        '@grpc/proto-loader',
+      );
+      assert.ok(loaderTree.includes('node_modules/protobufjs'), `${service}: ${loaderTree.join(' ')}`);
+      assert.deepEqual(
+        loaderTree.filter((p) => packages.includes(p)),
+        [],
+        `${service} holds what only @grpc/proto-loader needs`,
+      );
     }
     assert.deepEqual(recipeApi.entrypoint.slice(0, 3), ['node', '--import', '@recipe-mesh/platform/telemetry']);
     await start('recipe-api', recipeApi, recipeEnv(), ports.recipeAdmin);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { summarizeRequests, type LoadSummary, type RequestRecord } from '@recipe-mesh/measure/requests';
-import { loadRecipesProto } from '@recipe-mesh/platform/proto/recipes';
+import { RecipeServiceClient } from '@recipe-mesh/platform/proto/recipes';
 
 /**
  * Closed-loop gRPC load: `concurrency` callers each send the next GetRecipe as soon as the
@@ -14,8 +14,7 @@ export async function grpcUnaryLoad(options: {
   concurrency: number;
   durationMs: number;
 }): Promise<LoadSummary> {
-  const proto = loadRecipesProto();
-  const client = new proto.recipes.v1.RecipeService(options.target, grpc.credentials.createInsecure());
+  const client = new RecipeServiceClient(options.target, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   metadata.set('x-user-id', options.userId);
   const records: RequestRecord[] = [];
@@ -24,7 +23,7 @@ export async function grpcUnaryLoad(options: {
   const call = () =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
-      client.GetRecipe({ id: String(options.recipeId) }, metadata, (error) => {
+      client.getRecipe({ id: String(options.recipeId) }, metadata, (error) => {
         records.push({
           startedAtMs: Date.now(),
           status: error ? 0 : 200,

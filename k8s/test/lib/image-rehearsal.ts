@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -138,7 +138,7 @@ export interface RehearsedImage {
 
 /**
  * Replays `target` and the stages it depends on: COPY from the context or another stage, RUN in
- * the stage's directory (the commands are npm and npx, whose tools the host has), ENV, USER,
+ * the stage's directory (the commands are npm and npx, whose tools the host has, and rm -r), ENV, USER,
  * WORKDIR and ENTRYPOINT recorded. The base image's own files are the host's /usr (see the bwrap
  * root in the test). A missing COPY source fails as `docker build` fails.
  */
@@ -192,10 +192,16 @@ export async function rehearseTarget(
           mkdirSync(isDir ? target : path.dirname(target), { recursive: true });
           cpSync(src, target, { recursive: true, verbatimSymlinks: true });
         }
+      } else if (keyword === 'RUN' && args.startsWith('rm -r ')) {
+        // As rm -r does: a path that is not there fails the build.
+        for (const target of args.slice('rm -r '.length).trim().split(/\s+/)) {
+          if (!existsSync(inStage(target))) throw new Error(`RUN rm -r (stage ${name}): ${target} not found`);
+          rmSync(inStage(target), { recursive: true });
+        }
       } else if (keyword === 'RUN') {
         const [command, ...argv] = args.split(/\s+/);
         if (command !== 'npm' && command !== 'npx')
-          throw new Error(`the rehearsal runs npm and npx only, not RUN ${args}`);
+          throw new Error(`the rehearsal runs npm, npx and rm -r only, not RUN ${args}`);
         try {
           await run(command, argv, { cwd: appDir, env: { ...runEnv, ...image.env }, maxBuffer: 64 * 1024 * 1024 });
         } catch (error) {

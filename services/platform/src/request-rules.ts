@@ -11,8 +11,8 @@ import { parseInput } from './errors.js';
 const recipeIdMessage = 'must be a positive integer below 2^31';
 
 /**
- * Recipe ids are positive int32 values (the proto's int64 carries them, as a decimal string once
- * loaded with `longs: String`). A decimal string or a number is accepted; hex, exponents, signs and
+ * Recipe ids are positive int32 values (the proto's int64 carries them, as a decimal string in
+ * its proto3 JSON form, services/platform/src/grpc/service-definition.ts). A decimal string or a number is accepted; hex, exponents, signs and
  * spaces are not.
  */
 export const recipeIdSchema = z.preprocess(

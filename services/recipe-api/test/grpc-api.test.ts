@@ -2,12 +2,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Health } from '@recipe-mesh/platform/health';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { healthServiceDescriptor } from '@recipe-mesh/platform/grpc/health-service';
+import { serviceClient } from '@recipe-mesh/platform/grpc/service-definition';
 import {
-  loadRecipesProto,
-  type CreateRecipeResponse__Output,
-  type GetRecipeResponse__Output,
+  type CreateRecipeResponse,
+  type GetRecipeResponse,
+  RecipeServiceClient,
 } from '@recipe-mesh/platform/proto/recipes';
 import { waitFor } from '@recipe-mesh/measure/net';
 import { bindGrpcServer, createGrpcServer, stopGrpcServer } from '../src/entry-points/grpc/server.js';
@@ -18,8 +18,7 @@ async function startGrpc(t: TestContext, seedCount = 300) {
   const health = new Health();
   const grpcServer = createGrpcServer({ ...deps, logger: silentLogger, health, maxRequestBytes: 65_536 });
   const port = await bindGrpcServer(grpcServer.server, '127.0.0.1', 0);
-  const proto = loadRecipesProto();
-  const client = new proto.recipes.v1.RecipeService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new RecipeServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(async () => {
     client.close();
     await stopGrpcServer(grpcServer.server, 1000);
@@ -40,15 +39,15 @@ const codeOf = async (promise: Promise<unknown>) => {
 
 test('GetRecipe answers with producer_pid; INVALID_ARGUMENT and NOT_FOUND are used', async (t) => {
   const { client, metrics } = await startGrpc(t);
-  const got = await unary<GetRecipeResponse__Output>((cb) => client.getRecipe({ id: 42 }, cb));
+  const got = await unary<GetRecipeResponse>((cb) => client.getRecipe({ id: '42' }, cb));
   assert.equal(got.recipe?.name, 'Chicken Tikka Masala');
   assert.equal(got.recipe?.id, '42');
   assert.equal(got.producerPid, process.pid);
-  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: 0 }, cb))), 'INVALID_ARGUMENT');
-  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: 99999 }, cb))), 'NOT_FOUND');
+  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: '0' }, cb))), 'INVALID_ARGUMENT');
+  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: '99999' }, cb))), 'NOT_FOUND');
   const md = new grpc.Metadata();
   md.set('x-user-id', 'not valid!');
-  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: 42 }, md, cb))), 'INVALID_ARGUMENT');
+  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: '42' }, md, cb))), 'INVALID_ARGUMENT');
   assert.equal(
     await metricValue(metrics, 'grpc_server_handling_seconds_count', {
       grpc_method: 'GetRecipe',
@@ -65,10 +64,10 @@ test('CreateRecipe validates, replays by idempotency_key, and rejects a reused k
     invalid,
     (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details.includes('steps'),
   );
-  const first = await unary<CreateRecipeResponse__Output>((cb) =>
+  const first = await unary<CreateRecipeResponse>((cb) =>
     client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb),
   );
-  const again = await unary<CreateRecipeResponse__Output>((cb) =>
+  const again = await unary<CreateRecipeResponse>((cb) =>
     client.createRecipe({ ...validRecipe, idempotencyKey: 'grpc-1' }, cb),
   );
   assert.equal(first.replayed, false);
@@ -126,14 +125,14 @@ test('a cancelled ListRecipes stops producing', async (t) => {
 test('injected 503 faults are UNAVAILABLE; health mirrors readiness', async (t) => {
   const { client, faults, health, port } = await startGrpc(t);
   faults.set({ errors: { status: 503, percent: 100, routes: ['GetRecipe'] } });
-  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: 1 }, cb))), 'UNAVAILABLE');
+  assert.equal(await codeOf(unary((cb) => client.getRecipe({ id: '1' }, cb))), 'UNAVAILABLE');
   assert.equal(await codeOf(unary((cb) => client.createRecipe({ ...validRecipe }, cb))), 'OK');
 
-  const { HealthClient } = healthClientCtor();
+  const HealthClient = serviceClient(healthServiceDescriptor);
   const healthClient = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   t.after(() => healthClient.close());
   const check = (service: string) =>
-    unary<{ status: string }>((cb) => healthClient.check({ service }, cb)).then((r) => r.status);
+    unary<{ status?: string }>((cb) => healthClient.check({ service }, cb)).then((r) => r.status);
   assert.equal(await check(''), 'NOT_SERVING');
   health.markStarted();
   health.setForcedUnready(false);
@@ -141,23 +140,3 @@ test('injected 503 faults are UNAVAILABLE; health mirrors readiness', async (t) 
   health.setForcedUnready(true);
   await waitFor(async () => (await check('')) === 'NOT_SERVING', { what: 'NOT_SERVING' });
 });
-
-/** A grpc.health.v1 client from the proto grpc-health-check ships. */
-function healthClientCtor() {
-  const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: {
-      health: {
-        v1: {
-          Health: new (
-            address: string,
-            creds: grpc.ChannelCredentials,
-          ) => grpc.Client & {
-            check(req: object, cb: (e: grpc.ServiceError | null, v?: { status: string }) => void): void;
-          };
-        };
-      };
-    };
-  };
-  return { HealthClient: pkg.grpc.health.v1.Health };
-}

@@ -67,11 +67,12 @@ test('grpcurl lists, describes and calls RecipeService through server reflection
 
   const got = await curl('-d', '{"id": 42}', address, `${recipeServiceName}/GetRecipe`);
   assert.equal(got.code, 0, got.stderr);
-  // Reflection publishes the proto's own field names, so grpcurl prints those (`producer_pid`).
-  const body = JSON.parse(got.stdout) as { recipe: { id: string; name: string }; producer_pid: number };
+  // Reflection publishes the descriptors protoc produced, json_name included, so grpcurl prints
+  // the proto3 JSON names (`producerPid`), as it does for any protoc-compiled server.
+  const body = JSON.parse(got.stdout) as { recipe: { id: string; name: string }; producerPid: number };
   assert.equal(body.recipe.id, '42');
   assert.equal(body.recipe.name, 'Chicken Tikka Masala');
-  assert.equal(body.producer_pid, process.pid);
+  assert.equal(body.producerPid, process.pid);
 
   const streamed = await curl('-d', '{"limit": 3, "after_id": 10}', address, `${recipeServiceName}/ListRecipes`);
   assert.equal(streamed.code, 0, streamed.stderr);

@@ -6,7 +6,7 @@ import { assertFound, requireBinary } from '@recipe-mesh/measure/binaries';
 import { freePort, waitFor } from '@recipe-mesh/measure/net';
 import { nodeEntryArgs, startProcess } from '@recipe-mesh/measure/process';
 import { startRedis } from '@recipe-mesh/measure/redis-server';
-import { loadRecipesProto, type GetRecipeResponse__Output } from '@recipe-mesh/platform/proto/recipes';
+import { type GetRecipeResponse, RecipeServiceClient } from '@recipe-mesh/platform/proto/recipes';
 import { metricValue, validRecipe } from './helpers.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
@@ -80,13 +80,10 @@ test('main.ts over REST, GraphQL and gRPC with a real Redis that dies and return
     })
   ).json()) as { data: { recipe: { name: string } } };
   assert.equal(gql.data.recipe.name, 'Chicken Tikka Masala');
-  const client = new (loadRecipesProto().recipes.v1.RecipeService)(
-    `127.0.0.1:${grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  const client = new RecipeServiceClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
   t.after(() => client.close());
-  const viaGrpc = await new Promise<GetRecipeResponse__Output>((resolve, reject) =>
-    client.getRecipe({ id: 42 }, (e, v) => (e || !v ? reject(e) : resolve(v))),
+  const viaGrpc = await new Promise<GetRecipeResponse>((resolve, reject) =>
+    client.getRecipe({ id: '42' }, (e, v) => (e || !v ? reject(e) : resolve(v))),
   );
   assert.equal(viaGrpc.recipe?.name, 'Chicken Tikka Masala');
   assert.equal(viaGrpc.producerPid, child.pid);

@@ -1,36 +1,32 @@
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import type { ProtoGrpcType } from './generated/recipes.js';
-
-export type * from './generated/recipes/v1/Recipe.js';
-export type * from './generated/recipes/v1/Ingredient.js';
-export type * from './generated/recipes/v1/UserView.js';
-export type * from './generated/recipes/v1/GetRecipeRequest.js';
-export type * from './generated/recipes/v1/GetRecipeResponse.js';
-export type * from './generated/recipes/v1/ListRecipesRequest.js';
-export type * from './generated/recipes/v1/CreateRecipeRequest.js';
-export type * from './generated/recipes/v1/CreateRecipeResponse.js';
-export type {
-  RecipeServiceClient,
-  RecipeServiceHandlers,
-  RecipeServiceDefinition,
-} from './generated/recipes/v1/RecipeService.js';
-
-/** Same depth from src/proto and dist/proto. */
-export const recipesProtoPath = fileURLToPath(new URL('../../../../proto/recipes/v1/recipes.proto', import.meta.url));
+import { type ServiceHandlers, type Json, serviceClient, serviceDefinition } from '../grpc/service-definition.js';
+import {
+  type CreateRecipeRequestSchema,
+  type CreateRecipeResponseSchema,
+  type GetRecipeRequestSchema,
+  type GetRecipeResponseSchema,
+  type IngredientSchema,
+  type ListRecipesRequestSchema,
+  type RecipeSchema,
+  RecipeService,
+  type UserViewSchema,
+} from './generated/recipes/v1/recipes_pb.js';
 
 /**
- * Runtime loading with the options the committed types were generated with
- * (scripts/gen-proto.mjs): int64 as string, defaults filled, so the types match what arrives.
+ * `recipes.v1.RecipeService` (proto/recipes/v1/recipes.proto) for grpc-js: its definition for the
+ * server, its client class, and its messages in the proto3 JSON form both exchange.
  */
-export function loadRecipesProto(): ProtoGrpcType {
-  const definition = protoLoader.loadSync(recipesProtoPath, {
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
-}
+export const recipeServiceDescriptor = RecipeService;
+export const recipeServiceName = RecipeService.typeName;
+export const recipeServiceDefinition = serviceDefinition(RecipeService);
+export const RecipeServiceClient = serviceClient(RecipeService);
+export type RecipeServiceClient = InstanceType<typeof RecipeServiceClient>;
+export type RecipeServiceHandlers = ServiceHandlers<typeof RecipeService>;
+
+export type Recipe = Json<typeof RecipeSchema>;
+export type Ingredient = Json<typeof IngredientSchema>;
+export type UserView = Json<typeof UserViewSchema>;
+export type GetRecipeRequest = Json<typeof GetRecipeRequestSchema>;
+export type GetRecipeResponse = Json<typeof GetRecipeResponseSchema>;
+export type ListRecipesRequest = Json<typeof ListRecipesRequestSchema>;
+export type CreateRecipeRequest = Json<typeof CreateRecipeRequestSchema>;
+export type CreateRecipeResponse = Json<typeof CreateRecipeResponseSchema>;

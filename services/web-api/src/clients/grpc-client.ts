@@ -1,10 +1,9 @@
 import type { NewRecipe } from '@recipe-mesh/platform/recipe-input';
 import * as grpc from '@grpc/grpc-js';
 import {
-  loadRecipesProto,
-  type CreateRecipeResponse__Output,
-  type GetRecipeResponse__Output,
-  type RecipeServiceClient,
+  type CreateRecipeResponse,
+  type GetRecipeResponse,
+  RecipeServiceClient,
 } from '@recipe-mesh/platform/proto/recipes';
 import { startDurationTimer, type Metrics } from '@recipe-mesh/platform/metrics';
 import type { UpstreamCaller } from '../upstream/call.js';
@@ -21,8 +20,7 @@ const via = 'grpc' as const;
  * within seconds instead of minutes.
  */
 export function createRecipeServiceChannel(target: string): RecipeServiceClient {
-  const proto = loadRecipesProto();
-  return new proto.recipes.v1.RecipeService(target, grpc.credentials.createInsecure(), {
+  return new RecipeServiceClient(target, grpc.credentials.createInsecure(), {
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2_000,
   });
@@ -45,10 +43,8 @@ export class GrpcRecipeClient implements RecipeUpstream {
     return this.caller.call(
       { via, operation: 'getRecipe', idempotent: true },
       async ({ deadline }) => {
-        const response = await this.unary<GetRecipeResponse__Output>(
-          'GetRecipe',
-          context.userId,
-          (metadata, callback) => this.client.GetRecipe({ id: String(id) }, metadata, { deadline }, callback),
+        const response = await this.unary<GetRecipeResponse>('GetRecipe', context.userId, (metadata, callback) =>
+          this.client.getRecipe({ id: String(id) }, metadata, { deadline }, callback),
         );
         return readProducerRecipe(
           { producer_pid: response.producerPid, recipe: response.recipe, userView: response.userView },
@@ -66,10 +62,8 @@ export class GrpcRecipeClient implements RecipeUpstream {
     return this.caller.call(
       { via, operation: 'createRecipe', idempotent },
       async ({ deadline }) => {
-        const response = await this.unary<CreateRecipeResponse__Output>(
-          'CreateRecipe',
-          context.userId,
-          (metadata, callback) => this.client.CreateRecipe(request, metadata, { deadline }, callback),
+        const response = await this.unary<CreateRecipeResponse>('CreateRecipe', context.userId, (metadata, callback) =>
+          this.client.createRecipe(request, metadata, { deadline }, callback),
         );
         return readProducerCreated(
           { producer_pid: response.producerPid, recipe: response.recipe, replayed: response.replayed },

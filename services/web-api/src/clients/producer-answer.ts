@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { badAnswerError, type Via } from '../upstream/errors.js';
 import type { ProducerCreated, ProducerRecipe } from './types.js';
 
-/** int64 ids arrive as numbers (REST JSON) or decimal strings (gRPC with longs: String, GraphQL ID). */
+/** int64 ids arrive as numbers (REST JSON) or decimal strings (gRPC's proto3 JSON form, GraphQL ID). */
 const recipeId = z.union([
   z.number().int().positive(),
   z

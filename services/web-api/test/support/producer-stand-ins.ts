@@ -9,7 +9,7 @@ import {
   errorMetadataKey,
   grpcStatusOf,
 } from '@recipe-mesh/platform/error-contract';
-import { loadRecipesProto, type Recipe, type RecipeServiceHandlers } from '@recipe-mesh/platform/proto/recipes';
+import { type Recipe, recipeServiceDefinition, type RecipeServiceHandlers } from '@recipe-mesh/platform/proto/recipes';
 
 /**
  * Small stand-ins for recipe-api, speaking the shapes of proto/recipes/v1/recipes.proto over REST,
@@ -246,6 +246,9 @@ function codedStatus(code: ErrorCode, message: string, details?: unknown): Parti
   return { code: grpcStatusOf[code], details: message, metadata };
 }
 
+/** proto3 JSON carries an int64 as a decimal string. */
+const asProtoRecipe = (recipe: { id: number }): Recipe => ({ ...recipe, id: String(recipe.id) });
+
 export class GrpcProducerStandIn {
   readonly behaviour: Behaviour = { delayMs: 0, failNext: 0 };
   readonly calls: { method: string; userId: string | undefined }[] = [];
@@ -254,7 +257,6 @@ export class GrpcProducerStandIn {
   port = 0;
 
   async start(): Promise<this> {
-    const proto = loadRecipesProto();
     const handlers: RecipeServiceHandlers = {
       GetRecipe: (call, callback) => {
         void this.prepare('GetRecipe', call).then((failure) => {
@@ -263,9 +265,9 @@ export class GrpcProducerStandIn {
           if (!recipe) return callback(codedStatus('NOT_FOUND', `recipe ${call.request.id} not found`));
           const userId = call.metadata.get('x-user-id')[0];
           callback(null, {
-            recipe: recipe as Recipe,
+            recipe: asProtoRecipe(recipe),
             producerPid: process.pid,
-            userView: userId ? standInUserView : null,
+            userView: userId ? standInUserView : undefined,
           });
         });
       },
@@ -278,12 +280,12 @@ export class GrpcProducerStandIn {
             );
           const { idempotencyKey, ...input } = call.request;
           const { recipe, replayed } = this.created.create(input, idempotencyKey || undefined);
-          callback(null, { recipe: recipe as Recipe, replayed, producerPid: process.pid });
+          callback(null, { recipe: asProtoRecipe(recipe), replayed, producerPid: process.pid });
         });
       },
       ListRecipes: (call) => call.end(),
     };
-    this.server.addService(proto.recipes.v1.RecipeService.service, handlers);
+    this.server.addService(recipeServiceDefinition, handlers);
     this.port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) =>
         e ? reject(e) : resolve(port),

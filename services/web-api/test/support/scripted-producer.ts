@@ -8,7 +8,7 @@ import {
   grpcStatusOf,
   httpStatusOf,
 } from '@recipe-mesh/platform/error-contract';
-import { loadRecipesProto } from '@recipe-mesh/platform/proto/recipes';
+import { recipeServiceDefinition } from '@recipe-mesh/platform/proto/recipes';
 
 /**
  * A fake recipe-api for the answers the real one cannot be made to give through web-api: answers
@@ -37,7 +37,7 @@ export class ScriptedProducer {
     this.http.listen(0, '127.0.0.1');
     await once(this.http, 'listening');
     this.httpPort = (this.http.address() as { port: number }).port;
-    const service = loadRecipesProto().recipes.v1.RecipeService.service;
+    const service = recipeServiceDefinition;
     // The real definition with a serializer that writes garbage when the script says so.
     const definition = Object.fromEntries(
       Object.entries(service).map(([name, method]) => [

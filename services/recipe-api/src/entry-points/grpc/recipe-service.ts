@@ -6,11 +6,10 @@ import { parseInput } from '@recipe-mesh/platform/errors';
 import { applyRequestFault, type FaultRegistry } from '@recipe-mesh/platform/faults';
 import { startDurationTimer, type Metrics } from '@recipe-mesh/platform/metrics';
 import type {
-  CreateRecipeRequest__Output,
+  CreateRecipeRequest,
   CreateRecipeResponse,
-  GetRecipeRequest__Output,
+  GetRecipeRequest,
   GetRecipeResponse,
-  ListRecipesRequest__Output,
   Recipe as ProtoRecipe,
   RecipeServiceHandlers,
 } from '@recipe-mesh/platform/proto/recipes';
@@ -105,7 +104,7 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
   }
 
   return {
-    GetRecipe: unary<GetRecipeRequest__Output, GetRecipeResponse>('GetRecipe', async (call, extra) => {
+    GetRecipe: unary<GetRecipeRequest, GetRecipeResponse>('GetRecipe', async (call, extra) => {
       const id = parseInput(recipeIdInputSchema, call.request, 'request').id;
       const { value, degraded } = await catalogue.getRecipe(
         id,
@@ -119,7 +118,7 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
       return { recipe: toProto(value.recipe), userView, producerPid };
     }),
 
-    CreateRecipe: unary<CreateRecipeRequest__Output, CreateRecipeResponse>('CreateRecipe', async (call) => {
+    CreateRecipe: unary<CreateRecipeRequest, CreateRecipeResponse>('CreateRecipe', async (call) => {
       const { idempotencyKey, ...fields } = call.request;
       // proto3 sends 0 for an unset int: treat it as "use the default" like an absent JSON field.
       const input = parseInput(newRecipeSchema, { ...fields, servings: fields.servings || undefined }, 'recipe');
@@ -137,7 +136,7 @@ export function recipeServiceHandlers(options: RecipeServiceOptions): RecipeServ
       call.on('cancelled', () => cancelled.abort());
       const stream = async () => {
         await injectFaults('ListRecipes');
-        const request = parseInput(listRequestSchema, call.request as ListRecipesRequest__Output, 'request');
+        const request = parseInput(listRequestSchema, call.request, 'request');
         call.sendMetadata(pidMetadata());
         let sent = 0;
         const pageSize = request.limit > 0 ? Math.min(request.limit, 200) : 200;

@@ -1,12 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
+import { HealthService, healthServiceDescriptor, type ServingStatus } from '@recipe-mesh/platform/grpc/health-service';
+import { addReflection } from '@recipe-mesh/platform/grpc/reflection-service';
 import type { Health } from '@recipe-mesh/platform/health';
-import { loadRecipesProto, recipesProtoPath } from '@recipe-mesh/platform/proto/recipes';
+import {
+  recipeServiceDefinition,
+  recipeServiceDescriptor,
+  recipeServiceName,
+} from '@recipe-mesh/platform/proto/recipes';
 import { recipeServiceHandlers, type RecipeServiceOptions } from './recipe-service.js';
 
-export const recipeServiceName = 'recipes.v1.RecipeService';
+export { recipeServiceName };
 
 export interface GrpcServer {
   server: grpc.Server;
@@ -32,15 +35,12 @@ export function createGrpcServer(
   },
 ): GrpcServer {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes });
-  const proto = loadRecipesProto();
-  server.addService(proto.recipes.v1.RecipeService.service, recipeServiceHandlers(options));
+  server.addService(recipeServiceDefinition, recipeServiceHandlers(options));
 
-  const healthService = new HealthImplementation({ '': 'NOT_SERVING', [recipeServiceName]: 'NOT_SERVING' });
+  const healthService = new HealthService({ '': 'NOT_SERVING', [recipeServiceName]: 'NOT_SERVING' });
   healthService.addToServer(server);
-  // Reflection describes the files as written (keepCase): the service's own loading camel-cases
-  // field names for JS, which would publish `ownerId = 5` instead of the contract's `owner_id = 5`.
-  const described = protoLoader.loadSync([recipesProtoPath, healthProtoPath], { keepCase: true });
-  new ReflectionService(described).addToServer(server);
+  // The descriptors generated from proto/ keep the files as written (`owner_id = 5`).
+  addReflection(server, [recipeServiceDescriptor, healthServiceDescriptor]);
   const publish = (ready: boolean) => {
     const status: ServingStatus = ready ? 'SERVING' : 'NOT_SERVING';
     healthService.setStatus('', status);
