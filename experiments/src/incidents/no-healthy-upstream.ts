@@ -207,7 +207,13 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
           await ctx.kubectl(['exec', 'deploy/redis', '--', 'redis-cli', 'CLIENT', 'PAUSE', String(stallMs), 'ALL']);
           await pause(stallMs + recoveryMaxMs);
         })();
-        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall });
+        // The stall's own failure (no exec into the Redis pod) fails the run: a load that never
+        // saw Redis stall would otherwise read healthy.
+        const [records] = await Promise.all([
+          recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall }),
+          stall,
+        ]);
+        return records;
       },
     },
     exact: {

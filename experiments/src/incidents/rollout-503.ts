@@ -225,7 +225,12 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
           await ctx.kubectl(['rollout', 'restart', 'deployment/recipe-api']);
           await ctx.kubectl(['rollout', 'status', 'deployment/recipe-api', '--timeout=180s']);
         })();
-        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout });
+        // A rollout that failed to start or finish fails the run instead of reading as no incident.
+        const [records] = await Promise.all([
+          recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout }),
+          rollout,
+        ]);
+        return records;
       },
     },
     // A live PUT /faults dies with the pods the rollout replaces: FAULTS in the pod template outlives them.

@@ -833,6 +833,8 @@ export async function runPlan(
       } else if (step.kind === 'pod-faults') {
         await runPodFaults(step);
       } else if (step.kind === 'load') {
+        // A run without setup steps (a fix that changes nothing) still checks what it left behind.
+        before ??= await readK8sState(plan, cluster);
         setupBeganMs ??= Date.now();
         const ingress =
           plan.ingress ??
