@@ -215,7 +215,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
   },
   signals: noHealthySignals,
   labInstances: { 'recipe-api': instances },
-  verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx`,
+  verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx, bar web-api's own idle keep-alive closes (503 UC inbound at its sidecar: 503-uc's race)`,
   k8s: {
     load: {
       describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled by \`redis-cli CLIENT PAUSE <ms> ALL\` in its pod 1 s in for as long as the lab stalls it (recipe-api's readiness period × failureThreshold + timeout + 1 s, from the manifests), has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
