@@ -1,4 +1,4 @@
-import type { AccessLogEntry } from '@recipe-mesh/measure/access-log';
+import { type AccessLogEntry, isUpstreamConnectionTermination } from '@recipe-mesh/measure/access-log';
 import type { RequestRecord } from '@recipe-mesh/measure/requests';
 import { pacedLoad } from './load/paced.js';
 import type { ServiceName } from './definition.js';
@@ -92,6 +92,21 @@ export interface K8sSide<S extends string = string> {
 export const isRecipeApiInbound = (e: AccessLogEntry) => (e.upstreamCluster ?? '').startsWith('inbound|4000||');
 /** …and to web-api's (`inbound|3000||`). */
 export const isWebApiInbound = (e: AccessLogEntry) => (e.upstreamCluster ?? '').startsWith('inbound|3000||');
+
+/**
+ * A request web-api's sidecar lost because web-api closed the pooled connection it came on (503
+ * UC, connection_termination, inbound): 503-uc's race on the hop before recipe-api, which a starved
+ * machine shows now and then whatever else a run does.
+ */
+export const isWebApiIdleClose = (e: AccessLogEntry) => isWebApiInbound(e) && isUpstreamConnectionTermination(e);
+
+/** Those lines in every web-api pod's sidecar log. */
+export const webApiIdleClosesOfPods: ExactReading = {
+  from: 'access-log',
+  workload: 'web-api',
+  describe: "web-api pods' sidecar logs, inbound 503 UC connection_termination",
+  where: isWebApiIdleClose,
+};
 
 /** Requests the caller saw fail: not 2xx, or no answer at all (as the lab counts its phases' outcomes). */
 export const callerFailures: ExactReading = {

@@ -1,5 +1,5 @@
 import type { Signal } from './definition.js';
-import { countAll, countWhere, ingressToWebApi, webApiToRecipeApi } from './promql.js';
+import { countAll, countWhere, ingressToWebApi, webApiInbound, webApiToRecipeApi } from './promql.js';
 
 /**
  * Signals several experiments read the same way: what the caller saw through the ingress, and the
@@ -13,6 +13,16 @@ export const callerNon2xx: Signal = {
   labSource: { kind: 'client' },
   k8s: 'istio_requests_total{reporter="source",source_workload="istio-ingressgateway",destination_workload="web-api",response_code!~"2.."}',
   promql: countWhere('istio_requests_total', ingressToWebApi, 'response_code!~"2.."'),
+};
+
+/** Caller failures that web-api's own idle keep-alive close explains (k8s-side.ts isWebApiIdleClose). */
+export const webApiIdleCloses: Signal = {
+  title: "requests lost at web-api's own sidecar to an idle keep-alive close (503-uc's race)",
+  unit: 'responses',
+  lab: '.lab/logs/web-api-sidecar.access.log, inbound 503 UC connection_termination',
+  labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
+  k8s: 'istio_requests_total{reporter="destination",destination_workload="web-api",response_code="503",response_flags="UC"}',
+  promql: countWhere('istio_requests_total', webApiInbound, 'response_code="503",response_flags="UC"'),
 };
 
 export const webApiToRecipeApiRequests: Signal = {

@@ -53,9 +53,15 @@ const recorded: Record<string, Record<Outcome, SignalValues>> = {
     inconclusive: { uoOverflows: 0, outboundRequests: 1020, callerNon2xx: 3 },
   },
   'no-healthy-upstream': {
-    incident: { uhResponses: 95, outboundRequests: 410, callerNon2xx: 90, webApiUnreadyReadings: 0 },
-    healthy: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 0, endpointBackAfterMs: null },
-    inconclusive: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 12 },
+    incident: {
+      uhResponses: 95,
+      outboundRequests: 410,
+      callerNon2xx: 90,
+      webApiIdleCloses: 0,
+      webApiUnreadyReadings: 0,
+    },
+    healthy: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 1, webApiIdleCloses: 1, endpointBackAfterMs: null },
+    inconclusive: { uhResponses: 0, outboundRequests: 420, callerNon2xx: 12, webApiIdleCloses: 1 },
   },
   'rollout-503': {
     incident: { outbound5xx: 7, outboundRequests: 900, callerFailures: 2, webApiIdleCloses: 0 },

@@ -249,7 +249,7 @@ test('circuit-breaker: UO overflows at the caller sidecar are the incident; none
   assert.equal(verdictOf(circuitBreaker, breaker(0, 40, 0)).outcome, 'inconclusive'); // too little load
 });
 
-const stall = (uh: number, outboundTotal: number, clientFailures: number): NoHealthyEvidence => ({
+const stall = (uh: number, outboundTotal: number, clientFailures: number, idleCloses = 0): NoHealthyEvidence => ({
   stallMs: 13_000,
   readiness: baseReadiness,
   baseline: load('baseline', { '200 -': 160 }),
@@ -259,6 +259,7 @@ const stall = (uh: number, outboundTotal: number, clientFailures: number): NoHea
   }),
   outbound: { total: outboundTotal, byStatusFlag: { '200 -': outboundTotal - uh, ...(uh ? { '503 UH': uh } : {}) } },
   noHealthy: Array.from({ length: uh }, () => uc),
+  webApiIdleCloses: Array.from({ length: idleCloses }, () => webApiIdleClose),
   webApiReadiness: { unready: 0, readings: 20 },
   fewestInEndpoints: uh ? 0 : 2,
   endpointBackAfterMs: uh ? 1800 : null,
@@ -269,6 +270,9 @@ test('no-healthy-upstream: UH at the caller sidecar is the incident; served thro
   assert.equal(verdictOf(noHealthyUpstream, stall(90, 400, 85)).outcome, 'incident');
   assert.equal(verdictOf(noHealthyUpstream, stall(0, 400, 0)).outcome, 'healthy');
   assert.notEqual(verdictOf(noHealthyUpstream, stall(0, 400, 9)).outcome, 'healthy');
+  // A failure web-api's own idle keep-alive close explains is 503-uc's race, not the stall.
+  assert.equal(verdictOf(noHealthyUpstream, stall(0, 1500, 1, 1)).outcome, 'healthy');
+  assert.notEqual(verdictOf(noHealthyUpstream, stall(0, 1500, 2, 1)).outcome, 'healthy');
   assert.equal(verdictOf(noHealthyUpstream, stall(0, 20, 0)).outcome, 'inconclusive');
 });
 

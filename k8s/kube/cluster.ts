@@ -22,6 +22,7 @@ import {
 import { dataPlaneLogDir, runDataPlane } from './data-plane.js';
 import { builtFile } from './build.js';
 import { pointIngressGatewayAt } from './ingress-gateway.js';
+import { writeExecWrappers } from './pod-exec.js';
 import {
   generatedControlPlane,
   injectedDeployments,
@@ -86,7 +87,7 @@ export function readCluster(dir: string): ClusterState | null {
 /** The kwok resources and Stages that make the lab the cluster's data plane. */
 export const dataPlaneKubelet = {
   resources: [],
-  crds: ['PortForward', 'Logs'],
+  crds: ['PortForward', 'Logs', 'Exec'],
   podsRunElsewhere: { key: 'app', values: serviceNames },
 };
 
@@ -115,7 +116,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     const controlPlane = await startControlPlane({
       stateDir: controlPlaneDir(dir),
       kubeconfig: options.kubeconfig,
-      kubelet: dataPlaneKubelet,
+      kubelet: { ...dataPlaneKubelet, execPath: writeExecWrappers(dir) },
       log,
     });
     writeCluster(dir, {
@@ -128,7 +129,13 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       ingressUrl: '',
     });
     log('cluster: the lab on free ports (Envoys, Redis, Prometheus, two instances of each service)');
-    const lab = await startLabOnFreePorts({ root: options.root, stateDir: labDir(dir), log });
+    const lab = await startLabOnFreePorts({
+      root: options.root,
+      stateDir: labDir(dir),
+      // The cluster's Prometheus labels every pod's series with its namespace (PromQL filters on it).
+      scrapeLabels: { namespace: meshNamespace },
+      log,
+    });
     const labOptions = { root: options.root, stateDir: labDir(dir) };
     const logDir = dataPlaneLogDir(dir);
     mkdirSync(logDir, { recursive: true });

@@ -44,6 +44,11 @@ export interface ControlPlaneOptions {
     crds?: string[];
     /** Pods with this label (one of the values) get no kwok Stage: a data plane runs them (kwok-stages.ts). */
     podsRunElsewhere?: { key: string; values: readonly string[] };
+    /**
+     * A directory put first on kwok's PATH: an `Exec`'s command is looked up there, before the
+     * Exec's own envs apply (pod-exec.ts), so its wrappers stand in for the containers' binaries.
+     */
+    execPath?: string;
   };
   log?: (line: string) => void;
 }
@@ -121,18 +126,30 @@ function logTail(file: string, lines = 15): string {
  * or `make cluster-up` does not stop the cluster it started. A test's processes die with the test
  * process; the CLI's outlive it (measure/src/tie.ts). Returns its pid.
  */
-export function spawnSupervised(command: string, args: string[], log: string, cwd: string): number | undefined {
+export function spawnSupervised(
+  command: string,
+  args: string[],
+  log: string,
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): number | undefined {
   const fd = openSync(log, 'a');
   const supervised = supervisedCommand(command, args);
-  const child = spawn(supervised.command, supervised.args, { detached: true, stdio: ['ignore', fd, fd], cwd });
+  const child = spawn(supervised.command, supervised.args, { detached: true, stdio: ['ignore', fd, fd], cwd, env });
   closeSync(fd);
   child.unref();
   return child.pid;
 }
 
-function startProcess(state: ControlPlaneState, name: string, binary: string, args: string[]): TrackedProcess {
+function startProcess(
+  state: ControlPlaneState,
+  name: string,
+  binary: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): TrackedProcess {
   const log = path.join(state.stateDir, 'logs', `${name}.log`);
-  const pid = spawnSupervised(binary, args, log, state.stateDir);
+  const pid = spawnSupervised(binary, args, log, state.stateDir, env);
   if (pid === undefined) throw new Error(`${name} did not start: ${logTail(log)}`);
   const tracked = { name, pid, binary, log };
   state.processes.push(tracked);
@@ -335,18 +352,26 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           options.kubelet.podsRunElsewhere,
         )
       : need('kwok', 'stages/pod-fast.yaml');
-    const kwok = startProcess(state, 'kwok', need('kwok', 'kwok'), [
-      `--kubeconfig=${kubeconfig}`,
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      `--server-address=127.0.0.1:${kwokPort}`,
-      // Without leases of this length the node-lifecycle controller marks kwok's nodes NotReady
-      // (docs/kubernetes.md).
-      '--node-lease-duration-seconds=40',
-      ...['node-fast', 'node-heartbeat-with-lease'].map((s) => `--config=${need('kwok', `stages/${s}.yaml`)}`),
-      `--config=${podStages}`,
-      ...(options.kubelet?.crds?.length ? [`--enable-crds=${options.kubelet.crds.join(',')}`] : []),
-      ...(options.kubelet ? kubeletArgs(stateDir, kwokPort, certs, options.kubelet.resources) : []),
-    ]);
+    const kwok = startProcess(
+      state,
+      'kwok',
+      need('kwok', 'kwok'),
+      [
+        `--kubeconfig=${kubeconfig}`,
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        `--server-address=127.0.0.1:${kwokPort}`,
+        // Without leases of this length the node-lifecycle controller marks kwok's nodes NotReady
+        // (docs/kubernetes.md).
+        '--node-lease-duration-seconds=40',
+        ...['node-fast', 'node-heartbeat-with-lease'].map((s) => `--config=${need('kwok', `stages/${s}.yaml`)}`),
+        `--config=${podStages}`,
+        ...(options.kubelet?.crds?.length ? [`--enable-crds=${options.kubelet.crds.join(',')}`] : []),
+        ...(options.kubelet ? kubeletArgs(stateDir, kwokPort, certs, options.kubelet.resources) : []),
+      ],
+      options.kubelet?.execPath
+        ? { ...process.env, PATH: [options.kubelet.execPath, process.env.PATH].filter(Boolean).join(path.delimiter) }
+        : undefined,
+    );
 
     kubectl(state, ['apply', '--server-side', '-f', '-'], nodeManifests(options.nodes ?? 2));
     await waitForProcess(kwok, 'every node Ready', async () => {

@@ -10,7 +10,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { deleteInstance, restartInstance, startInstance, stopInstance } from '@recipe-mesh/lab/instances';
+import {
+  deleteInstance,
+  type EnvChanges,
+  restartInstance,
+  startInstance,
+  stopInstance,
+} from '@recipe-mesh/lab/instances';
 import { applyMeshConfig, currentMesh } from '@recipe-mesh/lab/lab';
 import { clusterMembersFile } from '@recipe-mesh/lab/membership/controller';
 import { afterProbe, httpProbe, initialProbeState, type ProbeState } from '@recipe-mesh/lab/membership/probe';
@@ -24,6 +30,7 @@ import { pause, waitFor } from '@recipe-mesh/measure/net';
 import type { KubeApi } from './api-client.js';
 import { ingressGateway } from './ingress-gateway.js';
 import { appliedComponents, type IstioObject, meshWith } from './mesh-follower.js';
+import { podExec, redisPortEnv } from './pod-exec.js';
 
 /**
  * The lab as a cluster's data plane: what a kubelet and a container runtime do for the pods of
@@ -87,6 +94,28 @@ interface PodContainer {
 }
 
 /**
+ * The env a pod's app container sets beyond the manifests (`kubectl set env deploy/recipe-api
+ * FAULTS=…`, docs/kubernetes.md): its instance runs with it. A name set for an earlier pod and
+ * absent from this one is removed (null). The manifests' own env is the lab's translation of it
+ * (ports, Redis' address), so those names stay the lab's.
+ */
+export function podEnvChanges(
+  container: PodContainer,
+  manifestEnv: Record<string, string>,
+  earlier: Iterable<string>,
+): EnvChanges {
+  const changes: EnvChanges = Object.fromEntries([...earlier].map((name) => [name, null]));
+  for (const { name, value } of container.env ?? [])
+    if (value !== undefined && !(name in manifestEnv)) changes[name] = value;
+  return changes;
+}
+
+/** True when an instance's env already is what the changes ask for. */
+export function envHolds(env: Record<string, string>, changes: EnvChanges): boolean {
+  return Object.entries(changes).every(([name, value]) => (value === null ? !(name in env) : env[name] === value));
+}
+
+/**
  * The probe as the app answers it. Istio's injection rewrites an HTTP probe to pilot-agent's
  * `/app-health/<container>/readyz` on port 15020 and keeps the original in the sidecar's
  * `ISTIO_KUBE_APP_PROBERS` (istio/istio pkg/kube/inject/app_probe.go); pilot-agent then probes
@@ -143,6 +172,8 @@ export interface Satellite {
   forwards: Record<number, number>;
   /** Container name → a file of the lab's, copied into the pod's log in the CRI format. */
   logs: Record<string, string>;
+  /** `kubectl exec` into the pod: its commands run here with these envs (pod-exec.ts). */
+  execEnvs?: Record<string, string>;
 }
 
 /** The satellites of a lab (its state's ports and files). */
@@ -150,7 +181,13 @@ export function satellitesOf(state: LabState, paths: ReturnType<typeof labPaths>
   const gatewayLog = proxyFiles(paths, 'ingress').accessLog;
   return [
     { namespace, app: 'prometheus', forwards: { 9090: state.ports.prometheus }, logs: {} },
-    { namespace, app: 'redis', forwards: { 6379: state.ports.redis }, logs: {} },
+    {
+      namespace,
+      app: 'redis',
+      forwards: { 6379: state.ports.redis },
+      logs: {},
+      execEnvs: { [redisPortEnv]: String(state.ports.redis) },
+    },
     {
       namespace: ingressGateway.namespace,
       app: ingressGateway.app,
@@ -245,6 +282,8 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
   const appLogs = new Map<string, Follower>();
   const sidecarLogs = new Map<ServiceName, Follower>();
   let podIpCounter = 0;
+  /** Every env name a pod set beyond the manifests (podEnvChanges): a later pod without it drops it. */
+  const podEnvNames = new Set<string>();
   let publishedMembers: string | null = null;
   const podsPath = `/api/v1/namespaces/${namespace}/pods`;
 
@@ -260,11 +299,14 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
   const bind = async (pod: Pod, service: ServiceName): Promise<void> => {
     const state = labState();
     const held = new Set([...bindings.values()].map((b) => b.instance));
+    const container = pod.spec.containers.find((c) => c.name === service) ?? pod.spec.containers[0]!;
+    const env = podEnvChanges(container, state.pods?.[service]?.env ?? {}, podEnvNames);
+    for (const name of Object.keys(env)) podEnvNames.add(name);
     const free = state.processes.filter((p) => p.instance?.service === service && !held.has(p.name));
-    const running = free.find((p) => isRunning(p));
+    // A running instance serves the pod only when it already runs with the pod's env.
+    const running = free.find((p) => isRunning(p) && envHolds(p.env ?? {}, env));
     const stopped = free.find((p) => !isRunning(p));
     const instance = running?.name ?? stopped?.name ?? `${service}-${(state.instancesStarted?.[service] ?? 1) + 1}`;
-    const container = pod.spec.containers.find((c) => c.name === service) ?? pod.spec.containers[0]!;
     const parsedProbe = probeSchema.safeParse(appProbe(pod, container.readinessProbe));
     podIpCounter += 1;
     const binding: Binding = {
@@ -288,7 +330,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     // loop below writes its status meanwhile. The queue is held only until the instance's process
     // is in the lab's state (the last write either makes), so another pod's start or removal
     // need not wait for this one's readiness.
-    const started = stopped ? restartInstance(labOptions, instance) : startInstance(labOptions, service);
+    const started = stopped ? restartInstance(labOptions, instance, env) : startInstance(labOptions, service, env);
     started.catch((error: Error) => log(`pod ${pod.metadata.name}: instance ${instance}: ${error.message}`));
     await Promise.race([
       started,
@@ -333,6 +375,14 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     await api.apply(
       `${base}/logs/${meta.name}`,
       { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: meta, spec: { logs } },
+      'recipe-mesh-data-plane',
+    );
+  };
+
+  const publishExec = async (pod: Pod, envs: Record<string, string>): Promise<void> => {
+    await api.apply(
+      `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}/execs/${pod.metadata.name}`,
+      podExec(pod.metadata, envs),
       'recipe-mesh-data-plane',
     );
   };
@@ -596,6 +646,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
         }));
         spawnTask(`satellite:${pod.metadata.uid}`, `pod ${pod.metadata.name}`, async () => {
           await publishForwardsAndLogs(pod, forwards);
+          if (satellite.execEnvs) await publishExec(pod, satellite.execEnvs);
           log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: ports and logs of the lab's ${satellite.app}`);
         });
       }

@@ -1,16 +1,20 @@
 /**
  * The pure parts of `make cluster-up` (k8s/kube): socket addresses as /proc/net/tcp writes them,
  * the kwok Stages that leave the data plane's pods alone, which access-log line belongs to which
- * instance, Istio's probe rewrite undone, and when an istio/faults component holds in live objects.
+ * instance, Istio's probe rewrite undone, when an istio/faults component holds in live objects, a
+ * pod's own env, and the redis pod's `kubectl exec` wrapper.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readComponent } from '@recipe-mesh/experiments/mesh/components';
 import { parseAllDocuments } from 'yaml';
-import { appProbe, inboundInstanceOf, type Pod } from '../kube/data-plane.js';
+import { requireBinary } from '@recipe-mesh/measure/binaries';
+import { appProbe, envHolds, inboundInstanceOf, type Pod, podEnvChanges } from '../kube/data-plane.js';
+import { podExec, redisPortEnv, writeExecWrappers } from '../kube/pod-exec.js';
 import { writePodStagesExcept } from '../kube/kwok-stages.js';
 import { decodeAddress, isLoopbackOrUnspecified } from '../kube/loopback.js';
 import { componentHolds } from '../kube/mesh-follower.js';
@@ -105,4 +109,49 @@ test('an istio/faults component holds when every field it patches has its value,
     }
   }
   assert.equal(componentHolds(patches, objects), true);
+});
+
+test("a pod's env beyond the manifests reaches its instance; a name an earlier pod set and this one lacks is dropped", () => {
+  const manifestEnv = { PORT: '4000', REDIS_URL: 'redis://redis:6379' };
+  const container = {
+    name: 'recipe-api',
+    env: [
+      { name: 'POD_NAME' },
+      { name: 'PORT', value: '4000' },
+      { name: 'REDIS_URL', value: 'redis://redis:6379' },
+      { name: 'FAULTS', value: '{"gracefulShutdown":false}' },
+    ],
+  };
+  const changes = podEnvChanges(container, manifestEnv, ['SCAN_COUNT']);
+  assert.deepEqual(changes, { SCAN_COUNT: null, FAULTS: '{"gracefulShutdown":false}' });
+  assert.ok(envHolds({ PORT: '41234', FAULTS: '{"gracefulShutdown":false}' }, changes));
+  assert.ok(!envHolds({ FAULTS: '{"gracefulShutdown":false}', SCAN_COUNT: '10' }, changes));
+  assert.ok(!envHolds({}, changes));
+  assert.deepEqual(podEnvChanges({ name: 'recipe-api' }, manifestEnv, ['FAULTS']), { FAULTS: null });
+});
+
+const redisCli = requireBinary('redis-cli');
+test("redis-cli in the redis pod's exec reaches the port its Exec names, and refuses without one", {
+  skip: 'skip' in redisCli ? redisCli.skip : false,
+}, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-exec-'));
+  try {
+    const wrapper = path.join(writeExecWrappers(dir), 'redis-cli');
+    const run = (env: Record<string, string>) =>
+      spawnSync(wrapper, ['PING'], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 10_000 });
+    const refused = run({});
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, new RegExp(redisPortEnv));
+    // Nothing listens on port 1: the error names the address the wrapper dialled.
+    const pinned = run({ [redisPortEnv]: '1' });
+    assert.match(`${pinned.stdout}${pinned.stderr}`, /127\.0\.0\.1:1\b/);
+    assert.deepEqual(podExec({ name: 'redis-0', namespace: 'recipe-mesh' }, { [redisPortEnv]: '1' }), {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'Exec',
+      metadata: { name: 'redis-0', namespace: 'recipe-mesh' },
+      spec: { execs: [{ local: { envs: [{ name: redisPortEnv, value: '1' }] } }] },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -31,8 +31,20 @@ const skip =
   skipOf(requireBinary('redis-server')) ??
   skipOf(requireBinary('prometheus'));
 
-/** 503-uc (app fault, keep-alive bursts), timeout-budget and circuit-breaker (mesh faults the lab's Envoys follow). */
-const clusterExperiments = ['503-uc', 'timeout-budget', 'circuit-breaker'];
+/**
+ * 503-uc (app fault, keep-alive bursts), timeout-budget, circuit-breaker and post-retry-duplicates
+ * (mesh faults the lab's Envoys follow), no-healthy-upstream (Redis paused by `kubectl exec` into
+ * its pod; the Ready conditions empty the EndpointSlice) and rollout-503 (FAULTS in the pod
+ * template, `kubectl rollout restart`). docs/kubernetes.md says why not the others.
+ */
+const clusterExperiments = [
+  '503-uc',
+  'timeout-budget',
+  'circuit-breaker',
+  'post-retry-duplicates',
+  'no-healthy-upstream',
+  'rollout-503',
+];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'recipe-mesh-cluster-'));
 const overlayDir = path.relative(repoRoot, mkdtempSync(repoPath('k8s/.test-cluster-')));

@@ -1,6 +1,6 @@
 import { patchFaults } from '@recipe-mesh/measure/admin-client';
 import { freePort, pause, waitFor } from '@recipe-mesh/measure/net';
-import { siblingSpec } from './components/launch-specs.js';
+import { type EnvChanges, siblingSpec } from './components/launch-specs.js';
 import { writeScrapeTargets } from './components/prometheus.js';
 import { LabError } from './errors.js';
 import { applyToProxies } from './mesh/apply.js';
@@ -11,6 +11,7 @@ import { restartLabProcess, signalLabProcess } from './process-control.js';
 import { isRunning, launch } from './process/processes.js';
 import { readyCheck, waitReady } from './process/readiness.js';
 import { readState, workloadsOf, writeState, type LabState, type ProcessRecord } from './process/state.js';
+export type { EnvChanges } from './components/launch-specs.js';
 import {
   instanceOnPorts,
   portsPerInstance,
@@ -192,7 +193,11 @@ export async function listInstances(
  * service's sidecar, the same command and env as its siblings. Resolves once it is ready and every
  * caller's Envoy lists it.
  */
-export async function startInstance(options: InstanceOptions, service: ServiceName): Promise<ProcessRecord> {
+export async function startInstance(
+  options: InstanceOptions,
+  service: ServiceName,
+  envChanges: EnvChanges = {},
+): Promise<ProcessRecord> {
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const paths = labPaths(options);
   const state = requireState(paths);
@@ -207,7 +212,7 @@ export async function startInstance(options: InstanceOptions, service: ServiceNa
   workloads[service]!.instances.push({ name, info });
   // The pod's sidecar listens before the app starts; callers learn of it only once it is ready.
   await applySidecar(paths, state, service, workloads);
-  const record = launch(siblingSpec(paths, sibling, { name, info }), paths.stateDir);
+  const record = launch(siblingSpec(paths, sibling, { name, info }, envChanges), paths.stateDir);
   state.processes.push(record);
   state.instancesStarted = { ...state.instancesStarted, [service]: started };
   writeState(state);
@@ -326,12 +331,16 @@ export async function killInstance(options: InstanceOptions, name: string): Prom
  * Starts a stopped or killed instance again on its own ports (a container restart in the same
  * pod); resolves once it is ready and every caller's Envoy lists it.
  */
-export async function restartInstance(options: InstanceOptions, name: string): Promise<ProcessRecord> {
+export async function restartInstance(
+  options: InstanceOptions,
+  name: string,
+  envChanges: EnvChanges = {},
+): Promise<ProcessRecord> {
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const paths = labPaths(options);
   const state = requireState(paths);
   requireMembership(state, instanceRecord(state, name).instance.service);
-  const record = await restartLabProcess(options, name, timeoutMs);
+  const record = await restartLabProcess(options, name, timeoutMs, envChanges);
   await waitForEndpoint(paths, state, record, true, timeoutMs);
   return record;
 }

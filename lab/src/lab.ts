@@ -71,6 +71,12 @@ export interface LabOptions {
    */
   membership?: { probePeriodMs?: number; propagationDelayMs?: number };
   scrapeIntervalSeconds?: number;
+  /**
+   * Labels on every series of the apps' scrape jobs, as a cluster's Prometheus adds them from
+   * service discovery (k8s/components/observability/prometheus-configmap.yaml: `namespace`): a
+   * lab that is a cluster's data plane answers the cluster's PromQL (k8s/kube/cluster.ts).
+   */
+  scrapeLabels?: Record<string, string>;
   readyTimeoutMs?: number;
   /** Where progress lines go (the CLI prints them; tests silence them). */
   log?: (line: string) => void;
@@ -264,6 +270,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     ...(membership ? { membership, instancesStarted: replicaCounts(workloads) } : {}),
     pods,
     manifests: { source: plan.source, departures, replicas: plan.manifestReplicas },
+    ...(options.scrapeLabels ? { scrapeLabels: options.scrapeLabels } : {}),
   };
   writeState(state);
 
@@ -279,6 +286,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabState> {
     membership,
     pods,
     scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+    scrapeLabels: options.scrapeLabels,
   });
 
   try {

@@ -1,5 +1,5 @@
 import { findBinary } from '@recipe-mesh/measure/binaries';
-import { launchSpecs, siblingSpec } from './components/launch-specs.js';
+import { type EnvChanges, launchSpecs, siblingSpec } from './components/launch-specs.js';
 import { LabError } from './errors.js';
 import type { LabOptions } from './lab.js';
 import { labPaths, readMeshFile } from './paths.js';
@@ -45,6 +45,7 @@ export async function restartLabProcess(
   options: ControlOptions,
   name: string,
   timeoutMs = 30_000,
+  envChanges: EnvChanges = {},
 ): Promise<ProcessRecord> {
   const paths = labPaths(options);
   const state = readState(paths.stateDir);
@@ -55,7 +56,7 @@ export async function restartLabProcess(
   // An app instance starts again from its recorded command, env and ports (a container restart in
   // the same pod, no longer terminating); the rest as `lab up` did.
   const spec = old.instance
-    ? siblingSpec(paths, old, { name, info: { ...old.instance, terminating: false } })
+    ? siblingSpec(paths, old, { name, info: { ...old.instance, terminating: false } }, envChanges)
     : launchSpecs({
         paths,
         ports: state.ports,
@@ -71,6 +72,7 @@ export async function restartLabProcess(
         workloads: workloadsOf(state),
         ...(state.membership ? { membership: state.membership } : {}),
         scrapeIntervalSeconds: options.scrapeIntervalSeconds,
+        scrapeLabels: state.scrapeLabels,
       }).find((s) => s.name === name);
   if (!spec) throw new LabError(`no launch spec for ${name}`);
   const record = launch(spec, paths.stateDir);

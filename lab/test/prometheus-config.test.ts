@@ -39,6 +39,27 @@ test('scrape config: each app’s admin /metrics as its own job, every Envoy und
     labels: { proxy: 'web-api-sidecar' },
   });
   assert.equal(parse(prometheusConfig({ apps: [], envoys: [] }, [], 1)).rule_files, undefined);
+  assert.equal(config.scrape_configs[0].relabel_configs, undefined);
+});
+
+test("app labels: every app job's targets get them (a cluster's namespace), the Envoys' do not", () => {
+  const config = parse(
+    prometheusConfig(
+      {
+        apps: [
+          { job: 'web-api', port: 9464 },
+          { job: 'recipe-api', targetsFile: '/t/recipe-api.json' },
+        ],
+        envoys: [{ proxy: 'ingress', adminPort: 15000 }],
+      },
+      [],
+      5,
+      { namespace: 'recipe-mesh' },
+    ),
+  );
+  for (const job of config.scrape_configs.slice(0, 2))
+    assert.deepEqual(job.relabel_configs, [{ target_label: 'namespace', replacement: 'recipe-mesh' }], job.job_name);
+  assert.equal(config.scrape_configs[2].relabel_configs, undefined);
 });
 
 test('rule files: a file promtool rejects is left out with a warning; the config passes promtool', {

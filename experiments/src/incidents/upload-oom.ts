@@ -244,8 +244,11 @@ export const uploadOom: Experiment<UploadEvidence, UploadRequired, UploadOptiona
       // namespace on localhost, past its sidecar, which is why the lab's sidecar hop is absent here.
       describe: `One ${smallBytes / 1024} KiB upload, then ${concurrentUploads} concurrent ${oversizedBytes / mb} MiB multipart uploads to POST /recipes/42/photo of one recipe-api pod (kubectl port-forward pod/…: no ingress route leads there), as the lab sends them (load/multipart.ts)`,
       drive: async (ctx) => {
-        const base = await ctx.podUrl('recipe-api', 'http');
-        const upload = (bytes: number) => {
+        // One forward per upload: a 413 before the body is read ends the connection, and kubectl
+        // port-forward quits on that broken pipe ("lost connection to pod"), taking every other
+        // upload through the same forward with it.
+        const upload = async (bytes: number) => {
+          const base = await ctx.podUrl('recipe-api', 'http');
           const form = multipartFile(bytes);
           return sendRequest({
             url: `${base}/recipes/42/photo`,

@@ -31,12 +31,16 @@ export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
       settled = true;
       resolve({ ...record, startedAtMs, latencyMs: performance.now() - started, burst: 0 });
     };
+    // The answer, once its head arrived: a server may answer before it has read the whole body
+    // (a 413 to an oversized upload) and close, so writing the rest fails after the answer came.
+    let answered: { status: number; flags: ReturnType<typeof parseResponseFlags> } | null = null;
     const req = http.request(
       spec.url,
       { method: spec.method ?? 'GET', headers: spec.headers, agent: spec.agent ?? false },
       (res) => {
         const header = spec.flagsHeader ? res.headers[spec.flagsHeader.toLowerCase()] : undefined;
         const flags = parseResponseFlags(typeof header === 'string' ? header : null);
+        answered = { status: res.statusCode ?? 0, flags };
         let bytes = 0;
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
@@ -51,7 +55,9 @@ export function sendRequest(spec: RequestSpec): Promise<RequestRecord> {
       },
     );
     req.setTimeout(spec.timeoutMs ?? 15_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => done({ status: 0, flags: [], error: error.message, bytes: 0 }));
+    req.on('error', (error) =>
+      done({ status: answered?.status ?? 0, flags: answered?.flags ?? [], error: error.message, bytes: 0 }),
+    );
     const body = spec.body;
     if (typeof body === 'function') {
       const stream = body();

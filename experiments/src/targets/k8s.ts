@@ -433,6 +433,14 @@ export function k8sPlan(experiment: Experiment<unknown>, options: K8sOptions): K
       describe: `recipe-api without ${key}`,
       argv: cmd.kubectl('-n', ns, 'set', 'env', 'deploy/recipe-api', `${key}-`),
     });
+    // The run ends with the pods as it found them, not half rolled under the next command.
+    steps.push({
+      kind: 'command',
+      phase: 'restore',
+      scope: 'app-env',
+      describe: 'wait for the rollout',
+      argv: cmd.kubectl('-n', ns, 'rollout', 'status', 'deploy/recipe-api', '--timeout=120s'),
+    });
   }
   return {
     experiment: experiment.name,
@@ -833,6 +841,8 @@ export async function runPlan(
       } else if (step.kind === 'pod-faults') {
         await runPodFaults(step);
       } else if (step.kind === 'load') {
+        // A run without setup steps (a fix that changes nothing) still checks what it left behind.
+        before ??= await readK8sState(plan, cluster);
         setupBeganMs ??= Date.now();
         const ingress =
           plan.ingress ??

@@ -44,8 +44,17 @@ export interface LaunchInput {
   /** How each service's pods behave (the manifests, workloads/manifests.ts): env, NODE_OPTIONS, args. */
   pods?: Record<ServiceName, PodBehaviour>;
   scrapeIntervalSeconds?: number;
+  /** Labels on every app series (LabOptions.scrapeLabels). */
+  scrapeLabels?: Record<string, string> | undefined;
   log: (line: string) => void;
 }
+
+/**
+ * Env a new or restarted instance gets on top of its sibling's (null: without it): what a pod's
+ * own env sets beyond the manifests, e.g. `kubectl set env deploy/recipe-api FAULTS=…` on a
+ * cluster whose pods are lab instances (k8s/kube/data-plane.ts).
+ */
+export type EnvChanges = Record<string, string | null>;
 
 /** `node [--conditions=source --import tsx] <file>`: TypeScript from source in the repo, JS from dist. */
 function nodeArgs(file: string): string[] {
@@ -159,14 +168,24 @@ function instanceWhereabouts(
 }
 
 /** A further instance started like `sibling` (same command and env), on its own ports and name. */
-export function siblingSpec(paths: LabPaths, sibling: ProcessRecord, instance: WorkloadInstance): LaunchSpec {
+export function siblingSpec(
+  paths: LabPaths,
+  sibling: ProcessRecord,
+  instance: WorkloadInstance,
+  envChanges: EnvChanges = {},
+): LaunchSpec {
   const [command, ...args] = sibling.command;
+  const env: Record<string, string> = { ...sibling.env, ...instanceEnv(instance.name, instance.info) };
+  for (const [name, value] of Object.entries(envChanges)) {
+    if (value === null) delete env[name];
+    else env[name] = value;
+  }
   return {
     name: instance.name,
     kind: 'app',
     command: command!,
     args,
-    env: { ...sibling.env, ...instanceEnv(instance.name, instance.info) },
+    env,
     ...instanceWhereabouts(paths, instance),
   };
 }
@@ -292,6 +311,7 @@ export function launchSpecs(input: LaunchInput): LaunchSpec[] {
         },
         rules,
         options.scrapeIntervalSeconds ?? 5,
+        options.scrapeLabels,
       ),
     );
     specs.push({

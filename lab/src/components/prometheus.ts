@@ -40,7 +40,14 @@ export function ruleFiles(rulesDir: string, promtool: string | null, warn: (line
  * /stats/prometheus (job `envoy`, label `proxy`), the same series Istio's Prometheus scrapes
  * from pods' merged metrics endpoint.
  */
-export function prometheusConfig(targets: ScrapeTargets, rules: string[], scrapeIntervalSeconds: number): string {
+export function prometheusConfig(
+  targets: ScrapeTargets,
+  rules: string[],
+  scrapeIntervalSeconds: number,
+  appLabels: Record<string, string> = {},
+): string {
+  // Set on every target of the job, as the cluster's relabelling sets `namespace` from discovery.
+  const relabel = Object.entries(appLabels).map(([label, value]) => ({ target_label: label, replacement: value }));
   const config = {
     global: { scrape_interval: `${scrapeIntervalSeconds}s`, evaluation_interval: `${scrapeIntervalSeconds}s` },
     ...(rules.length > 0 ? { rule_files: rules } : {}),
@@ -48,6 +55,7 @@ export function prometheusConfig(targets: ScrapeTargets, rules: string[], scrape
       ...targets.apps.map((app) => ({
         job_name: app.job,
         metrics_path: '/metrics',
+        ...(relabel.length > 0 ? { relabel_configs: relabel } : {}),
         ...('port' in app
           ? { static_configs: [{ targets: [`127.0.0.1:${app.port}`] }] }
           : { file_sd_configs: [{ files: [app.targetsFile] }] }),

@@ -53,6 +53,8 @@ export interface LabState {
   endpoints: LabEndpoints;
   /** Present when some service runs with readiness-driven membership (`replicas`). */
   membership?: MembershipSettings;
+  /** Labels on every app series Prometheus scrapes (LabOptions.scrapeLabels); kept for a restarted Prometheus. */
+  scrapeLabels?: Record<string, string>;
   /**
    * How each service's pods behave, from the manifests (workloads/manifests.ts): what the lab
    * runs, with any lab option that departs from them (fewer replicas, a faster probe) applied.
