@@ -26,7 +26,7 @@ COPY contracts/package.json contracts/
 COPY grafana/package.json grafana/
 COPY k8s/package.json k8s/
 RUN npm ci --no-audit --no-fund --ignore-scripts
-# The protobuf code is generated from proto/ ahead of time and committed (scripts/gen-proto.mjs).
+# The protobuf code is generated from proto/ ahead of time and committed (scripts/gen-proto.ts).
 COPY services/ services/
 # Project references build platform first; lab and experiments are not part of an image.
 RUN npx tsc -b services/recipe-api services/web-api

@@ -32,10 +32,10 @@ dashboards: node_modules/.package-lock.json ## Regenerate grafana/dashboards/*.j
 	$(NODE_TS) grafana/src/write-dashboards.ts
 
 proto: node_modules/.package-lock.json ## Regenerate the committed protobuf-es code from proto/ (buf + protoc-gen-es)
-	node scripts/gen-proto.mjs
+	node --conditions=source --import tsx scripts/gen-proto.ts
 
 proto-check: node_modules/.package-lock.json ## Fail when the generated protobuf-es code drifted from proto/
-	node scripts/gen-proto.mjs --check
+	node --conditions=source --import tsx scripts/gen-proto.ts --check
 
 # test-deps (make/deps.mk) first: on a fresh Debian/Ubuntu machine it installs what the tests need;
 # when everything is there it says nothing and takes seconds.

@@ -83,7 +83,7 @@ describe('.dockerignore matcher', () => {
   test('keeps sources and manifests, drops tests, installs and builds', () => {
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/main.ts'), false);
     assert.equal(isIgnored(patterns, 'services/web-api/package.json'), false);
-    // The services run generated protobuf code (scripts/gen-proto.mjs), not the .proto files.
+    // The services run generated protobuf code (scripts/gen-proto.ts), not the .proto files.
     assert.equal(isIgnored(patterns, 'proto/recipes/v1/recipes.proto'), true);
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/app.test.ts'), true);
     assert.equal(isIgnored(patterns, 'services/recipe-api/src/test/helpers.ts'), true);

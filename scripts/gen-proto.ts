@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Generates protobuf-es code (messages, JSON types and embedded descriptors) for every file under
 // proto/ with buf and @bufbuild/protoc-gen-es, both dev dependencies: the images run only the
 // committed output and @bufbuild/protobuf, never a .proto file or protobufjs.
@@ -7,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { repoPath, repoRoot as root } from '@recipe-mesh/measure/repo';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const committed = path.join(root, 'services/platform/src/proto/generated');
+const committed = repoPath('services/platform/src/proto/generated');
 const check = process.argv.includes('--check');
 const out = check ? mkdtempSync(path.join(tmpdir(), 'proto-gen-')) : committed;
 
@@ -20,21 +19,21 @@ const template = {
   version: 'v2',
   plugins: [
     {
-      local: path.join(root, 'node_modules/.bin/protoc-gen-es'),
+      local: repoPath('node_modules/.bin/protoc-gen-es'),
       out: '.',
       opt: ['target=ts', 'import_extension=js', 'json_types=true'],
     },
   ],
 };
 
-const files = (dir) =>
+const files = (dir: string): string[] =>
   readdirSync(dir).flatMap((f) =>
     statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)).map((g) => path.join(f, g)) : [f],
   );
 
 if (!check) rmSync(committed, { recursive: true, force: true });
 execFileSync(
-  path.join(root, 'node_modules/.bin/buf'),
+  repoPath('node_modules/.bin/buf'),
   ['generate', 'proto', '--template', JSON.stringify(template), '--output', out],
   { cwd: root, stdio: 'inherit' },
 );
