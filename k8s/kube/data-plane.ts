@@ -29,6 +29,7 @@ import { isServiceName, type ServiceName, serviceNames, serviceShapes } from '@r
 import { pause, waitFor } from '@recipe-mesh/measure/net';
 import type { KubeApi } from './api-client.js';
 import { ingressGateway } from './ingress-gateway.js';
+import { isReconciled, reconciledStatus } from '@recipe-mesh/experiments/k8s-mesh-push';
 import { appliedComponents, type IstioObject, meshWith } from './mesh-follower.js';
 import { podExec, redisPortEnv } from './pod-exec.js';
 
@@ -621,13 +622,22 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     const objects = [...(await istio('virtualservices')), ...(await istio('destinationrules'))];
     const components = appliedComponents(options.lab.root, objects);
     const key = components.join(',');
-    if (key === meshKey) return;
-    // Applied before the key is kept: a failed apply is tried again on the next round.
-    await queue.run(() => applyMeshConfig(meshWith(baseMesh, components, options.lab.root), options.lab));
-    meshKey = key;
-    log(
-      `mesh: ${components.length ? components.map((c) => `istio/faults/${c}`).join(', ') : 'the manifests, no fault'} (the lab's Envoys reloaded)`,
-    );
+    if (key !== meshKey) {
+      // Applied before the key is kept: a failed apply is tried again on the next round.
+      await queue.run(() => applyMeshConfig(meshWith(baseMesh, components, options.lab.root), options.lab));
+      meshKey = key;
+      log(
+        `mesh: ${components.length ? components.map((c) => `istio/faults/${c}`).join(', ') : 'the manifests, no fault'} (the lab's Envoys reloaded)`,
+      );
+    }
+    // Every object the lab's Envoys now have, marked Reconciled at the generation read, as istiod
+    // does with PILOT_ENABLE_STATUS once every proxy has acknowledged the push: the k8s target waits
+    // for it before its load (experiments/src/targets/k8s.ts, waitForMeshPush).
+    for (const object of objects.filter((o) => !isReconciled(o)))
+      await api.mergePatch(
+        `/apis/networking.istio.io/v1/namespaces/${namespace}/${object.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules'}/${object.metadata.name}/status`,
+        reconciledStatus(object, "the lab's Envoys have this generation"),
+      );
   };
 
   const satellitePods = new Map<string, { pod: Pod; satellite: Satellite; followers: Map<string, Follower> }>();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type ComponentPatch, readComponent, translateComponent } from '@recipe-mesh/experiments/mesh/components';
 import { type MeshDescription, patchListener } from '@recipe-mesh/lab/mesh/description';
+import type { IstioStatus } from '@recipe-mesh/experiments/k8s-mesh-push';
 
 /**
  * The lab's Envoys follow the Istio objects in the cluster's API server, as istiod pushes a
@@ -15,8 +16,9 @@ import { type MeshDescription, patchListener } from '@recipe-mesh/lab/mesh/descr
 
 export interface IstioObject {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; generation?: number };
   spec?: unknown;
+  status?: IstioStatus;
 }
 
 /** The components of istio/faults (folders with a kustomization). */

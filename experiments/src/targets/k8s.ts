@@ -28,6 +28,7 @@ import {
   sourcesNeeded,
 } from '../k8s-evidence.js';
 import { forwardPod, type PodForward } from '../k8s-forward.js';
+import { type StatusedObject, waitForMeshPush } from '../k8s-mesh-push.js';
 import { ingressUrl } from '../k8s-ingress.js';
 import { containerRestarts, podsOfDeployment, restartsBetween } from '../k8s-pods.js';
 import type { K8sLoadContext, Workload } from '../k8s-side.js';
@@ -770,6 +771,20 @@ export async function runPlan(
       evidence.faultedPods.push({ service: step.service, pod, phase: step.phase, method: step.method });
     log(`  ${step.method} /faults on ${done.map((d) => d.pod).join(', ')}`);
   };
+  // A mesh change counts once the proxies have it, not when the API server took it.
+  const istioObjects = async (): Promise<StatusedObject[]> =>
+    (
+      JSON.parse(
+        await cluster.kubectlIn(plan.namespace)(['get', 'virtualservices,destinationrules', '-o', 'json']),
+      ) as { items: StatusedObject[] }
+    ).items;
+  const runCommandStep = async (step: Extract<K8sStep, { kind: 'command' }>) => {
+    await runCommand(step.argv, step.stdin);
+    if (step.scope !== 'mesh') return;
+    const push = await waitForMeshPush(istioObjects);
+    log(`  ${push.note}`);
+    if (!push.confirmed && !evidence.notes.includes(push.note)) evidence.notes.push(push.note);
+  };
   const restoreSteps = plan.steps.filter(
     (s): s is Extract<K8sStep, { kind: 'command' | 'pod-faults' }> =>
       (s.kind === 'command' || s.kind === 'pod-faults') && s.phase === 'restore',
@@ -779,7 +794,7 @@ export async function runPlan(
     for (const step of [...steps].reverse())
       restore.push(step.describe, async () => {
         restoreBeganMs ??= Date.now();
-        if (step.kind === 'command') await runCommand(step.argv, step.stdin);
+        if (step.kind === 'command') await runCommandStep(step);
         else await runPodFaults(step);
       });
   };
@@ -837,7 +852,7 @@ export async function runPlan(
       } else if ((step.kind === 'command' || step.kind === 'pod-faults') && step.phase === 'restore') {
         // registered on the restore stack above
       } else if (step.kind === 'command') {
-        await runCommand(step.argv, step.stdin);
+        await runCommandStep(step);
       } else if (step.kind === 'pod-faults') {
         await runPodFaults(step);
       } else if (step.kind === 'load') {
