@@ -613,13 +613,15 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
   const baseMesh = currentMesh(options.lab);
   let meshKey = '';
   const followMesh = async () => {
-    const istio = (kind: string) =>
+    const collection = (plural: string) => `/apis/networking.istio.io/v1/namespaces/${namespace}/${plural}`;
+    const istio = (plural: string, kind: string) =>
       api
-        .get<{ items: IstioObject[] }>(`/apis/networking.istio.io/v1/namespaces/${namespace}/${kind}`)
-        .then((list) =>
-          list.items.map((o) => ({ ...o, kind: kind === 'virtualservices' ? 'VirtualService' : 'DestinationRule' })),
-        );
-    const objects = [...(await istio('virtualservices')), ...(await istio('destinationrules'))];
+        .get<{ items: IstioObject[] }>(collection(plural))
+        .then((list) => list.items.map((o) => ({ ...o, kind, path: `${collection(plural)}/${o.metadata.name}` })));
+    const objects = [
+      ...(await istio('virtualservices', 'VirtualService')),
+      ...(await istio('destinationrules', 'DestinationRule')),
+    ];
     const components = appliedComponents(options.lab.root, objects);
     const key = components.join(',');
     if (key !== meshKey) {
@@ -634,10 +636,7 @@ export async function runDataPlane(options: DataPlaneOptions): Promise<void> {
     // does with PILOT_ENABLE_STATUS once every proxy has acknowledged the push: the k8s target waits
     // for it before its load (experiments/src/targets/k8s.ts, waitForMeshPush).
     for (const object of objects.filter((o) => !isReconciled(o)))
-      await api.mergePatch(
-        `/apis/networking.istio.io/v1/namespaces/${namespace}/${object.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules'}/${object.metadata.name}/status`,
-        reconciledStatus(object, "the lab's Envoys have this generation"),
-      );
+      await api.mergePatch(`${object.path}/status`, reconciledStatus(object, "the lab's Envoys have this generation"));
   };
 
   const satellitePods = new Map<string, { pod: Pod; satellite: Satellite; followers: Map<string, Follower> }>();

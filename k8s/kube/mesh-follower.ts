@@ -3,7 +3,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type ComponentPatch, readComponent, translateComponent } from '@recipe-mesh/experiments/mesh/components';
 import { type MeshDescription, patchListener } from '@recipe-mesh/lab/mesh/description';
-import type { IstioStatus } from '@recipe-mesh/experiments/k8s-mesh-push';
+import type { StatusedObject } from '@recipe-mesh/experiments/k8s-mesh-push';
 
 /**
  * The lab's Envoys follow the Istio objects in the cluster's API server, as istiod pushes a
@@ -14,11 +14,9 @@ import type { IstioStatus } from '@recipe-mesh/experiments/k8s-mesh-push';
  * suite checks). `make fault-clear` puts the fields back, and the lab's Envoys back with them.
  */
 
-export interface IstioObject {
-  kind: string;
-  metadata: { name: string; generation?: number };
+/** A VirtualService or DestinationRule as the API server lists it, status included. */
+export interface IstioObject extends StatusedObject {
   spec?: unknown;
-  status?: IstioStatus;
 }
 
 /** The components of istio/faults (folders with a kustomization). */
